@@ -1,0 +1,61 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `csd sample`: text-to-image with DDIM and classifier-free guidance.
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample", abstract: "Generate an image from a prompt with a diffusers-format model.")
+
+    @Option(help: "Model folder in the diffusers layout.") var model: String
+    @Option(help: "What to draw.") var prompt: String
+    @Option(help: "What to steer away from (the unconditional prompt).") var negativePrompt: String = ""
+    @Option(help: "DDIM steps.") var steps: Int = 50
+    @Option(help: "Classifier-free guidance scale (1 turns it off).") var guidance: Float = 7.5
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Image size WxH in pixels (default: the model's own).") var size: String?
+    @Option(help: "Images to draw, written as one grid.") var count: Int = 1
+    @Option(name: .shortAndLong, help: "Output PNG.") var output: String
+
+    func validate() throws {
+        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be between 1 and 1000") }
+        guard (1...64).contains(count) else { throw ValidationError("--count must be between 1 and 64") }
+        guard !prompt.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--prompt is empty") }
+        guard output.lowercased().hasSuffix(".png") else { throw ValidationError("--output must end in .png") }
+    }
+
+    func run() throws {
+        try CSDCommand.reportingInputErrors {
+            try AtomicFile.checkDestination(output)
+            BLAS.prepare()
+            let diffusion = try DiffusionModel(folder: model)
+            let (width, height) = try imageSize(diffusion)
+            let cell = diffusion.pixelsPerCell
+            var rng = RandomGenerator(seed: seed)
+            let noise = rng.normal([count, diffusion.modelChannels, height / cell, width / cell])
+            let bar = ProgressBar(label: "sampling", total: steps)
+            let images = diffusion.sample(prompt: prompt, negativePrompt: negativePrompt, noise: noise, steps: steps,
+                                          guidance: guidance) { done, _ in bar.update(done) }
+            bar.finish()
+            let pictures = (0..<count).map { RGBImage(tensor: images.item($0).clamped(to: -1...1)) }
+            try RGBImage.grid(pictures, columns: Int(Double(count).squareRoot().rounded(.up))).writePNG(to: output)
+            print("wrote \(output)")
+        }
+    }
+
+    func imageSize(_ diffusion: DiffusionModel) throws -> (Int, Int) {
+        let multiple = diffusion.pixelsPerCell * (1 << (diffusion.unet.configuration.blockOutChannels.count - 1))
+        guard let size else {
+            guard let native = diffusion.nativeImageSize else { throw InputError("--size", "the model has no sample_size; give --size WxH") }
+            return (native, native)
+        }
+        let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ $0 > 0 && $0 <= 4096 }) else {
+            throw InputError("--size", "'\(size)' is not WxH with sides from 1 to 4096")
+        }
+        guard parts[0] % multiple == 0, parts[1] % multiple == 0 else {
+            throw InputError("--size", "\(size): both sides must be multiples of \(multiple) for this model")
+        }
+        return (parts[0], parts[1])
+    }
+}

@@ -1,0 +1,45 @@
+/// `text_encoder/config.json` (transformers' `CLIPTextConfig`).
+public struct CLIPTextModelConfiguration: Codable, Equatable, Sendable {
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var maxPositionEmbeddings: Int
+    public var hiddenAct: String
+    public var layerNormEps: Float
+    public var eosTokenId: Int
+    public var bosTokenId: Int
+    public var padTokenId: Int
+
+    enum CodingKeys: String, CodingKey {
+        case vocabSize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
+        case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
+        case maxPositionEmbeddings = "max_position_embeddings", hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps"
+        case eosTokenId = "eos_token_id", bosTokenId = "bos_token_id", padTokenId = "pad_token_id"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vocabSize = try c.value(.vocabSize, or: 49408)
+        hiddenSize = try c.value(.hiddenSize, or: 512)
+        intermediateSize = try c.value(.intermediateSize, or: 2048)
+        numHiddenLayers = try c.value(.numHiddenLayers, or: 12)
+        numAttentionHeads = try c.value(.numAttentionHeads, or: 8)
+        maxPositionEmbeddings = try c.value(.maxPositionEmbeddings, or: 77)
+        hiddenAct = try c.value(.hiddenAct, or: "quick_gelu")
+        layerNormEps = try c.value(.layerNormEps, or: 1e-5)
+        eosTokenId = try c.value(.eosTokenId, or: 49407)
+        bosTokenId = try c.value(.bosTokenId, or: 49406)
+        padTokenId = try c.value(.padTokenId, or: 1)
+    }
+
+    public func validate(path: String) throws {
+        guard ["quick_gelu", "gelu", "gelu_pytorch_tanh"].contains(hiddenAct) else {
+            throw InputError(path, "unsupported hidden_act '\(hiddenAct)' (supported: quick_gelu, gelu, gelu_pytorch_tanh)")
+        }
+        guard numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
+            throw InputError(path, "hidden_size \(hiddenSize) does not split into \(numAttentionHeads) heads")
+        }
+    }
+}

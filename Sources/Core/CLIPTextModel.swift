@@ -1,0 +1,94 @@
+/// transformers' `CLIPTextModel` (`models/clip/modeling_clip.py`): token + position embeddings,
+/// pre-LayerNorm transformer layers with a causal mask, final layer norm.
+public struct CLIPTextModel {
+    struct Layer {
+        var norm1: LayerNorm, q: Linear, k: Linear, v: Linear, out: Linear
+        var norm2: LayerNorm, fc1: Linear, fc2: Linear
+    }
+
+    /// The encoder's outputs: per-token states and the pooled state at the end-of-text token.
+    public struct Output {
+        /// [N, L, hidden]
+        public var lastHiddenState: Tensor
+        /// [N, hidden]
+        public var pooled: Tensor
+    }
+
+    public let configuration: CLIPTextModelConfiguration
+    var tokenEmbedding: Tensor, positionEmbedding: Tensor
+    var layers: [Layer]
+    var finalNorm: LayerNorm
+
+    public init(configuration c: CLIPTextModelConfiguration, store: ParameterStore, configPath: String = "text_encoder/config.json") throws {
+        try c.validate(path: configPath)
+        configuration = c
+        let d = c.hiddenSize, eps = c.layerNormEps
+        let p = "text_model"
+        tokenEmbedding = try store.tensor("\(p).embeddings.token_embedding.weight", shape: [c.vocabSize, d])
+        positionEmbedding = try store.tensor("\(p).embeddings.position_embedding.weight", shape: [c.maxPositionEmbeddings, d])
+        layers = try (0..<c.numHiddenLayers).map { i in
+            let l = "\(p).encoder.layers.\(i)"
+            return Layer(
+                norm1: try LayerNorm(store, "\(l).layer_norm1", dim: d, eps: eps),
+                q: try Linear(store, "\(l).self_attn.q_proj", inFeatures: d, outFeatures: d),
+                k: try Linear(store, "\(l).self_attn.k_proj", inFeatures: d, outFeatures: d),
+                v: try Linear(store, "\(l).self_attn.v_proj", inFeatures: d, outFeatures: d),
+                out: try Linear(store, "\(l).self_attn.out_proj", inFeatures: d, outFeatures: d),
+                norm2: try LayerNorm(store, "\(l).layer_norm2", dim: d, eps: eps),
+                fc1: try Linear(store, "\(l).mlp.fc1", inFeatures: d, outFeatures: c.intermediateSize),
+                fc2: try Linear(store, "\(l).mlp.fc2", inFeatures: c.intermediateSize, outFeatures: d))
+        }
+        finalNorm = try LayerNorm(store, "\(p).final_layer_norm", dim: d, eps: eps)
+        // position_ids is a buffer some checkpoints carry; it holds no learned values.
+        _ = try store.optionalTensor("\(p).embeddings.position_ids", shape: [1, c.maxPositionEmbeddings])
+        try store.finish()
+    }
+
+    /// Loads `text_encoder/` of a diffusers folder.
+    public init(folder: String) throws {
+        let configPath = "\(folder)/config.json"
+        let configuration = try ConfigFile.decode(CLIPTextModelConfiguration.self, from: configPath)
+        let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder))
+        try self.init(configuration: configuration, store: store, configPath: configPath)
+    }
+
+    func activation(_ x: Tensor) -> Tensor {
+        switch configuration.hiddenAct {
+        case "gelu": return x.gelu()
+        case "gelu_pytorch_tanh": return x.geluTanh()
+        default: return x.quickGelu()
+        }
+    }
+
+    /// Encodes token ids [N][L] (all the same length, at most `max_position_embeddings`).
+    public func callAsFunction(_ ids: [[Int]]) -> Output {
+        let c = configuration, d = c.hiddenSize
+        let n = ids.count, length = ids[0].count
+        precondition(length <= c.maxPositionEmbeddings, "CLIPTextModel: \(length) tokens exceed \(c.maxPositionEmbeddings)")
+        var h = Tensor(zeros: [n, length, d])
+        for (b, row) in ids.enumerated() {
+            precondition(row.count == length, "CLIPTextModel: token rows differ in length")
+            for (i, id) in row.enumerated() {
+                let dst = (b * length + i) * d
+                for j in 0..<d { h.storage[dst + j] = tokenEmbedding.storage[id * d + j] + positionEmbedding.storage[i * d + j] }
+            }
+        }
+        for layer in layers {
+            let x = layer.norm1(h)
+            h.add(layer.out(Tensor.attention(query: layer.q(x), key: layer.k(x), value: layer.v(x),
+                                             heads: c.numAttentionHeads, causal: true)))
+            h.add(layer.fc2(activation(layer.fc1(layer.norm2(h)))))
+        }
+        let last = finalNorm(h)
+        var pooled = Tensor(zeros: [n, d])
+        for (b, row) in ids.enumerated() {
+            // transformers: legacy configs (eos_token_id 2) pool at the largest id, others at the first eos.
+            let position = c.eosTokenId == 2
+                ? row.indices.max { row[$0] < row[$1] }!
+                : (row.firstIndex(of: c.eosTokenId) ?? 0)
+            let src = (b * length + position) * d
+            pooled.storage.replaceSubrange(b * d ..< (b + 1) * d, with: last.storage[src ..< src + d])
+        }
+        return Output(lastHiddenState: last, pooled: pooled)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// Reads a JSON config (diffusers' `config.json`, `model_index.json`, …) into a `Decodable`,
+/// turning decoding failures into one-line errors that name the file and the key.
+public enum ConfigFile {
+    public static func decode<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
+        guard FileManager.default.fileExists(atPath: path) else { throw InputError(path, "no such file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw InputError(path, "cannot be read") }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as InputError {
+            throw InputError(path, error.problem)
+        } catch let DecodingError.typeMismatch(expected, context) {
+            throw InputError(path, "key '\(keyPath(context))' has the wrong type (expected \(typeName(expected)))")
+        } catch let DecodingError.valueNotFound(expected, context) {
+            throw InputError(path, "key '\(keyPath(context))' is null (expected \(typeName(expected)))")
+        } catch let DecodingError.keyNotFound(key, context) {
+            let parent = keyPath(context)
+            throw InputError(path, "required key '\(parent.isEmpty ? "" : parent + ".")\(key.stringValue)' is missing")
+        } catch let DecodingError.dataCorrupted(context) {
+            let key = keyPath(context)
+            throw InputError(path, key.isEmpty ? "is not valid JSON" : "key '\(key)': \(context.debugDescription)")
+        } catch {
+            throw InputError(path, "cannot be decoded (\(error))")
+        }
+    }
+
+    static func keyPath(_ context: DecodingError.Context) -> String {
+        context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: return "an integer"
+        case is Float.Type, is Double.Type: return "a number"
+        case is String.Type: return "a string"
+        case is Bool.Type: return "true or false"
+        default: return "\(type)"
+        }
+    }
+}
+
+/// A config value diffusers allows as one integer or one per block (`attention_head_dim`,
+/// `layers_per_block`, `transformer_layers_per_block`, …).
+public enum IntOrList: Codable, Equatable, Sendable {
+    case int(Int)
+    case list([Int])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode(Int.self) { self = .int(v); return }
+        if let v = try? c.decode([Int].self) { self = .list(v); return }
+        throw DecodingError.typeMismatch(Int.self, .init(codingPath: decoder.codingPath,
+                                                          debugDescription: "expected an integer or a list of integers"))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .int(let v): try c.encode(v)
+        case .list(let v): try c.encode(v)
+        }
+    }
+
+    /// One value per block.
+    public func perBlock(_ count: Int) -> [Int] {
+        switch self {
+        case .int(let v): return Array(repeating: v, count: count)
+        case .list(let v): return v
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or `fallback` when the key is absent or null.
+    func value<T: Decodable>(_ key: Key, or fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}

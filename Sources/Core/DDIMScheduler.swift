@@ -1,0 +1,38 @@
+/// Deterministic DDIM sampling (eta = 0), matching diffusers' `DDIMScheduler`
+/// (`schedulers/scheduling_ddim.py`): timestep spacing, `step`, `clip_sample`, final ᾱ.
+public struct DDIMScheduler: Sendable {
+    public let schedule: NoiseSchedule
+    /// The timesteps of this run, from noisiest to cleanest.
+    public let timesteps: [Int]
+    let stepRatio: Int
+
+    public init(schedule: NoiseSchedule, steps: Int) {
+        precondition(steps >= 1 && steps <= schedule.configuration.numTrainTimesteps, "DDIM: steps must be in 1...T")
+        self.schedule = schedule
+        let c = schedule.configuration, t = c.numTrainTimesteps
+        stepRatio = t / steps
+        switch c.timestepSpacing {
+        case "trailing":
+            let ratio = Double(t) / Double(steps)
+            // np.round(np.arange(T, 0, -T/steps)) - 1
+            timesteps = (0..<steps).map { i in Int((Double(t) - Double(i) * ratio).rounded(.toNearestOrEven)) - 1 }
+        case "linspace":
+            timesteps = (0..<steps).map { i in
+                Int((Double(t - 1) * Double(i) / Double(max(steps - 1, 1))).rounded(.toNearestOrEven))
+            }.reversed()
+        default:
+            timesteps = (0..<steps).map { $0 * (t / steps) + c.stepsOffset }.reversed()
+        }
+    }
+
+    /// One DDIM step from `sample` at `timestep` given the model output there.
+    public func step(modelOutput: Tensor, timestep: Int, sample: Tensor) -> Tensor {
+        let c = schedule.configuration
+        let previous = timestep - stepRatio
+        let alphaPrevious = previous >= 0 ? schedule.alphasCumprod[previous] : (c.setAlphaToOne ? 1 : schedule.alphasCumprod[0])
+        let (unclipped, epsilon) = schedule.predictions(sample: sample, modelOutput: modelOutput, timestep: timestep)
+        // ε stays the unclipped prediction, as diffusers does without `use_clipped_model_output`.
+        let x0 = c.clipSample ? unclipped.clamped(to: -c.clipSampleRange...c.clipSampleRange) : unclipped
+        return x0.linearCombination(alphaPrevious.squareRoot(), epsilon, (1 - alphaPrevious).squareRoot())
+    }
+}

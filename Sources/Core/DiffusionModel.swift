@@ -1,0 +1,121 @@
+import Foundation
+
+/// A text-to-image diffusion model loaded from a diffusers folder: `model_index.json`, `unet/`,
+/// `text_encoder/`, `tokenizer/`, `scheduler/` and, for latent models, `vae/`.
+public final class DiffusionModel {
+    public let folder: String
+    public let unet: UNet2DConditionModel
+    public let textEncoder: CLIPTextModel
+    public let tokenizer: CLIPTokenizer
+    public let schedule: NoiseSchedule
+    /// nil for pixel-space models, whose UNet works on images directly.
+    public let vae: AutoencoderKL?
+
+    /// Text conditioning for a batch of prompts.
+    public struct Conditioning {
+        /// [N, L, D]
+        public var hiddenStates: Tensor
+        /// [N, D]
+        public var pooled: Tensor
+    }
+
+    public init(folder: String) throws {
+        self.folder = folder
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw InputError(folder, "no such model folder")
+        }
+        let indexPath = "\(folder)/model_index.json"
+        guard let data = FileManager.default.contents(atPath: indexPath) else {
+            throw InputError(indexPath, "no such file; a diffusers model folder needs model_index.json")
+        }
+        guard let index = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw InputError(indexPath, "is not a JSON object")
+        }
+        func component(_ name: String, expected: [String], required: Bool) throws -> Bool {
+            guard let entry = index[name] as? [Any?], entry.count == 2, let cls = entry[1] as? String else {
+                if required { throw InputError(indexPath, "lacks the '\(name)' component") }
+                return false
+            }
+            guard expected.contains(cls) else {
+                throw InputError(indexPath, "component '\(name)' is \(cls); supported: \(expected.joined(separator: ", "))")
+            }
+            return true
+        }
+        _ = try component("unet", expected: ["UNet2DConditionModel"], required: true)
+        _ = try component("text_encoder", expected: ["CLIPTextModel"], required: true)
+        _ = try component("tokenizer", expected: ["CLIPTokenizer", "CLIPTokenizerFast"], required: true)
+        _ = try component("scheduler", expected: ["DDIMScheduler", "DDPMScheduler", "PNDMScheduler", "EulerDiscreteScheduler",
+                                                  "LMSDiscreteScheduler", "DPMSolverMultistepScheduler", "EulerAncestralDiscreteScheduler"],
+                          required: true)
+        let hasVAE = try component("vae", expected: ["AutoencoderKL"], required: false)
+
+        unet = try UNet2DConditionModel(folder: "\(folder)/unet")
+        textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder")
+        tokenizer = try CLIPTokenizer(folder: "\(folder)/tokenizer", defaultMaxLength: textEncoder.configuration.maxPositionEmbeddings)
+        let schedulerPath = "\(folder)/scheduler/scheduler_config.json"
+        let schedulerConfiguration = try ConfigFile.decode(SchedulerConfiguration.self, from: schedulerPath)
+        try schedulerConfiguration.validate(path: schedulerPath)
+        schedule = NoiseSchedule(schedulerConfiguration)
+        vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae") : nil
+        if unet.configuration.crossAttentionDim != textEncoder.configuration.hiddenSize {
+            throw InputError("\(folder)/unet/config.json",
+                             "cross_attention_dim \(unet.configuration.crossAttentionDim) does not match the text encoder's hidden_size \(textEncoder.configuration.hiddenSize)")
+        }
+    }
+
+    /// Channels of the space the UNet works in (latent or pixel).
+    public var modelChannels: Int { unet.configuration.inChannels }
+    /// Pixels per model-space cell: 2^(VAE levels − 1) for latent models, 1 for pixel models.
+    public var pixelsPerCell: Int { vae.map { 1 << ($0.configuration.blockOutChannels.count - 1) } ?? 1 }
+    /// The model's native image size in pixels, when its config says.
+    public var nativeImageSize: Int? { unet.configuration.sampleSize.map { $0 * pixelsPerCell } }
+
+    /// Encodes prompts (an empty string is the unconditional prompt).
+    public func encode(prompts: [String]) -> Conditioning {
+        let output = textEncoder(prompts.map(tokenizer.encode))
+        return Conditioning(hiddenStates: output.lastHiddenState, pooled: output.pooled)
+    }
+
+    /// The UNet's prediction for `sample` at one timestep, with classifier-free guidance when
+    /// `unconditional` is given: `uncond + g·(cond − uncond)`, both in one batched call.
+    public func guidedPrediction(_ sample: Tensor, timestep: Int, conditional: Conditioning,
+                                 unconditional: Conditioning?, guidance: Float) -> Tensor {
+        let n = sample.shape[0]
+        let usesPooled = unet.configuration.classEmbedType == "projection"
+        guard let uncond = unconditional else {
+            return unet(sample, timesteps: Array(repeating: Float(timestep), count: n),
+                        encoderHiddenStates: conditional.hiddenStates, classLabels: usesPooled ? conditional.pooled : nil)
+        }
+        let both = Tensor.concatenateBatch([sample, sample])
+        let states = Tensor.concatenateBatch([uncond.hiddenStates, conditional.hiddenStates])
+        let pooled = Tensor.concatenateBatch([uncond.pooled, conditional.pooled])
+        let out = unet(both, timesteps: Array(repeating: Float(timestep), count: 2 * n),
+                       encoderHiddenStates: states, classLabels: usesPooled ? pooled : nil)
+        let half = out.count / 2
+        let u = Tensor(shape: sample.shape.replacingFirst(n: out.shape[0] / 2, from: out.shape), storage: Array(out.storage[..<half]))
+        let c = Tensor(shape: u.shape, storage: Array(out.storage[half...]))
+        return u.linearCombination(1 - guidance, c, guidance)
+    }
+
+    /// DDIM sampling (eta 0) from `noise` (model-space, [N, C, h, w]); returns images in [-1, 1].
+    public func sample(prompt: String, negativePrompt: String = "", noise: Tensor, steps: Int, guidance: Float,
+                       progress: ((Int, Int) -> Void)? = nil) -> Tensor {
+        let n = noise.shape[0]
+        let cond = encode(prompts: Array(repeating: prompt, count: n))
+        let uncond = guidance == 1 ? nil : encode(prompts: Array(repeating: negativePrompt, count: n))
+        let scheduler = DDIMScheduler(schedule: schedule, steps: steps)
+        var x = noise
+        for (i, t) in scheduler.timesteps.enumerated() {
+            let prediction = guidedPrediction(x, timestep: t, conditional: cond, unconditional: uncond, guidance: guidance)
+            x = scheduler.step(modelOutput: prediction, timestep: t, sample: x)
+            progress?(i + 1, steps)
+        }
+        return vae.map { $0.decode(x) } ?? x
+    }
+}
+
+extension Array where Element == Int {
+    /// This shape with its first dimension set to `n` (other dimensions from `from`).
+    func replacingFirst(n: Int, from shape: [Int]) -> [Int] { [n] + shape.dropFirst() }
+}

@@ -1,0 +1,102 @@
+import CPNG
+import Foundation
+
+/// 8-bit RGB images read and written with libpng's simplified `png_image_*` API.
+public struct RGBImage: Equatable, Sendable {
+    public var width: Int, height: Int
+    /// Interleaved RGB bytes, row-major.
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3, "RGBImage: \(pixels.count) bytes for \(width)x\(height)")
+        (self.width, self.height, self.pixels) = (width, height, pixels)
+    }
+
+    /// Reads a PNG file (any colour type; converted to 8-bit RGB).
+    public init(pngPath path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw InputError(path, "no such file") }
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        guard png_image_begin_read_from_file(&image, path) != 0 else {
+            throw InputError(path, "not a readable PNG (\(Self.message(image)))")
+        }
+        image.format = UInt32(PNG_FORMAT_RGB)
+        let (w, h) = (Int(image.width), Int(image.height))
+        guard w > 0, h > 0, w * h <= 1 << 28 else {
+            png_image_free(&image)
+            throw InputError(path, "absurd image size \(w)x\(h)")
+        }
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }
+        guard ok != 0 else {
+            let reason = Self.message(image)
+            png_image_free(&image)
+            throw InputError(path, "PNG data is damaged (\(reason))")
+        }
+        self.init(width: w, height: h, pixels: pixels)
+    }
+
+    /// Writes a PNG atomically (temporary file, then rename).
+    public func writePNG(to path: String) throws {
+        try AtomicFile.checkDestination(path)
+        let temporary = AtomicFile.temporaryPath(for: path)
+        var image = png_image()
+        image.version = UInt32(PNG_IMAGE_VERSION)
+        image.width = UInt32(width)
+        image.height = UInt32(height)
+        image.format = UInt32(PNG_FORMAT_RGB)
+        let ok = pixels.withUnsafeBytes { png_image_write_to_file(&image, temporary, 0, $0.baseAddress, Int32(width * 3), nil) }
+        guard ok != 0 else {
+            let reason = Self.message(image)
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw InputError(path, "cannot be written (\(reason))")
+        }
+        try AtomicFile.commit(temporary, to: path)
+    }
+
+    static func message(_ image: png_image) -> String {
+        var copy = image
+        return withUnsafeBytes(of: &copy.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    /// An image from a [3, H, W] tensor with values in [-1, 1].
+    public init(tensor t: Tensor) {
+        precondition(t.rank == 3 && t.shape[0] == 3, "RGBImage: expected [3, H, W], got \(t.shape)")
+        let (h, w) = (t.shape[1], t.shape[2])
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        for c in 0..<3 {
+            for p in 0..<(h * w) {
+                let v = (t.storage[c * h * w + p] / 2 + 0.5) * 255
+                pixels[p * 3 + c] = UInt8(max(0, min(255, v.rounded())))
+            }
+        }
+        self.init(width: w, height: h, pixels: pixels)
+    }
+
+    /// This image as a [3, H, W] tensor in [-1, 1].
+    public var tensor: Tensor {
+        var t = Tensor(zeros: [3, height, width])
+        for p in 0..<(width * height) {
+            for c in 0..<3 { t.storage[c * width * height + p] = Float(pixels[p * 3 + c]) / 127.5 - 1 }
+        }
+        return t
+    }
+
+    /// A grid of same-sized images, `columns` wide.
+    public static func grid(_ images: [RGBImage], columns: Int) -> RGBImage {
+        precondition(!images.isEmpty, "grid: no images")
+        let (w, h) = (images[0].width, images[0].height)
+        let rows = (images.count + columns - 1) / columns
+        var out = RGBImage(width: w * columns, height: h * rows, pixels: [UInt8](repeating: 0, count: w * columns * h * rows * 3))
+        for (i, image) in images.enumerated() {
+            let (ox, oy) = ((i % columns) * w, (i / columns) * h)
+            for y in 0..<h {
+                let src = y * w * 3, dst = ((oy + y) * out.width + ox) * 3
+                out.pixels.replaceSubrange(dst ..< dst + w * 3, with: image.pixels[src ..< src + w * 3])
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+/// A `.safetensors` file, memory-mapped: an 8-byte little-endian header length, a JSON header
+/// `{name: {dtype, shape, data_offsets: [begin, end]}}` and the tensor bytes.
+///
+/// Every header claim is checked against the file: offsets inside the data, no overlaps,
+/// a known dtype, and a byte length that fits dtype × shape.
+public final class SafetensorsFile {
+    public enum DType: String, Sendable {
+        case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32"
+        var size: Int {
+            switch self {
+            case .f32, .i32: return 4
+            case .f16, .bf16: return 2
+            case .f64, .i64: return 8
+            }
+        }
+    }
+
+    public struct Entry: Sendable {
+        public var dtype: DType
+        public var shape: [Int]
+        public var begin: Int
+        public var end: Int
+    }
+
+    public let path: String
+    public let entries: [String: Entry]
+    /// Free-form `__metadata__` strings.
+    public let metadata: [String: String]
+    private let data: Data
+    private let dataStart: Int
+
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw InputError(path, "no such file")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw InputError(path, "cannot be read (\(error.localizedDescription))")
+        }
+        guard data.count >= 8 else { throw InputError(path, "truncated: \(data.count) bytes, too short for a safetensors header") }
+        let headerLength = data.withUnsafeBytes { raw in
+            UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw InputError(path, "header length \(headerLength) runs past the end of the file (\(data.count) bytes); the file is truncated or not safetensors")
+        }
+        let headerData = data.subdata(in: 8 ..< 8 + Int(headerLength))
+        guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw InputError(path, "header is not a JSON object; not a safetensors file")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let dataLength = data.count - dataStart
+        var entries = [String: Entry]()
+        var metadata = [String: String]()
+        for (name, value) in json {
+            if name == "__metadata__" {
+                if let m = value as? [String: Any] { for (k, v) in m { metadata[k] = "\(v)" } }
+                continue
+            }
+            guard let info = value as? [String: Any],
+                  let dtypeName = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int],
+                  let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else { throw InputError(path, "tensor '\(name)': header entry lacks dtype, shape or data_offsets") }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                throw InputError(path, "tensor '\(name)': unsupported dtype \(dtypeName)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }) else { throw InputError(path, "tensor '\(name)': negative dimension in shape \(shape)") }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, end >= begin, end <= dataLength else {
+                throw InputError(path, "tensor '\(name)': data offsets [\(begin), \(end)] run past the end of the data (\(dataLength) bytes); the file is truncated")
+            }
+            let expected = shape.reduce(1, *) * dtype.size
+            guard end - begin == expected else {
+                throw InputError(path, "tensor '\(name)': \(end - begin) bytes do not hold \(dtypeName) \(shape) (\(expected) bytes)")
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, begin: begin, end: end)
+        }
+        let sorted = entries.sorted { $0.value.begin < $1.value.begin }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.value.end > b.value.begin && a.value.end > a.value.begin {
+            throw InputError(path, "tensors '\(a.key)' and '\(b.key)' overlap in the data")
+        }
+        self.data = data
+        self.dataStart = dataStart
+        self.entries = entries
+        self.metadata = metadata
+    }
+
+    /// The tensor `name` converted to Float32.
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let e = entries[name] else { throw InputError(path, "no tensor '\(name)'") }
+        let n = e.shape.reduce(1, *)
+        var values = [Float](repeating: 0, count: n)
+        data.withUnsafeBytes { raw in
+            let base = raw.baseAddress! + dataStart + e.begin
+            values.withUnsafeMutableBufferPointer { out in
+                switch e.dtype {
+                case .f32:
+                    for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                case .f16:
+                    for i in 0..<n { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                case .bf16:
+                    for i in 0..<n { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+                case .f64:
+                    for i in 0..<n { out[i] = Float(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+                case .i64:
+                    for i in 0..<n { out[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+                case .i32:
+                    for i in 0..<n { out[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
+                }
+            }
+        }
+        return Tensor(shape: e.shape, storage: values)
+    }
+
+    /// Writes tensors as a Float32 safetensors file, through a temporary file renamed at the end.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+        var header = [String: Any]()
+        var offset = 0
+        let names = tensors.keys.sorted()
+        for name in names {
+            let t = tensors[name]!
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]]
+            offset += 4 * t.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var headerBytes = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+        var out = Data()
+        var length = UInt64(headerBytes.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(headerBytes)
+        for name in names {
+            tensors[name]!.storage.withUnsafeBufferPointer { out.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: 4 * $0.count)) }
+        }
+        try AtomicFile.write(out, to: path)
+    }
+}

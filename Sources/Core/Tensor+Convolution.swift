@@ -1,0 +1,110 @@
+/// Padding of a 2-D convolution, per side.
+public struct Padding2D: Equatable, Sendable {
+    public var top: Int, left: Int, bottom: Int, right: Int
+    public init(top: Int, left: Int, bottom: Int, right: Int) {
+        (self.top, self.left, self.bottom, self.right) = (top, left, bottom, right)
+    }
+    public static func uniform(_ p: Int) -> Padding2D { Padding2D(top: p, left: p, bottom: p, right: p) }
+}
+
+/// 2-D convolution as im2col + one sgemm per image (`torch.nn.functional.conv2d`).
+extension Tensor {
+    /// Convolves an NCHW tensor with `weight` [Cout, Cin, kh, kw] and optional `bias` [Cout].
+    public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding2D = .uniform(0)) -> Tensor {
+        let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (cout, wcin, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        precondition(wcin == cin, "conv2d: weight \(weight.shape) does not take \(cin) channels")
+        let ho = (h + padding.top + padding.bottom - kh) / stride + 1
+        let wo = (w + padding.left + padding.right - kw) / stride + 1
+        let k = cin * kh * kw
+        let p = ho * wo
+        var out = Tensor(zeros: [n, cout, ho, wo])
+        let direct = kh == 1 && kw == 1 && stride == 1 && padding == .uniform(0)
+        var columns = [Float](repeating: 0, count: direct ? 0 : k * p)
+        storage.withUnsafeBufferPointer { xs in
+            weight.storage.withUnsafeBufferPointer { ws in
+                out.storage.withUnsafeMutableBufferPointer { ys in
+                    columns.withUnsafeMutableBufferPointer { cs in
+                        for b in 0..<n {
+                            let x = xs.baseAddress! + b * cin * h * w
+                            let y = ys.baseAddress! + b * cout * p
+                            var source = UnsafePointer(x)
+                            if !direct {
+                                let col = cs.baseAddress!
+                                Tensor.im2col(x, cin: cin, h: h, w: w, kh: kh, kw: kw, stride: stride,
+                                              padding: padding, ho: ho, wo: wo, into: col)
+                                source = UnsafePointer(col)
+                            }
+                            if let bias {
+                                for o in 0..<cout {
+                                    let v = bias.storage[o]
+                                    let row = y + o * p
+                                    for i in 0..<p { row[i] = v }
+                                }
+                            }
+                            BLAS.sgemm(transA: false, transB: false, m: cout, n: p, k: k,
+                                       a: ws.baseAddress!, lda: k, b: source, ldb: p,
+                                       beta: bias == nil ? 0 : 1, c: y, ldc: p)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Unfolds the patches of one CHW image into a [Cin·kh·kw, Ho·Wo] matrix.
+    static func im2col(_ x: UnsafePointer<Float>, cin: Int, h: Int, w: Int, kh: Int, kw: Int, stride: Int,
+                       padding: Padding2D, ho: Int, wo: Int, into col: UnsafeMutablePointer<Float>) {
+        let p = ho * wo
+        parallelFor(cin * kh) { ck in
+            let c = ck / kh, i = ck % kh
+            let plane = x + c * h * w
+            for j in 0..<kw {
+                let row = col + ((c * kh + i) * kw + j) * p
+                for oy in 0..<ho {
+                    let iy = oy * stride + i - padding.top
+                    let dst = row + oy * wo
+                    if iy < 0 || iy >= h {
+                        for ox in 0..<wo { dst[ox] = 0 }
+                        continue
+                    }
+                    let src = plane + iy * w
+                    if stride == 1 {
+                        let shift = j - padding.left
+                        let lo = max(0, -shift), hi = min(wo, w - shift)
+                        for ox in 0..<min(lo, wo) { dst[ox] = 0 }
+                        if hi > lo { (dst + lo).update(from: src + lo + shift, count: hi - lo) }
+                        for ox in max(hi, 0)..<wo { dst[ox] = 0 }
+                    } else {
+                        for ox in 0..<wo {
+                            let ix = ox * stride + j - padding.left
+                            dst[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nearest-neighbour resize of an NCHW tensor (`F.interpolate(mode="nearest")`).
+    public func upsampleNearest(height ho: Int, width wo: Int) -> Tensor {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        var out = Tensor(zeros: [n, c, ho, wo])
+        let xIndex = (0..<wo).map { min(w - 1, Int((Double($0) * Double(w) / Double(wo)).rounded(.down))) }
+        let yIndex = (0..<ho).map { min(h - 1, Int((Double($0) * Double(h) / Double(ho)).rounded(.down))) }
+        storage.withUnsafeBufferPointer { s in
+            out.storage.withUnsafeMutableBufferPointer { d in
+                let sp = s.baseAddress!, dp = d.baseAddress!
+                parallelFor(n * c) { nc in
+                    let src = sp + nc * h * w, dst = dp + nc * ho * wo
+                    for oy in 0..<ho {
+                        let srow = src + yIndex[oy] * w, drow = dst + oy * wo
+                        for ox in 0..<wo { drow[ox] = srow[xIndex[ox]] }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

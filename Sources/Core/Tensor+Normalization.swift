@@ -1,0 +1,110 @@
+/// Group norm and layer norm, matching `torch.nn.GroupNorm` and `torch.nn.LayerNorm`.
+extension Tensor {
+    /// Mean and biased variance of `n` values, accumulated in 16 lanes and folded in Double.
+    @inline(__always)
+    static func moments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Float, variance: Float) {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= n {
+            acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var sum = 0.0
+        for l in 0..<16 { sum += Double(acc[l]) }
+        while i < n { sum += Double(p[i]); i += 1 }
+        let mean = Float(sum / Double(n))
+        let m = SIMD16<Float>(repeating: mean)
+        var sq = SIMD16<Float>()
+        i = 0
+        while i + 16 <= n {
+            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - m
+            sq += d * d
+            i += 16
+        }
+        var ss = 0.0
+        for l in 0..<16 { ss += Double(sq[l]) }
+        while i < n { let d = Double(p[i] - mean); ss += d * d; i += 1 }
+        return (mean, Float(ss / Double(n)))
+    }
+
+    /// Group normalisation of an N×C×… tensor over `groups` channel groups, with a per-channel
+    /// affine `weight`/`bias` (either may be nil).
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+        let n = shape[0], c = shape[1]
+        precondition(c % groups == 0, "groupNorm: \(c) channels do not split into \(groups) groups")
+        let spatial = count / (n * c)
+        let perGroup = c / groups
+        var out = Tensor(zeros: shape)
+        storage.withUnsafeBufferPointer { s in
+            out.storage.withUnsafeMutableBufferPointer { d in
+                let sp = s.baseAddress!, dp = d.baseAddress!
+                let w = weight?.storage, b = bias?.storage
+                parallelFor(n * groups) { ng in
+                    let base = ng * perGroup * spatial
+                    let (mean, variance) = Tensor.moments(sp + base, perGroup * spatial)
+                    let inv = 1 / (variance + eps).squareRoot()
+                    let g = ng % groups
+                    for cc in 0..<perGroup {
+                        let ch = g * perGroup + cc
+                        let scale = inv * (w?[ch] ?? 1)
+                        let shift = (b?[ch] ?? 0) - mean * scale
+                        let src = sp + base + cc * spatial, dst = dp + base + cc * spatial
+                        for i in 0..<spatial { dst[i] = src[i] * scale + shift }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Layer normalisation over the last axis.
+    public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+        let dim = shape[shape.count - 1]
+        let rows = count / dim
+        var out = Tensor(zeros: shape)
+        storage.withUnsafeBufferPointer { s in
+            out.storage.withUnsafeMutableBufferPointer { d in
+                let sp = s.baseAddress!, dp = d.baseAddress!
+                let w = weight?.storage, b = bias?.storage
+                parallelChunks(rows, minimumChunk: 16) { range in
+                    for r in range {
+                        let (mean, variance) = Tensor.moments(sp + r * dim, dim)
+                        let inv = 1 / (variance + eps).squareRoot()
+                        let src = sp + r * dim, dst = dp + r * dim
+                        for i in 0..<dim { dst[i] = (src[i] - mean) * inv * (w?[i] ?? 1) + (b?[i] ?? 0) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Softmax over the last axis, in place on a raw row buffer.
+    @inline(__always)
+    static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        var m = -Float.infinity
+        for i in 0..<n { m = Swift.max(m, p[i]) }
+        if m == -Float.infinity { for i in 0..<n { p[i] = 0 }; return }
+        var sum: Float = 0
+        for i in 0..<n { let e = expf(p[i] - m); p[i] = e; sum += e }
+        let inv = 1 / sum
+        for i in 0..<n { p[i] *= inv }
+    }
+
+    /// Softmax over the last axis.
+    public func softmax() -> Tensor {
+        let dim = shape[shape.count - 1]
+        var out = self
+        out.storage.withUnsafeMutableBufferPointer { d in
+            let dp = d.baseAddress!
+            parallelChunks(count / dim, minimumChunk: 8) { range in
+                for r in range { Tensor.softmaxRow(dp + r * dim, dim) }
+            }
+        }
+        return out
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,83 @@
+/// A dense Float32 tensor: a shape and contiguous row-major storage (NCHW for images).
+public struct Tensor: Sendable {
+    public var shape: [Int]
+    public var storage: [Float]
+
+    public init(shape: [Int], storage: [Float]) {
+        precondition(shape.reduce(1, *) == storage.count,
+                     "Tensor: shape \(shape) does not match \(storage.count) values")
+        self.shape = shape
+        self.storage = storage
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, storage: [Float](repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    public init(shape: [Int], repeating value: Float) {
+        self.init(shape: shape, storage: [Float](repeating: value, count: shape.reduce(1, *)))
+    }
+
+    /// Number of elements.
+    public var count: Int { storage.count }
+    public var rank: Int { shape.count }
+
+    /// The same values under another shape with the same element count.
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, storage: storage)
+    }
+
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try storage.withUnsafeBufferPointer(body)
+    }
+
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        try storage.withUnsafeMutableBufferPointer(body)
+    }
+
+    /// Largest absolute value (0 for an empty tensor).
+    public var maxAbs: Float { storage.reduce(0) { max($0, abs($1)) } }
+
+    /// Largest absolute difference to another tensor of the same shape.
+    public func maxAbsDifference(_ other: Tensor) -> Float {
+        precondition(shape == other.shape, "maxAbsDifference: shapes \(shape) and \(other.shape) differ")
+        var m: Float = 0
+        for i in 0..<count { m = max(m, abs(storage[i] - other.storage[i])) }
+        return m
+    }
+
+    /// The slice `index` along the first axis, with that axis removed.
+    public func item(_ index: Int) -> Tensor {
+        let inner = shape.dropFirst().reduce(1, *)
+        return Tensor(shape: Array(shape.dropFirst()), storage: Array(storage[index * inner ..< (index + 1) * inner]))
+    }
+
+    /// Stacks tensors of one shape along a new first axis.
+    public static func stack(_ items: [Tensor]) -> Tensor {
+        precondition(!items.isEmpty, "stack: no tensors")
+        let shape = items[0].shape
+        var storage = [Float]()
+        storage.reserveCapacity(items.count * items[0].count)
+        for item in items {
+            precondition(item.shape == shape, "stack: shapes \(shape) and \(item.shape) differ")
+            storage += item.storage
+        }
+        return Tensor(shape: [items.count] + shape, storage: storage)
+    }
+
+    /// Concatenates along the first axis.
+    public static func concatenateBatch(_ items: [Tensor]) -> Tensor {
+        precondition(!items.isEmpty, "concatenateBatch: no tensors")
+        let inner = Array(items[0].shape.dropFirst())
+        var storage = [Float]()
+        var n = 0
+        for item in items {
+            precondition(Array(item.shape.dropFirst()) == inner, "concatenateBatch: shapes differ")
+            storage += item.storage
+            n += item.shape[0]
+        }
+        return Tensor(shape: [n] + inner, storage: storage)
+    }
+}
