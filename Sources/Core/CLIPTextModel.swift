@@ -23,11 +23,12 @@ public struct CLIPTextModel {
         try c.validate(path: configPath)
         configuration = c
         let d = c.hiddenSize, eps = c.layerNormEps
-        let p = "text_model"
-        tokenEmbedding = try store.tensor("\(p).embeddings.token_embedding.weight", shape: [c.vocabSize, d])
-        positionEmbedding = try store.tensor("\(p).embeddings.position_embedding.weight", shape: [c.maxPositionEmbeddings, d])
+        // transformers 4.x saves names under `text_model.`; 5.x saves them without it.
+        let p = store.contains("text_model.embeddings.token_embedding.weight") ? "text_model." : ""
+        tokenEmbedding = try store.tensor("\(p)embeddings.token_embedding.weight", shape: [c.vocabSize, d])
+        positionEmbedding = try store.tensor("\(p)embeddings.position_embedding.weight", shape: [c.maxPositionEmbeddings, d])
         layers = try (0..<c.numHiddenLayers).map { i in
-            let l = "\(p).encoder.layers.\(i)"
+            let l = "\(p)encoder.layers.\(i)"
             return Layer(
                 norm1: try LayerNorm(store, "\(l).layer_norm1", dim: d, eps: eps),
                 q: try Linear(store, "\(l).self_attn.q_proj", inFeatures: d, outFeatures: d),
@@ -38,9 +39,9 @@ public struct CLIPTextModel {
                 fc1: try Linear(store, "\(l).mlp.fc1", inFeatures: d, outFeatures: c.intermediateSize),
                 fc2: try Linear(store, "\(l).mlp.fc2", inFeatures: c.intermediateSize, outFeatures: d))
         }
-        finalNorm = try LayerNorm(store, "\(p).final_layer_norm", dim: d, eps: eps)
+        finalNorm = try LayerNorm(store, "\(p)final_layer_norm", dim: d, eps: eps)
         // position_ids is a buffer some checkpoints carry; it holds no learned values.
-        _ = try store.optionalTensor("\(p).embeddings.position_ids", shape: [1, c.maxPositionEmbeddings])
+        _ = try store.optionalTensor("\(p)embeddings.position_ids", shape: [1, c.maxPositionEmbeddings])
         try store.finish()
     }
 

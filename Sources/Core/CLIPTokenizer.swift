@@ -1,8 +1,9 @@
 import Foundation
 
-/// The CLIP byte-level BPE tokenizer, reading `vocab.json` and `merges.txt`; ids match
-/// transformers' `CLIPTokenizer` (its path without `ftfy`: BERT's basic clean-up, NFC, lower case,
-/// the CLIP regex split, byte-to-unicode, BPE), then start/end tokens and padding/truncation.
+/// The CLIP byte-level BPE tokenizer, reading `vocab.json` and `merges.txt`. Ids match
+/// transformers' `CLIPTokenizer` (5.x, backed by `tokenizers`): special tokens split out first,
+/// then NFC + whitespace runs to one space + lower case, the CLIP regex split, byte-to-unicode,
+/// BPE with `</w>` word ends; then start/end tokens and padding/truncation.
 public final class CLIPTokenizer {
     public let vocabulary: [String: Int]
     let ranks: [Pair: Int]
@@ -77,7 +78,7 @@ public final class CLIPTokenizer {
         for piece in splitOnSpecialTokens(text) {
             if piece == startToken { ids.append(startId); continue }
             if piece == endToken { ids.append(endId); continue }
-            let cleaned = Self.basicClean(piece)
+            let cleaned = Self.normalize(piece)
             for word in Self.clipSplit(cleaned) {
                 for token in bpe(word) { ids.append(vocabulary[token] ?? endId) }
             }
@@ -99,78 +100,33 @@ public final class CLIPTokenizer {
         return pieces
     }
 
-    // MARK: Text clean-up (transformers' BasicTokenizer with strip_accents=False, no punctuation split)
+    // MARK: Normalisation (the tokenizer.json normaliser transformers builds for CLIP)
 
-    static func isControl(_ s: Unicode.Scalar) -> Bool {
-        if s == "\t" || s == "\n" || s == "\r" { return false }
+    /// Oniguruma's Unicode `\s`: tab to carriage return, NEL, and the Zs, Zl, Zp categories.
+    static func isRegexSpace(_ s: Unicode.Scalar) -> Bool {
+        if (0x09...0x0D).contains(s.value) || s.value == 0x85 { return true }
         switch s.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
+        case .spaceSeparator, .lineSeparator, .paragraphSeparator: return true
         default: return false
         }
     }
 
-    static func isBertWhitespace(_ s: Unicode.Scalar) -> Bool {
-        s == " " || s == "\t" || s == "\n" || s == "\r" || s.properties.generalCategory == .spaceSeparator
-    }
-
-    /// Python's `str.isspace`, which `str.split()` splits on.
-    static func isPythonSpace(_ s: Unicode.Scalar) -> Bool {
-        switch s.value {
-        case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
-        default: return false
-        }
-    }
-
-    static func isCJK(_ v: UInt32) -> Bool {
-        (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
-            || (0x2A700...0x2B73F).contains(v) || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v)
-            || (0xF900...0xFAFF).contains(v) || (0x2F800...0x2FA1F).contains(v)
-    }
-
-    /// Clean-up, CJK spacing, NFC, whitespace split, lower case; words joined by single spaces.
-    static func basicClean(_ text: String) -> String {
-        var cleaned = String.UnicodeScalarView()
-        for s in text.unicodeScalars {
-            if s.value == 0 || s.value == 0xFFFD || isControl(s) { continue }
-            if isCJK(s.value) {
-                cleaned.append(" "); cleaned.append(s); cleaned.append(" ")
+    /// NFC, then every run of whitespace to one space, then per-character full lower-case
+    /// mapping (as the `Lowercase` normaliser does: no final-sigma rule).
+    static func normalize(_ text: String) -> String {
+        let nfc = text.precomposedStringWithCanonicalMapping
+        var out = String.UnicodeScalarView()
+        var inSpace = false
+        for s in nfc.unicodeScalars {
+            if isRegexSpace(s) {
+                if !inSpace { out.append(" ") }
+                inSpace = true
             } else {
-                cleaned.append(isBertWhitespace(s) ? " " : s)
+                inSpace = false
+                out.append(contentsOf: s.properties.lowercaseMapping.unicodeScalars)
             }
         }
-        let normalized = String(cleaned).precomposedStringWithCanonicalMapping
-        var words = [String]()
-        var current = String.UnicodeScalarView()
-        for s in normalized.unicodeScalars {
-            if isPythonSpace(s) {
-                if !current.isEmpty { words.append(pythonLower(Array(current))); current = .init() }
-            } else {
-                current.append(s)
-            }
-        }
-        if !current.isEmpty { words.append(pythonLower(Array(current))) }
-        return words.joined(separator: " ")
-    }
-
-    /// Python's `str.lower()`: full lower-case mappings, with the final-sigma rule.
-    static func pythonLower(_ scalars: [Unicode.Scalar]) -> String {
-        var out = ""
-        for (i, s) in scalars.enumerated() {
-            if s.value == 0x03A3 {
-                var before = false
-                var j = i - 1
-                while j >= 0, scalars[j].properties.isCaseIgnorable { j -= 1 }
-                if j >= 0, scalars[j].properties.isCased { before = true }
-                var after = false
-                j = i + 1
-                while j < scalars.count, scalars[j].properties.isCaseIgnorable { j += 1 }
-                if j < scalars.count, scalars[j].properties.isCased { after = true }
-                out.unicodeScalars.append(before && !after ? "\u{03C2}" : "\u{03C3}")
-            } else {
-                out += s.properties.lowercaseMapping
-            }
-        }
-        return out
+        return String(out)
     }
 
     // MARK: The CLIP regex split
@@ -200,7 +156,7 @@ public final class CLIPTokenizer {
         func lower(_ k: Int) -> Unicode.Scalar? { k < s.count ? Unicode.Scalar(s[k].properties.lowercaseMapping.unicodeScalars.first!.value) : nil }
         while i < s.count {
             let c = s[i]
-            if c.properties.isWhitespace || isPythonSpace(c) { i += 1; continue }
+            if isRegexSpace(c) { i += 1; continue }
             if c == "'" {
                 let n1 = lower(i + 1), n2 = lower(i + 2)
                 if n1 == "r" && n2 == "e" || n1 == "v" && n2 == "e" || n1 == "l" && n2 == "l" {
@@ -217,7 +173,7 @@ public final class CLIPTokenizer {
             }
             if isNumber(c) { pieces.append(piece(i, i + 1)); i += 1; continue }
             var j = i + 1
-            while j < s.count, !(s[j].properties.isWhitespace || isPythonSpace(s[j])), !isLetter(s[j]), !isNumber(s[j]) {
+            while j < s.count, !isRegexSpace(s[j]), !isLetter(s[j]), !isNumber(s[j]) {
                 j += 1
             }
             pieces.append(piece(i, j)); i = j
