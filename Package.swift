@@ -26,6 +26,7 @@ let package = Package(
             name: "CSDTool",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CSDToolTests", dependencies: ["CSDTool"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -12,9 +12,8 @@ under Tests/CoreTests/Fixtures, with their inputs and PyTorch's outputs in refer
   on unet-pixel.
 - tokenizer-cases.json: transformers 5 CLIPTokenizer ids (the tokenizers-backed one) for 200+ strings.
 
-Usage: Tools/.venv/bin/python Tools/make_fixtures.py   (needs torch, diffusers, transformers,
-safetensors, and open-clip-torch for its copy of the CLIP BPE merges; uninstall ftfy first so that
-transformers uses the same text clean-up the Swift tokenizer implements.)
+Usage: Tools/.venv/bin/python Tools/make_fixtures.py   (needs torch, diffusers, transformers 5,
+safetensors, and open-clip-torch for its copy of the CLIP BPE merges.)
 """
 import gzip
 import json
@@ -109,12 +108,9 @@ def text_encoder_config():
 
 
 def main():
-    assert "ftfy" not in sys.modules
-    try:
-        import ftfy  # noqa: F401
-        sys.exit("uninstall ftfy first: transformers must take its BasicTokenizer path")
-    except ImportError:
-        pass
+    import transformers
+    if int(transformers.__version__.split(".")[0]) < 5:
+        sys.exit("transformers 5 is needed: its CLIPTokenizer is the tokenizers-backed one the Swift code matches")
     if os.path.exists(ROOT):
         shutil.rmtree(ROOT)
     os.makedirs(ROOT)

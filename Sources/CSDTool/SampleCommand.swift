@@ -17,15 +17,16 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Images to draw, written as one grid.") var count: Int = 1
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String
 
-    func validate() throws {
-        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be between 1 and 1000") }
-        guard (1...64).contains(count) else { throw ValidationError("--count must be between 1 and 64") }
-        guard !prompt.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--prompt is empty") }
-        guard output.lowercased().hasSuffix(".png") else { throw ValidationError("--output must end in .png") }
+    func checkOptions() throws {
+        guard (1...1000).contains(steps) else { throw InputError("--steps", "must be between 1 and 1000, not \(steps)") }
+        guard (1...64).contains(count) else { throw InputError("--count", "must be between 1 and 64, not \(count)") }
+        guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError("--prompt", "is empty") }
+        guard output.lowercased().hasSuffix(".png") else { throw InputError(output, "the output must be a .png file") }
     }
 
     func run() throws {
         try CSDCommand.reportingInputErrors {
+            try checkOptions()
             try AtomicFile.checkDestination(output)
             BLAS.prepare()
             let diffusion = try DiffusionModel(folder: model)

@@ -39,6 +39,9 @@ public final class ParameterStore {
             throw InputError(source, "missing parameter '\(name)' (shape \(shape))")
         }
         let entry = file.entries[resolved]!
+        guard [.f32, .f16, .bf16, .f64].contains(entry.dtype) else {
+            throw InputError(file.path, "parameter '\(resolved)' has dtype \(entry.dtype.rawValue); weights must be F32, F16, BF16 or F64")
+        }
         guard entry.shape == shape else {
             throw InputError(file.path, "parameter '\(resolved)' has shape \(entry.shape), expected \(shape)")
         }

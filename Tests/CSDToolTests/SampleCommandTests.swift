@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+@Suite struct SampleCommandTests {
+    @Test func samplesAPNGAtTheModelsSize() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let output = "\(dir)/out.png"
+        let result = try CommandRunner.run(["sample", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--prompt", "a red ball on grass",
+                                            "--steps", "3", "--seed", "4", "-o", output])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let data = try #require(FileManager.default.contents(atPath: output))
+        #expect(data.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        // IHDR width and height, big-endian, at bytes 16..<24: the model's sample_size 8 × VAE factor 2.
+        let width = data[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = data[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        #expect(width == 16 && height == 16)
+        let again = try CommandRunner.run(["sample", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--prompt", "a red ball on grass",
+                                           "--steps", "3", "--seed", "4", "-o", "\(dir)/again.png"])
+        #expect(again.status == 0)
+        #expect(FileManager.default.contents(atPath: "\(dir)/again.png") == data, "the same seed gives the same image")
+    }
+
+    /// Expects exit status 1, one line on stderr mentioning `parts`, and no file at `output` or beside it.
+    func expectCleanFailure(_ arguments: [String], output: String, mentions parts: [String],
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let result = try CommandRunner.run(arguments)
+        #expect(result.status != 0, sourceLocation: sourceLocation)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        for part in parts { #expect(result.stderr.contains(part), "stderr: \(result.stderr)", sourceLocation: sourceLocation) }
+        #expect(!FileManager.default.fileExists(atPath: output), sourceLocation: sourceLocation)
+        let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains("partial") }
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)", sourceLocation: sourceLocation)
+    }
+
+    @Test func badInputFailsCleanly() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let output = "\(dir)/out.png"
+        try expectCleanFailure(["sample", "--model", "\(dir)/nope", "--prompt", "x", "-o", output],
+                               output: output, mentions: ["\(dir)/nope", "no such model folder"])
+        try expectCleanFailure(["sample", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--prompt", "x", "-o", "\(dir)/missing/out.png"],
+                               output: "\(dir)/missing/out.png", mentions: ["does not exist"])
+        try expectCleanFailure(["sample", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--prompt", "x", "--size", "15x16", "-o", output],
+                               output: output, mentions: ["--size", "multiples of"])
+        try expectCleanFailure(["sample", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--prompt", "  ", "-o", output],
+                               output: output, mentions: ["--prompt"])
+
+        // A model whose UNet weights are cut short.
+        try FileManager.default.copyItem(atPath: "\(CommandRunner.fixtures)/tiny-sd", toPath: "\(dir)/sd")
+        let weights = "\(dir)/sd/unet/diffusion_pytorch_model.safetensors"
+        let data = try Data(contentsOf: URL(fileURLWithPath: weights))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: weights))
+        try expectCleanFailure(["sample", "--model", "\(dir)/sd", "--prompt", "x", "-o", output],
+                               output: output, mentions: [weights, "truncated"])
+    }
+}

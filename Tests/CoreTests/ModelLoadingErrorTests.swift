@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+@testable import Core
+
+/// Every broken input is one line naming the file (and the tensor or key), never a crash.
+@Suite struct ModelLoadingErrorTests {
+    /// A copy of the pixel UNet folder to break.
+    func copyOfPixelUNet() throws -> String {
+        let dir = Fixtures.scratch()
+        try FileManager.default.copyItem(atPath: Fixtures.path("unet-pixel"), toPath: "\(dir)/unet")
+        return "\(dir)/unet"
+    }
+
+    var weights: [String: Tensor] {
+        let file = try! SafetensorsFile(path: Fixtures.path("unet-pixel/diffusion_pytorch_model.safetensors"))
+        return Dictionary(uniqueKeysWithValues: file.entries.keys.map { ($0, try! file.tensor($0)) })
+    }
+
+    /// Raw safetensors bytes with the given header.
+    func rawFile(header: String, dataBytes: Int) -> Data {
+        var data = Data()
+        var length = UInt64(header.utf8.count).littleEndian
+        withUnsafeBytes(of: &length) { data.append(contentsOf: $0) }
+        data.append(Data(header.utf8))
+        data.append(Data(count: dataBytes))
+        return data
+    }
+
+    func loadError(_ folder: String) -> InputError? {
+        do {
+            _ = try UNet2DConditionModel(folder: folder)
+            return nil
+        } catch let error as InputError {
+            return error
+        } catch {
+            Issue.record("not an InputError: \(error)")
+            return nil
+        }
+    }
+
+    func expectOneLine(_ error: InputError?, mentions parts: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let error else {
+            Issue.record("expected an error", sourceLocation: sourceLocation)
+            return
+        }
+        let text = error.description
+        #expect(!text.contains("\n"), "multi-line: \(text)", sourceLocation: sourceLocation)
+        for part in parts {
+            #expect(text.contains(part), "'\(text)' does not mention '\(part)'", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func missingWeightsFolderAndFiles() throws {
+        expectOneLine(loadError("/nonexistent/unet"), mentions: ["/nonexistent/unet", "no such"])
+        let folder = try copyOfPixelUNet()
+        try FileManager.default.removeItem(atPath: "\(folder)/diffusion_pytorch_model.safetensors")
+        expectOneLine(loadError(folder), mentions: [folder, "no .safetensors"])
+        let other = try copyOfPixelUNet()
+        try FileManager.default.removeItem(atPath: "\(other)/config.json")
+        expectOneLine(loadError(other), mentions: ["\(other)/config.json", "no such file"])
+    }
+
+    @Test func emptyAndTruncatedFiles() throws {
+        let folder = try copyOfPixelUNet()
+        let path = "\(folder)/diffusion_pytorch_model.safetensors"
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        try Data().write(to: URL(fileURLWithPath: path))
+        expectOneLine(loadError(folder), mentions: [path, "truncated"])
+        try original.prefix(original.count - 1000).write(to: URL(fileURLWithPath: path))
+        expectOneLine(loadError(folder), mentions: [path, "run past the end", "tensor '"])
+        try original.prefix(100).write(to: URL(fileURLWithPath: path))
+        expectOneLine(loadError(folder), mentions: [path, "header length"])
+    }
+
+    @Test func headerThatLies() throws {
+        let dir = Fixtures.scratch()
+        let path = "\(dir)/w.safetensors"
+        let cases: [(String, Int, [String])] = [
+            (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, 12, ["overlap", "'a'", "'b'"]),
+            (#"{"a":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}}"#, 2, ["tensor 'a'", "unsupported dtype F8_E4M3"]),
+            (#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, ["tensor 'a'", "do not hold F32 [3]"]),
+            (#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, 8, ["tensor 'a'", "run past the end"]),
+            (#"{"a":{"dtype":"F32"}}"#, 0, ["tensor 'a'", "lacks"]),
+            ("[1,2,3]", 0, ["not a JSON object"]),
+        ]
+        for (header, bytes, parts) in cases {
+            try rawFile(header: header, dataBytes: bytes).write(to: URL(fileURLWithPath: path))
+            var caught: InputError?
+            do { _ = try SafetensorsFile(path: path) } catch let e as InputError { caught = e }
+            expectOneLine(caught, mentions: [path] + parts)
+        }
+    }
+
+    @Test func wrongShapeWrongDtypeMissingAndUnexpectedParameters() throws {
+        let folder = try copyOfPixelUNet()
+        let path = "\(folder)/diffusion_pytorch_model.safetensors"
+        var w = weights
+        w["conv_in.weight"] = Tensor(zeros: [16, 3, 5, 5])
+        try SafetensorsFile.write(w, to: path)
+        expectOneLine(loadError(folder), mentions: [path, "'conv_in.weight'", "shape [16, 3, 5, 5]", "expected [16, 3, 3, 3]"])
+
+        w = weights
+        w["conv_out.bias"] = nil
+        try SafetensorsFile.write(w, to: path)
+        expectOneLine(loadError(folder), mentions: [path, "missing parameter 'conv_out.bias'"])
+
+        w = weights
+        w["extra.layer.weight"] = Tensor(zeros: [2])
+        try SafetensorsFile.write(w, to: path)
+        expectOneLine(loadError(folder), mentions: [path, "unexpected parameter 'extra.layer.weight'"])
+
+        // An integer tensor where a weight belongs: patch one dtype in the header (F32 → I32, same size).
+        try SafetensorsFile.write(weights, to: path)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let headerLength = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        var header = String(decoding: bytes[8 ..< 8 + headerLength], as: UTF8.self)
+        let entry = header.range(of: "\"conv_in.bias\":{")!
+        let dtype = header.range(of: "\"dtype\":\"F32\"", range: entry.upperBound ..< header.endIndex)!
+        header.replaceSubrange(dtype, with: "\"dtype\":\"I32\"")
+        bytes.replaceSubrange(8 ..< 8 + headerLength, with: Data(header.utf8))
+        try bytes.write(to: URL(fileURLWithPath: path))
+        expectOneLine(loadError(folder), mentions: [path, "'conv_in.bias'", "dtype I32"])
+    }
+
+    @Test func badConfigValues() throws {
+        let folder = try copyOfPixelUNet()
+        let configPath = "\(folder)/config.json"
+        let original = try String(contentsOfFile: configPath, encoding: .utf8)
+        func with(_ edit: (inout [String: Any]) -> Void) throws {
+            var json = try JSONSerialization.jsonObject(with: Data(original.utf8)) as! [String: Any]
+            edit(&json)
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: configPath))
+        }
+        try with { $0["layers_per_block"] = "two" }
+        expectOneLine(loadError(folder), mentions: [configPath, "'layers_per_block'", "wrong type"])
+        try with { $0["block_out_channels"] = [16, "x", 32] }
+        expectOneLine(loadError(folder), mentions: [configPath, "block_out_channels", "wrong type"])
+        try with { $0["down_block_types"] = ["DownBlock2D", "SimpleCrossAttnDownBlock2D", "CrossAttnDownBlock2D"] }
+        expectOneLine(loadError(folder), mentions: [configPath, "unsupported block type 'SimpleCrossAttnDownBlock2D'"])
+        try with { $0["act_fn"] = "mish" }
+        expectOneLine(loadError(folder), mentions: [configPath, "act_fn"])
+        try "{not json".write(toFile: configPath, atomically: true, encoding: .utf8)
+        expectOneLine(loadError(folder), mentions: [configPath, "not valid JSON"])
+    }
+
+    @Test func pipelineFolderProblems() throws {
+        let dir = Fixtures.scratch()
+        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-sd"), toPath: "\(dir)/sd")
+        let index = "\(dir)/sd/model_index.json"
+        let text = try String(contentsOfFile: index, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"AutoencoderKL\"", with: "\"AutoencoderTiny\"").write(toFile: index, atomically: true, encoding: .utf8)
+        var caught: InputError?
+        do { _ = try DiffusionModel(folder: "\(dir)/sd") } catch let e as InputError { caught = e }
+        expectOneLine(caught, mentions: [index, "'vae'", "AutoencoderTiny"])
+        try FileManager.default.removeItem(atPath: index)
+        caught = nil
+        do { _ = try DiffusionModel(folder: "\(dir)/sd") } catch let e as InputError { caught = e }
+        expectOneLine(caught, mentions: [index, "no such file"])
+    }
+}
