@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "csd", targets: ["CSDTool"]),
+        .executable(name: "csd-bench", targets: ["CSDBench"]),
         .library(name: "Core", targets: ["Core"]),
     ],
     dependencies: [
@@ -24,6 +25,9 @@ let package = Package(
         .target(name: "Core", dependencies: ["COpenBLAS", "CPNG"]),
         .executableTarget(
             name: "CSDTool",
+            dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "CSDBench",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool"]),

@@ -35,11 +35,25 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(newValue)) }
     }
 
+    /// Runs `body` with OpenBLAS on one thread, for code that parallelises around BLAS calls
+    /// itself. Only call it from the top level (not from inside a parallel region).
+    public static func singleThreaded<R>(_ body: () -> R) -> R {
+        _ = prepared
+        let previous = threadCount
+        if previous == 1 { return body() }
+        threadCount = 1
+        defer { threadCount = previous }
+        return body()
+    }
+
     static func cpuHasAVX512() -> Bool {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        // /proc files report size 0, so read to the end of the stream rather than by size.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/cpuinfo") else { return false }
+        defer { try? handle.close() }
+        let info = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        guard let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
         else { return false }
-        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        let flags = Set(flagsLine.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
         return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
     }
 

@@ -15,6 +15,18 @@ public final class ParameterStore {
         for f in files { for name in f.entries.keys { owner[name] = f } }
     }
 
+    /// A store that invents every parameter it is asked for: norm scales 1, biases 0, other
+    /// weights uniform in ±1/√fan_in (seeded). `invented` keeps them, to be saved for a peer.
+    public static func randomlyInitialised(seed: UInt64) -> ParameterStore {
+        let store = ParameterStore(files: [])
+        store.generator = RandomGenerator(seed: seed)
+        return store
+    }
+
+    private var generator: RandomGenerator?
+    /// The parameters a randomly initialised store handed out, by name.
+    public private(set) var invented: [String: Tensor] = [:]
+
     public convenience init(paths: [String]) throws {
         try self.init(files: paths.map { try SafetensorsFile(path: $0) })
     }
@@ -22,7 +34,7 @@ public final class ParameterStore {
     /// A description of where the weights come from, for messages.
     public var source: String { files.map(\.path).joined(separator: ", ") }
 
-    public func contains(_ name: String) -> Bool { resolve(name) != nil }
+    public func contains(_ name: String) -> Bool { generator != nil ? false : resolve(name) != nil }
 
     private func resolve(_ name: String) -> String? {
         if owner[name] != nil { return name }
@@ -35,6 +47,7 @@ public final class ParameterStore {
 
     /// The parameter `name`, which must have `shape`.
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        if generator != nil { return invent(name, shape: shape) }
         guard let resolved = resolve(name), let file = owner[resolved] else {
             throw InputError(source, "missing parameter '\(name)' (shape \(shape))")
         }
@@ -47,6 +60,24 @@ public final class ParameterStore {
         }
         taken.insert(resolved)
         return try file.tensor(resolved)
+    }
+
+    private func invent(_ name: String, shape: [Int]) -> Tensor {
+        let n = shape.reduce(1, *)
+        var t: Tensor
+        if name.hasSuffix(".bias") {
+            t = Tensor(zeros: shape)
+        } else if shape.count == 1 {
+            t = Tensor(shape: shape, repeating: 1)
+        } else {
+            let fanIn = Float(n / shape[0])
+            let bound = 1 / fanIn.squareRoot()
+            var values = [Float](repeating: 0, count: n)
+            for i in 0..<n { values[i] = Float(generator!.uniform() * 2 - 1) * bound }
+            t = Tensor(shape: shape, storage: values)
+        }
+        invented[name] = t
+        return t
     }
 
     /// The parameter `name` if the files hold it, else nil.

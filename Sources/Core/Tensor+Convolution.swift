@@ -11,6 +11,19 @@ public struct Padding2D: Equatable, Sendable {
 extension Tensor {
     /// Convolves an NCHW tensor with `weight` [Cout, Cin, kh, kw] and optional `bias` [Cout].
     public func conv2d(weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding2D = .uniform(0)) -> Tensor {
+        let flops = 2.0 * Double(shape[0]) * Double(weight.count) * Double(outputPlane(weight: weight, stride: stride, padding: padding))
+        return Profiler.measure(.convolution, flops: flops) {
+            convolved(weight: weight, bias: bias, stride: stride, padding: padding)
+        }
+    }
+
+    func outputPlane(weight: Tensor, stride: Int, padding: Padding2D) -> Int {
+        let ho = (shape[2] + padding.top + padding.bottom - weight.shape[2]) / stride + 1
+        let wo = (shape[3] + padding.left + padding.right - weight.shape[3]) / stride + 1
+        return ho * wo
+    }
+
+    func convolved(weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D) -> Tensor {
         let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (cout, wcin, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         precondition(wcin == cin, "conv2d: weight \(weight.shape) does not take \(cin) channels")

@@ -5,6 +5,11 @@ extension Tensor {
     /// Applies `simd` to 16-wide chunks and `scalar` to the tail, in parallel.
     @inline(__always)
     func mapped(_ simd: (SIMD16<Float>) -> SIMD16<Float>, _ scalar: (Float) -> Float) -> Tensor {
+        Profiler.measure(.elementwise, flops: 0) { mappedUnprofiled(simd, scalar) }
+    }
+
+    @inline(__always)
+    func mappedUnprofiled(_ simd: (SIMD16<Float>) -> SIMD16<Float>, _ scalar: (Float) -> Float) -> Tensor {
         var out = Tensor(zeros: shape)
         let n = count
         storage.withUnsafeBufferPointer { src in
@@ -24,20 +29,13 @@ extension Tensor {
 
     /// `x·sigmoid(x)` (SiLU / swish).
     public func silu() -> Tensor {
-        mapped({ v in
-            var r = SIMD16<Float>()
-            for i in 0..<16 { r[i] = v[i] / (1 + Foundation.exp(-v[i])) }
-            return r
-        }, { $0 / (1 + Foundation.exp(-$0)) })
+        mapped({ v in v / (1 + VectorMath.exp(-v)) }, { $0 / (1 + Foundation.exp(-$0)) })
     }
 
     /// Exact GELU, `0.5·x·(1 + erf(x/√2))`.
     public func gelu() -> Tensor {
-        mapped({ v in
-            var r = SIMD16<Float>()
-            for i in 0..<16 { r[i] = 0.5 * v[i] * (1 + Foundation.erf(v[i] * 0.70710678118654752)) }
-            return r
-        }, { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) })
+        mapped({ v in 0.5 * v * (1 + VectorMath.erf(v * 0.70710678118654752)) },
+               { 0.5 * $0 * (1 + Foundation.erf($0 * 0.70710678118654752)) })
     }
 
     /// GELU with the tanh approximation (`gelu_pytorch_tanh`).
@@ -52,11 +50,7 @@ extension Tensor {
 
     /// QuickGELU, `x·sigmoid(1.702·x)` (CLIP's `quick_gelu`).
     public func quickGelu() -> Tensor {
-        mapped({ v in
-            var r = SIMD16<Float>()
-            for i in 0..<16 { r[i] = v[i] / (1 + Foundation.exp(-1.702 * v[i])) }
-            return r
-        }, { $0 / (1 + Foundation.exp(-1.702 * $0)) })
+        mapped({ v in v / (1 + VectorMath.exp(-1.702 * v)) }, { $0 / (1 + Foundation.exp(-1.702 * $0)) })
     }
 
     /// Multiplies every element by `s`.
@@ -66,8 +60,8 @@ extension Tensor {
 
     /// Clamps every element to `range`.
     public func clamped(to range: ClosedRange<Float>) -> Tensor {
-        let lo = SIMD16<Float>(repeating: range.lowerBound), hi = SIMD16<Float>(repeating: range.upperBound)
-        return mapped({ $0.clamped(lowerBound: lo, upperBound: hi) }, { Swift.min(Swift.max($0, range.lowerBound), range.upperBound) })
+        let (lo, hi) = (range.lowerBound, range.upperBound)
+        return mapped({ VectorMath.clamp($0, lo, hi) }, { Swift.min(Swift.max($0, lo), hi) })
     }
 
     /// `a·self + b·other`, element-wise, same shapes.

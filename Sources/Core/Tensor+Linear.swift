@@ -2,6 +2,10 @@
 extension Tensor {
     /// `x·Wᵀ + b` over the last axis; `weight` is [out, in], `bias` is [out] or nil.
     public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        Profiler.measure(.linear, flops: 2.0 * Double(count) * Double(weight.shape[0])) { linearUnprofiled(weight: weight, bias: bias) }
+    }
+
+    func linearUnprofiled(weight: Tensor, bias: Tensor?) -> Tensor {
         let inFeatures = shape[shape.count - 1]
         let outFeatures = weight.shape[0]
         precondition(weight.shape.count >= 2 && weight.count == outFeatures * inFeatures,

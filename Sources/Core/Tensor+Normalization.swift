@@ -30,6 +30,10 @@ extension Tensor {
     /// Group normalisation of an N×C×… tensor over `groups` channel groups, with a per-channel
     /// affine `weight`/`bias` (either may be nil).
     public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+        Profiler.measure(.normalization, flops: 0) { groupNormUnprofiled(groups: groups, weight: weight, bias: bias, eps: eps) }
+    }
+
+    func groupNormUnprofiled(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
         let n = shape[0], c = shape[1]
         precondition(c % groups == 0, "groupNorm: \(c) channels do not split into \(groups) groups")
         let spatial = count / (n * c)
@@ -59,6 +63,10 @@ extension Tensor {
 
     /// Layer normalisation over the last axis.
     public func layerNorm(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+        Profiler.measure(.normalization, flops: 0) { layerNormUnprofiled(weight: weight, bias: bias, eps: eps) }
+    }
+
+    func layerNormUnprofiled(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
         let dim = shape[shape.count - 1]
         let rows = count / dim
         var out = Tensor(zeros: shape)
@@ -79,16 +87,37 @@ extension Tensor {
         return out
     }
 
-    /// Softmax over the last axis, in place on a raw row buffer.
+    /// Softmax over a row of `n` values, in place, vectorised.
     @inline(__always)
     static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         var m = -Float.infinity
-        for i in 0..<n { m = Swift.max(m, p[i]) }
-        if m == -Float.infinity { for i in 0..<n { p[i] = 0 }; return }
+        var i = 0
+        var vm = SIMD16<Float>(repeating: -.infinity)
+        while i + 16 <= n { vm = VectorMath.maximum(vm, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)); i += 16 }
+        for l in 0..<16 { m = Swift.max(m, vm[l]) }
+        while i < n { m = Swift.max(m, p[i]); i += 1 }
+        if m == -Float.infinity { for j in 0..<n { p[j] = 0 }; return }
+        let vmax = SIMD16<Float>(repeating: m)
+        var vsum = SIMD16<Float>()
+        i = 0
+        while i + 16 <= n {
+            let e = VectorMath.exp(UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - vmax)
+            UnsafeMutableRawPointer(p + i).storeBytes(of: e, as: SIMD16<Float>.self)
+            vsum += e
+            i += 16
+        }
         var sum: Float = 0
-        for i in 0..<n { let e = expf(p[i] - m); p[i] = e; sum += e }
+        for l in 0..<16 { sum += vsum[l] }
+        while i < n { let e = expf(p[i] - m); p[i] = e; sum += e; i += 1 }
         let inv = 1 / sum
-        for i in 0..<n { p[i] *= inv }
+        let vinv = SIMD16<Float>(repeating: inv)
+        i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) * vinv
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n { p[i] *= inv; i += 1 }
     }
 
     /// Softmax over the last axis.

@@ -1,0 +1,112 @@
+import Core
+import Foundation
+
+/// One UNet shape to time: a diffusers config and the input it runs on.
+struct BenchCase {
+    var name: String
+    var config: [String: Any]
+    var batch: Int, height: Int, width: Int, contextLength: Int
+
+    static let sd15: [String: Any] = [
+        "act_fn": "silu", "attention_head_dim": 8, "block_out_channels": [320, 640, 1280, 1280],
+        "cross_attention_dim": 768, "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+        "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+        "in_channels": 4, "out_channels": 4, "layers_per_block": 2, "norm_num_groups": 32, "sample_size": 64,
+    ]
+
+    /// The shape issue 3 proposes for the bundled pixel prior (about 4M parameters).
+    static let prior: [String: Any] = [
+        "block_out_channels": [32, 64, 128], "down_block_types": ["DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"],
+        "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"], "in_channels": 3, "out_channels": 3,
+        "layers_per_block": 1, "attention_head_dim": 4, "cross_attention_dim": 128, "norm_num_groups": 8, "sample_size": 64,
+        "class_embed_type": "projection", "projection_class_embeddings_input_dim": 128,
+    ]
+
+    static func fixtureConfig(_ folder: String) -> [String: Any] {
+        let data = FileManager.default.contents(atPath: "Tests/CoreTests/Fixtures/\(folder)/config.json") ?? Data("{}".utf8)
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    static let all: [BenchCase] = [
+        BenchCase(name: "fixture-pixel-64-b2", config: fixtureConfig("unet-pixel"), batch: 2, height: 64, width: 64, contextLength: 77),
+        BenchCase(name: "fixture-latent-32-b2", config: fixtureConfig("tiny-sd/unet"), batch: 2, height: 32, width: 32, contextLength: 77),
+        BenchCase(name: "prior4m-64-b2", config: prior, batch: 2, height: 64, width: 64, contextLength: 16),
+        BenchCase(name: "sd15-latent32-b2", config: sd15, batch: 2, height: 32, width: 32, contextLength: 77),
+    ]
+
+    func measure(runs: Int, python: String?, threads: Int) throws -> [String: Any] {
+        let configData = try JSONSerialization.data(withJSONObject: config)
+        let configuration = try JSONDecoder().decode(UNet2DConditionModelConfiguration.self, from: configData)
+        let store = ParameterStore.randomlyInitialised(seed: 1)
+        let unet = try UNet2DConditionModel(configuration: configuration, store: store, configPath: name)
+        var rng = RandomGenerator(seed: 2)
+        let sample = rng.normal([batch, configuration.inChannels, height, width])
+        let context = rng.normal([batch, contextLength, configuration.crossAttentionDim])
+        let pooled = configuration.projectionClassEmbeddingsInputDim.map { rng.normal([batch, $0]) }
+        let timesteps = (0..<batch).map { Float(500 + 37 * $0) }
+        func forward() -> Tensor { unet(sample, timesteps: timesteps, encoderHiddenStates: context, classLabels: pooled) }
+
+        _ = forward()
+        var times = [Double]()
+        var output = Tensor(zeros: [1])
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            output = forward()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        Profiler.reset()
+        Profiler.enabled = true
+        _ = forward()
+        Profiler.enabled = false
+        let totals = Profiler.snapshot()
+        let flops = totals.values.reduce(0) { $0 + $1.flops }
+        let ms = times.sorted()[times.count / 2]
+        var result: [String: Any] = [
+            "name": name, "unet_ms": ms, "gflop": flops / 1e9, "gflops": flops / (ms / 1000) / 1e9,
+            "conv_gflops": totals[.convolution]?.gflops ?? 0, "attention_gflops": totals[.attention]?.gflops ?? 0,
+            "linear_gflops": totals[.linear]?.gflops ?? 0,
+            "parameters": store.invented.values.reduce(0) { $0 + $1.count },
+            "ms_by_kind": Dictionary(uniqueKeysWithValues: totals.map { ($0.key.rawValue, $0.value.seconds * 1000) }),
+        ]
+        if let python {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("csd-bench-\(name)-\(getpid())").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try configData.write(to: URL(fileURLWithPath: "\(folder)/config.json"))
+            try SafetensorsFile.write(store.invented, to: "\(folder)/diffusion_pytorch_model.safetensors")
+            var inputs = ["sample": sample, "context": context, "timesteps": Tensor(shape: [batch], storage: timesteps)]
+            if let pooled { inputs["class_labels"] = pooled }
+            try SafetensorsFile.write(inputs, to: "\(folder)/inputs.safetensors")
+            let peer = try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs)
+            if let torchMs = peer["torch_ms"] as? Double {
+                let reference = try SafetensorsFile(path: "\(folder)/output.safetensors").tensor("out")
+                result["torch_ms"] = torchMs
+                result["ratio_vs_torch"] = ms / torchMs
+                result["torch_version"] = peer["torch_version"]
+                result["max_abs_difference"] = Double(output.maxAbsDifference(reference))
+                result["output_scale"] = Double(reference.maxAbs)
+            }
+        }
+        return result
+    }
+
+    static func runPeer(python: String, folder: String, threads: Int, runs: Int) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["Tools/bench_torch.py", "--folder", folder, "--threads", "\(threads)", "--runs", "\(runs)"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONWARNINGS"] = "ignore"
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { return [:] }
+        return object
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `csd-bench`: sgemm rate, UNet forward times and per-layer GFLOP/s, against PyTorch CPU
+/// running the same weights on the same number of threads when it is installed.
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "csd-bench", abstract: "Measure the Swift UNet forward against OpenBLAS's sgemm rate and PyTorch CPU.")
+
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(help: "Timed runs per case (the median is reported).") var runs: Int = 3
+    @Option(help: "Python with torch and diffusers for the peer measurement (default: Tools/.venv/bin/python if present).")
+    var python: String?
+    @Flag(help: "Skip the PyTorch peer.") var noTorch = false
+    @Option(help: "Cases to run, comma-separated: \(BenchCase.all.map(\.name).joined(separator: ", ")).")
+    var cases: String = BenchCase.all.map(\.name).joined(separator: ",")
+
+    func run() throws {
+        let core = BLAS.prepare()
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        let sgemm = Self.sgemmRate()
+        log(String(format: "OpenBLAS %@ kernels, %d threads: sgemm 2048³ %.0f GFLOP/s", core, threads, sgemm))
+        let peer = noTorch ? nil : (python ?? (FileManager.default.isExecutableFile(atPath: "Tools/.venv/bin/python") ? "Tools/.venv/bin/python" : nil))
+        if peer == nil && !noTorch { log("PyTorch peer: not found (make Tools/.venv with torch and diffusers, or pass --python)") }
+
+        var results = [[String: Any]]()
+        let wanted = Set(cases.split(separator: ",").map(String.init))
+        for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
+            var r = try benchCase.measure(runs: runs, python: peer, threads: threads)
+            let convShare = (r["conv_gflops"] as? Double ?? 0) / sgemm
+            r["conv_vs_sgemm"] = convShare
+            r["attention_vs_sgemm"] = (r["attention_gflops"] as? Double ?? 0) / sgemm
+            results.append(r)
+            var line = String(format: "%@: %.1f ms/forward (%.1f GFLOP, %.0f GFLOP/s); conv %.0f GFLOP/s (%.0f%% of sgemm), attention %.0f GFLOP/s (%.0f%%), linear %.0f GFLOP/s",
+                              benchCase.name, r["unet_ms"] as! Double, r["gflop"] as! Double, r["gflops"] as! Double,
+                              r["conv_gflops"] as! Double, 100 * convShare, r["attention_gflops"] as! Double,
+                              100 * (r["attention_vs_sgemm"] as! Double), r["linear_gflops"] as! Double)
+            if let torch = r["torch_ms"] as? Double {
+                line += String(format: "; PyTorch %.1f ms, ratio %.2f (max |Δ| %.2e)", torch, r["ratio_vs_torch"] as! Double,
+                               r["max_abs_difference"] as! Double)
+            }
+            log(line)
+            let kinds = (r["ms_by_kind"] as? [String: Double] ?? [:]).sorted { $0.value > $1.value }
+            log("    ms by kind: " + kinds.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "))
+        }
+        if json {
+            var object: [String: Any] = ["sgemm_gflops": sgemm, "blas_core": core, "threads": threads, "cases": results]
+            if let sd = results.first(where: { $0["name"] as? String == "sd15-latent32-b2" }) ?? results.last {
+                for key in ["unet_ms", "torch_ms", "ratio_vs_torch"] { object[key] = sd[key] ?? NSNull() }
+            }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    func log(_ line: String) {
+        if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+    }
+
+    /// Best of five 2048×2048×2048 sgemm runs after a warm-up.
+    static func sgemmRate() -> Double {
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        var best = 0.0
+        for i in 0..<6 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                BLAS.sgemm(transA: false, transB: false, m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n,
+                           c: cp.baseAddress!, ldc: n)
+            } } }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if i > 0 { best = max(best, 2 * Double(n * n * n) / seconds / 1e9) }
+        }
+        return best
+    }
+}

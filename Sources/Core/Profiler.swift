@@ -1,0 +1,40 @@
+import Foundation
+
+/// Counts FLOPs and wall time per kind of layer while `enabled`, for the benchmark.
+public enum Profiler {
+    public enum Kind: String, CaseIterable, Sendable { case convolution, linear, attention, normalization, elementwise }
+
+    public struct Totals: Sendable {
+        public var flops: Double = 0
+        public var seconds: Double = 0
+        public var gflops: Double { seconds > 0 ? flops / seconds / 1e9 : 0 }
+    }
+
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) private static var totals: [Kind: Totals] = [:]
+    private static let lock = NSLock()
+
+    public static func reset() {
+        lock.lock(); totals = [:]; lock.unlock()
+    }
+
+    public static func snapshot() -> [Kind: Totals] {
+        lock.lock(); defer { lock.unlock() }
+        return totals
+    }
+
+    /// Runs `body`, charging its time and `flops` to `kind` when profiling is on.
+    @inline(__always)
+    static func measure<R>(_ kind: Kind, flops: @autoclosure () -> Double, _ body: () -> R) -> R {
+        guard enabled else { return body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = body()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let f = flops()
+        lock.lock()
+        totals[kind, default: Totals()].flops += f
+        totals[kind, default: Totals()].seconds += seconds
+        lock.unlock()
+        return result
+    }
+}
