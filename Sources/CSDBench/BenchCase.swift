@@ -62,7 +62,7 @@ struct BenchCase {
         let flops = totals.values.reduce(0) { $0 + $1.flops }
         let ms = times.sorted()[times.count / 2]
         var result: [String: Any] = [
-            "name": name, "unet_ms": ms, "gflop": flops / 1e9, "gflops": flops / (ms / 1000) / 1e9,
+            "name": name, "unet_ms": ms, "unet_ms_min": times.min()!, "gflop": flops / 1e9, "gflops": flops / (ms / 1000) / 1e9,
             "conv_gflops": totals[.convolution]?.gflops ?? 0, "attention_gflops": totals[.attention]?.gflops ?? 0,
             "linear_gflops": totals[.linear]?.gflops ?? 0,
             "parameters": store.invented.values.reduce(0) { $0 + $1.count },

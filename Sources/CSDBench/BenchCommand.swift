@@ -33,8 +33,8 @@ struct BenchCommand: ParsableCommand {
             r["conv_vs_sgemm"] = convShare
             r["attention_vs_sgemm"] = (r["attention_gflops"] as? Double ?? 0) / sgemm
             results.append(r)
-            var line = String(format: "%@: %.1f ms/forward (%.1f GFLOP, %.0f GFLOP/s); conv %.0f GFLOP/s (%.0f%% of sgemm), attention %.0f GFLOP/s (%.0f%%), linear %.0f GFLOP/s",
-                              benchCase.name, r["unet_ms"] as! Double, r["gflop"] as! Double, r["gflops"] as! Double,
+            var line = String(format: "%@: %.1f ms/forward (min %.1f; %.1f GFLOP, %.0f GFLOP/s); conv %.0f GFLOP/s (%.0f%% of sgemm), attention %.0f GFLOP/s (%.0f%%), linear %.0f GFLOP/s",
+                              benchCase.name, r["unet_ms"] as! Double, r["unet_ms_min"] as! Double, r["gflop"] as! Double, r["gflops"] as! Double,
                               r["conv_gflops"] as! Double, 100 * convShare, r["attention_gflops"] as! Double,
                               100 * (r["attention_vs_sgemm"] as! Double), r["linear_gflops"] as! Double)
             if let torch = r["torch_ms"] as? Double {

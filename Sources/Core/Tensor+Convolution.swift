@@ -7,6 +7,8 @@ public struct Padding2D: Equatable, Sendable {
     public static func uniform(_ p: Int) -> Padding2D { Padding2D(top: p, left: p, bottom: p, right: p) }
 }
 
+import Foundation
+
 /// 2-D convolution as im2col + one sgemm per image (`torch.nn.functional.conv2d`).
 extension Tensor {
     /// Convolves an NCHW tensor with `weight` [Cout, Cin, kh, kw] and optional `bias` [Cout].
@@ -33,32 +35,45 @@ extension Tensor {
         let p = ho * wo
         var out = Tensor(zeros: [n, cout, ho, wo])
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == .uniform(0)
-        var columns = [Float](repeating: 0, count: direct ? 0 : k * p)
+        let workers = ProcessInfo.processInfo.activeProcessorCount
         storage.withUnsafeBufferPointer { xs in
             weight.storage.withUnsafeBufferPointer { ws in
                 out.storage.withUnsafeMutableBufferPointer { ys in
-                    columns.withUnsafeMutableBufferPointer { cs in
-                        for b in 0..<n {
-                            let x = xs.baseAddress! + b * cin * h * w
-                            let y = ys.baseAddress! + b * cout * p
-                            var source = UnsafePointer(x)
-                            if !direct {
-                                let col = cs.baseAddress!
-                                Tensor.im2col(x, cin: cin, h: h, w: w, kh: kh, kw: kw, stride: stride,
-                                              padding: padding, ho: ho, wo: wo, into: col)
-                                source = UnsafePointer(col)
-                            }
-                            if let bias {
-                                for o in 0..<cout {
-                                    let v = bias.storage[o]
-                                    let row = y + o * p
-                                    for i in 0..<p { row[i] = v }
-                                }
-                            }
-                            BLAS.sgemm(transA: false, transB: false, m: cout, n: p, k: k,
-                                       a: ws.baseAddress!, lda: k, b: source, ldb: p,
-                                       beta: bias == nil ? 0 : 1, c: y, ldc: p)
+                    let (xb, wb, yb) = (xs.baseAddress!, ws.baseAddress!, ys.baseAddress!)
+                    /// One image: im2col (unless 1x1) and one sgemm.
+                    func convolveImage(_ b: Int, columns: UnsafeMutablePointer<Float>?) {
+                        let x = xb + b * cin * h * w
+                        let y = yb + b * cout * p
+                        var source = UnsafePointer(x)
+                        if let col = columns {
+                            Tensor.im2col(x, cin: cin, h: h, w: w, kh: kh, kw: kw, stride: stride,
+                                          padding: padding, ho: ho, wo: wo, into: col)
+                            source = UnsafePointer(col)
                         }
+                        if let bias {
+                            for o in 0..<cout {
+                                let v = bias.storage[o]
+                                let row = y + o * p
+                                for i in 0..<p { row[i] = v }
+                            }
+                        }
+                        BLAS.sgemm(transA: false, transB: false, m: cout, n: p, k: k,
+                                   a: wb, lda: k, b: source, ldb: p,
+                                   beta: bias == nil ? 0 : 1, c: y, ldc: p)
+                    }
+                    if n >= workers && workers > 1 {
+                        // A whole image per core, BLAS single-threaded: no synchronisation inside small products.
+                        BLAS.singleThreaded {
+                            parallelFor(n) { b in
+                                let columns = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
+                                defer { columns?.deallocate() }
+                                convolveImage(b, columns: columns)
+                            }
+                        }
+                    } else {
+                        let columns = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
+                        defer { columns?.deallocate() }
+                        for b in 0..<n { convolveImage(b, columns: columns) }
                     }
                 }
             }
