@@ -34,7 +34,7 @@ struct BenchCase {
         BenchCase(name: "sd15-latent32-b2", config: sd15, batch: 2, height: 32, width: 32, contextLength: 77),
     ]
 
-    func measure(runs: Int, python: String?, threads: Int) throws -> [String: Any] {
+    func measure(runs: Int, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
         let configData = try JSONSerialization.data(withJSONObject: config)
         let configuration = try JSONDecoder().decode(UNet2DConditionModelConfiguration.self, from: configData)
         let store = ParameterStore.randomlyInitialised(seed: 1)
@@ -66,12 +66,14 @@ struct BenchCase {
             "conv_gflops": totals[.convolution]?.gflops ?? 0, "attention_gflops": totals[.attention]?.gflops ?? 0,
             "linear_gflops": totals[.linear]?.gflops ?? 0,
             "parameters": store.invented.values.reduce(0) { $0 + $1.count },
+            "output_non_finite": output.nonFiniteCount, "output_scale": Double(output.maxAbs),
             "ms_by_kind": Dictionary(uniqueKeysWithValues: totals.map { ($0.key.rawValue, $0.value.seconds * 1000) }),
         ]
         if let python {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("csd-bench-\(name)-\(getpid())").path
+            let folder = keepIn.map { "\($0)/\(name)" }
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("csd-bench-\(name)-\(getpid())").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: folder) }
+            defer { if keepIn == nil { try? FileManager.default.removeItem(atPath: folder) } }
             try configData.write(to: URL(fileURLWithPath: "\(folder)/config.json"))
             try SafetensorsFile.write(store.invented, to: "\(folder)/diffusion_pytorch_model.safetensors")
             var inputs = ["sample": sample, "context": context, "timesteps": Tensor(shape: [batch], storage: timesteps)]
@@ -84,7 +86,7 @@ struct BenchCase {
                 result["ratio_vs_torch"] = ms / torchMs
                 result["torch_version"] = peer["torch_version"]
                 result["max_abs_difference"] = Double(output.maxAbsDifference(reference))
-                result["output_scale"] = Double(reference.maxAbs)
+                result["torch_output_scale"] = Double(reference.maxAbs)
             }
         }
         return result

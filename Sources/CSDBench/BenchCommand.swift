@@ -14,6 +14,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Python with torch and diffusers for the peer measurement (default: Tools/.venv/bin/python if present).")
     var python: String?
     @Flag(help: "Skip the PyTorch peer.") var noTorch = false
+    @Option(help: "Keep the weights, inputs and PyTorch outputs exchanged with the peer in this folder.") var peerFolder: String?
     @Option(help: "Cases to run, comma-separated: \(BenchCase.all.map(\.name).joined(separator: ", ")).")
     var cases: String = BenchCase.all.map(\.name).joined(separator: ",")
 
@@ -28,7 +29,7 @@ struct BenchCommand: ParsableCommand {
         var results = [[String: Any]]()
         let wanted = Set(cases.split(separator: ",").map(String.init))
         for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
-            var r = try benchCase.measure(runs: runs, python: peer, threads: threads)
+            var r = try benchCase.measure(runs: runs, python: peer, threads: threads, keepIn: peerFolder)
             let convShare = (r["conv_gflops"] as? Double ?? 0) / sgemm
             r["conv_vs_sgemm"] = convShare
             r["attention_vs_sgemm"] = (r["attention_gflops"] as? Double ?? 0) / sgemm

@@ -131,13 +131,28 @@ public final class SafetensorsFile {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var headerBytes = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
-        var out = Data()
+        var prefix = Data()
         var length = UInt64(headerBytes.count).littleEndian
-        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
-        out.append(headerBytes)
-        for name in names {
-            tensors[name]!.storage.withUnsafeBufferPointer { out.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: 4 * $0.count)) }
+        withUnsafeBytes(of: &length) { prefix.append(contentsOf: $0) }
+        prefix.append(headerBytes)
+        // Streamed tensor by tensor: files of several GB never sit in memory as one Data.
+        try AtomicFile.checkDestination(path)
+        let temporary = AtomicFile.temporaryPath(for: path)
+        guard FileManager.default.createFile(atPath: temporary, contents: prefix),
+              let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw InputError(path, "cannot be written")
         }
-        try AtomicFile.write(out, to: path)
+        do {
+            handle.seekToEndOfFile()
+            for name in names {
+                try tensors[name]!.storage.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+            }
+            try handle.close()
+            try AtomicFile.commit(temporary, to: path)
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error as? InputError ?? InputError(path, "cannot be written (\(error.localizedDescription))")
+        }
     }
 }

@@ -1,5 +1,5 @@
 /// A dense Float32 tensor: a shape and contiguous row-major storage (NCHW for images).
-public struct Tensor: Sendable {
+public struct Tensor: Sendable, Equatable {
     public var shape: [Int]
     public var storage: [Float]
 
@@ -37,14 +37,21 @@ public struct Tensor: Sendable {
         try storage.withUnsafeMutableBufferPointer(body)
     }
 
-    /// Largest absolute value (0 for an empty tensor).
-    public var maxAbs: Float { storage.reduce(0) { max($0, abs($1)) } }
+    /// Largest absolute value (0 for an empty tensor; NaN if any value is NaN).
+    public var maxAbs: Float { storage.reduce(0) { $1.isNaN || $0.isNaN ? .nan : max($0, abs($1)) } }
+
+    /// Values that are NaN or infinite.
+    public var nonFiniteCount: Int { storage.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
 
     /// Largest absolute difference to another tensor of the same shape.
     public func maxAbsDifference(_ other: Tensor) -> Float {
         precondition(shape == other.shape, "maxAbsDifference: shapes \(shape) and \(other.shape) differ")
         var m: Float = 0
-        for i in 0..<count { m = max(m, abs(storage[i] - other.storage[i])) }
+        for i in 0..<count {
+            let d = abs(storage[i] - other.storage[i])
+            if d.isNaN { return .nan }
+            m = max(m, d)
+        }
         return m
     }
 

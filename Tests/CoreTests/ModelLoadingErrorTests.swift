@@ -158,3 +158,24 @@ import Testing
         expectOneLine(caught, mentions: [index, "no such file"])
     }
 }
+
+@Suite struct SafetensorsFileTests {
+    @Test func writeThenReadRoundTripsAndLeavesNoTemporaryFile() throws {
+        let dir = Fixtures.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = RandomGenerator(seed: 9)
+        let tensors = ["a.weight": rng.normal([3, 5]), "b": rng.normal([7]), "empty": Tensor(zeros: [0])]
+        try SafetensorsFile.write(tensors, metadata: ["k": "v"], to: "\(dir)/t.safetensors")
+        let file = try SafetensorsFile(path: "\(dir)/t.safetensors")
+        #expect(file.metadata["k"] == "v")
+        for (name, t) in tensors { #expect(try file.tensor(name) == t) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["t.safetensors"])
+    }
+
+    @Test func nanIsNotHiddenByComparisons() {
+        let a = Tensor(shape: [2], storage: [1, .nan]), b = Tensor(shape: [2], storage: [1, 2])
+        #expect(a.maxAbsDifference(b).isNaN)
+        #expect(a.maxAbs.isNaN)
+        #expect(a.nonFiniteCount == 1)
+    }
+}
