@@ -107,6 +107,38 @@ def text_encoder_config():
                           layer_norm_eps=1e-5, bos_token_id=49406, eos_token_id=49407, pad_token_id=1)
 
 
+def kernel_references(g):
+    """Single kernels on random inputs, for paths the model fixtures do not reach."""
+    import torch.nn.functional as F
+    from diffusers.models.embeddings import get_timestep_embedding
+    x = torch.randn(2, 6, 9, 11, generator=g) * 3
+    refs["k.x"] = x
+    refs["k.gelu"] = F.gelu(x)
+    refs["k.gelu_tanh"] = F.gelu(x, approximate="tanh")
+    refs["k.quick_gelu"] = x * torch.sigmoid(1.702 * x)
+    refs["k.silu"] = F.silu(x)
+    refs["k.softmax"] = torch.softmax(x, dim=-1)
+    w5 = torch.randn(4, 6, 5, 5, generator=g)
+    b5 = torch.randn(4, generator=g)
+    refs.update({"k.w5": w5, "k.b5": b5, "k.conv5_s2": F.conv2d(x, w5, b5, stride=2, padding=2)})
+    w3 = torch.randn(5, 6, 3, 3, generator=g)
+    refs.update({"k.w3": w3, "k.conv3_asym": F.conv2d(F.pad(x, (0, 1, 0, 1)), w3, None, stride=2)})
+    gw, gb = torch.randn(6, generator=g), torch.randn(6, generator=g)
+    refs.update({"k.gn_w": gw, "k.gn_b": gb, "k.group_norm": F.group_norm(x, 3, gw, gb, eps=1e-6)})
+    lw, lb = torch.randn(11, generator=g), torch.randn(11, generator=g)
+    refs.update({"k.ln_w": lw, "k.ln_b": lb, "k.layer_norm": F.layer_norm(x, (11,), lw, lb, eps=1e-5)})
+    refs["k.upsample_odd"] = F.interpolate(x, size=(19, 23), mode="nearest")
+    q, k, v = (torch.randn(2, 13, 12, generator=g) for _ in range(3))
+    heads = 3
+    def split(t):
+        return t.view(2, 13, heads, 4).transpose(1, 2)
+    causal = F.scaled_dot_product_attention(split(q), split(k), split(v), is_causal=True).transpose(1, 2).reshape(2, 13, 12)
+    refs.update({"k.q": q, "k.k": k, "k.v": v, "k.attention_causal": causal})
+    t = torch.tensor([0.0, 3.0, 999.0])
+    refs["k.timesteps"] = t
+    refs["k.temb_noflip_shift1"] = get_timestep_embedding(t, 10, flip_sin_to_cos=False, downscale_freq_shift=1)
+
+
 def main():
     import transformers
     if int(transformers.__version__.split(".")[0]) < 5:
@@ -211,6 +243,7 @@ def main():
         sample = trailing.step(v, step_t, sample).prev_sample
     refs.update({"trailing.noise": xs, "trailing.out": sample, "trailing.timesteps": trailing.timesteps.float()})
 
+    kernel_references(g)
     save_file({k: v.contiguous().float() for k, v in refs.items()}, os.path.join(ROOT, "references.safetensors"),
               metadata={"ddim.prompt": prompt, "ddim.guidance": str(guidance)})
     cases = tokenizer_cases(tokenizer)
