@@ -23,14 +23,16 @@ let package = Package(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
         .target(name: "Core", dependencies: ["COpenBLAS", "CPNG"]),
+        .target(name: "World", dependencies: ["Core"]),
         .executableTarget(
             name: "CSDTool",
-            dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Core", "World", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "CSDBench",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool"]),
+        .testTarget(name: "WorldTests", dependencies: ["World"]),
     ],
     swiftLanguageModes: [.v5]
 )

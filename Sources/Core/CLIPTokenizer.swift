@@ -13,7 +13,7 @@ public final class CLIPTokenizer {
     public let maxLength: Int
     private var cache: [String: [String]] = [:]
     private let cacheLock = NSLock()
-    static let byteEncoder: [Character] = CLIPTokenizer.bytesToUnicode()
+    public static let byteEncoder: [Character] = CLIPTokenizer.bytesToUnicode()
 
     struct Pair: Hashable { var a: String; var b: String }
 

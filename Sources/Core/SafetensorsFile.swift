@@ -7,9 +7,10 @@ import Foundation
 /// a known dtype, and a byte length that fits dtype × shape.
 public final class SafetensorsFile {
     public enum DType: String, Sendable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32"
+        case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8"
         var size: Int {
             switch self {
+            case .u8: return 1
             case .f32, .i32: return 4
             case .f16, .bf16: return 2
             case .f64, .i64: return 8
@@ -112,21 +113,38 @@ public final class SafetensorsFile {
                     for i in 0..<n { out[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
                 case .i32:
                     for i in 0..<n { out[i] = Float(Int32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
+                case .u8:
+                    for i in 0..<n { out[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
                 }
             }
         }
         return Tensor(shape: e.shape, storage: values)
     }
 
+    /// A tensor to write in any dtype: its raw little-endian bytes.
+    public struct RawTensor {
+        public var dtype: String
+        public var shape: [Int]
+        public var bytes: Data
+        public init(dtype: String, shape: [Int], bytes: Data) { (self.dtype, self.shape, self.bytes) = (dtype, shape, bytes) }
+    }
+
     /// Writes tensors as a Float32 safetensors file, through a temporary file renamed at the end.
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+        try write(raw: tensors.mapValues { t in
+            RawTensor(dtype: "F32", shape: t.shape, bytes: t.storage.withUnsafeBytes { Data($0) })
+        }, metadata: metadata, to: path)
+    }
+
+    /// Writes tensors of any dtype, streamed to a temporary file that is renamed at the end.
+    public static func write(raw tensors: [String: RawTensor], metadata: [String: String] = [:], to path: String) throws {
         var header = [String: Any]()
         var offset = 0
         let names = tensors.keys.sorted()
         for name in names {
             let t = tensors[name]!
-            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]]
-            offset += 4 * t.count
+            header[name] = ["dtype": t.dtype, "shape": t.shape, "data_offsets": [offset, offset + t.bytes.count]]
+            offset += t.bytes.count
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var headerBytes = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
@@ -145,7 +163,7 @@ public final class SafetensorsFile {
         do {
             handle.seekToEndOfFile()
             for name in names {
-                try tensors[name]!.storage.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                try handle.write(contentsOf: tensors[name]!.bytes)
             }
             try handle.close()
             try AtomicFile.commit(temporary, to: path)

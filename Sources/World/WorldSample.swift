@@ -1,0 +1,74 @@
+import Core
+import Foundation
+
+/// A random scene and a random camera around it, both fixed by one seed.
+public struct WorldSample: Sendable {
+    public var seed: UInt64
+    public var scene: WorldScene
+    public var camera: Camera
+
+    public init(seed: UInt64) {
+        self.seed = seed
+        scene = WorldScene.random(seed: seed)
+        var rng = RandomGenerator(seed: seed ^ 0xC0FF_EE00_D15E_A5E5)
+        let angle = Float(rng.uniform() * 2 * Double.pi)
+        camera = Camera.orbit(angle: angle, radius: Float(5.5 + 2 * rng.uniform()), height: Float(2 + 1.2 * rng.uniform()))
+    }
+
+    /// Labels as integers: ground, time, object count, then (shape, colour) for three slots (−1 when empty).
+    public var labels: [Int32] {
+        var l: [Int32] = [Int32(Ground.allCases.firstIndex(of: scene.ground)!), Int32(TimeOfDay.allCases.firstIndex(of: scene.time)!),
+                          Int32(scene.objects.count)]
+        for i in 0..<3 {
+            if i < scene.objects.count {
+                l += [Int32(Shape.allCases.firstIndex(of: scene.objects[i].shape)!), Int32(ObjectColor.allCases.firstIndex(of: scene.objects[i].color)!)]
+            } else {
+                l += [-1, -1]
+            }
+        }
+        return l
+    }
+}
+
+/// Writes training sets: `count` captioned renders in one safetensors shard with
+/// `images` U8 [N, H, W, 3], `labels` I32 [N, 9], `seeds` I64 [N] and the captions (a JSON
+/// array) in the metadata.
+public enum WorldDataset {
+    public static func write(count: Int, size: Int, firstSeed: UInt64, to path: String, progress: ((Int) -> Void)? = nil) throws {
+        try AtomicFile.checkDestination(path)
+        let pixels = size * size * 3
+        var images = [UInt8](repeating: 0, count: count * pixels)
+        var labels = [Int32](repeating: 0, count: count * 9)
+        var captions = [String](repeating: "", count: count)
+        let chunk = 256
+        let chunks = (count + chunk - 1) / chunk
+        let lock = NSLock()
+        var done = 0
+        images.withUnsafeMutableBufferPointer { imageBuffer in
+            labels.withUnsafeMutableBufferPointer { labelBuffer in
+                captions.withUnsafeMutableBufferPointer { captionBuffer in
+                    let (ib, lb, cb) = (imageBuffer.baseAddress!, labelBuffer.baseAddress!, captionBuffer.baseAddress!)
+                    parallelFor(chunks) { c in
+                        for i in (c * chunk)..<min(count, (c + 1) * chunk) {
+                            let sample = WorldSample(seed: firstSeed + UInt64(i))
+                            let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size)
+                            let bytes = r.bytes
+                            for k in 0..<pixels { ib[i * pixels + k] = bytes[k] }
+                            for (k, v) in sample.labels.enumerated() { lb[i * 9 + k] = v }
+                            cb[i] = sample.scene.caption
+                        }
+                        lock.lock(); done += 1; let d = done; lock.unlock()
+                        progress?(min(count, d * chunk))
+                    }
+                }
+            }
+        }
+        let seeds = (0..<count).map { Int64(firstSeed) + Int64($0) }
+        let captionJSON = String(decoding: try JSONSerialization.data(withJSONObject: captions), as: UTF8.self)
+        try SafetensorsFile.write(raw: [
+            "images": .init(dtype: "U8", shape: [count, size, size, 3], bytes: Data(images)),
+            "labels": .init(dtype: "I32", shape: [count, 9], bytes: labels.withUnsafeBytes { Data($0) }),
+            "seeds": .init(dtype: "I64", shape: [count], bytes: seeds.withUnsafeBytes { Data($0) }),
+        ], metadata: ["captions": captionJSON, "size": "\(size)", "first_seed": "\(firstSeed)"], to: path)
+    }
+}

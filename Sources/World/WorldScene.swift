@@ -1,0 +1,84 @@
+import Core
+import Foundation
+
+/// One primitive standing on the ground.
+public struct WorldObject: Codable, Equatable, Sendable {
+    public var shape: Shape
+    public var color: ObjectColor
+    /// Centre of the footprint on the ground plane (x, z); the object stands on y = 0.
+    public var position: SIMD2<Float>
+    /// Half-width (radius for round shapes).
+    public var size: Float
+    /// Rotation about the vertical axis, radians (cubes).
+    public var yaw: Float
+    /// Metres per second on the ground plane, for moving-object videos.
+    public var velocity: SIMD2<Float>
+
+    public init(shape: Shape, color: ObjectColor, position: SIMD2<Float>, size: Float, yaw: Float = 0, velocity: SIMD2<Float> = .zero) {
+        (self.shape, self.color, self.position, self.size, self.yaw, self.velocity) = (shape, color, position, size, yaw, velocity)
+    }
+
+    /// Height of the object's top.
+    public var height: Float {
+        switch shape {
+        case .ball, .cube: return 2 * size
+        case .cylinder: return 1.6 * size
+        case .cone: return 2.2 * size
+        }
+    }
+}
+
+/// A scene: ground, time of day and one to three objects.
+public struct WorldScene: Codable, Equatable, Sendable {
+    public var ground: Ground
+    public var time: TimeOfDay
+    public var objects: [WorldObject]
+
+    public init(ground: Ground, time: TimeOfDay, objects: [WorldObject]) {
+        (self.ground, self.time, self.objects) = (ground, time, objects)
+    }
+
+    /// "a red ball and a blue cube on sand at sunset".
+    public var caption: String {
+        let names = objects.map { "\($0.color.article) \($0.color.rawValue) \($0.shape.rawValue)" }
+        let list: String
+        switch names.count {
+        case 0: list = "nothing"
+        case 1: list = names[0]
+        case 2: list = "\(names[0]) and \(names[1])"
+        default: list = names.dropLast().joined(separator: ", ") + " and " + names.last!
+        }
+        return "\(list) on \(ground.rawValue)\(time.phrase)"
+    }
+
+    /// A random scene, deterministic for `seed`: 1–3 objects of distinct colours that do not overlap.
+    public static func random(seed: UInt64, objectCount: Int? = nil) -> WorldScene {
+        var rng = RandomGenerator(seed: seed)
+        func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+        let count = objectCount ?? [1, 1, 2, 2, 3][Int(rng.next() % 5)]
+        var colors = ObjectColor.allCases
+        var objects = [WorldObject]()
+        var attempts = 0
+        while objects.count < count && attempts < 200 {
+            attempts += 1
+            let size = Float(0.45 + 0.3 * rng.uniform())
+            let position = SIMD2<Float>(Float(rng.uniform() * 3.6 - 1.8), Float(rng.uniform() * 3.0 - 1.5))
+            let clear = objects.allSatisfy { o in
+                let d = o.position - position
+                return (d * d).sum().squareRoot() > (o.size + size) * 1.5
+            }
+            guard clear else { continue }
+            let color = colors.remove(at: Int(rng.next() % UInt64(colors.count)))
+            objects.append(WorldObject(shape: pick(Shape.allCases), color: color, position: position, size: size,
+                                       yaw: Float(rng.uniform() * Double.pi / 2)))
+        }
+        return WorldScene(ground: pick(Ground.allCases), time: pick(TimeOfDay.allCases), objects: objects)
+    }
+
+    /// The scene `t` seconds later, objects moved by their velocities.
+    public func advanced(by t: Float) -> WorldScene {
+        var s = self
+        for i in s.objects.indices { s.objects[i].position += s.objects[i].velocity * t }
+        return s
+    }
+}

@@ -1,0 +1,192 @@
+"""Trains the bundled text-to-image prior on renders of the procedural world (CPU, resumable).
+
+The model is a pixel-space diffusers UNet2DConditionModel (3 channels, 64x64, channels 32/64/128,
+one layer per block, attention only at 16x16 and in the mid block, pooled text added to the time
+embedding) with a small transformers CLIPTextModel, trained together from scratch:
+epsilon prediction on a linear DDPM schedule, min-SNR-gamma=5 loss weights, AdamW, bf16 autocast,
+10% of captions dropped to "" so classifier-free guidance works, EMA weights.
+
+Every --checkpoint-every steps the whole state goes to --checkpoint (written to a temporary file
+and renamed), so a stopped run continues with --resume; every --export-every steps the EMA
+weights are written to --out in the diffusers folder layout the Swift runtime loads.
+
+    .build/release/csd world dataset --count 100000 -o Tools/cache/world-64.safetensors
+    .build/release/csd world vocab -o Tools/cache/tokenizer
+    Tools/.venv/bin/python Tools/train_prior.py --data Tools/cache/world-64.safetensors \
+        --tokenizer Tools/cache/tokenizer --out Models/prior --resume
+"""
+import argparse
+import json
+import os
+import shutil
+import time
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, UNet2DConditionModel
+from safetensors import safe_open
+from safetensors.numpy import load_file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+TEXT_DIM = 128
+
+
+def unet_config():
+    return dict(sample_size=64, in_channels=3, out_channels=3, block_out_channels=(32, 64, 128),
+                down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+                layers_per_block=1, attention_head_dim=4, cross_attention_dim=TEXT_DIM, norm_num_groups=8,
+                class_embed_type="projection", projection_class_embeddings_input_dim=TEXT_DIM)
+
+
+def text_config(tokenizer):
+    return CLIPTextConfig(vocab_size=len(tokenizer.get_vocab()), hidden_size=TEXT_DIM, intermediate_size=2 * TEXT_DIM,
+                          num_hidden_layers=3, num_attention_heads=4, max_position_embeddings=tokenizer.model_max_length,
+                          hidden_act="quick_gelu", bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                          pad_token_id=tokenizer.pad_token_id)
+
+
+def scheduler():
+    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=0.0001, beta_end=0.02,
+                         prediction_type="epsilon", clip_sample=True, set_alpha_to_one=True, timestep_spacing="leading")
+
+
+def export(out, unet, text, tokenizer_dir):
+    """Writes a diffusers folder next to `out`, then swaps it into place."""
+    tmp = out.rstrip("/") + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    unet.save_pretrained(os.path.join(tmp, "unet"))
+    text.save_pretrained(os.path.join(tmp, "text_encoder"))
+    shutil.copytree(tokenizer_dir, os.path.join(tmp, "tokenizer"))
+    scheduler().save_pretrained(os.path.join(tmp, "scheduler"))
+    with open(os.path.join(tmp, "model_index.json"), "w") as f:
+        json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
+                   "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
+                   "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"],
+                   "vae": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None]}, f, indent=2)
+    old = out.rstrip("/") + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(out):
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", required=True)
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--out", default="Models/prior")
+    p.add_argument("--checkpoint", default="Tools/cache/prior-checkpoint.pt")
+    p.add_argument("--log", default="Tools/cache/prior-train.log")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--steps", type=int, default=200_000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--min-snr-gamma", type=float, default=5.0)
+    p.add_argument("--caption-dropout", type=float, default=0.1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--export-every", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    os.makedirs(os.path.dirname(args.checkpoint) or ".", exist_ok=True)
+
+    tokenizer = CLIPTokenizer.from_pretrained(args.tokenizer)
+    images = torch.from_numpy(load_file(args.data)["images"])  # N, H, W, 3 uint8
+    with safe_open(args.data, "np") as f:
+        captions = json.loads(f.metadata()["captions"])
+    ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                    return_tensors="pt").input_ids
+    empty = tokenizer([""], padding="max_length", max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    n = images.shape[0]
+
+    unet = UNet2DConditionModel(**unet_config())
+    text = CLIPTextModel(text_config(tokenizer))
+    ema_unet = UNet2DConditionModel(**unet_config())
+    ema_text = CLIPTextModel(text_config(tokenizer))
+    ema_unet.load_state_dict(unet.state_dict())
+    ema_text.load_state_dict(text.state_dict())
+    for m in (ema_unet, ema_text):
+        m.requires_grad_(False)
+    params = list(unet.parameters()) + list(text.parameters())
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    step, seen, started = 0, 0, time.time()
+    elapsed_before = 0.0
+    if args.resume and os.path.exists(args.checkpoint):
+        state = torch.load(args.checkpoint, weights_only=False)
+        unet.load_state_dict(state["unet"]); text.load_state_dict(state["text"])
+        ema_unet.load_state_dict(state["ema_unet"]); ema_text.load_state_dict(state["ema_text"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, seen, elapsed_before = state["step"], state["seen"], state["elapsed"]
+        torch.set_rng_state(state["rng"])
+        print(f"resumed at step {step}")
+
+    sched = scheduler()
+    alphas = sched.alphas_cumprod.float()
+    snr = alphas / (1 - alphas)
+    weights = torch.clamp(snr, max=args.min_snr_gamma) / snr
+    params_count = sum(p.numel() for p in unet.parameters()), sum(p.numel() for p in text.parameters())
+    print(f"{n} renders; UNet {params_count[0]:,} parameters, text encoder {params_count[1]:,}")
+    log = open(args.log, "a")
+    running, window_start, window_seen = None, time.time(), 0
+    while step < args.steps:
+        index = torch.randint(0, n, (args.batch,))
+        x0 = images[index].permute(0, 3, 1, 2).float() / 127.5 - 1
+        flip = torch.rand(args.batch) < 0.5
+        x0[flip] = x0[flip].flip(-1)
+        tokens = ids[index].clone()
+        tokens[torch.rand(args.batch) < args.caption_dropout] = empty[0]
+        t = torch.randint(0, 1000, (args.batch,))
+        noise = torch.randn_like(x0)
+        a = alphas[t].view(-1, 1, 1, 1)
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = text(tokens)
+            pred = unet(xt, t, encoder_hidden_states=out.last_hidden_state, class_labels=out.pooler_output).sample
+        loss = ((pred.float() - noise) ** 2).mean(dim=(1, 2, 3))
+        loss = (loss * weights[t]).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        warm = min(1.0, (step + 1) / 500)
+        for group in optimizer.param_groups:
+            group["lr"] = args.lr * warm
+        optimizer.step()
+        step += 1
+        seen += args.batch
+        window_seen += args.batch
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for src, dst in ((unet, ema_unet), (text, ema_text)):
+                for ps, pd in zip(src.parameters(), dst.parameters()):
+                    pd.mul_(decay).add_(ps.detach(), alpha=1 - decay)
+        running = loss.item() if running is None else 0.99 * running + 0.01 * loss.item()
+        if step % 50 == 0:
+            rate = window_seen / (time.time() - window_start)
+            window_start, window_seen = time.time(), 0
+            line = (f"step {step} loss {running:.4f} images/s {rate:.1f} "
+                    f"elapsed {(elapsed_before + time.time() - started) / 60:.1f} min")
+            print(line, flush=True)
+            log.write(line + "\n"); log.flush()
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            tmp = args.checkpoint + ".partial"
+            torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
+                        "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
+                        "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
+                        "loss": running}, tmp)
+            os.replace(tmp, args.checkpoint)
+        if step % args.export_every == 0 or step == args.steps:
+            export(args.out, ema_unet, ema_text, args.tokenizer)
+            with open(os.path.join(args.out, "training.json"), "w") as f:
+                json.dump({"steps": step, "images_seen": seen, "batch": args.batch, "lr": args.lr, "ema": args.ema,
+                           "min_snr_gamma": args.min_snr_gamma, "loss_ema": running,
+                           "wall_minutes": (elapsed_before + time.time() - started) / 60,
+                           "renders": n, "threads": args.threads}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
