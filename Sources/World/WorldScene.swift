@@ -51,10 +51,34 @@ public struct WorldScene: Codable, Equatable, Sendable {
         return "\(list) on \(ground.rawValue)\(time.phrase)"
     }
 
-    /// A random scene, deterministic for `seed`: 1–3 objects of distinct colours that do not overlap.
+    /// Whether (colour, shape, ground, time) is one of the combinations kept out of every random
+    /// scene (about a quarter of the 480, fixed by a hash), so that captions built from them are
+    /// unseen in training and can measure generalisation.
+    public static func isHeldOut(_ color: ObjectColor, _ shape: Shape, _ ground: Ground, _ time: TimeOfDay) -> Bool {
+        let key = ObjectColor.allCases.firstIndex(of: color)! * 1000 + Shape.allCases.firstIndex(of: shape)! * 100
+            + Ground.allCases.firstIndex(of: ground)! * 10 + TimeOfDay.allCases.firstIndex(of: time)!
+        var h = UInt32(truncatingIfNeeded: key) &* 2_654_435_761
+        h ^= h >> 15
+        h = h &* 2_246_822_519
+        h ^= h >> 13
+        return h % 4 == 0
+    }
+
+    /// All held-out combinations, as single-object scenes.
+    public static var heldOutCombinations: [(ObjectColor, Shape, Ground, TimeOfDay)] {
+        var all = [(ObjectColor, Shape, Ground, TimeOfDay)]()
+        for c in ObjectColor.allCases { for s in Shape.allCases { for g in Ground.allCases { for t in TimeOfDay.allCases
+            where isHeldOut(c, s, g, t) { all.append((c, s, g, t)) } } } }
+        return all
+    }
+
+    /// A random scene, deterministic for `seed`: 1–3 objects of distinct colours that do not
+    /// overlap, never using a held-out combination.
     public static func random(seed: UInt64, objectCount: Int? = nil) -> WorldScene {
         var rng = RandomGenerator(seed: seed)
         func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+        let ground: Ground = pick(Ground.allCases)
+        let time: TimeOfDay = pick(TimeOfDay.allCases)
         let count = objectCount ?? [1, 1, 2, 2, 3][Int(rng.next() % 5)]
         var colors = ObjectColor.allCases
         var objects = [WorldObject]()
@@ -68,11 +92,14 @@ public struct WorldScene: Codable, Equatable, Sendable {
                 return (d * d).sum().squareRoot() > (o.size + size) * 1.5
             }
             guard clear else { continue }
-            let color = colors.remove(at: Int(rng.next() % UInt64(colors.count)))
-            objects.append(WorldObject(shape: pick(Shape.allCases), color: color, position: position, size: size,
+            let colorIndex = Int(rng.next() % UInt64(colors.count))
+            let shape: Shape = pick(Shape.allCases)
+            guard !isHeldOut(colors[colorIndex], shape, ground, time) else { continue }
+            let color = colors.remove(at: colorIndex)
+            objects.append(WorldObject(shape: shape, color: color, position: position, size: size,
                                        yaw: Float(rng.uniform() * Double.pi / 2)))
         }
-        return WorldScene(ground: pick(Ground.allCases), time: pick(TimeOfDay.allCases), objects: objects)
+        return WorldScene(ground: ground, time: time, objects: objects)
     }
 
     /// The scene `t` seconds later, objects moved by their velocities.

@@ -99,3 +99,14 @@ import Testing
         #expect(Array(images.storage[3 * 768 ..< 4 * 768]) == expected)
     }
 }
+
+@Suite struct HeldOutCombinationTests {
+    @Test func aboutAQuarterIsHeldOutAndNoRandomSceneUsesOne() {
+        let held = WorldScene.heldOutCombinations
+        #expect(held.count >= 96 && held.count <= 160, "\(held.count) held out")
+        for seed in 0..<3000 {
+            let s = WorldScene.random(seed: UInt64(seed))
+            for o in s.objects { #expect(!WorldScene.isHeldOut(o.color, o.shape, s.ground, s.time)) }
+        }
+    }
+}
