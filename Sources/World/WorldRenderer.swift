@@ -1,11 +1,14 @@
 import Foundation
 
-/// A rendered view: RGB in [0, 1] (H×W×3, row-major) and, per pixel, the index of the object
-/// seen there (0 = ground or sky, i + 1 = `scene.objects[i]`).
+/// A rendered view: RGB in [0, 1] (H×W×3, row-major) and, per pixel, what is seen there:
+/// `i + 1` for `scene.objects[i]`, `Rendering.ground` (0) or `Rendering.sky` (255).
 public struct Rendering: Sendable {
     public var width: Int, height: Int
     public var rgb: [Float]
     public var objectIndex: [UInt8]
+
+    public static let ground: UInt8 = 0
+    public static let sky: UInt8 = 255
 
     /// 8-bit RGB bytes.
     public var bytes: [UInt8] { rgb.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) } }
@@ -114,7 +117,7 @@ public struct WorldRenderer: Sendable {
             albedo = color * (1 - haze) + light.skyHorizon * haze
             return (tonemap(albedo), 0)
         }
-        return (tonemap(sky(d)), 0)
+        return (tonemap(sky(d)), Rendering.sky)
     }
 
     func sky(_ d: SIMD3<Float>) -> SIMD3<Float> {

@@ -1,0 +1,268 @@
+import Core
+import Foundation
+
+/// What the analyser reads from an image of the world.
+public struct SceneJudgement: Equatable, Sendable {
+    public var ground: Ground
+    public var time: TimeOfDay
+    /// The colour covering the most non-ground pixels, or nil when no object is seen.
+    public var dominantColor: ObjectColor?
+    /// The shape of the largest region of the dominant colour, or nil.
+    public var shape: Shape?
+    /// Pixels of the dominant colour.
+    public var objectPixels: Int
+}
+
+/// A deterministic judge of world images built on the renderer's own palettes: every reference it
+/// compares against is measured on renders made with fixed seeds, so its verdicts depend on
+/// nothing but the image.
+///
+/// - Ground and time: each pixel of the lower third votes for the (ground, time) whose ground
+///   colours are nearest.
+/// - Colour: each pixel is given to the nearest of the ground, sky and object colours under that
+///   time of day (several brightness levels each); the colour with the largest connected region wins.
+/// - Shape: features of the largest connected region of that colour (fill of its box, aspect,
+///   row-width and column-height profiles, where it is widest, how flat its shading is along rows)
+///   against reference regions, by a 7-nearest-neighbour vote.
+public final class SceneAnalyser: @unchecked Sendable {
+    let size: Int
+    /// [time][ground] → colour centroids of ground pixels.
+    var groundColors: [[[SIMD3<Float>]]] = []
+    /// [time] → colour centroids of sky pixels.
+    var skyColors: [[SIMD3<Float>]] = []
+    /// [time][colour] → colour centroids of object pixels.
+    var objectColors: [[[SIMD3<Float>]]] = []
+    /// Reference silhouettes: features and shape.
+    var silhouettes: [([Float], Shape)] = []
+    var featureScale: [Float] = []
+
+    /// Builds the references from renders at `size`×`size` (the size of the images to judge).
+    public init(size: Int = 64, referenceSeed: UInt64 = 9_000_000) {
+        self.size = size
+        var groundPixels = [[[SIMD3<Float>]]](repeating: [[SIMD3<Float>]](repeating: [], count: Ground.allCases.count), count: TimeOfDay.allCases.count)
+        var skyPixels = [[SIMD3<Float>]](repeating: [], count: TimeOfDay.allCases.count)
+        var objectPixels = [[[SIMD3<Float>]]](repeating: [[SIMD3<Float>]](repeating: [], count: ObjectColor.allCases.count), count: TimeOfDay.allCases.count)
+        var seed = referenceSeed
+        var references = [(image: RGBImage, time: Int, ground: Int, color: Int, shape: Shape)]()
+        for (ti, time) in TimeOfDay.allCases.enumerated() {
+            for (gi, ground) in Ground.allCases.enumerated() {
+                for color in ObjectColor.allCases {
+                    for shape in Shape.allCases {
+                        seed += 1
+                        let sample = Self.singleObjectSample(color: color, shape: shape, ground: ground, time: time, seed: seed)
+                        let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size)
+                        for p in 0..<(size * size) where p % 3 == 0 {
+                            let c = SIMD3(r.rgb[3 * p], r.rgb[3 * p + 1], r.rgb[3 * p + 2])
+                            switch r.objectIndex[p] {
+                            case Rendering.ground: groundPixels[ti][gi].append(c)
+                            case Rendering.sky: skyPixels[ti].append(c)
+                            default: objectPixels[ti][ObjectColor.allCases.firstIndex(of: color)!].append(c)
+                            }
+                        }
+                        references.append((RGBImage(width: size, height: size, pixels: r.bytes), ti, gi,
+                                           ObjectColor.allCases.firstIndex(of: color)!, shape))
+                    }
+                }
+            }
+        }
+        groundColors = groundPixels.map { $0.map { Self.brightnessCentroids($0, levels: 5) } }
+        skyColors = skyPixels.map { Self.brightnessCentroids($0, levels: 5) }
+        objectColors = objectPixels.map { $0.map { Self.brightnessCentroids($0, levels: 4) } }
+        // Reference silhouettes come from the same colour classification the judge applies.
+        for ref in references {
+            let labels = classify(Self.pixels(of: ref.image), time: ref.time, ground: ref.ground)
+            let region = Self.largestComponent(labels.map { $0 == ref.color }, size: size)
+            if let f = Self.features(mask: region, size: size, pixels: Self.pixels(of: ref.image)) { silhouettes.append((f, ref.shape)) }
+        }
+        let dims = silhouettes.first?.0.count ?? 0
+        featureScale = (0..<dims).map { d in
+            let values = silhouettes.map { $0.0[d] }
+            let mean = values.reduce(0, +) / Float(values.count)
+            let sd = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot()
+            return 1 / max(sd, 1e-3)
+        }
+    }
+
+    /// A single-object scene with the object near the middle, and a random camera, for references.
+    public static func singleObjectSample(color: ObjectColor, shape: Shape, ground: Ground, time: TimeOfDay, seed: UInt64) -> WorldSample {
+        var sample = WorldSample(seed: seed)
+        var rng = RandomGenerator(seed: seed &+ 77)
+        let object = WorldObject(shape: shape, color: color, position: [Float(rng.uniform() * 1.6 - 0.8), Float(rng.uniform() * 1.6 - 0.8)],
+                                 size: Float(0.5 + 0.25 * rng.uniform()), yaw: Float(rng.uniform() * Double.pi / 2))
+        sample.scene = WorldScene(ground: ground, time: time, objects: [object])
+        return sample
+    }
+
+    /// Mean colours of `levels` equal slices of `pixels` sorted by brightness.
+    static func brightnessCentroids(_ pixels: [SIMD3<Float>], levels: Int) -> [SIMD3<Float>] {
+        guard !pixels.isEmpty else { return [] }
+        let sorted = pixels.sorted { $0.sum() < $1.sum() }
+        let slice = max(1, sorted.count / levels)
+        return stride(from: 0, to: sorted.count, by: slice).prefix(levels).map { start in
+            let part = sorted[start..<min(sorted.count, start + slice)]
+            return part.reduce(SIMD3<Float>(), +) / Float(part.count)
+        }
+    }
+
+    static func pixels(of image: RGBImage) -> [SIMD3<Float>] {
+        (0..<(image.width * image.height)).map { p in
+            SIMD3<Float>(Float(image.pixels[3 * p]), Float(image.pixels[3 * p + 1]), Float(image.pixels[3 * p + 2])) / 255
+        }
+    }
+
+    /// Each pixel's object colour index, or −1 where ground or sky colours are nearer or where the
+    /// pixel is close to its row's median colour (objects cover a small part of any row, so the
+    /// median is the local background, whatever the sky glow or ground texture).
+    func classify(_ pixels: [SIMD3<Float>], time ti: Int, ground gi: Int) -> [Int] {
+        var median = [SIMD3<Float>](repeating: .zero, count: size)
+        for y in 0..<size {
+            let row = pixels[(y * size)..<((y + 1) * size)]
+            for k in 0..<3 { median[y][k] = row.map { $0[k] }.sorted()[size / 2] }
+        }
+        return pixels.enumerated().map { p, c in
+            let d = c - median[p / size]
+            if abs(d.x) + abs(d.y) + abs(d.z) < 0.1 { return -1 }
+            let background = min(Self.nearest(c, groundColors[ti][gi]), Self.nearest(c, skyColors[ti]))
+            var best = (background, -1)
+            for k in ObjectColor.allCases.indices {
+                let d = Self.nearest(c, objectColors[ti][k])
+                if d < best.0 { best = (d, k) }
+            }
+            return best.1
+        }
+    }
+
+    @inline(__always) static func distance(_ a: SIMD3<Float>, _ b: SIMD3<Float>) -> Float {
+        let d = a - b
+        return (d * d).sum()
+    }
+
+    static func nearest(_ c: SIMD3<Float>, _ centroids: [SIMD3<Float>]) -> Float {
+        centroids.reduce(Float.infinity) { min($0, distance(c, $1)) }
+    }
+
+    /// Judges an 8-bit RGB image of `size`×`size`.
+    public func judge(_ image: RGBImage) -> SceneJudgement {
+        precondition(image.width == size && image.height == size, "SceneAnalyser: built for \(size)x\(size) images")
+        let n = size * size
+        let pixels = Self.pixels(of: image)
+
+        // Ground and time: votes of the lower third.
+        var votes = [Int](repeating: 0, count: TimeOfDay.allCases.count * Ground.allCases.count)
+        for p in (n * 2 / 3)..<n {
+            var best = (Float.infinity, 0)
+            for t in TimeOfDay.allCases.indices {
+                for g in Ground.allCases.indices {
+                    let d = Self.nearest(pixels[p], groundColors[t][g])
+                    if d < best.0 { best = (d, t * Ground.allCases.count + g) }
+                }
+            }
+            votes[best.1] += 1
+        }
+        let winner = votes.indices.max { votes[$0] < votes[$1] }!
+        let (ti, gi) = (winner / Ground.allCases.count, winner % Ground.allCases.count)
+
+        // Colour: each pixel to the nearest ground / sky / object colour under that time; the
+        // colour whose largest connected region is biggest wins (stray pixels do not add up).
+        let labels = classify(pixels, time: ti, ground: gi)
+        var bestRegion = (count: 0, color: -1, mask: [Bool]())
+        // Objects stand on the ground: a region must reach below the horizon (the first row whose
+        // median colour is nearer the ground's colours than the sky's) and not touch the top edge.
+        var horizon = 0
+        for y in 0..<size {
+            let row = pixels[(y * size)..<((y + 1) * size)]
+            var m = SIMD3<Float>()
+            for k in 0..<3 { m[k] = row.map { $0[k] }.sorted()[size / 2] }
+            if Self.nearest(m, groundColors[ti][gi]) < Self.nearest(m, skyColors[ti]) { horizon = y; break }
+        }
+        for k in ObjectColor.allCases.indices where labels.contains(k) {
+            let region = Self.largestComponent(labels.map { $0 == k }, size: size, excludingTopEdge: true, reachingBelow: horizon)
+            let count = region.reduce(0) { $0 + ($1 ? 1 : 0) }
+            if count > bestRegion.count { bestRegion = (count, k, region) }
+        }
+        let minimumPixels = max(4, n / 400)
+        guard bestRegion.count >= minimumPixels else {
+            return SceneJudgement(ground: Ground.allCases[gi], time: TimeOfDay.allCases[ti], dominantColor: nil, shape: nil, objectPixels: 0)
+        }
+        let region = bestRegion.mask
+        var shape: Shape? = nil
+        if let f = Self.features(mask: region, size: size, pixels: pixels) {
+            let scaled = zip(f, featureScale).map(*)
+            let neighbours = silhouettes.map { ref -> (Float, Shape) in
+                let d = zip(zip(ref.0, featureScale).map(*), scaled).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+                return (d, ref.1)
+            }.sorted { $0.0 < $1.0 }.prefix(7)
+            var tally = [Shape: Float]()
+            for (d, s) in neighbours { tally[s, default: 0] += 1 / (1 + d) }
+            shape = tally.max { $0.value < $1.value }?.key
+        }
+        return SceneJudgement(ground: Ground.allCases[gi], time: TimeOfDay.allCases[ti], dominantColor: ObjectColor.allCases[bestRegion.color],
+                              shape: shape, objectPixels: bestRegion.count)
+    }
+
+    /// The largest 4-connected region of `mask`.
+    static func largestComponent(_ mask: [Bool], size: Int, excludingTopEdge: Bool = false, reachingBelow row: Int = -1) -> [Bool] {
+        var component = [Int](repeating: -1, count: mask.count)
+        var best = (count: 0, id: -1)
+        var id = 0
+        for start in mask.indices where mask[start] && component[start] < 0 {
+            var stack = [start]
+            component[start] = id
+            var count = 0
+            var touchesTop = false
+            var bottom = 0
+            while let p = stack.popLast() {
+                count += 1
+                let (x, y) = (p % size, p / size)
+                if y == 0 { touchesTop = true }
+                bottom = max(bottom, y)
+                for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)] where nx >= 0 && ny >= 0 && nx < size && ny < size {
+                    let q = ny * size + nx
+                    if mask[q] && component[q] < 0 { component[q] = id; stack.append(q) }
+                }
+            }
+            if count > best.count && !(excludingTopEdge && touchesTop) && bottom > row { best = (count, id) }
+            id += 1
+        }
+        return component.map { $0 == best.id && best.id >= 0 }
+    }
+
+    /// Silhouette features: fill of the bounding box, height/width, the row widths in 8 bands
+    /// from top to bottom and the column heights in 4 bands from left to right (each relative to
+    /// its maximum), and the relative height of the widest row.
+    static func features(mask: [Bool], size: Int, pixels: [SIMD3<Float>]) -> [Float]? {
+        var (minX, minY, maxX, maxY, area) = (size, size, -1, -1, 0)
+        var widths = [Int](repeating: 0, count: size), heights = [Int](repeating: 0, count: size)
+        for y in 0..<size {
+            for x in 0..<size where mask[y * size + x] {
+                minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
+                area += 1
+                widths[y] += 1
+                heights[x] += 1
+            }
+        }
+        guard area >= 6 else { return nil }
+        let (w, h) = (Float(maxX - minX + 1), Float(maxY - minY + 1))
+        func bands(_ values: [Float], _ count: Int) -> [Float] {
+            let top = values.max()!
+            return (0..<count).map { b in
+                let lo = b * values.count / count, hi = max(lo + 1, (b + 1) * values.count / count)
+                return values[lo..<min(hi, values.count)].reduce(0, +) / Float(min(hi, values.count) - lo) / top
+            }
+        }
+        let rows = Array(widths[minY...maxY]).map(Float.init)
+        let columns = Array(heights[minX...maxX]).map(Float.init)
+        let widestAt = Float(rows.firstIndex(of: rows.max()!)!) / max(1, Float(rows.count - 1))
+        // Flat faces (cubes) keep their brightness along a row; curved sides do not.
+        var (flat, pairs) = (0, 0)
+        for y in minY...maxY {
+            for x in minX..<maxX where mask[y * size + x] && mask[y * size + x + 1] {
+                let d = pixels[y * size + x] - pixels[y * size + x + 1]
+                pairs += 1
+                if abs(d.x) + abs(d.y) + abs(d.z) <= 6.0 / 255 { flat += 1 }
+            }
+        }
+        let flatness = pairs > 0 ? Float(flat) / Float(pairs) : 0
+        return [Float(area) / (w * h), h / w, widestAt, flatness, flatness] + bands(rows, 8) + bands(columns, 4)
+    }
+}
