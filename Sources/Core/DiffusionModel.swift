@@ -101,8 +101,16 @@ public final class DiffusionModel {
     /// DDIM sampling (eta 0) from `noise` (model-space, [N, C, h, w]); returns images in [-1, 1].
     public func sample(prompt: String, negativePrompt: String = "", noise: Tensor, steps: Int, guidance: Float,
                        progress: ((Int, Int) -> Void)? = nil) -> Tensor {
+        sample(prompts: Array(repeating: prompt, count: noise.shape[0]), negativePrompt: negativePrompt, noise: noise,
+               steps: steps, guidance: guidance, progress: progress)
+    }
+
+    /// DDIM sampling with one prompt per batch item.
+    public func sample(prompts: [String], negativePrompt: String = "", noise: Tensor, steps: Int, guidance: Float,
+                       progress: ((Int, Int) -> Void)? = nil) -> Tensor {
         let n = noise.shape[0]
-        let cond = encode(prompts: Array(repeating: prompt, count: n))
+        precondition(prompts.count == n, "sample: \(prompts.count) prompts for a batch of \(n)")
+        let cond = encode(prompts: prompts)
         let uncond = guidance == 1 ? nil : encode(prompts: Array(repeating: negativePrompt, count: n))
         let scheduler = DDIMScheduler(schedule: schedule, steps: steps)
         var x = noise

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Core
+import Foundation
+import World
+
+/// `csd eval`: measurements of the bundled prior and of the analyser that judges it.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Measure the prior (caption probe, generation) or the analyser.",
+        subcommands: [Prior.self, Analyser.self])
+
+    static func printJSON(_ object: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    struct Prior: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")
+        @Option(help: "Model folder.") var model: String = "Models/prior"
+        @Option(help: "Held-out renders for the caption probe.") var renders: Int = 200
+        @Option(help: "Captions of held-out combinations to sample.") var samples: Int = 96
+        @Option(help: "DDIM steps for generation.") var steps: Int = 50
+        @Option(help: "Guidance scale for generation.") var guidance: Float = 5
+        @Option(help: "Image side (the analyser's size).") var size: Int = 64
+        @Option(help: "Write the generated images as a grid PNG here.") var grid: String?
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() throws {
+            try CSDCommand.reportingInputErrors {
+                guard renders >= 0, samples >= 0, (1...1000).contains(steps) else { throw InputError("eval prior", "counts must be ≥ 0 and steps 1...1000") }
+                if let grid { try AtomicFile.checkDestination(grid) }
+                BLAS.prepare()
+                let diffusion = try DiffusionModel(folder: model)
+                let evaluation = PriorEvaluation(model: diffusion, size: size)
+                let probeBar = ProgressBar(label: "caption probe", total: max(renders, 1))
+                let probe = evaluation.captionProbe(renders: renders) { probeBar.update($0) }
+                probeBar.finish()
+                let analyser = SceneAnalyser(size: size)
+                let genBar = ProgressBar(label: "generation", total: max(samples, 1))
+                let generation = evaluation.generation(samples: samples, steps: steps, guidance: guidance, analyser: analyser) { genBar.update($0) }
+                genBar.finish()
+                if let grid, !generation.images.isEmpty {
+                    try RGBImage.grid(generation.images, columns: 12).writePNG(to: grid)
+                }
+                var probeObject = [String: Any]()
+                for (swap, rates) in probe.winRate {
+                    probeObject[swap.rawValue] = Dictionary(uniqueKeysWithValues: rates.map { ("t\($0.key)", $0.value) })
+                }
+                if json {
+                    try EvalCommand.printJSON([
+                        "model": model, "probe_renders": renders, "caption_probe": probeObject,
+                        "generation": ["samples": samples, "steps": steps, "guidance": guidance,
+                                       "color_accuracy": generation.colorAccuracy, "ground_accuracy": generation.groundAccuracy,
+                                       "shape_accuracy": generation.shapeAccuracy],
+                    ])
+                } else {
+                    print("caption probe (\(renders) held-out renders): true caption beats a one-word swap")
+                    for swap in PriorEvaluation.Swap.allCases {
+                        let rates = probe.winRate[swap]!.sorted { $0.key < $1.key }
+                        print("  \(swap.rawValue): " + rates.map { String(format: "t=%d %.1f%%", $0.key, 100 * $0.value) }.joined(separator: ", "))
+                    }
+                    print(String(format: "generation (%d held-out captions, DDIM %d, guidance %.1f): colour %.1f%%, ground %.1f%%, shape %.1f%%",
+                                 samples, steps, guidance, 100 * generation.colorAccuracy, 100 * generation.groundAccuracy, 100 * generation.shapeAccuracy))
+                    if let grid { print("wrote \(grid)") }
+                }
+            }
+        }
+    }
+
+    struct Analyser: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Accuracy of the analyser on real single-object renders.")
+        @Option(help: "Renders to judge.") var renders: Int = 480
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() throws {
+            let analyser = SceneAnalyser(size: 64)
+            var (color, ground, shape) = (0, 0, 0)
+            let combos = TimeOfDay.allCases.flatMap { t in Ground.allCases.flatMap { g in ObjectColor.allCases.flatMap { c in Shape.allCases.map { (c, $0, g, t) } } } }
+            for i in 0..<renders {
+                let (c, s, g, t) = combos[i % combos.count]
+                let sample = SceneAnalyser.singleObjectSample(color: c, shape: s, ground: g, time: t, seed: 30_000_000 + UInt64(i))
+                let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: 64, height: 64)
+                let j = analyser.judge(RGBImage(width: 64, height: 64, pixels: r.bytes))
+                if j.dominantColor == c { color += 1 }
+                if j.ground == g { ground += 1 }
+                if j.shape == s { shape += 1 }
+            }
+            let n = Double(max(renders, 1))
+            if json {
+                try EvalCommand.printJSON(["renders": renders, "color_accuracy": Double(color) / n,
+                                           "ground_accuracy": Double(ground) / n, "shape_accuracy": Double(shape) / n])
+            } else {
+                print(String(format: "analyser on %d real renders: colour %.1f%%, ground %.1f%%, shape %.1f%%",
+                             renders, 100 * Double(color) / n, 100 * Double(ground) / n, 100 * Double(shape) / n))
+            }
+        }
+    }
+}

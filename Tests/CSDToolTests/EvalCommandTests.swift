@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+@Suite struct EvalCommandTests {
+    /// The gate runs end to end on any model and reports rates in [0, 1] (the tiny random fixture
+    /// model scores at chance; the bundled prior's figures are in the README).
+    @Test func evalPriorPrintsOneJSONObjectWithEveryRate() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try CommandRunner.run(["eval", "prior", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--renders", "2",
+                                            "--samples", "2", "--steps", "2", "--json", "--grid", "\(dir)/grid.png"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let probe = try #require(object["caption_probe"] as? [String: [String: Double]])
+        #expect(Set(probe.keys) == ["color", "shape", "ground"])
+        for rates in probe.values {
+            #expect(Set(rates.keys) == ["t100", "t300", "t500", "t700"])
+            #expect(rates.values.allSatisfy { (0...1).contains($0) })
+        }
+        let generation = try #require(object["generation"] as? [String: Any])
+        for key in ["color_accuracy", "ground_accuracy", "shape_accuracy"] {
+            #expect((generation[key] as? Double).map { (0...1).contains($0) } == true, "\(key)")
+        }
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/grid.png"))
+    }
+}
