@@ -71,6 +71,17 @@ public final class DiffusionModel {
     /// The model's native image size in pixels, when its config says.
     public var nativeImageSize: Int? { unet.configuration.sampleSize.map { $0 * pixelsPerCell } }
 
+    /// Images in [-1, 1] (N×3×H×W) to the space the UNet works in: VAE latents (the posterior
+    /// mean, scaled) for latent models, the images themselves for pixel models.
+    public func toModelSpace(_ images: Tensor) -> Tensor {
+        vae.map { $0.encode(images) } ?? images
+    }
+
+    /// Model-space samples back to images in about [-1, 1].
+    public func toImages(_ modelSpace: Tensor) -> Tensor {
+        vae.map { $0.decode(modelSpace) } ?? modelSpace
+    }
+
     /// Encodes prompts (an empty string is the unconditional prompt).
     public func encode(prompts: [String]) -> Conditioning {
         let output = textEncoder(prompts.map(tokenizer.encode))
@@ -119,7 +130,7 @@ public final class DiffusionModel {
             x = scheduler.step(modelOutput: prediction, timestep: t, sample: x)
             progress?(i + 1, steps)
         }
-        return vae.map { $0.decode(x) } ?? x
+        return toImages(x)
     }
 }
 

@@ -58,11 +58,11 @@ public struct PriorEvaluation {
         for i in 0..<renders {
             let sample = WorldSample(seed: firstSeed + UInt64(i))
             let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size)
-            let x0 = RGBImage(width: size, height: size, pixels: r.bytes).tensor.reshaped([1, 3, size, size])
+            let x0 = model.toModelSpace(RGBImage(width: size, height: size, pixels: r.bytes).tensor.reshaped([1, 3, size, size]))
             let captions = [sample.scene.caption] + Swap.allCases.map { Self.swapped(sample.scene, $0, rng: &rng) }
             let conditioning = model.encode(prompts: captions)
             for t in timesteps {
-                let noise = rng.normal([1, 3, size, size])
+                let noise = rng.normal(x0.shape)
                 let xt = model.schedule.addNoise(x0, noise: noise, timestep: t)
                 let batch = Tensor.concatenateBatch(Array(repeating: xt, count: captions.count))
                 let prediction = model.guidedPrediction(batch, timestep: t, conditional: conditioning, unconditional: nil, guidance: 1)
