@@ -24,15 +24,17 @@ let package = Package(
             providers: [.apt(["libpng-dev"])]),
         .target(name: "Core", dependencies: ["COpenBLAS", "CPNG"]),
         .target(name: "World", dependencies: ["Core"]),
+        .target(name: "Video", dependencies: ["Core", "CFFmpeg"]),
         .executableTarget(
             name: "CSDTool",
-            dependencies: ["Core", "World", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Core", "World", "Video", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "CSDBench",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool"]),
         .testTarget(name: "WorldTests", dependencies: ["World"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "World"]),
     ],
     swiftLanguageModes: [.v5]
 )

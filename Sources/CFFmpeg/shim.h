@@ -5,6 +5,7 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/display.h>
 #include <libavutil/error.h>
+#include <libavutil/opt.h>
 
 /* Function-like and compound macros Swift cannot import. */
 static inline int csd_averror_eof(void) { return AVERROR_EOF; }

@@ -1,0 +1,191 @@
+import CFFmpeg
+import Core
+import Foundation
+
+/// One decoded frame: 8-bit RGB and its presentation time in seconds.
+public struct VideoFrame: Sendable {
+    public var image: RGBImage
+    public var time: Double
+}
+
+/// Decodes the best video stream of any file FFmpeg reads (libavformat + libavcodec), converting
+/// frames to RGB with libswscale and turning them upright per the stream's rotation metadata.
+public final class VideoReader {
+    public let path: String
+    /// Size of the frames as returned (after rotation).
+    public let width: Int, height: Int
+    /// Average frame rate of the stream, frames per second.
+    public let frameRate: Double
+    /// Clockwise rotation applied to the decoded pictures (0, 90, 180 or 270).
+    public let rotation: Int
+    /// Frames the container announces (0 when it does not say).
+    public let announcedFrameCount: Int
+
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var scaler: OpaquePointer?
+    private let streamIndex: Int32
+    private let timeBase: AVRational
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private var draining = false
+    private var finished = false
+
+    public init(path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw InputError(path, "no such file")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard size > 0 else { throw InputError(path, "is empty (0 bytes)") }
+        av_log_set_level(AV_LOG_QUIET)
+        var context: UnsafeMutablePointer<AVFormatContext>? = nil
+        var code = avformat_open_input(&context, path, nil, nil)
+        guard code >= 0, let context else { throw InputError(path, "not a video FFmpeg can read (\(ffmpegMessage(code)))") }
+        format = context
+        code = avformat_find_stream_info(context, nil)
+        guard code >= 0 else {
+            avformat_close_input(&format)
+            throw InputError(path, "cannot read stream information (\(ffmpegMessage(code)))")
+        }
+        var decoderPointer: UnsafePointer<AVCodec>? = nil
+        let index = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, &decoderPointer, 0)
+        guard index >= 0, let decoder = decoderPointer else {
+            avformat_close_input(&format)
+            throw InputError(path, "has no video stream")
+        }
+        streamIndex = index
+        let stream = context.pointee.streams[Int(index)]!
+        timeBase = stream.pointee.time_base
+        guard let codecContext = avcodec_alloc_context3(decoder) else {
+            avformat_close_input(&format)
+            throw InputError(path, "cannot allocate a decoder")
+        }
+        codec = codecContext
+        avcodec_parameters_to_context(codecContext, stream.pointee.codecpar)
+        code = avcodec_open2(codecContext, decoder, nil)
+        guard code >= 0 else {
+            avcodec_free_context(&codec)
+            avformat_close_input(&format)
+            throw InputError(path, "cannot open the \(String(cString: decoder.pointee.name)) decoder (\(ffmpegMessage(code)))")
+        }
+        let (w, h) = (Int(codecContext.pointee.width), Int(codecContext.pointee.height))
+        guard w > 0, h > 0, w <= 16384, h <= 16384 else {
+            avcodec_free_context(&codec)
+            avformat_close_input(&format)
+            throw InputError(path, "absurd frame size \(w)x\(h)")
+        }
+        rotation = Self.rotation(of: stream)
+        (width, height) = rotation % 180 == 0 ? (w, h) : (h, w)
+        let rate = stream.pointee.avg_frame_rate
+        frameRate = rate.den > 0 && rate.num > 0 ? Double(rate.num) / Double(rate.den) : 25
+        announcedFrameCount = Int(stream.pointee.nb_frames)
+        packet = av_packet_alloc()
+        frame = av_frame_alloc()
+    }
+
+    deinit {
+        sws_freeContext(scaler)
+        av_frame_free(&frame)
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        avformat_close_input(&format)
+    }
+
+    /// Clockwise rotation from the stream's display matrix, snapped to a multiple of 90°.
+    static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
+        var size: Int = 0
+        guard let data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
+        let matrix = UnsafeRawPointer(data).assumingMemoryBound(to: Int32.self)
+        let degrees = -av_display_rotation_get(matrix)  // counter-clockwise → clockwise
+        guard degrees.isFinite else { return 0 }
+        return ((Int((degrees / 90).rounded()) * 90) % 360 + 360) % 360
+    }
+
+    /// The next frame, or nil at the end of the stream.
+    public func nextFrame() throws -> VideoFrame? {
+        guard let codec, let format, let packet, let frame, !finished else { return nil }
+        while true {
+            let received = avcodec_receive_frame(codec, frame)
+            if received >= 0 {
+                defer { av_frame_unref(frame) }
+                return VideoFrame(image: try convert(frame), time: seconds(frame.pointee.best_effort_timestamp))
+            }
+            if received == csd_averror_eof() { finished = true; return nil }
+            guard received == csd_averror_eagain() else { throw InputError(path, "decoding failed (\(ffmpegMessage(received)))") }
+            if draining { finished = true; return nil }
+            let read = av_read_frame(format, packet)
+            if read < 0 {
+                draining = true
+                avcodec_send_packet(codec, nil)
+                continue
+            }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            let sent = avcodec_send_packet(codec, packet)
+            if sent < 0 && sent != csd_averror_eagain() {
+                throw InputError(path, "damaged video data (\(ffmpegMessage(sent)))")
+            }
+        }
+    }
+
+    /// Every remaining frame.
+    public func readAll() throws -> [VideoFrame] {
+        var frames = [VideoFrame]()
+        while let f = try nextFrame() { frames.append(f) }
+        guard !frames.isEmpty else { throw InputError(path, "holds no decodable video frames") }
+        return frames
+    }
+
+    func seconds(_ pts: Int64) -> Double {
+        pts == csd_av_nopts_value() ? 0 : Double(pts) * Double(timeBase.num) / Double(timeBase.den)
+    }
+
+    /// The decoded picture as upright RGB.
+    func convert(_ frame: UnsafeMutablePointer<AVFrame>) throws -> RGBImage {
+        let (w, h) = (Int(frame.pointee.width), Int(frame.pointee.height))
+        scaler = sws_getCachedContext(scaler, Int32(w), Int32(h), AVPixelFormat(frame.pointee.format), Int32(w), Int32(h),
+                                      AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
+        guard let scaler else { throw InputError(path, "cannot convert pixel format \(frame.pointee.format) to RGB") }
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        pixels.withUnsafeMutableBufferPointer { buffer in
+            var destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+            var strides: [Int32] = [Int32(w * 3), 0, 0, 0]
+            withUnsafePointer(to: &frame.pointee.data) { dataTuple in
+                withUnsafePointer(to: &frame.pointee.linesize) { lineTuple in
+                    let data = UnsafeRawPointer(dataTuple).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
+                    let lines = UnsafeRawPointer(lineTuple).assumingMemoryBound(to: Int32.self)
+                    _ = sws_scale(scaler, data, lines, 0, Int32(h), &destination, &strides)
+                }
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: pixels).rotated(clockwise: rotation)
+    }
+}
+
+extension RGBImage {
+    /// This image turned clockwise by 0, 90, 180 or 270 degrees.
+    public func rotated(clockwise degrees: Int) -> RGBImage {
+        switch degrees {
+        case 90, 180, 270:
+            let (w, h) = (width, height)
+            let (ow, oh) = degrees == 180 ? (w, h) : (h, w)
+            var out = [UInt8](repeating: 0, count: pixels.count)
+            for y in 0..<h {
+                for x in 0..<w {
+                    let (ox, oy): (Int, Int)
+                    switch degrees {
+                    case 90: (ox, oy) = (h - 1 - y, x)
+                    case 180: (ox, oy) = (w - 1 - x, h - 1 - y)
+                    default: (ox, oy) = (y, w - 1 - x)
+                    }
+                    for c in 0..<3 { out[(oy * ow + ox) * 3 + c] = pixels[(y * w + x) * 3 + c] }
+                }
+            }
+            return RGBImage(width: ow, height: oh, pixels: out)
+        default:
+            return self
+        }
+    }
+}

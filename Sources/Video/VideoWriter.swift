@@ -1,0 +1,159 @@
+import CFFmpeg
+import Core
+import Foundation
+
+/// Encodes RGB frames as H.264 (libx264) in an MP4. Everything goes to a temporary file beside
+/// the destination, renamed into place by `finish()`; a writer that is dropped or fails removes it.
+public final class VideoWriter {
+    public let path: String
+    public let width: Int, height: Int
+    public let frameRate: Double
+    private let temporary: String
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var stream: UnsafeMutablePointer<AVStream>?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var scaler: OpaquePointer?
+    private var frameIndex = 0
+    private var lastPTS: Int64 = -1
+    private var finished = false
+    static let clock = AVRational(num: 1, den: 90_000)
+
+    /// Opens `path` for `width`×`height` frames at `frameRate`; `crf` is x264's quality (lower is better).
+    /// `rotation` (clockwise degrees, a multiple of 90) is stored as display-matrix metadata, as
+    /// phones do; frames are given as stored, before that rotation.
+    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, rotation: Int = 0) throws {
+        self.path = path
+        (self.width, self.height, self.frameRate) = (width, height, frameRate)
+        guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw InputError(path, "absurd frame size \(width)x\(height)") }
+        guard frameRate > 0 && frameRate <= 1000 else { throw InputError(path, "frame rate \(frameRate) is not between 0 and 1000") }
+        try AtomicFile.checkDestination(path)
+        temporary = AtomicFile.temporaryPath(for: path)
+        av_log_set_level(AV_LOG_QUIET)
+        var context: UnsafeMutablePointer<AVFormatContext>? = nil
+        guard avformat_alloc_output_context2(&context, nil, "mp4", temporary) >= 0, let context else {
+            throw InputError(path, "cannot create an MP4 container")
+        }
+        format = context
+        guard let encoder = avcodec_find_encoder_by_name("libx264") ?? avcodec_find_encoder(AV_CODEC_ID_H264) else {
+            close()
+            throw InputError(path, "no H.264 encoder in this FFmpeg (install libavcodec with libx264)")
+        }
+        stream = avformat_new_stream(context, nil)
+        codec = avcodec_alloc_context3(encoder)
+        guard let stream, let codec else { close(); throw InputError(path, "cannot allocate the encoder") }
+        codec.pointee.width = Int32(width)
+        codec.pointee.height = Int32(height)
+        // 4:2:0 needs even sides; odd sizes keep full chroma instead of losing a row or column.
+        codec.pointee.pix_fmt = width % 2 == 0 && height % 2 == 0 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P
+        codec.pointee.time_base = Self.clock
+        codec.pointee.framerate = AVRational(num: Int32((frameRate * 1000).rounded()), den: 1000)
+        if (context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0 {
+            codec.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER)
+        }
+        av_opt_set(codec.pointee.priv_data, "preset", "fast", 0)
+        av_opt_set(codec.pointee.priv_data, "crf", "\(crf)", 0)
+        var code = avcodec_open2(codec, encoder, nil)
+        guard code >= 0 else { close(); throw InputError(path, "cannot open the H.264 encoder (\(ffmpegMessage(code)))") }
+        avcodec_parameters_from_context(stream.pointee.codecpar, codec)
+        stream.pointee.time_base = Self.clock
+        stream.pointee.avg_frame_rate = codec.pointee.framerate
+        if rotation % 360 != 0, let side = av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 36) {
+            // av_display_rotation_set takes a clockwise angle (av_display_rotation_get returns counter-clockwise).
+            av_display_rotation_set(UnsafeMutableRawPointer(side).assumingMemoryBound(to: Int32.self), Double(rotation))
+        }
+        code = avio_open(&context.pointee.pb, temporary, AVIO_FLAG_WRITE)
+        guard code >= 0 else { close(); throw InputError(path, "cannot be written (\(ffmpegMessage(code)))") }
+        code = avformat_write_header(context, nil)
+        guard code >= 0 else { close(); throw InputError(path, "cannot write the MP4 header (\(ffmpegMessage(code)))") }
+        frame = av_frame_alloc()
+        packet = av_packet_alloc()
+        guard let frame else { close(); throw InputError(path, "cannot allocate a frame") }
+        frame.pointee.format = codec.pointee.pix_fmt.rawValue
+        frame.pointee.width = Int32(width)
+        frame.pointee.height = Int32(height)
+        guard av_frame_get_buffer(frame, 0) >= 0 else { close(); throw InputError(path, "cannot allocate frame buffers") }
+    }
+
+    deinit {
+        if !finished { close() }
+    }
+
+    /// Frees everything and removes the temporary file.
+    private func close() {
+        sws_freeContext(scaler); scaler = nil
+        av_frame_free(&frame)
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        if let format {
+            if format.pointee.pb != nil { avio_closep(&format.pointee.pb) }
+            avformat_free_context(format)
+            self.format = nil
+        }
+        try? FileManager.default.removeItem(atPath: temporary)
+    }
+
+    /// Appends a frame shown at `time` seconds (default: its index / frame rate). Times must increase.
+    public func append(_ image: RGBImage, time: Double? = nil) throws {
+        guard !finished, let codec, let frame else { throw InputError(path, "the writer is already finished") }
+        guard image.width == width, image.height == height else {
+            throw InputError(path, "frame \(frameIndex) is \(image.width)x\(image.height), expected \(width)x\(height)")
+        }
+        guard av_frame_make_writable(frame) >= 0 else { throw InputError(path, "cannot write a frame") }
+        scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
+                                      codec.pointee.pix_fmt, SWS_BICUBIC, nil, nil, nil)
+        image.pixels.withUnsafeBufferPointer { buffer in
+            var source: [UnsafePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+            var strides: [Int32] = [Int32(width * 3), 0, 0, 0]
+            withUnsafeMutablePointer(to: &frame.pointee.data) { dataTuple in
+                withUnsafeMutablePointer(to: &frame.pointee.linesize) { lineTuple in
+                    let data = UnsafeMutableRawPointer(dataTuple).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
+                    let lines = UnsafeMutableRawPointer(lineTuple).assumingMemoryBound(to: Int32.self)
+                    _ = sws_scale(scaler, &source, &strides, 0, Int32(height), data, lines)
+                }
+            }
+        }
+        let seconds = time ?? Double(frameIndex) / frameRate
+        var pts = Int64((seconds * Double(Self.clock.den)).rounded())
+        if pts <= lastPTS { pts = lastPTS + 1 }
+        lastPTS = pts
+        frame.pointee.pts = pts
+        frameIndex += 1
+        try encode(frame)
+    }
+
+    private func encode(_ frame: UnsafeMutablePointer<AVFrame>?) throws {
+        guard let codec, let packet, let format, let stream else { return }
+        var code = avcodec_send_frame(codec, frame)
+        guard code >= 0 else { close(); throw InputError(path, "encoding failed (\(ffmpegMessage(code)))") }
+        while true {
+            code = avcodec_receive_packet(codec, packet)
+            if code == csd_averror_eagain() || code == csd_averror_eof() { return }
+            guard code >= 0 else { close(); throw InputError(path, "encoding failed (\(ffmpegMessage(code)))") }
+            av_packet_rescale_ts(packet, codec.pointee.time_base, stream.pointee.time_base)
+            packet.pointee.stream_index = stream.pointee.index
+            code = av_interleaved_write_frame(format, packet)
+            guard code >= 0 else { close(); throw InputError(path, "cannot be written (\(ffmpegMessage(code)))") }
+        }
+    }
+
+    /// Flushes the encoder, writes the trailer and renames the finished file into place.
+    public func finish() throws {
+        guard !finished else { return }
+        guard frameIndex > 0 else { close(); throw InputError(path, "no frames to write") }
+        try encode(nil)
+        guard let format else { return }
+        let code = av_write_trailer(format)
+        guard code >= 0 else { close(); throw InputError(path, "cannot finish the MP4 (\(ffmpegMessage(code)))") }
+        avio_closep(&format.pointee.pb)
+        finished = true
+        sws_freeContext(scaler); scaler = nil
+        av_frame_free(&frame)
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        avformat_free_context(format)
+        self.format = nil
+        try AtomicFile.commit(temporary, to: path)
+    }
+}
