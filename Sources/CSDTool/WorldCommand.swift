@@ -1,13 +1,99 @@
 import ArgumentParser
 import Core
 import Foundation
+import Video
 import World
 
 /// `csd world`: the procedural world the bundled model is trained on and edits are measured in.
 struct WorldCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "world", abstract: "Render the procedural world: single views, training sets, tokenizer files.",
-        subcommands: [Render.self, Dataset.self, Vocabulary.self])
+        subcommands: [Render.self, Dataset.self, Vocabulary.self, VideoScene.self, PanoramaScene.self, NeRFScene.self])
+
+    /// The scene a --caption describes, else a random one for the seed.
+    static func scene(seed: UInt64, objects: Int?, caption: String?) throws -> WorldScene {
+        if let caption {
+            guard let scene = WorldScene(caption: caption, seed: seed) else {
+                throw InputError("--caption", "'\(caption)' is not in the world's grammar (e.g. \"a red ball and a blue cube on sand at sunset\")")
+            }
+            return scene
+        }
+        return WorldScene.random(seed: seed, objectCount: objects)
+    }
+
+    struct VideoScene: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "video", abstract: "Render a world video (H.264 MP4) and its ground truth (JSON).")
+        @Option(help: "Scene seed.") var seed: UInt64 = 0
+        @Option(help: "Objects in the scene (1-3; default random).") var objects: Int?
+        @Option(help: "Describe the scene instead of drawing it at random, e.g. \"a red ball on grass\".") var caption: String?
+        @Option(help: "Frames.") var frames: Int = 24
+        @Option(help: "Frame size WxH.") var size: String = "256x256"
+        @Option(help: "Frames per second.") var fps: Double = 12
+        @Option(help: "orbit (camera circles) or objects (objects slide).") var motion: String = "orbit"
+        @Option(name: .shortAndLong, help: "Output .mp4; the ground truth goes to the same path with .json.") var output: String
+
+        func run() throws {
+            try CSDCommand.reportingInputErrors {
+                let (w, h) = try WorldCommand.parseSize(size)
+                guard (1...10_000).contains(frames) else { throw InputError("--frames", "must be between 1 and 10000") }
+                guard let m = WorldMotion(rawValue: motion) else { throw InputError("--motion", "'\(motion)' is not orbit or objects") }
+                let (images, truth) = WorldExports.video(scene: try WorldCommand.scene(seed: seed, objects: objects, caption: caption), frames: frames,
+                                                         width: w, height: h, frameRate: fps, motion: m)
+                let writer = try VideoWriter(path: output, width: w, height: h, frameRate: fps)
+                for image in images { try writer.append(image) }
+                try writer.finish()
+                try truth.write(to: URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension("json").path)
+                print("wrote \(output): \(truth.caption)")
+            }
+        }
+    }
+
+    struct PanoramaScene: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "panorama", abstract: "Render a cylindrical world panorama (PNG) and its ground truth (JSON).")
+        @Option(help: "Scene seed.") var seed: UInt64 = 0
+        @Option(help: "Objects in the scene (1-3; default random).") var objects: Int?
+        @Option(help: "Describe the scene instead of drawing it at random, e.g. \"a red ball on grass\".") var caption: String?
+        @Option(help: "Panorama size WxH.") var size: String = "512x64"
+        @Option(help: "Horizontal field of view in degrees (360 for a full turn).") var fov: Float = 360
+        @Option(name: .shortAndLong, help: "Output .png; the ground truth goes to the same path with .json.") var output: String
+
+        func run() throws {
+            try CSDCommand.reportingInputErrors {
+                let (w, h) = try WorldCommand.parseSize(size)
+                guard fov > 0 && fov <= 360 else { throw InputError("--fov", "must be in (0, 360]") }
+                let (image, truth) = WorldExports.panorama(scene: try WorldCommand.scene(seed: seed, objects: objects, caption: caption), width: w, height: h,
+                                                           fieldOfView: fov * .pi / 180)
+                try image.writePNG(to: output)
+                try truth.write(to: URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension("json").path)
+                print("wrote \(output): \(truth.caption)")
+            }
+        }
+    }
+
+    struct NeRFScene: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "nerf", abstract: "Render posed views and a nerfstudio/Blender transforms.json.")
+        @Option(help: "Scene seed.") var seed: UInt64 = 0
+        @Option(help: "Objects in the scene (1-3; default random).") var objects: Int?
+        @Option(help: "Describe the scene instead of drawing it at random, e.g. \"a red ball on grass\".") var caption: String?
+        @Option(help: "Views around the scene.") var views: Int = 32
+        @Option(help: "Image side.") var size: Int = 128
+        @Option(name: .shortAndLong, help: "Output folder (images/, transforms.json, scene.json).") var output: String
+
+        func run() throws {
+            try CSDCommand.reportingInputErrors {
+                guard (1...1000).contains(views), (8...2048).contains(size) else { throw InputError("nerf", "--views must be 1...1000 and --size 8...2048") }
+                let scene = try WorldCommand.scene(seed: seed, objects: objects, caption: caption)
+                try WorldExports.nerfScene(scene: scene, views: views, size: size, folder: output)
+                print("wrote \(views) views of \(scene.caption) to \(output)")
+            }
+        }
+    }
+
+    static func parseSize(_ text: String) throws -> (Int, Int) {
+        let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ (1...8192).contains($0) }) else { throw InputError("--size", "'\(text)' is not WxH with sides 1...8192") }
+        return (parts[0], parts[1])
+    }
 
     struct Render: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Render random scenes (a grid of --count) with their captions.")

@@ -109,3 +109,28 @@ public struct WorldScene: Codable, Equatable, Sendable {
         return s
     }
 }
+
+extension WorldScene {
+    /// The scene a caption of the grammar describes ("a red ball and a blue cube on sand at
+    /// sunset"), objects placed in a row in front of the camera with sizes from `seed`; nil when
+    /// the caption is not in the grammar.
+    public init?(caption: String, seed: UInt64 = 0) {
+        let words = caption.lowercased().replacingOccurrences(of: ",", with: " ").split(separator: " ").map(String.init)
+        guard let on = words.lastIndex(of: "on"), on + 1 < words.count, let ground = Ground(rawValue: words[on + 1]) else { return nil }
+        var time = TimeOfDay.day
+        if on + 3 < words.count, words[on + 2] == "at", let t = TimeOfDay(rawValue: words[on + 3]) { time = t }
+        var pairs = [(ObjectColor, Shape)]()
+        var i = 0
+        while i + 1 < on {
+            if let c = ObjectColor(rawValue: words[i]), let s = Shape(rawValue: words[i + 1]) { pairs.append((c, s)); i += 2 } else { i += 1 }
+        }
+        guard (1...3).contains(pairs.count) else { return nil }
+        var rng = RandomGenerator(seed: seed)
+        let xs: [Float] = pairs.count == 1 ? [0] : pairs.count == 2 ? [-1, 1] : [-1.6, 0, 1.6]
+        let objects = pairs.enumerated().map { k, p in
+            WorldObject(shape: p.1, color: p.0, position: [xs[k], Float(rng.uniform() * 0.6 - 0.3)], size: Float(0.55 + 0.15 * rng.uniform()),
+                        yaw: Float(rng.uniform() * Double.pi / 2))
+        }
+        self.init(ground: ground, time: time, objects: objects)
+    }
+}

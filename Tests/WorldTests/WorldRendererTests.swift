@@ -110,3 +110,14 @@ import Testing
         }
     }
 }
+
+@Suite struct CaptionParsingTests {
+    @Test func captionsOfTheGrammarRoundTrip() {
+        for seed in 0..<300 {
+            let scene = WorldScene.random(seed: UInt64(seed))
+            #expect(WorldScene(caption: scene.caption)?.caption == scene.caption)
+        }
+        #expect(WorldScene(caption: "a zebra on the moon") == nil)
+        #expect(WorldScene(caption: "a red ball on grass")?.objects.count == 1)
+    }
+}

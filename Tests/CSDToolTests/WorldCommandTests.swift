@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+@Suite struct WorldCommandTests {
+    @Test func videoPanoramaAndNeRFSceneWithGroundTruth() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = try CommandRunner.run(["world", "video", "--caption", "a red ball on grass", "--frames", "6", "--size", "64x48",
+                                       "--motion", "objects", "-o", "\(dir)/v.mp4"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/v.json"))) as? [String: Any])
+        #expect(truth["caption"] as? String == "a red ball on grass")
+        #expect((truth["views"] as? [Any])?.count == 6)
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/v.mp4"))
+
+        r = try CommandRunner.run(["world", "panorama", "--seed", "3", "--size", "256x32", "-o", "\(dir)/p.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/p.png") && FileManager.default.fileExists(atPath: "\(dir)/p.json"))
+
+        r = try CommandRunner.run(["world", "nerf", "--seed", "4", "--views", "5", "--size", "32", "-o", "\(dir)/n"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let transforms = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/n/transforms.json"))) as? [String: Any])
+        let frames = try #require(transforms["frames"] as? [[String: Any]])
+        #expect(frames.count == 5)
+        for f in frames {
+            let path = try #require(f["file_path"] as? String)
+            #expect(FileManager.default.fileExists(atPath: "\(dir)/n/\(path)"))
+            #expect((f["transform_matrix"] as? [[Double]])?.count == 4)
+        }
+        #expect(transforms["camera_angle_x"] is Double && transforms["fl_x"] is Double)
+    }
+
+    @Test func captionsOutsideTheGrammarAreOneLineErrors() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["world", "video", "--caption", "a zebra on the moon", "-o", "\(dir)/v.mp4"])
+        #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("--caption"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/v.mp4"))
+    }
+}
