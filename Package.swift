@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "csd", targets: ["CSDTool"]),
         .executable(name: "csd-bench", targets: ["CSDBench"]),
         .library(name: "Core", targets: ["Core"]),
+        .library(name: "CSD", targets: ["CSD"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,10 +25,11 @@ let package = Package(
             providers: [.apt(["libpng-dev"])]),
         .target(name: "Core", dependencies: ["COpenBLAS", "CPNG"]),
         .target(name: "World", dependencies: ["Core"]),
+        .target(name: "CSD", dependencies: ["Core"]),
         .target(name: "Video", dependencies: ["Core", "CFFmpeg"]),
         .executableTarget(
             name: "CSDTool",
-            dependencies: ["Core", "World", "Video", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Core", "CSD", "World", "Video", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "CSDBench",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -35,6 +37,7 @@ let package = Package(
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool"]),
         .testTarget(name: "WorldTests", dependencies: ["World"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "World"]),
+        .testTarget(name: "CSDTests", dependencies: ["CSD"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -231,6 +231,24 @@ def main():
                  "ddim.image": vae.decode(latents / vae.config.scaling_factor).sample,
                  "ddim.timesteps": scheduler.timesteps.float()})
 
+    # SDS and DDS gradients (guidance 7.5, t = 600, uniform weighting) on the latent pipeline
+    def tokens(text_):
+        return torch.tensor([tokenizer(text_, padding="max_length", max_length=77, truncation=True).input_ids])
+    red, blue, empty = (text(tokens(p)).last_hidden_state for p in ("a red ball on grass", "a blue ball on grass", ""))
+    x_edit = torch.randn(2, 4, 8, 8, generator=g)
+    x_src = torch.randn(2, 4, 8, 8, generator=g)
+    eps = torch.randn(2, 4, 8, 8, generator=g)
+    t_d = 600
+    a_t = scheduler.alphas_cumprod[t_d]
+
+    def guided(x, cond):
+        xt = a_t.sqrt() * x + (1 - a_t).sqrt() * eps
+        out = unet(torch.cat([xt, xt]), t_d, encoder_hidden_states=torch.cat([empty.expand(2, -1, -1), cond.expand(2, -1, -1)])).sample
+        u, c = out.chunk(2)
+        return u + 7.5 * (c - u)
+    refs.update({"dist.x": x_edit, "dist.source": x_src, "dist.noise": eps,
+                 "dist.sds": guided(x_edit, blue) - eps, "dist.dds": guided(x_edit, blue) - guided(x_src, red)})
+
     # trailing spacing + v-prediction + clip_sample, on the pixel UNet with given conditioning
     trailing = DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", clip_sample=True, set_alpha_to_one=True,
                              prediction_type="v_prediction", timestep_spacing="trailing")
