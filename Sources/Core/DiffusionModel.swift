@@ -17,6 +17,8 @@ public final class DiffusionModel {
         public var hiddenStates: Tensor
         /// [N, D]
         public var pooled: Tensor
+
+        public init(hiddenStates: Tensor, pooled: Tensor) { (self.hiddenStates, self.pooled) = (hiddenStates, pooled) }
     }
 
     public init(folder: String) throws {

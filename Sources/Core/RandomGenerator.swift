@@ -3,9 +3,12 @@ import Foundation
 /// A seeded generator (SplitMix64) with Gaussian samples by Box–Muller; the same seed gives the
 /// same numbers on every machine and thread count.
 public struct RandomGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    /// The whole state: saving and restoring it continues the same sequence (for resumable jobs).
+    public var state: UInt64
 
     public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    public init(state: UInt64, restoring: Void = ()) { self.state = state }
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -1,0 +1,46 @@
+import Core
+
+/// How an edit runs: the score, its coupling across particles, and the optimiser.
+public struct EditSettings: Codable, Equatable, Sendable {
+    public enum Method: String, Codable, CaseIterable, Sendable {
+        /// Score Distillation Sampling towards the target prompt, per particle.
+        case sds
+        /// Delta Denoising Score, per particle.
+        case dds
+        /// DDS scores coupled across particles by the Stein variational update.
+        case csd
+    }
+
+    /// What the CSD kernel compares.
+    public enum KernelInput: String, Codable, CaseIterable, Sendable {
+        /// The particles noised with this step's ε and t (as the reference code does).
+        case noisy
+        /// The particles themselves.
+        case clean
+    }
+
+    public var method: Method = .dds
+    public var steps: Int = 200
+    public var guidance: Float = 7.5
+    public var learningRate: Float = 0.1
+    /// Multiply the learning rate by `decayFactor` every `decayEvery` steps (0: never).
+    public var decayEvery: Int = 0
+    public var decayFactor: Float = 0.9
+    public var seed: UInt64 = 0
+    public var minTimestep: Int = 50
+    public var maxTimestep: Int = 950
+    public var weighting: String = ScoreDistillation.Weighting.uniform.rawValue
+    public var kernelInput: KernelInput = .noisy
+    public var normalization: String = SteinVariationalUpdate.Normalization.kernelRowSum.rawValue
+    public var bandwidthScale: Float = 1
+    /// Particles per model call (each particle costs 4 UNet items for DDS).
+    public var batchLimit: Int = 8
+
+    public init() {}
+
+    public func learningRate(atStep step: Int) -> Float {
+        decayEvery > 0 ? learningRate * Float(pow(Double(decayFactor), Double(step / decayEvery))) : learningRate
+    }
+}
+
+import Foundation

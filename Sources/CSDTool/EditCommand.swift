@@ -1,0 +1,249 @@
+import ArgumentParser
+import CSD
+import Core
+import Foundation
+import Video
+
+/// `csd edit`: text-guided editing of images and videos.
+struct EditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edit", abstract: "Edit an image or a video from a source prompt to a target prompt.",
+        subcommands: [EditImage.self, EditVideo.self])
+}
+
+/// Options every edit takes.
+struct EditOptions: ParsableArguments {
+    @Option(help: "Model folder in the diffusers layout.") var model: String = "Models/prior"
+    @Option(help: "What the input shows.") var source: String
+    @Option(help: "What it should show.") var target: String
+    @Option(help: "Optimisation steps.") var steps: Int = 200
+    @Option(help: "Classifier-free guidance scale.") var guidance: Float = 7.5
+    @Option(help: "Learning rate (SGD on the model-space pixels or latents).") var lr: Float = 0.1
+    @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never).") var decayEvery: Int = 0
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Timestep range MIN-MAX.") var tRange: String = "50-950"
+    @Option(help: "Timestep weighting: uniform, sds or fantasia3d.") var weighting: String = "uniform"
+    @Option(help: "Working size: the short side in pixels (default: the model's own size).") var workingSize: Int?
+    @Option(help: "Write a checkpoint every this many steps (0: never); --resume continues from it.") var checkpointEvery: Int = 25
+    @Flag(help: "Continue an interrupted edit from its checkpoint.") var resume = false
+    @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
+    var stopAfter: Int?
+
+    func settings(method: EditSettings.Method) throws -> EditSettings {
+        var s = EditSettings()
+        s.method = method
+        guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
+        guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
+        let bounds = tRange.split(separator: "-").compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] <= bounds[1] else { throw InputError("--t-range", "'\(tRange)' is not MIN-MAX") }
+        (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
+        (s.minTimestep, s.maxTimestep, s.weighting) = (bounds[0], bounds[1], weighting)
+        return s
+    }
+
+    func checkPrompts() throws {
+        guard !source.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError("--source", "is empty") }
+        guard !target.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError("--target", "is empty") }
+    }
+
+    /// Working size for an input of `width`×`height`: the short side at the model's size, the long
+    /// side in proportion, both multiples of 8.
+    func workingSize(width: Int, height: Int, model: DiffusionModel) throws -> (Int, Int) {
+        guard let short = workingSize ?? model.nativeImageSize else { throw InputError("--working-size", "the model has no sample_size; give one") }
+        guard (8...4096).contains(short) else { throw InputError("--working-size", "must be between 8 and 4096") }
+        func round8(_ v: Double) -> Int { max(8, Int((v / 8).rounded()) * 8) }
+        return width <= height ? (round8(Double(short)), round8(Double(short) * Double(height) / Double(width)))
+                               : (round8(Double(short) * Double(width) / Double(height)), round8(Double(short)))
+    }
+}
+
+/// Reads a still image: PNG through libpng, anything else through FFmpeg.
+func readImage(_ path: String) throws -> RGBImage {
+    if path.lowercased().hasSuffix(".png") { return try RGBImage(pngPath: path) }
+    let reader = try VideoReader(path: path)
+    guard let frame = try reader.nextFrame() else { throw InputError(path, "holds no picture") }
+    return frame.image
+}
+
+extension RGBImage {
+    /// The image as a [1, 3, H, W] tensor in [-1, 1] resized to `width`×`height`.
+    func workingTensor(width: Int, height: Int) -> Tensor {
+        tensor.reshaped([1, 3, self.height, self.width]).resized(height: height, width: width)
+    }
+
+    /// This image plus an edit made at working size (`edited − original`, [3, h, w]) carried to
+    /// full size: the difference is upsampled and added, so what the edit left alone keeps its detail.
+    func applying(difference: Tensor) -> RGBImage {
+        let up = difference.reshaped([1] + difference.shape).resized(height: height, width: width)
+        var pixels = self.pixels
+        let plane = width * height
+        for p in 0..<plane {
+            for c in 0..<3 {
+                let v = Float(pixels[p * 3 + c]) + 127.5 * up.storage[c * plane + p]
+                pixels[p * 3 + c] = UInt8(max(0, min(255, v.rounded())))
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// Scaled to `height` rows (nearest), for contact sheets.
+    func thumbnail(height h: Int) -> RGBImage {
+        let w = max(1, width * h / height)
+        let t = tensor.reshaped([1, 3, height, width]).resized(height: h, width: w)
+        return RGBImage(tensor: t.reshaped([3, h, w]).clamped(to: -1...1))
+    }
+}
+
+struct EditImage: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "image", abstract: "Edit one image (PNG, JPEG or anything FFmpeg reads).")
+    @Argument(help: "Input image.") var input: String
+    @Option(name: .shortAndLong, help: "Output PNG.") var output: String
+    @Option(help: "sds or dds.") var method: String = "dds"
+    @OptionGroup var options: EditOptions
+
+    func run() throws {
+        try CSDCommand.reportingInputErrors {
+            guard let m = EditSettings.Method(rawValue: method), m != .csd else { throw InputError("--method", "'\(method)' is not sds or dds") }
+            try options.checkPrompts()
+            guard output.lowercased().hasSuffix(".png") else { throw InputError(output, "the output must be a .png file") }
+            try AtomicFile.checkDestination(output)
+            guard URL(fileURLWithPath: input).standardized.path != URL(fileURLWithPath: output).standardized.path else {
+                throw InputError(output, "would overwrite the input")
+            }
+            let settings = try options.settings(method: m)
+            let image = try readImage(input)
+            BLAS.prepare()
+            let model = try DiffusionModel(folder: options.model)
+            let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model)
+            let original = image.workingTensor(width: w, height: h)
+            let editor = try ParticleEditor(model: model, settings: settings, source: model.toModelSpace(original),
+                                            sourcePrompt: options.source, targetPrompt: options.target)
+            let checkpoint = output + ".checkpoint.safetensors"
+            if options.resume, FileManager.default.fileExists(atPath: checkpoint) { try editor.loadCheckpoint(from: checkpoint) }
+            let bar = ProgressBar(label: "editing", total: settings.steps)
+            while editor.step < settings.steps {
+                editor.advance()
+                bar.update(editor.step)
+                if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 && editor.step < settings.steps {
+                    try editor.saveCheckpoint(to: checkpoint)
+                }
+                if editor.step == options.stopAfter {
+                    try editor.saveCheckpoint(to: checkpoint)
+                    bar.finish()
+                    print("stopped after \(editor.step) steps; --resume continues from \(checkpoint)")
+                    return
+                }
+            }
+            bar.finish()
+            let edited = model.toImages(editor.particles).clamped(to: -1...1)
+            try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
+            try? FileManager.default.removeItem(atPath: checkpoint)
+            try? FileManager.default.removeItem(atPath: checkpoint + ".window")
+            print("wrote \(output)")
+        }
+    }
+}
+
+struct EditVideo: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "video", abstract: "Edit a video so the edit agrees from frame to frame.")
+    @Argument(help: "Input video (any container and codec FFmpeg reads).") var input: String
+    @Option(name: .shortAndLong, help: "Output .mp4 (H.264).") var output: String
+    @Option(help: "csd (frames coupled) or dds (frames edited independently).") var method: String = "csd"
+    @Option(help: "Frames edited together.") var window: Int = 12
+    @Option(help: "Frames a window shares with the previous one (held fixed, as extra particles).") var overlap: Int = 2
+    @Option(help: "Kernel normalisation: kernelRowSum or particleCount.") var normalization: String = "kernelRowSum"
+    @Option(help: "Scale of the median-heuristic bandwidth.") var bandwidthScale: Float = 1
+    @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
+    @Option(help: "Write a strip of source and edited frames here.") var contactSheet: String?
+    @OptionGroup var options: EditOptions
+
+    func run() throws {
+        try CSDCommand.reportingInputErrors {
+            guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd or dds") }
+            try options.checkPrompts()
+            guard output.lowercased().hasSuffix(".mp4") else { throw InputError(output, "the output must be an .mp4 file") }
+            try AtomicFile.checkDestination(output)
+            if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
+            guard URL(fileURLWithPath: input).standardized.path != URL(fileURLWithPath: output).standardized.path else {
+                throw InputError(output, "would overwrite the input")
+            }
+            guard window >= 1, overlap >= 0, overlap < window else { throw InputError("--overlap", "must be at least 0 and less than --window") }
+            var settings = try options.settings(method: m)
+            settings.normalization = normalization
+            settings.bandwidthScale = bandwidthScale
+            guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
+            settings.kernelInput = k
+            let reader = try VideoReader(path: input)
+            let frames = try reader.readAll()
+            BLAS.prepare()
+            let model = try DiffusionModel(folder: options.model)
+            let (fw, fh) = (frames[0].image.width, frames[0].image.height)
+            let (w, h) = try options.workingSize(width: fw, height: fh, model: model)
+            let originals = frames.map { $0.image.workingTensor(width: w, height: h) }
+            let sources = originals.map(model.toModelSpace)
+            var edited = sources
+            let checkpoint = output + ".checkpoint.safetensors"
+            var firstWindow = 0
+            let starts = stride(from: 0, to: max(1, frames.count - overlap), by: window - overlap).map { $0 }
+            if options.resume, FileManager.default.fileExists(atPath: checkpoint) {
+                let file = try SafetensorsFile(path: checkpoint)
+                let saved = try file.tensor("frames")
+                guard saved.shape[0] == frames.count, let done = file.metadata["windows_done"].flatMap(Int.init) else {
+                    throw InputError(checkpoint, "does not belong to this video")
+                }
+                edited = (0..<frames.count).map { saved.item($0).reshaped(sources[0].shape) }
+                firstWindow = done
+            }
+            let bar = ProgressBar(label: "editing \(frames.count) frames", total: starts.count * settings.steps)
+            for (index, start) in starts.enumerated() where index >= firstWindow {
+                let range = start..<min(frames.count, start + window)
+                let windowCheckpoint = checkpoint + ".window"
+                let editor = try ParticleEditor(model: model, settings: settings, source: Tensor.concatenateBatch(range.map { sources[$0] }),
+                                                sourcePrompt: options.source, targetPrompt: options.target)
+                editor.setParticles(Tensor.concatenateBatch(range.map { edited[$0] }))
+                // Frames the previous window edited are carried as fixed particles.
+                editor.fixed = range.map { index > 0 && $0 < starts[index - 1] + window }
+                if options.resume, index == firstWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {
+                    try editor.loadCheckpoint(from: windowCheckpoint)
+                }
+                while editor.step < settings.steps {
+                    editor.advance()
+                    bar.update(index * settings.steps + editor.step)
+                    if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 {
+                        try editor.saveCheckpoint(to: windowCheckpoint)
+                    }
+                    if index * settings.steps + editor.step == options.stopAfter {
+                        try editor.saveCheckpoint(to: windowCheckpoint)
+                        try SafetensorsFile.write(["frames": Tensor.concatenateBatch(edited)], metadata: ["windows_done": "\(index)"], to: checkpoint)
+                        bar.finish()
+                        print("stopped after \(index * settings.steps + editor.step) steps; --resume continues from \(checkpoint)")
+                        return
+                    }
+                }
+                for (k, f) in range.enumerated() { edited[f] = editor.particles.item(k).reshaped(sources[0].shape) }
+                try SafetensorsFile.write(["frames": Tensor.concatenateBatch(edited)], metadata: ["windows_done": "\(index + 1)"], to: checkpoint)
+                try? FileManager.default.removeItem(atPath: windowCheckpoint)
+            }
+            bar.finish()
+            let writer = try VideoWriter(path: output, width: fw, height: fh, frameRate: reader.frameRate)
+            var sheetTop = [RGBImage](), sheetBottom = [RGBImage]()
+            let sheetEvery = max(1, frames.count / 8)
+            for (i, frame) in frames.enumerated() {
+                let picture = model.toImages(edited[i]).clamped(to: -1...1)
+                let result = frame.image.applying(difference: (picture - originals[i]).item(0))
+                try writer.append(result, time: frame.time)
+                if i % sheetEvery == 0 && sheetTop.count < 8 {
+                    sheetTop.append(frame.image.thumbnail(height: 128))
+                    sheetBottom.append(result.thumbnail(height: 128))
+                }
+            }
+            try writer.finish()
+            if let contactSheet {
+                try RGBImage.grid(sheetTop + sheetBottom, columns: sheetTop.count).writePNG(to: contactSheet)
+            }
+            try? FileManager.default.removeItem(atPath: checkpoint)
+            try? FileManager.default.removeItem(atPath: checkpoint + ".window")
+            print("wrote \(output)")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+@Suite struct EditCommandTests {
+    static let model = "\(CommandRunner.fixtures)/tiny-sd"
+    static let sample = "\(CommandRunner.packageRoot)/Samples/red-ball-on-grass.mp4"
+
+    func commonOptions(steps: Int = 3) -> [String] {
+        ["--model", Self.model, "--source", "a red ball on grass", "--target", "a blue ball on grass", "--steps", "\(steps)",
+         "--working-size", "16"]
+    }
+
+    @Test func editsAVideoKeepingSizeFrameCountAndWritingAContactSheet() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/e.mp4", "--window", "8", "--overlap", "2",
+                                       "--contact-sheet", "\(dir)/sheet.png"] + commonOptions())
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/e.mp4") && FileManager.default.fileExists(atPath: "\(dir)/sheet.png"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["e.mp4", "sheet.png"], "no checkpoints or partial files left")
+    }
+
+    @Test(arguments: ["image", "video"])
+    func anEditResumedFromItsCheckpointEndsWhereAnUninterruptedOneDoes(kind: String) throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ext = kind == "image" ? "png" : "mp4"
+        let extra = kind == "video" ? ["--window", "8", "--overlap", "2"] : []
+        var r = try CommandRunner.run(["edit", kind, Self.sample, "-o", "\(dir)/full.\(ext)"] + extra + commonOptions(steps: 4))
+        #expect(r.status == 0, "\(r.stderr)")
+        // Interrupted part-way (in the second window for the video), then resumed.
+        r = try CommandRunner.run(["edit", kind, Self.sample, "-o", "\(dir)/resumed.\(ext)", "--stop-after", kind == "image" ? "2" : "6"]
+                                  + extra + commonOptions(steps: 4))
+        #expect(r.status == 0 && !FileManager.default.fileExists(atPath: "\(dir)/resumed.\(ext)"), "\(r.stderr)")
+        r = try CommandRunner.run(["edit", kind, Self.sample, "-o", "\(dir)/resumed.\(ext)", "--resume"] + extra + commonOptions(steps: 4))
+        #expect(r.status == 0, "\(r.stderr)")
+        let full = try #require(FileManager.default.contents(atPath: "\(dir)/full.\(ext)"))
+        #expect(FileManager.default.contents(atPath: "\(dir)/resumed.\(ext)") == full)
+    }
+
+    @Test func badInputsAreOneLineErrorsWithNoOutput() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: "\(dir)/empty.mp4", contents: Data())
+        FileManager.default.createFile(atPath: "\(dir)/notes.mp4", contents: Data("just text\n".utf8))
+        let cases: [([String], String)] = [
+            (["edit", "video", "\(dir)/missing.mp4", "-o", "\(dir)/o.mp4"] + commonOptions(), "no such file"),
+            (["edit", "video", "\(dir)/empty.mp4", "-o", "\(dir)/o.mp4"] + commonOptions(), "0 bytes"),
+            (["edit", "video", "\(dir)/notes.mp4", "-o", "\(dir)/o.mp4"] + commonOptions(), "notes.mp4"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/missing/o.mp4"] + commonOptions(), "does not exist"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--model", Self.model, "--source", "", "--target", "x"], "--source"),
+            (["edit", "video", Self.sample, "-o", Self.sample] + commonOptions(), "overwrite the input"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--window", "4", "--overlap", "4"] + commonOptions(), "--overlap"),
+            (["edit", "image", "\(dir)/missing.png", "-o", "\(dir)/o.png"] + commonOptions(), "no such file"),
+        ]
+        for (arguments, message) in cases {
+            let r = try CommandRunner.run(arguments)
+            #expect(r.status != 0, "\(arguments)")
+            #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            #expect(Set(left) == ["empty.mp4", "notes.mp4"], "left behind: \(left)")
+        }
+    }
+}
