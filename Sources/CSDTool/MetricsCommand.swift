@@ -1,0 +1,81 @@
+import ArgumentParser
+import Core
+import Foundation
+import Video
+import World
+
+/// `csd metrics`: how much an edit preserved, how much flicker it added, and (on world scenes)
+/// whether it did what the target caption says.
+struct MetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Measure an edit against its source (images or videos).")
+    @Argument(help: "Source image or video.") var source: String
+    @Argument(help: "Edited image or video.") var edited: String
+    @Option(help: "World ground truth (the .json beside a world video): preservation is also measured outside the objects.") var groundTruth: String?
+    @Option(help: "Target caption, for edit success on world scenes (the analyser judges the dominant colour and shape).") var target: String?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    static func frames(_ path: String) throws -> [RGBImage] {
+        if path.lowercased().hasSuffix(".png") { return [try RGBImage(pngPath: path)] }
+        return try VideoReader(path: path).readAll().map(\.image)
+    }
+
+    func run() throws {
+        try CSDCommand.reportingInputErrors {
+            let original = try Self.frames(source), result = try Self.frames(edited)
+            guard original.count == result.count else { throw InputError(edited, "has \(result.count) frames, the source \(original.count)") }
+            guard original[0].width == result[0].width, original[0].height == result[0].height else {
+                throw InputError(edited, "is \(result[0].width)x\(result[0].height), the source \(original[0].width)x\(original[0].height)")
+            }
+            var report: [String: Any] = ["frames": original.count]
+            report["psnr"] = zip(original, result).map { EditMetrics.psnr($0, $1) }.reduce(0, +) / Double(original.count)
+            if original.count > 1 { report["added_flicker"] = EditMetrics.addedFlicker(source: original, edited: result) }
+            if let groundTruth {
+                let truth = try JSONDecoder().decode(WorldGroundTruth.self, from: try Data(contentsOf: URL(fileURLWithPath: groundTruth)))
+                guard truth.views.count == original.count, truth.width == original[0].width, truth.height == original[0].height,
+                      let focal = truth.focal else { throw InputError(groundTruth, "does not describe these frames") }
+                _ = focal
+                var total = 0.0
+                for (i, view) in truth.views.enumerated() {
+                    let m = view.cameraToWorld
+                    let camera = Camera(position: [m[0][3], m[1][3], m[2][3]],
+                                        target: [m[0][3] - m[0][2], m[1][3] - m[1][2], m[2][3] - m[2][2]])
+                    let mask = WorldRenderer(scene: view.scene).render(camera: camera, width: truth.width, height: truth.height).objectIndex
+                        .map { $0 == Rendering.ground || $0 == Rendering.sky }
+                    total += EditMetrics.psnr(original[i], result[i], mask: mask)
+                }
+                report["psnr_outside_objects"] = total / Double(original.count)
+            }
+            if let target {
+                guard let scene = WorldScene(caption: target), let wanted = scene.objects.first else {
+                    throw InputError("--target", "'\(target)' is not a world caption")
+                }
+                let analyser = SceneAnalyser(size: 64)
+                var (colour, shape) = (0, 0)
+                for frame in result {
+                    let j = analyser.judge(frame.thumbnail(height: 64).square(64))
+                    if j.dominantColor == wanted.color { colour += 1 }
+                    if j.shape == wanted.shape { shape += 1 }
+                }
+                report["edit_success_color"] = Double(colour) / Double(result.count)
+                report["edit_success_shape"] = Double(shape) / Double(result.count)
+            }
+            if json {
+                print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                for key in report.keys.sorted() { print("\(key): \(report[key]!)") }
+            }
+        }
+    }
+}
+
+extension RGBImage {
+    /// Centre crop to `side`×`side` (for square analysers).
+    func square(_ side: Int) -> RGBImage {
+        let s = min(width, height)
+        let (ox, oy) = ((width - s) / 2, (height - s) / 2)
+        var pixels = [UInt8](repeating: 0, count: s * s * 3)
+        for y in 0..<s { for x in 0..<s { for c in 0..<3 { pixels[(y * s + x) * 3 + c] = self.pixels[((oy + y) * width + ox + x) * 3 + c] } } }
+        let cropped = RGBImage(width: s, height: s, pixels: pixels)
+        return s == side ? cropped : cropped.thumbnail(height: side)
+    }
+}

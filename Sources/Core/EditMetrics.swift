@@ -1,0 +1,36 @@
+import Foundation
+
+/// Measurements of an edit against its source.
+public enum EditMetrics {
+    /// PSNR in dB between two same-sized images over the pixels where `mask` is true (all when nil).
+    public static func psnr(_ a: RGBImage, _ b: RGBImage, mask: [Bool]? = nil) -> Double {
+        precondition(a.width == b.width && a.height == b.height, "psnr: sizes differ")
+        var (sum, count) = (0.0, 0)
+        for p in 0..<(a.width * a.height) where mask?[p] ?? true {
+            for c in 0..<3 {
+                let d = Double(a.pixels[p * 3 + c]) - Double(b.pixels[p * 3 + c])
+                sum += d * d
+            }
+            count += 3
+        }
+        guard count > 0 else { return .infinity }
+        return 10 * log10(255 * 255 / max(sum / Double(count), 1e-12))
+    }
+
+    /// Flicker the edit adds: mean |(E_t − E_{t−1}) − (O_t − O_{t−1})| over pixels, channels and
+    /// frame pairs, in 8-bit levels. Motion already in the source does not count.
+    public static func addedFlicker(source: [RGBImage], edited: [RGBImage]) -> Double {
+        precondition(source.count == edited.count, "addedFlicker: frame counts differ")
+        guard source.count > 1 else { return 0 }
+        var (sum, count) = (0.0, 0)
+        for t in 1..<source.count {
+            for i in 0..<source[t].pixels.count {
+                let e = Double(edited[t].pixels[i]) - Double(edited[t - 1].pixels[i])
+                let o = Double(source[t].pixels[i]) - Double(source[t - 1].pixels[i])
+                sum += abs(e - o)
+                count += 1
+            }
+        }
+        return sum / Double(count)
+    }
+}
