@@ -90,6 +90,7 @@ def main():
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--export-every", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--export-only", action="store_true", help="export the EMA weights of --checkpoint to --out and stop")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -124,6 +125,21 @@ def main():
         step, seen, elapsed_before = state["step"], state["seen"], state["elapsed"]
         torch.set_rng_state(state["rng"])
         print(f"resumed at step {step}")
+
+    def write_export(loss):
+        export(args.out, ema_unet, ema_text, args.tokenizer)
+        with open(os.path.join(args.out, "training.json"), "w") as f:
+            json.dump({"steps": step, "images_seen": seen, "batch": args.batch, "lr": args.lr, "ema": args.ema,
+                       "min_snr_gamma": args.min_snr_gamma, "loss_ema": loss,
+                       "wall_minutes": (elapsed_before + time.time() - started) / 60,
+                       "renders": n, "threads": args.threads}, f, indent=2)
+
+    if args.export_only:
+        loss = torch.load(args.checkpoint, weights_only=False).get("loss") if os.path.exists(args.checkpoint) else None
+        started = time.time()
+        write_export(loss)
+        print(f"exported step {step} to {args.out}")
+        return
 
     sched = scheduler()
     alphas = sched.alphas_cumprod.float()
@@ -180,12 +196,7 @@ def main():
                         "loss": running}, tmp)
             os.replace(tmp, args.checkpoint)
         if step % args.export_every == 0 or step == args.steps:
-            export(args.out, ema_unet, ema_text, args.tokenizer)
-            with open(os.path.join(args.out, "training.json"), "w") as f:
-                json.dump({"steps": step, "images_seen": seen, "batch": args.batch, "lr": args.lr, "ema": args.ema,
-                           "min_snr_gamma": args.min_snr_gamma, "loss_ema": running,
-                           "wall_minutes": (elapsed_before + time.time() - started) / 60,
-                           "renders": n, "threads": args.threads}, f, indent=2)
+            write_export(running)
 
 
 if __name__ == "__main__":
