@@ -62,26 +62,23 @@ public struct SteinVariationalUpdate: Sendable {
 
         // drive = K·S; repulsion_i = (2/h)(rowsum_i·x_i − (K·X)_i), on the kernel inputs' rows
         // when they are the particles themselves (same width), else zero.
-        var drive = [Float](repeating: 0, count: n * d)
-        kernel.withUnsafeBufferPointer { k in
-            scores.storage.withUnsafeBufferPointer { s in
-                drive.withUnsafeMutableBufferPointer { o in
-                    BLAS.sgemm(transA: false, transB: false, m: n, n: d, k: n, a: k.baseAddress!, lda: n, b: s.baseAddress!, ldb: d,
-                               c: o.baseAddress!, ldc: d)
-                }
-            }
-        }
-        var repulsion = [Float](repeating: 0, count: n * d)
-        if dk == d {
-            var kx = [Float](repeating: 0, count: n * d)
+        /// K·M for an [N, d] matrix M.
+        func kernelTimes(_ m: Tensor) -> [Float] {
+            var out = [Float](repeating: 0, count: n * d)
             kernel.withUnsafeBufferPointer { k in
-                kernelInputs.storage.withUnsafeBufferPointer { x in
-                    kx.withUnsafeMutableBufferPointer { o in
+                m.storage.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { o in
                         BLAS.sgemm(transA: false, transB: false, m: n, n: d, k: n, a: k.baseAddress!, lda: n, b: x.baseAddress!, ldb: d,
                                    c: o.baseAddress!, ldc: d)
                     }
                 }
             }
+            return out
+        }
+        let drive = kernelTimes(scores)
+        var repulsion = [Float](repeating: 0, count: n * d)
+        if dk == d {
+            let kx = kernelTimes(kernelInputs)
             for i in 0..<n {
                 let rowSum = (0..<n).reduce(Float(0)) { $0 + kernel[i * n + $1] }
                 for c in 0..<d { repulsion[i * d + c] = 2 / h * (rowSum * kernelInputs.storage[i * d + c] - kx[i * d + c]) }

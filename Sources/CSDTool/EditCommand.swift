@@ -41,6 +41,17 @@ struct EditOptions: ParsableArguments {
         return s
     }
 
+    /// Checks the prompts and that `output` has the extension `ext`, goes into an existing folder
+    /// and is not the input.
+    func check(input: String, output: String, ext: String) throws {
+        try checkPrompts()
+        guard output.lowercased().hasSuffix(".\(ext)") else { throw InputError(output, "the output must be a .\(ext) file") }
+        try AtomicFile.checkDestination(output)
+        guard URL(fileURLWithPath: input).standardized.path != URL(fileURLWithPath: output).standardized.path else {
+            throw InputError(output, "would overwrite the input")
+        }
+    }
+
     func checkPrompts() throws {
         guard !source.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError("--source", "is empty") }
         guard !target.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError("--target", "is empty") }
@@ -104,12 +115,7 @@ struct EditImage: ParsableCommand {
     func run() throws {
         try CSDCommand.reportingInputErrors {
             guard let m = EditSettings.Method(rawValue: method), m != .csd else { throw InputError("--method", "'\(method)' is not sds or dds") }
-            try options.checkPrompts()
-            guard output.lowercased().hasSuffix(".png") else { throw InputError(output, "the output must be a .png file") }
-            try AtomicFile.checkDestination(output)
-            guard URL(fileURLWithPath: input).standardized.path != URL(fileURLWithPath: output).standardized.path else {
-                throw InputError(output, "would overwrite the input")
-            }
+            try options.check(input: input, output: output, ext: "png")
             let settings = try options.settings(method: m)
             let image = try readImage(input)
             BLAS.prepare()
@@ -160,13 +166,8 @@ struct EditVideo: ParsableCommand {
     func run() throws {
         try CSDCommand.reportingInputErrors {
             guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd or dds") }
-            try options.checkPrompts()
-            guard output.lowercased().hasSuffix(".mp4") else { throw InputError(output, "the output must be an .mp4 file") }
-            try AtomicFile.checkDestination(output)
+            try options.check(input: input, output: output, ext: "mp4")
             if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
-            guard URL(fileURLWithPath: input).standardized.path != URL(fileURLWithPath: output).standardized.path else {
-                throw InputError(output, "would overwrite the input")
-            }
             guard window >= 1, overlap >= 0, overlap < window else { throw InputError("--overlap", "must be at least 0 and less than --window") }
             var settings = try options.settings(method: m)
             settings.normalization = normalization

@@ -10,22 +10,26 @@ struct WorldCommand: ParsableCommand {
         commandName: "world", abstract: "Render the procedural world: single views, training sets, tokenizer files.",
         subcommands: [Render.self, Dataset.self, Vocabulary.self, VideoScene.self, PanoramaScene.self, NeRFScene.self])
 
-    /// The scene a --caption describes, else a random one for the seed.
-    static func scene(seed: UInt64, objects: Int?, caption: String?) throws -> WorldScene {
-        if let caption {
-            guard let scene = WorldScene(caption: caption, seed: seed) else {
-                throw InputError("--caption", "'\(caption)' is not in the world's grammar (e.g. \"a red ball and a blue cube on sand at sunset\")")
+    /// Which scene to render: a random one for a seed, or the one a caption describes.
+    struct SceneOptions: ParsableArguments {
+        @Option(help: "Scene seed.") var seed: UInt64 = 0
+        @Option(help: "Objects in the scene (1-3; default random).") var objects: Int?
+        @Option(help: "Describe the scene instead of drawing it at random, e.g. \"a red ball on grass\".") var caption: String?
+
+        func scene() throws -> WorldScene {
+            if let caption {
+                guard let scene = WorldScene(caption: caption, seed: seed) else {
+                    throw InputError("--caption", "'\(caption)' is not in the world's grammar (e.g. \"a red ball and a blue cube on sand at sunset\")")
+                }
+                return scene
             }
-            return scene
+            return WorldScene.random(seed: seed, objectCount: objects)
         }
-        return WorldScene.random(seed: seed, objectCount: objects)
     }
 
     struct VideoScene: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "video", abstract: "Render a world video (H.264 MP4) and its ground truth (JSON).")
-        @Option(help: "Scene seed.") var seed: UInt64 = 0
-        @Option(help: "Objects in the scene (1-3; default random).") var objects: Int?
-        @Option(help: "Describe the scene instead of drawing it at random, e.g. \"a red ball on grass\".") var caption: String?
+        @OptionGroup var scene: SceneOptions
         @Option(help: "Frames.") var frames: Int = 24
         @Option(help: "Frame size WxH.") var size: String = "256x256"
         @Option(help: "Frames per second.") var fps: Double = 12
@@ -37,7 +41,7 @@ struct WorldCommand: ParsableCommand {
                 let (w, h) = try WorldCommand.parseSize(size)
                 guard (1...10_000).contains(frames) else { throw InputError("--frames", "must be between 1 and 10000") }
                 guard let m = WorldMotion(rawValue: motion) else { throw InputError("--motion", "'\(motion)' is not orbit or objects") }
-                let (images, truth) = WorldExports.video(scene: try WorldCommand.scene(seed: seed, objects: objects, caption: caption), frames: frames,
+                let (images, truth) = WorldExports.video(scene: try scene.scene(), frames: frames,
                                                          width: w, height: h, frameRate: fps, motion: m)
                 let writer = try VideoWriter(path: output, width: w, height: h, frameRate: fps)
                 for image in images { try writer.append(image) }
@@ -50,9 +54,7 @@ struct WorldCommand: ParsableCommand {
 
     struct PanoramaScene: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "panorama", abstract: "Render a cylindrical world panorama (PNG) and its ground truth (JSON).")
-        @Option(help: "Scene seed.") var seed: UInt64 = 0
-        @Option(help: "Objects in the scene (1-3; default random).") var objects: Int?
-        @Option(help: "Describe the scene instead of drawing it at random, e.g. \"a red ball on grass\".") var caption: String?
+        @OptionGroup var scene: SceneOptions
         @Option(help: "Panorama size WxH.") var size: String = "512x64"
         @Option(help: "Horizontal field of view in degrees (360 for a full turn).") var fov: Float = 360
         @Option(name: .shortAndLong, help: "Output .png; the ground truth goes to the same path with .json.") var output: String
@@ -61,7 +63,7 @@ struct WorldCommand: ParsableCommand {
             try CSDCommand.reportingInputErrors {
                 let (w, h) = try WorldCommand.parseSize(size)
                 guard fov > 0 && fov <= 360 else { throw InputError("--fov", "must be in (0, 360]") }
-                let (image, truth) = WorldExports.panorama(scene: try WorldCommand.scene(seed: seed, objects: objects, caption: caption), width: w, height: h,
+                let (image, truth) = WorldExports.panorama(scene: try scene.scene(), width: w, height: h,
                                                            fieldOfView: fov * .pi / 180)
                 try image.writePNG(to: output)
                 try truth.write(to: URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension("json").path)
@@ -72,9 +74,7 @@ struct WorldCommand: ParsableCommand {
 
     struct NeRFScene: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "nerf", abstract: "Render posed views and a nerfstudio/Blender transforms.json.")
-        @Option(help: "Scene seed.") var seed: UInt64 = 0
-        @Option(help: "Objects in the scene (1-3; default random).") var objects: Int?
-        @Option(help: "Describe the scene instead of drawing it at random, e.g. \"a red ball on grass\".") var caption: String?
+        @OptionGroup var scene: SceneOptions
         @Option(help: "Views around the scene.") var views: Int = 32
         @Option(help: "Image side.") var size: Int = 128
         @Option(name: .shortAndLong, help: "Output folder (images/, transforms.json, scene.json).") var output: String
@@ -82,7 +82,7 @@ struct WorldCommand: ParsableCommand {
         func run() throws {
             try CSDCommand.reportingInputErrors {
                 guard (1...1000).contains(views), (8...2048).contains(size) else { throw InputError("nerf", "--views must be 1...1000 and --size 8...2048") }
-                let scene = try WorldCommand.scene(seed: seed, objects: objects, caption: caption)
+                let scene = try self.scene.scene()
                 try WorldExports.nerfScene(scene: scene, views: views, size: size, folder: output)
                 print("wrote \(views) views of \(scene.caption) to \(output)")
             }
