@@ -24,3 +24,20 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(dir)/grid.png"))
     }
 }
+
+@Suite struct EvalEditsCommandTests {
+    @Test func reportsBothComparisonsAsOneJSONObject() throws {
+        let r = try CommandRunner.run(["eval", "edits", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--images", "1", "--frames", "2",
+                                       "--steps", "1", "--size", "16", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let imagesReport = try #require(object["image_edits"] as? [String: [String: Double]])
+        #expect(Set(imagesReport.keys) == ["dds", "sds"])
+        let video = try #require(object["video_edits"] as? [String: [String: Double]])
+        #expect(Set(video.keys) == ["csd", "dds"])
+        for o in Array(imagesReport.values) + Array(video.values) {
+            #expect((0...1).contains(o["edit_success"]!) && o["seconds_per_step"]! > 0)
+        }
+        #expect(object["csd_flicker_reduction"] is Double)
+    }
+}
