@@ -19,7 +19,16 @@ public struct EditSettings: Codable, Equatable, Sendable {
         case clean
     }
 
+    /// The optimiser of the particles.
+    public enum Optimizer: String, Codable, CaseIterable, Sendable {
+        /// Plain gradient steps (with the optional step decay).
+        case sgd
+        /// Adam (β 0.9/0.999, ε 1e-8) on the same directions.
+        case adam
+    }
+
     public var method: Method = .dds
+    public var optimizer: Optimizer = .sgd
     public var steps: Int = 200
     public var guidance: Float = 7.5
     public var learningRate: Float = 0.1

@@ -19,6 +19,8 @@ public final class ParticleEditor {
     public var fixed: [Bool]
     public private(set) var step = 0
     var rng: RandomGenerator
+    /// Adam's moment estimates.
+    var firstMoment: Tensor?, secondMoment: Tensor?
     /// Per-step diagnostics of the last step.
     public private(set) var lastRepulsionRatio: Float = 0
 
@@ -82,15 +84,32 @@ public final class ParticleEditor {
         let noise = rng.normal(particles.shape)
         let g = gradients(timestep: t, noise: noise)
         let lr = settings.learningRate(atStep: step)
-        var update: Tensor
+        // The direction to move along (ascent on the log-density): −g, or the Stein update.
+        var direction: Tensor
         if settings.method == .csd && particles.shape[0] > 1 {
             let n = particles.shape[0]
             let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(particles, noise: noise, timestep: t) : particles
             let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: g.scaled(by: -1).reshaped([n, g.count / n]))
             lastRepulsionRatio = result.repulsionRatio
-            update = result.update.reshaped(particles.shape).scaled(by: lr)
+            direction = result.update.reshaped(particles.shape)
         } else {
-            update = g.scaled(by: -lr)
+            direction = g.scaled(by: -1)
+        }
+        var update: Tensor
+        switch settings.optimizer {
+        case .sgd:
+            update = direction.scaled(by: lr)
+        case .adam:
+            let (b1, b2): (Float, Float) = (0.9, 0.999)
+            let m = (firstMoment ?? Tensor(zeros: direction.shape)).linearCombination(b1, direction, 1 - b1)
+            var squared = direction
+            for i in 0..<squared.count { squared.storage[i] *= squared.storage[i] }
+            let v = (secondMoment ?? Tensor(zeros: direction.shape)).linearCombination(b2, squared, 1 - b2)
+            (firstMoment, secondMoment) = (m, v)
+            let k = Float(step + 1)
+            let (c1, c2) = (1 - Foundation.pow(b1, k), 1 - Foundation.pow(b2, k))
+            update = Tensor(zeros: direction.shape)
+            for i in 0..<update.count { update.storage[i] = lr * (m.storage[i] / c1) / ((v.storage[i] / c2).squareRoot() + 1e-8) }
         }
         let inner = particles.count / particles.shape[0]
         for i in fixed.indices where fixed[i] {
@@ -104,7 +123,9 @@ public final class ParticleEditor {
 
     /// Saves particles, step and random state (atomically).
     public func saveCheckpoint(to path: String) throws {
-        try SafetensorsFile.write(["particles": particles], metadata: ["step": "\(step)", "rng": "\(rng.state)",
+        var tensors = ["particles": particles]
+        if let m = firstMoment, let v = secondMoment { tensors["adam_m"] = m; tensors["adam_v"] = v }
+        try SafetensorsFile.write(tensors, metadata: ["step": "\(step)", "rng": "\(rng.state)",
                                                                        "settings": String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)],
                                   to: path)
     }
@@ -124,5 +145,9 @@ public final class ParticleEditor {
         particles = saved
         step = s
         rng = RandomGenerator(state: r)
+        if file.entries["adam_m"] != nil {
+            firstMoment = try file.tensor("adam_m")
+            secondMoment = try file.tensor("adam_v")
+        }
     }
 }

@@ -20,6 +20,8 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Classifier-free guidance scale.") var guidance: Float = 7.5
     @Option(help: "Learning rate (SGD on the model-space pixels or latents).") var lr: Float = 0.1
     @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never).") var decayEvery: Int = 0
+    @Option(help: "Optimiser: sgd or adam.") var optimizer: String = "sgd"
+    @Option(help: "Write the current result every this many steps (0: never), as OUTPUT.stepNNNN.png.") var saveEvery: Int = 0
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Timestep range MIN-MAX.") var tRange: String = "50-950"
     @Option(help: "Timestep weighting: uniform, sds or fantasia3d.") var weighting: String = "uniform"
@@ -37,6 +39,8 @@ struct EditOptions: ParsableArguments {
         let bounds = tRange.split(separator: "-").compactMap { Int($0) }
         guard bounds.count == 2, bounds[0] <= bounds[1] else { throw InputError("--t-range", "'\(tRange)' is not MIN-MAX") }
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
+        guard let o = EditSettings.Optimizer(rawValue: optimizer) else { throw InputError("--optimizer", "'\(optimizer)' is not sgd or adam") }
+        s.optimizer = o
         (s.minTimestep, s.maxTimestep, s.weighting) = (bounds[0], bounds[1], weighting)
         return s
     }
@@ -50,6 +54,14 @@ struct EditOptions: ParsableArguments {
         guard URL(fileURLWithPath: input).standardized.path != URL(fileURLWithPath: output).standardized.path else {
             throw InputError(output, "would overwrite the input")
         }
+    }
+
+    /// Writes the particles (at working size) as one PNG grid, when `--save-every` asks for it.
+    func saveIntermediate(_ editor: ParticleEditor, model: DiffusionModel, output: String, step: Int) throws {
+        guard saveEvery > 0, step % saveEvery == 0 else { return }
+        let images = model.toImages(editor.particles).clamped(to: -1...1)
+        let pictures = (0..<images.shape[0]).map { RGBImage(tensor: images.item($0)) }
+        try RGBImage.grid(pictures, columns: min(pictures.count, 8)).writePNG(to: String(format: "%@.step%04d.png", output, step))
     }
 
     func checkPrompts() throws {
@@ -130,6 +142,7 @@ struct EditImage: ParsableCommand {
             while editor.step < settings.steps {
                 editor.advance()
                 bar.update(editor.step)
+                try options.saveIntermediate(editor, model: model, output: output, step: editor.step)
                 if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 && editor.step < settings.steps {
                     try editor.saveCheckpoint(to: checkpoint)
                 }
@@ -210,6 +223,7 @@ struct EditVideo: ParsableCommand {
                 while editor.step < settings.steps {
                     editor.advance()
                     bar.update(index * settings.steps + editor.step)
+                    try options.saveIntermediate(editor, model: model, output: output, step: index * settings.steps + editor.step)
                     if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 {
                         try editor.saveCheckpoint(to: windowCheckpoint)
                     }

@@ -38,16 +38,38 @@ import Testing
         #expect(FileManager.default.contents(atPath: "\(dir)/resumed.\(ext)") == full)
     }
 
+    @Test func adamAndIntermediateResults() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["edit", "image", Self.sample, "-o", "\(dir)/a.png", "--optimizer", "adam", "--save-every", "2"]
+                                      + commonOptions(steps: 4))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == ["a.png", "a.png.step0002.png", "a.png.step0004.png"])
+    }
+
+    /// A WAV file: FFmpeg reads it, but it has no video stream.
+    static func wav() -> Data {
+        var d = Data("RIFF".utf8)
+        func le32(_ v: UInt32) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
+        func le16(_ v: UInt16) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
+        let samples = 8000
+        d += le32(UInt32(36 + samples * 2)) + Data("WAVEfmt ".utf8) + le32(16) + le16(1) + le16(1) + le32(8000) + le32(16000) + le16(2) + le16(16)
+        d += Data("data".utf8) + le32(UInt32(samples * 2)) + Data(count: samples * 2)
+        return d
+    }
+
     @Test func badInputsAreOneLineErrorsWithNoOutput() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         FileManager.default.createFile(atPath: "\(dir)/empty.mp4", contents: Data())
         FileManager.default.createFile(atPath: "\(dir)/notes.mp4", contents: Data("just text\n".utf8))
+        FileManager.default.createFile(atPath: "\(dir)/sound.wav", contents: Self.wav())
         let cases: [([String], String)] = [
             (["edit", "video", "\(dir)/missing.mp4", "-o", "\(dir)/o.mp4"] + commonOptions(), "no such file"),
             (["edit", "video", "\(dir)/empty.mp4", "-o", "\(dir)/o.mp4"] + commonOptions(), "0 bytes"),
             (["edit", "video", "\(dir)/notes.mp4", "-o", "\(dir)/o.mp4"] + commonOptions(), "notes.mp4"),
             (["edit", "video", Self.sample, "-o", "\(dir)/missing/o.mp4"] + commonOptions(), "does not exist"),
+            (["edit", "video", "\(dir)/sound.wav", "-o", "\(dir)/o.mp4"] + commonOptions(), "has no video stream"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--model", Self.model, "--source", "", "--target", "x"], "--source"),
             (["edit", "video", Self.sample, "-o", Self.sample] + commonOptions(), "overwrite the input"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--window", "4", "--overlap", "4"] + commonOptions(), "--overlap"),
@@ -58,7 +80,7 @@ import Testing
             #expect(r.status != 0, "\(arguments)")
             #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
             let left = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            #expect(Set(left) == ["empty.mp4", "notes.mp4"], "left behind: \(left)")
+            #expect(Set(left) == ["empty.mp4", "notes.mp4", "sound.wav"], "left behind: \(left)")
         }
     }
 }
