@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "csd-bench", targets: ["CSDBench"]),
         .library(name: "Core", targets: ["Core"]),
         .library(name: "CSD", targets: ["CSD"]),
+        .library(name: "Panorama", targets: ["Panorama"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,10 +27,11 @@ let package = Package(
         .target(name: "Core", dependencies: ["COpenBLAS", "CPNG"]),
         .target(name: "World", dependencies: ["Core"]),
         .target(name: "CSD", dependencies: ["Core"]),
+        .target(name: "Panorama", dependencies: ["Core", "CSD"]),
         .target(name: "Video", dependencies: ["Core", "CFFmpeg"]),
         .executableTarget(
             name: "CSDTool",
-            dependencies: ["Core", "CSD", "World", "Video", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Core", "CSD", "Panorama", "World", "Video", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "CSDBench",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "WorldTests", dependencies: ["World"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "World"]),
         .testTarget(name: "CSDTests", dependencies: ["CSD"]),
+        .testTarget(name: "PanoramaTests", dependencies: ["Panorama"]),
     ],
     swiftLanguageModes: [.v5]
 )

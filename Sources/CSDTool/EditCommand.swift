@@ -1,5 +1,6 @@
 import ArgumentParser
 import CSD
+import Panorama
 import Core
 import Foundation
 import Video
@@ -8,7 +9,7 @@ import Video
 struct EditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edit", abstract: "Edit an image or a video from a source prompt to a target prompt.",
-        subcommands: [EditImage.self, EditVideo.self])
+        subcommands: [EditImage.self, EditVideo.self, EditPanorama.self])
 }
 
 /// Options every edit takes.
@@ -258,6 +259,67 @@ struct EditVideo: ParsableCommand {
             }
             try? FileManager.default.removeItem(atPath: checkpoint)
             try? FileManager.default.removeItem(atPath: checkpoint + ".window")
+            print("wrote \(output)")
+        }
+    }
+}
+
+struct EditPanorama: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "panorama",
+        abstract: "Edit a wide or 360° panorama through overlapping windows coupled by CSD.",
+        discussion: "--wrap treats the left and right edges as adjacent (a 360° image): windows cross the edge. It is the user's statement that the image is a full turn; any width is accepted.")
+    @Argument(help: "Input panorama (PNG or anything FFmpeg reads).") var input: String
+    @Option(name: .shortAndLong, help: "Output PNG.") var output: String
+    @Option(help: "csd (windows coupled) or dds (windows averaged, MultiDiffusion-style).") var method: String = "csd"
+    @Option(help: "Window side in working-size pixels (default: the model's size).") var window: Int?
+    @Option(help: "Window stride in working-size pixels (default: a quarter of the window).") var stride: Int?
+    @Option(help: "Windows per step, drawn at random (0: all).") var batch: Int = 0
+    @Flag(help: "Treat the panorama as 360°: windows wrap from the right edge into the left.") var wrap = false
+    @OptionGroup var options: EditOptions
+
+    func run() throws {
+        try CSDCommand.reportingInputErrors {
+            guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd or dds") }
+            try options.check(input: input, output: output, ext: "png")
+            var settings = try options.settings(method: m)
+            settings.normalization = "kernelRowSum"
+            let image = try readImage(input)
+            BLAS.prepare()
+            let model = try DiffusionModel(folder: options.model)
+            guard let native = options.workingSize ?? model.nativeImageSize else { throw InputError("--working-size", "the model has no sample_size; give one") }
+            // The short side (the height of a wide panorama) goes to the working size.
+            let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model)
+            let cell = model.pixelsPerCell
+            let windowPixels = window ?? native
+            let stridePixels = stride ?? max(cell, windowPixels / 4)
+            guard windowPixels % cell == 0, stridePixels % cell == 0 else { throw InputError("--window", "window and stride must be multiples of \(cell) pixels for this model") }
+            guard batch >= 0 else { throw InputError("--batch", "must be 0 or more") }
+            let original = image.workingTensor(width: w, height: h)
+            let source = model.toModelSpace(original)
+            let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: windowPixels / cell, stride: stridePixels / cell, wrap: wrap)
+            let editor = try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, batch: batch,
+                                            sourcePrompt: options.source, targetPrompt: options.target)
+            let checkpoint = output + ".checkpoint.safetensors"
+            if options.resume, FileManager.default.fileExists(atPath: checkpoint) { try editor.loadCheckpoint(from: checkpoint) }
+            let bar = ProgressBar(label: "editing \(layout.origins.count) windows", total: settings.steps)
+            while editor.step < settings.steps {
+                editor.advance()
+                bar.update(editor.step)
+                if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 && editor.step < settings.steps {
+                    try editor.saveCheckpoint(to: checkpoint)
+                }
+                if editor.step == options.stopAfter {
+                    try editor.saveCheckpoint(to: checkpoint)
+                    bar.finish()
+                    print("stopped after \(editor.step) steps; --resume continues from \(checkpoint)")
+                    return
+                }
+            }
+            bar.finish()
+            let edited = model.toImages(editor.panorama).clamped(to: -1...1)
+            try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
+            try? FileManager.default.removeItem(atPath: checkpoint)
             print("wrote \(output)")
         }
     }

@@ -84,3 +84,23 @@ import Testing
         }
     }
 }
+
+@Suite struct EditPanoramaCommandTests {
+    @Test func editsAWrappedPanoramaAndRejectsBadLayouts() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = try CommandRunner.run(["world", "panorama", "--caption", "a red ball on grass", "--size", "256x32", "-o", "\(dir)/p.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let common = ["--model", EditCommandTests.model, "--source", "a red ball on grass", "--target", "a blue ball on grass",
+                      "--steps", "2", "--working-size", "16"]
+        r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/e.png", "--wrap", "--batch", "3"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        let edited = try #require(FileManager.default.contents(atPath: "\(dir)/e.png"))
+        #expect(edited[16..<24] == Data([0, 0, 1, 0, 0, 0, 0, 32]), "full size kept")
+        r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/x.png", "--stride", "24"] + common)
+        #expect(r.status != 0 && r.stderr.contains("larger than the window") && r.stderr.split(separator: "\n").count == 1)
+        r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/x.png", "--window", "64"] + common)
+        #expect(r.status != 0 && r.stderr.contains("smaller than one window"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.png"))
+    }
+}

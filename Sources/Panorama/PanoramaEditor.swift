@@ -1,0 +1,131 @@
+import CSD
+import Core
+import Foundation
+
+/// Edits a panorama through overlapping windows that are CSD particles (Kim et al. 2023, §4.2):
+/// each step takes all windows or a random batch, computes their DDS gradients, couples them with
+/// the Stein variational update (or not, for `dds`), and scatters the window updates back,
+/// averaging where windows overlap. With `wrap`, windows cross the right edge into the left.
+public final class PanoramaEditor {
+    public let model: DiffusionModel
+    public let layout: WindowLayout
+    public let settings: EditSettings
+    /// Windows per step (0: all).
+    public let batch: Int
+    let distillation: ScoreDistillation
+    let stein: SteinVariationalUpdate
+    let target: DiffusionModel.Conditioning, sourcePrompt: DiffusionModel.Conditioning, unconditional: DiffusionModel.Conditioning
+    public let source: Tensor
+    public private(set) var panorama: Tensor
+    public private(set) var step = 0
+    var rng: RandomGenerator
+
+    public init(model: DiffusionModel, source: Tensor, layout: WindowLayout, settings: EditSettings, batch: Int,
+                sourcePrompt: String, targetPrompt: String) throws {
+        guard let weighting = ScoreDistillation.Weighting(rawValue: settings.weighting),
+              let normalization = SteinVariationalUpdate.Normalization(rawValue: settings.normalization) else {
+            throw InputError("panorama", "unknown weighting or normalization")
+        }
+        (self.model, self.layout, self.settings, self.batch, self.source, panorama) = (model, layout, settings, batch, source, source)
+        distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting,
+                                         timesteps: settings.minTimestep...settings.maxTimestep)
+        stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
+        let c = model.encode(prompts: [targetPrompt, sourcePrompt, ""])
+        func row(_ i: Int) -> DiffusionModel.Conditioning {
+            .init(hiddenStates: c.hiddenStates.item(i).reshaped([1] + Array(c.hiddenStates.shape.dropFirst())),
+                  pooled: c.pooled.item(i).reshaped([1, c.pooled.shape[1]]))
+        }
+        (target, self.sourcePrompt, unconditional) = (row(0), row(1), row(2))
+        rng = RandomGenerator(seed: settings.seed)
+    }
+
+    /// One step over the chosen windows.
+    public func advance() {
+        var chosen = Array(layout.origins.indices)
+        if batch > 0 && batch < chosen.count {
+            for i in 0..<batch { chosen.swapAt(i, i + Int(rng.next() % UInt64(chosen.count - i))) }
+            chosen = Array(chosen.prefix(batch)).sorted()
+        }
+        let t = distillation.drawTimestep(&rng)
+        let x = Tensor.concatenateBatch(chosen.map { layout.extract(panorama, $0) })
+        let s = Tensor.concatenateBatch(chosen.map { layout.extract(source, $0) })
+        let noise = rng.normal(x.shape)
+        var parts = [Tensor]()
+        var start = 0
+        while start < chosen.count {
+            let end = min(chosen.count, start + max(1, settings.batchLimit))
+            func rows(_ t: Tensor) -> Tensor { Tensor.concatenateBatch((start..<end).map { t.item($0).reshaped([1] + Array(t.shape.dropFirst())) }) }
+            parts.append(distillation.dds(rows(x), source: rows(s), target: target, sourcePrompt: sourcePrompt, unconditional: unconditional,
+                                          timestep: t, noise: rows(noise)))
+            start = end
+        }
+        let g = Tensor.concatenateBatch(parts)
+        var direction = g.scaled(by: -1)
+        if settings.method == .csd && chosen.count > 1 {
+            let n = chosen.count
+            let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
+            direction = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: direction.reshaped([n, direction.count / n]))
+                .update.reshaped(x.shape)
+        }
+        let update = layout.scatterAverage(chosen.enumerated().map { ($0.element, direction.item($0.offset).reshaped([1] + Array(x.shape.dropFirst()))) },
+                                           channels: x.shape[1])
+        panorama.add(update.scaled(by: settings.learningRate(atStep: step)))
+        step += 1
+    }
+
+    public func saveCheckpoint(to path: String) throws {
+        try SafetensorsFile.write(["panorama": panorama], metadata: ["step": "\(step)", "rng": "\(rng.state)"], to: path)
+    }
+
+    public func loadCheckpoint(from path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        let saved = try file.tensor("panorama")
+        guard saved.shape == panorama.shape, let s = file.metadata["step"].flatMap(Int.init), let r = file.metadata["rng"].flatMap(UInt64.init) else {
+            throw InputError(path, "not a checkpoint of this panorama edit")
+        }
+        (panorama, step, rng) = (saved, s, RandomGenerator(state: r))
+    }
+}
+
+/// Seam error and style spread of an edited panorama.
+public enum PanoramaMetrics {
+    /// Mean over window boundaries (and the 0°/360° line when `wrap`) of |edited jump − original
+    /// jump|, where a jump is the mean absolute colour step between the columns either side.
+    public static func seamError(original: RGBImage, edited: RGBImage, boundaries: [Int], wrap: Bool) -> Double {
+        let w = original.width
+        func jump(_ image: RGBImage, _ x: Int) -> Double {
+            let left = (x - 1 + w) % w
+            var sum = 0.0
+            for y in 0..<image.height {
+                for c in 0..<3 { sum += abs(Double(image.pixels[(y * w + x) * 3 + c]) - Double(image.pixels[(y * w + left) * 3 + c])) }
+            }
+            return sum / Double(image.height * 3)
+        }
+        let columns = Set(boundaries.filter { $0 > 0 } + (wrap ? [0] : []))
+        guard !columns.isEmpty else { return 0 }
+        return columns.map { abs(jump(edited, $0) - jump(original, $0)) }.reduce(0, +) / Double(columns.count)
+    }
+
+    /// Variance across windows of the mean colour (0–255, summed over channels) of the `region`
+    /// pixels each window holds (windows with fewer than 4 region pixels are skipped).
+    public static func styleSpread(edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> Double {
+        let w = edited.width
+        var means = [SIMD3<Double>]()
+        for ox in windowOrigins {
+            var sum = SIMD3<Double>(), count = 0
+            for y in 0..<edited.height {
+                for dx in 0..<window {
+                    let x = (ox + dx) % w
+                    guard region[y * w + x] else { continue }
+                    let p = (y * w + x) * 3
+                    sum += SIMD3(Double(edited.pixels[p]), Double(edited.pixels[p + 1]), Double(edited.pixels[p + 2]))
+                    count += 1
+                }
+            }
+            if count >= 4 { means.append(sum / Double(count)) }
+        }
+        guard means.count > 1 else { return 0 }
+        let mean = means.reduce(SIMD3<Double>(), +) / Double(means.count)
+        return means.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(means.count)
+    }
+}

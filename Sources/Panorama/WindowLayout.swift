@@ -1,0 +1,75 @@
+import Core
+
+/// Where the square windows of an edit sit on a panorama (in model-space cells).
+public struct WindowLayout: Equatable, Sendable {
+    public let width: Int, height: Int, window: Int, stride: Int, wrap: Bool
+    /// Top-left corners (x may run past the right edge when wrapping).
+    public let origins: [(x: Int, y: Int)]
+
+    public static func == (a: WindowLayout, b: WindowLayout) -> Bool {
+        a.width == b.width && a.height == b.height && a.window == b.window && a.stride == b.stride && a.wrap == b.wrap
+    }
+
+    /// Windows every `stride` cells; without wrap the last window in a row or column is moved
+    /// back to end at the edge, with wrap windows continue across the right edge into the left.
+    public init(width: Int, height: Int, window: Int, stride: Int, wrap: Bool) throws {
+        guard window > 0, stride > 0 else { throw InputError("--window", "window and stride must be positive") }
+        guard stride <= window else { throw InputError("--stride", "a stride of \(stride) is larger than the window (\(window)): parts of the panorama would never be edited") }
+        guard width >= window, height >= window else {
+            throw InputError("--window", "the panorama (\(width)x\(height) at working size) is smaller than one window (\(window))")
+        }
+        (self.width, self.height, self.window, self.stride, self.wrap) = (width, height, window, stride, wrap)
+        func positions(_ extent: Int, wrapping: Bool) -> [Int] {
+            if wrapping { return Array(Swift.stride(from: 0, to: extent, by: stride)) }
+            var p = Array(Swift.stride(from: 0, through: extent - window, by: stride))
+            if p.last! != extent - window { p.append(extent - window) }
+            return p
+        }
+        let xs = positions(width, wrapping: wrap), ys = positions(height, wrapping: false)
+        origins = ys.flatMap { y in xs.map { (x: $0, y: y) } }
+    }
+
+    /// Column `x` of window column `dx`, wrapped.
+    @inline(__always) func column(_ origin: Int, _ dx: Int) -> Int { (origin + dx) % width }
+
+    /// The window at `index` cut from `t` [1, C, H, W] as [1, C, window, window].
+    public func extract(_ t: Tensor, _ index: Int) -> Tensor {
+        let c = t.shape[1]
+        let (ox, oy) = origins[index]
+        var out = Tensor(zeros: [1, c, window, window])
+        for ch in 0..<c {
+            for y in 0..<window {
+                for x in 0..<window {
+                    out.storage[(ch * window + y) * window + x] = t.storage[(ch * height + oy + y) * width + column(ox, x)]
+                }
+            }
+        }
+        return out
+    }
+
+    /// Adds each window's values into a panorama-sized sum and counts how many windows cover each
+    /// cell; returns sum / count (0 where no window was given).
+    public func scatterAverage(_ windows: [(index: Int, values: Tensor)], channels c: Int) -> Tensor {
+        var sum = Tensor(zeros: [1, c, height, width])
+        var count = [Float](repeating: 0, count: height * width)
+        for (index, values) in windows {
+            let (ox, oy) = origins[index]
+            for y in 0..<window {
+                for x in 0..<window {
+                    let cell = (oy + y) * width + column(ox, x)
+                    count[cell] += 1
+                    for ch in 0..<c { sum.storage[ch * height * width + cell] += values.storage[(ch * window + y) * window + x] }
+                }
+            }
+        }
+        for cell in 0..<(height * width) where count[cell] > 0 {
+            for ch in 0..<c { sum.storage[ch * height * width + cell] /= count[cell] }
+        }
+        return sum
+    }
+
+    /// Column boundaries between windows (where one window's left edge falls), for seam metrics.
+    public var boundaries: [Int] {
+        Array(Set(origins.map { $0.x % width }.filter { $0 != 0 || wrap })).sorted()
+    }
+}

@@ -1,0 +1,58 @@
+import Core
+import Testing
+@testable import Panorama
+
+@Suite struct WindowLayoutTests {
+    @Test func withoutWrapTheLastWindowEndsAtTheEdge() throws {
+        let layout = try WindowLayout(width: 70, height: 8, window: 8, stride: 4, wrap: false)
+        #expect(layout.origins.map(\.x) == Array(stride(from: 0, through: 60, by: 4)) + [62])
+        #expect(layout.origins.allSatisfy { $0.x + 8 <= 70 })
+    }
+
+    @Test func withWrapWindowsCrossTheRightEdge() throws {
+        let layout = try WindowLayout(width: 64, height: 8, window: 8, stride: 4, wrap: true)
+        #expect(layout.origins.map(\.x) == Array(stride(from: 0, to: 64, by: 4)))
+        var rng = RandomGenerator(seed: 1)
+        let t = rng.normal([1, 3, 8, 64])
+        let last = layout.extract(t, layout.origins.count - 1)  // columns 60...63 then 0...3
+        #expect(last.storage[4] == t.storage[0] && last.storage[0] == t.storage[60])
+    }
+
+    @Test(arguments: [false, true])
+    func scatteringTheExtractedWindowsGivesThePanoramaBack(wrap: Bool) throws {
+        let layout = try WindowLayout(width: 40, height: 12, window: 8, stride: 3, wrap: wrap)
+        var rng = RandomGenerator(seed: 2)
+        let t = rng.normal([1, 4, 12, 40])
+        let back = layout.scatterAverage(layout.origins.indices.map { ($0, layout.extract(t, $0)) }, channels: 4)
+        #expect(back.maxAbsDifference(t) < 1e-5)
+    }
+
+    @Test func badLayoutsAreOneLineErrors() {
+        #expect(throws: InputError.self) { try WindowLayout(width: 64, height: 8, window: 8, stride: 9, wrap: false) }
+        #expect(throws: InputError.self) { try WindowLayout(width: 6, height: 8, window: 8, stride: 4, wrap: false) }
+        do { _ = try WindowLayout(width: 64, height: 8, window: 8, stride: 9, wrap: false) } catch let e as InputError {
+            #expect(e.description.contains("larger than the window") && !e.description.contains("\n"))
+        } catch {}
+    }
+}
+
+@Suite struct PanoramaMetricsTests {
+    func flat(_ v: UInt8, _ w: Int = 16, _ h: Int = 4) -> RGBImage { RGBImage(width: w, height: h, pixels: [UInt8](repeating: v, count: w * h * 3)) }
+
+    @Test func seamErrorSeesAStepAtABoundaryOnly() {
+        var stepped = flat(100)
+        for y in 0..<4 { for x in 8..<16 { for c in 0..<3 { stepped.pixels[(y * 16 + x) * 3 + c] = 130 } } }
+        #expect(PanoramaMetrics.seamError(original: flat(100), edited: flat(120), boundaries: [4, 8, 12], wrap: true) == 0)
+        // A 30-level step at column 8 (a boundary) and back at the 0/360 line.
+        #expect(PanoramaMetrics.seamError(original: flat(100), edited: stepped, boundaries: [4, 8, 12], wrap: false) == 10)
+        #expect(PanoramaMetrics.seamError(original: flat(100), edited: stepped, boundaries: [4, 8, 12], wrap: true) == 15)
+    }
+
+    @Test func styleSpreadIsZeroForOneTintAndGrowsWithTwo() {
+        let region = [Bool](repeating: true, count: 64)
+        #expect(PanoramaMetrics.styleSpread(edited: flat(90), region: region, windowOrigins: [0, 4, 8, 12], window: 4) == 0)
+        var two = flat(90)
+        for y in 0..<4 { for x in 8..<16 { two.pixels[(y * 16 + x) * 3] = 150 } }
+        #expect(PanoramaMetrics.styleSpread(edited: two, region: region, windowOrigins: [0, 4, 8, 12], window: 4) > 100)
+    }
+}
