@@ -41,3 +41,15 @@ import Testing
         #expect(object["csd_flicker_reduction"] is Double)
     }
 }
+
+@Suite struct EvalPanoramaCommandTests {
+    @Test func comparesThreeWaysOfEditingAPanorama() throws {
+        let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        for name in ["csd", "averaging", "independent"] {
+            let o = try #require(object[name] as? [String: Double], "\(name)")
+            #expect(o["seam_error"]! >= 0 && o["style_spread"]! >= 0 && (0...1).contains(o["edit_success"]!))
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import CSD
+import Core
+import Foundation
+import Panorama
+import World
+
+/// `csd eval panorama`: CSD against windows edited independently and against plain averaging
+/// (MultiDiffusion-style), on a 360° world panorama.
+struct EvalPanorama: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "panorama", abstract: "CSD vs independent windows vs averaging on a world panorama.")
+    @Option(help: "Model folder.") var model: String = "Models/prior"
+    @Option(help: "Panorama size WxH at the working size.") var size: String = "512x64"
+    @Option(help: "Steps.") var steps: Int = 200
+    @Option(help: "Learning rate.") var lr: Float = 0.1
+    @Option(help: "Guidance scale.") var guidance: Float = 7.5
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        try CSDCommand.reportingInputErrors {
+            let (w, h) = try WorldCommand.parseSize(size)
+            BLAS.prepare()
+            let diffusion = try DiffusionModel(folder: model)
+            let before = WorldScene(caption: "a red ball and a red cube on grass")!, after = WorldScene(caption: "a blue ball and a blue cube on grass")!
+            let renderer = WorldRenderer(scene: before)
+            let rendering = renderer.renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
+            let original = RGBImage(width: w, height: h, pixels: rendering.bytes)
+            let objects = rendering.objectIndex.map { $0 != Rendering.ground && $0 != Rendering.sky }
+            let window = h / diffusion.pixelsPerCell
+            let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]))
+            let analyser = SceneAnalyser(size: h)
+            var report: [String: Any] = ["model": model, "size": size, "steps": steps]
+            // (name, method, stride in cells)
+            for (name, method, stride) in [("csd", EditSettings.Method.csd, window / 4), ("averaging", .dds, window / 4), ("independent", .dds, window)] {
+                var settings = EditSettings()
+                (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, lr, guidance)
+                let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
+                let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, batch: 0,
+                                                sourcePrompt: before.caption, targetPrompt: after.caption)
+                let start = Date()
+                while editor.step < steps { editor.advance() }
+                let seconds = Date().timeIntervalSince(start)
+                let edited = RGBImage(tensor: diffusion.toImages(editor.panorama).item(0).clamped(to: -1...1))
+                let boundaries = layout.boundaries.map { $0 * diffusion.pixelsPerCell }
+                let pixelOrigins = layout.origins.map { $0.x * diffusion.pixelsPerCell }
+                // Edit success: the analyser on each window that holds an object.
+                var (hits, judged) = (0, 0)
+                for ox in Set(pixelOrigins) {
+                    var crop = [UInt8](repeating: 0, count: h * h * 3)
+                    var holdsObject = false
+                    for y in 0..<h { for x in 0..<h {
+                        let sx = (ox + x) % w
+                        if objects[y * w + sx] { holdsObject = true }
+                        for c in 0..<3 { crop[(y * h + x) * 3 + c] = edited.pixels[(y * w + sx) * 3 + c] }
+                    } }
+                    guard holdsObject else { continue }
+                    judged += 1
+                    if analyser.judge(RGBImage(width: h, height: h, pixels: crop)).dominantColor == .blue { hits += 1 }
+                }
+                report[name] = [
+                    "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: boundaries, wrap: true),
+                    "style_spread": PanoramaMetrics.styleSpread(edited: edited, region: objects, windowOrigins: pixelOrigins, window: h),
+                    "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "seconds": seconds,
+                ]
+            }
+            if json {
+                print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                for name in ["csd", "averaging", "independent"] {
+                    let r = report[name] as! [String: Double]
+                    print(String(format: "%@: seam error %.2f, style spread %.1f, edit success %.0f%%, %.0f s", name, r["seam_error"]!,
+                                 r["style_spread"]!, 100 * r["edit_success"]!, r["seconds"]!))
+                }
+            }
+        }
+    }
+}
