@@ -39,12 +39,8 @@ public final class ParticleEditor {
         distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting,
                                          timesteps: settings.minTimestep...settings.maxTimestep)
         stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
-        let c = model.encode(prompts: [targetPrompt, sourcePrompt, ""])
-        func row(_ i: Int) -> DiffusionModel.Conditioning {
-            .init(hiddenStates: c.hiddenStates.item(i).reshaped([1] + Array(c.hiddenStates.shape.dropFirst())),
-                  pooled: c.pooled.item(i).reshaped([1, c.pooled.shape[1]]))
-        }
-        (target, self.sourcePrompt, unconditional) = (row(0), row(1), row(2))
+        let c = model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""])
+        (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])
         self.source = source
         particles = source
         fixed = Array(repeating: false, count: source.shape[0])

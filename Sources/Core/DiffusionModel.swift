@@ -84,6 +84,15 @@ public final class DiffusionModel {
         vae.map { $0.decode(modelSpace) } ?? modelSpace
     }
 
+    /// Encodes prompts one by one: a batch-of-one conditioning per prompt.
+    public func encodeEach(prompts: [String]) -> [Conditioning] {
+        let c = encode(prompts: prompts)
+        return prompts.indices.map { i in
+            Conditioning(hiddenStates: c.hiddenStates.item(i).reshaped([1] + Array(c.hiddenStates.shape.dropFirst())),
+                         pooled: c.pooled.item(i).reshaped([1, c.pooled.shape[1]]))
+        }
+    }
+
     /// Encodes prompts (an empty string is the unconditional prompt).
     public func encode(prompts: [String]) -> Conditioning {
         let output = textEncoder(prompts.map(tokenizer.encode))
