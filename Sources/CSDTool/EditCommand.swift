@@ -57,6 +57,30 @@ struct EditOptions: ParsableArguments {
         }
     }
 
+    /// Runs `editor` to `total` steps with a progress bar: resumes from `checkpoint` when asked,
+    /// writes it every `--checkpoint-every` steps, and stops early at `--stop-after` (leaving the
+    /// checkpoint). Returns false when it stopped early.
+    func runSteps(_ editor: ResumableEdit, total: Int, label: String, checkpoint: String,
+                  afterStep: (Int) throws -> Void = { _ in }) throws -> Bool {
+        if resume, FileManager.default.fileExists(atPath: checkpoint) { try editor.loadCheckpoint(from: checkpoint) }
+        let bar = ProgressBar(label: label, total: total)
+        defer { bar.finish() }
+        while editor.step < total {
+            editor.advance()
+            bar.update(editor.step)
+            try afterStep(editor.step)
+            if checkpointEvery > 0 && editor.step % checkpointEvery == 0 && editor.step < total {
+                try editor.saveCheckpoint(to: checkpoint)
+            }
+            if editor.step == stopAfter {
+                try editor.saveCheckpoint(to: checkpoint)
+                print("stopped after \(editor.step) steps; --resume continues from \(checkpoint)")
+                return false
+            }
+        }
+        return true
+    }
+
     /// Writes the particles (at working size) as one PNG grid, when `--save-every` asks for it.
     func saveIntermediate(_ editor: ParticleEditor, model: DiffusionModel, output: String, step: Int) throws {
         guard saveEvery > 0, step % saveEvery == 0 else { return }
@@ -80,6 +104,17 @@ struct EditOptions: ParsableArguments {
                                : (round8(Double(short) * Double(width) / Double(height)), round8(Double(short)))
     }
 }
+
+/// An editor that advances one step at a time and saves and restores its state.
+protocol ResumableEdit: AnyObject {
+    var step: Int { get }
+    func advance()
+    func saveCheckpoint(to path: String) throws
+    func loadCheckpoint(from path: String) throws
+}
+
+extension ParticleEditor: ResumableEdit {}
+extension PanoramaEditor: ResumableEdit {}
 
 /// Reads a still image: PNG through libpng, anything else through FFmpeg.
 func readImage(_ path: String) throws -> RGBImage {
@@ -138,23 +173,9 @@ struct EditImage: ParsableCommand {
             let editor = try ParticleEditor(model: model, settings: settings, source: model.toModelSpace(original),
                                             sourcePrompt: options.source, targetPrompt: options.target)
             let checkpoint = output + ".checkpoint.safetensors"
-            if options.resume, FileManager.default.fileExists(atPath: checkpoint) { try editor.loadCheckpoint(from: checkpoint) }
-            let bar = ProgressBar(label: "editing", total: settings.steps)
-            while editor.step < settings.steps {
-                editor.advance()
-                bar.update(editor.step)
-                try options.saveIntermediate(editor, model: model, output: output, step: editor.step)
-                if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 && editor.step < settings.steps {
-                    try editor.saveCheckpoint(to: checkpoint)
-                }
-                if editor.step == options.stopAfter {
-                    try editor.saveCheckpoint(to: checkpoint)
-                    bar.finish()
-                    print("stopped after \(editor.step) steps; --resume continues from \(checkpoint)")
-                    return
-                }
-            }
-            bar.finish()
+            guard try options.runSteps(editor, total: settings.steps, label: "editing", checkpoint: checkpoint, afterStep: {
+                try options.saveIntermediate(editor, model: model, output: output, step: $0)
+            }) else { return }
             let edited = model.toImages(editor.particles).clamped(to: -1...1)
             try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
             try? FileManager.default.removeItem(atPath: checkpoint)
@@ -301,22 +322,8 @@ struct EditPanorama: ParsableCommand {
             let editor = try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, batch: batch,
                                             sourcePrompt: options.source, targetPrompt: options.target)
             let checkpoint = output + ".checkpoint.safetensors"
-            if options.resume, FileManager.default.fileExists(atPath: checkpoint) { try editor.loadCheckpoint(from: checkpoint) }
-            let bar = ProgressBar(label: "editing \(layout.origins.count) windows", total: settings.steps)
-            while editor.step < settings.steps {
-                editor.advance()
-                bar.update(editor.step)
-                if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 && editor.step < settings.steps {
-                    try editor.saveCheckpoint(to: checkpoint)
-                }
-                if editor.step == options.stopAfter {
-                    try editor.saveCheckpoint(to: checkpoint)
-                    bar.finish()
-                    print("stopped after \(editor.step) steps; --resume continues from \(checkpoint)")
-                    return
-                }
-            }
-            bar.finish()
+            guard try options.runSteps(editor, total: settings.steps, label: "editing \(layout.origins.count) windows",
+                                       checkpoint: checkpoint) else { return }
             let edited = model.toImages(editor.panorama).clamped(to: -1...1)
             try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
             try? FileManager.default.removeItem(atPath: checkpoint)
