@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool"]),
         .testTarget(name: "WorldTests", dependencies: ["World"]),
-        .testTarget(name: "VideoTests", dependencies: ["Video", "World"]),
+        .testTarget(name: "VideoTests", dependencies: ["Video", "World"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDTests", dependencies: ["CSD"]),
         .testTarget(name: "PanoramaTests", dependencies: ["Panorama"]),
     ],

@@ -262,7 +262,8 @@ struct EditVideo: ParsableCommand {
                 try? FileManager.default.removeItem(atPath: windowCheckpoint)
             }
             bar.finish()
-            let writer = try VideoWriter(path: output, width: fw, height: fh, frameRate: reader.frameRate)
+            let writer = try VideoWriter(path: output, width: fw, height: fh, frameRate: reader.frameRate, audioFrom: input)
+            if let note = writer.audioNote { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
             var sheetTop = [RGBImage](), sheetBottom = [RGBImage]()
             let sheetEvery = max(1, frames.count / 8)
             for (i, frame) in frames.enumerated() {

@@ -18,12 +18,18 @@ public final class VideoWriter {
     private var frameIndex = 0
     private var lastPTS: Int64 = -1
     private var finished = false
+    private var audio: AudioPassthrough?
+    /// Why the audio of `audioFrom` was left out (its codec does not fit an MP4), or nil.
+    public private(set) var audioNote: String?
+    /// Whether an audio stream is being copied.
+    public var copiesAudio: Bool { audio != nil }
     static let clock = AVRational(num: 1, den: 90_000)
 
     /// Opens `path` for `width`×`height` frames at `frameRate`; `crf` is x264's quality (lower is better).
     /// `rotation` (clockwise degrees, a multiple of 90) is stored as display-matrix metadata, as
-    /// phones do; frames are given as stored, before that rotation.
-    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, rotation: Int = 0) throws {
+    /// phones do; frames are given as stored, before that rotation. `audioFrom` names a media
+    /// file whose best audio stream is copied untouched (no re-encoding), when it has one.
+    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, rotation: Int = 0, audioFrom: String? = nil) throws {
         self.path = path
         (self.width, self.height, self.frameRate) = (width, height, frameRate)
         guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw InputError(path, "absurd frame size \(width)x\(height)") }
@@ -63,6 +69,15 @@ public final class VideoWriter {
             // av_display_rotation_set takes a clockwise angle (av_display_rotation_get returns counter-clockwise).
             av_display_rotation_set(UnsafeMutableRawPointer(side).assumingMemoryBound(to: Int32.self), Double(rotation))
         }
+        if let audioFrom {
+            do {
+                switch try AudioPassthrough.open(path: audioFrom, into: context) {
+                case .copied(let passthrough): audio = passthrough
+                case .none: break
+                case .unsupported(let reason): audioNote = "\(audioFrom): audio left out, \(reason)"
+                }
+            } catch { close(); throw error }
+        }
         code = avio_open(&context.pointee.pb, temporary, AVIO_FLAG_WRITE)
         guard code >= 0 else { close(); throw InputError(path, "cannot be written (\(ffmpegMessage(code)))") }
         code = avformat_write_header(context, nil)
@@ -82,6 +97,7 @@ public final class VideoWriter {
 
     /// Frees everything and removes the temporary file.
     private func close() {
+        audio = nil
         sws_freeContext(scaler); scaler = nil
         av_frame_free(&frame)
         av_packet_free(&packet)
@@ -121,6 +137,9 @@ public final class VideoWriter {
         frame.pointee.pts = pts
         frameIndex += 1
         try encode(frame)
+        if let audio, let format {
+            do { try audio.copy(upTo: seconds, into: format, destination: path) } catch { close(); throw error }
+        }
     }
 
     private func encode(_ frame: UnsafeMutablePointer<AVFrame>?) throws {
@@ -144,6 +163,10 @@ public final class VideoWriter {
         guard frameIndex > 0 else { close(); throw InputError(path, "no frames to write") }
         try encode(nil)
         guard let format else { return }
+        if let audio {
+            do { try audio.copy(upTo: .infinity, into: format, destination: path) } catch { close(); throw error }
+        }
+        self.audio = nil
         let code = av_write_trailer(format)
         guard code >= 0 else { close(); throw InputError(path, "cannot finish the MP4 (\(ffmpegMessage(code)))") }
         avio_closep(&format.pointee.pb)
