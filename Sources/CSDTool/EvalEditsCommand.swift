@@ -18,7 +18,7 @@ struct EvalEdits: ParsableCommand {
     @Option(help: "Working size (the images and frames are rendered at it).") var size: Int = 64
     @Flag(help: "Print one JSON object.") var json = false
 
-    struct Outcome { var success = 0.0, backgroundPSNR = 0.0, backgroundDetail = 0.0, flicker = 0.0, secondsPerStep = 0.0 }
+    struct Outcome { var success = 0.0, backgroundPSNR = 0.0, backgroundDetail = 0.0, flicker = 0.0, warpError = 0.0, secondsPerStep = 0.0 }
 
     /// Mean absolute difference between horizontally adjacent background pixels: texture detail.
     static func detail(_ image: RGBImage, background: [Bool]) -> Double {
@@ -84,29 +84,33 @@ struct EvalEdits: ParsableCommand {
 
             // CSD vs per-frame DDS on a world video (the camera orbits a red ball on grass).
             var videoResults = [EditSettings.Method: Outcome]()
+            var sourceWarpError = 0.0
             if frames > 0 {
                 let before = WorldScene(caption: "a red ball on grass")!, after = WorldScene(caption: "a blue ball on grass")!
-                let (sources, _) = WorldExports.video(scene: before, frames: frames, width: size, height: size, frameRate: 12, motion: .orbit)
+                let (sources, truth) = WorldExports.video(scene: before, frames: frames, width: size, height: size, frameRate: 12, motion: .orbit)
                 for method in [EditSettings.Method.csd, .dds] {
                     let (edited, seconds) = try edit(sources, from: before.caption, to: after.caption, method: method)
                     var o = Outcome()
                     o.flicker = EditMetrics.addedFlicker(source: sources, edited: edited)
+                    o.warpError = try MotionField.warpError(frames: edited, truth: truth)
                     o.success = Double(edited.filter { analyser.judge($0).dominantColor == .blue }.count) / Double(frames)
                     o.backgroundPSNR = zip(sources, edited).map { EditMetrics.psnr($0, $1) }.reduce(0, +) / Double(frames)
                     o.secondsPerStep = seconds
                     videoResults[method] = o
                 }
+                sourceWarpError = try MotionField.warpError(frames: sources, truth: truth)
             }
 
             func object(_ o: Outcome) -> [String: Any] {
                 ["edit_success": o.success, "background_psnr": o.backgroundPSNR, "background_detail": o.backgroundDetail,
-                 "added_flicker": o.flicker, "seconds_per_step": o.secondsPerStep]
+                 "added_flicker": o.flicker, "warp_error": o.warpError, "seconds_per_step": o.secondsPerStep]
             }
             var report: [String: Any] = ["model": model, "steps": steps, "lr": lr, "guidance": guidance, "size": size,
                                          "images": images, "source_background_detail": sourceDetail,
                                          "image_edits": Dictionary(uniqueKeysWithValues: imageResults.map { ($0.key.rawValue, object($0.value)) })]
             if frames > 0 {
                 report["frames"] = frames
+                report["source_warp_error"] = sourceWarpError
                 report["video_edits"] = Dictionary(uniqueKeysWithValues: videoResults.map { ($0.key.rawValue, object($0.value)) })
                 if let c = videoResults[.csd], let d = videoResults[.dds], d.flicker > 0 {
                     report["csd_flicker_reduction"] = 1 - c.flicker / d.flicker
@@ -123,8 +127,8 @@ struct EvalEdits: ParsableCommand {
             }
             for method in [EditSettings.Method.csd, .dds] where frames > 0 {
                 let o = videoResults[method]!
-                print(String(format: "%@ on a %d-frame video: added flicker %.2f, edit success %.0f%%, PSNR %.1f dB, %.2f s/step (%.3f s per frame-step)",
-                             method.rawValue, frames, o.flicker, 100 * o.success, o.backgroundPSNR, o.secondsPerStep, o.secondsPerStep / Double(frames)))
+                print(String(format: "%@ on a %d-frame video: added flicker %.2f, warp error %.2f (source %.2f), edit success %.0f%%, PSNR %.1f dB, %.2f s/step (%.3f s per frame-step)",
+                             method.rawValue, frames, o.flicker, o.warpError, sourceWarpError, 100 * o.success, o.backgroundPSNR, o.secondsPerStep, o.secondsPerStep / Double(frames)))
             }
             if let r = report["csd_flicker_reduction"] as? Double { print(String(format: "CSD adds %.0f%% less flicker than per-frame DDS", 100 * r)) }
         }

@@ -10,7 +10,7 @@ struct MetricsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Measure an edit against its source (images or videos).")
     @Argument(help: "Source image or video.") var source: String
     @Argument(help: "Edited image or video.") var edited: String
-    @Option(help: "World ground truth (the .json beside a world video): preservation is also measured outside the objects.") var groundTruth: String?
+    @Option(help: "World ground truth (the .json beside a world video): preservation is also measured outside the objects, and the warp error by the true motion.") var groundTruth: String?
     @Option(help: "Target caption, for edit success on world scenes (the analyser judges the dominant colour and shape).") var target: String?
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -33,15 +33,17 @@ struct MetricsCommand: ParsableCommand {
                 let truth = try JSONDecoder().decode(WorldGroundTruth.self, from: try Data(contentsOf: URL(fileURLWithPath: groundTruth)))
                 guard truth.views.count == original.count, truth.width == original[0].width, truth.height == original[0].height,
                       let focal = truth.focal else { throw InputError(groundTruth, "does not describe these frames") }
-                _ = focal
                 var total = 0.0
                 for (i, view) in truth.views.enumerated() {
-                    let m = view.cameraToWorld
-                    let camera = Camera(position: [m[0][3], m[1][3], m[2][3]],
-                                        target: [m[0][3] - m[0][2], m[1][3] - m[1][2], m[2][3] - m[2][2]])
+                    let camera = Camera(cameraToWorld: view.cameraToWorld, focal: focal, width: truth.width)
                     let mask = WorldRenderer(scene: view.scene).render(camera: camera, width: truth.width, height: truth.height).objectIndex
                         .map { $0 == Rendering.ground || $0 == Rendering.sky }
                     total += EditMetrics.psnr(original[i], result[i], mask: mask)
+                }
+                if original.count > 1 {
+                    // Consecutive edited frames compared after warping by the renderer's true motion.
+                    report["warp_error"] = try MotionField.warpError(frames: result, truth: truth)
+                    report["source_warp_error"] = try MotionField.warpError(frames: original, truth: truth)
                 }
                 report["psnr_outside_objects"] = total / Double(original.count)
             }

@@ -84,6 +84,20 @@ public struct WorldRenderer: Sendable {
         return Rendering(width: width, height: height, rgb: rgb, objectIndex: ids)
     }
 
+    /// The first surface along a ray: its distance and id (`Rendering.ground`, or object index + 1),
+    /// or nil for the sky. The same tests as `shade`, without the lighting.
+    public func surface(origin: SIMD3<Float>, direction d: SIMD3<Float>) -> (distance: Float, id: UInt8)? {
+        var nearest = Float.infinity
+        var hitObject = -1
+        for (i, object) in scene.objects.enumerated() {
+            if let (t, _) = Self.intersect(object, origin: origin, direction: d), t < nearest { nearest = t; hitObject = i }
+        }
+        let groundT = d.y < -1e-4 ? -origin.y / d.y : Float.infinity
+        if hitObject >= 0 && nearest < groundT { return (nearest, UInt8(hitObject + 1)) }
+        if groundT.isFinite && groundT < 80 { return (groundT, Rendering.ground) }
+        return nil
+    }
+
     /// Colour and object id seen along a ray.
     @inline(__always)
     func shade(origin: SIMD3<Float>, direction d: SIMD3<Float>) -> (SIMD3<Float>, UInt8) {
