@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 /// How an edit runs: the score, its coupling across particles, and the optimiser.
 public struct EditSettings: Codable, Equatable, Sendable {
@@ -46,6 +47,13 @@ public struct EditSettings: Codable, Equatable, Sendable {
     public var batchLimit: Int = 8
 
     public init() {}
+
+    /// Settings as JSON with sorted keys, so equal settings give identical checkpoint files.
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
 
     public func learningRate(atStep step: Int) -> Float {
         decayEvery > 0 ? learningRate * Float(pow(Double(decayFactor), Double(step / decayEvery))) : learningRate

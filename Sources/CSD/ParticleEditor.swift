@@ -122,7 +122,7 @@ public final class ParticleEditor {
         var tensors = ["particles": particles]
         if let m = firstMoment, let v = secondMoment { tensors["adam_m"] = m; tensors["adam_v"] = v }
         try SafetensorsFile.write(tensors, metadata: ["step": "\(step)", "rng": "\(rng.state)",
-                                                                       "settings": String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)],
+                                                                       "settings": String(decoding: try EditSettings.encoder.encode(settings), as: UTF8.self)],
                                   to: path)
     }
 

@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let core = BLAS.prepare()
-        let threads = ProcessInfo.processInfo.activeProcessorCount
+        let threads = Parallelism.workers
         let sgemm = Self.sgemmRate()
         log(String(format: "OpenBLAS %@ kernels, %d threads: sgemm 2048³ %.0f GFLOP/s", core, threads, sgemm))
         let peer = noTorch ? nil : (python ?? (FileManager.default.isExecutableFile(atPath: "Tools/.venv/bin/python") ? "Tools/.venv/bin/python" : nil))

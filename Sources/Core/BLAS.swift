@@ -7,6 +7,7 @@ import Foundation
 /// although these CPUs run the SkylakeX (AVX-512) kernels 1.5–2x faster. The library reads
 /// `OPENBLAS_CORETYPE` only while it initialises, so `prepare()` sets it (when the user has not)
 /// and re-runs the library's own `gotoblas_dynamic_init`, before any BLAS call is made.
+/// OpenBLAS runs on one thread; `sgemm` spreads tiles over the cores itself.
 public enum BLAS {
     private static let prepared: String = {
         let env = ProcessInfo.processInfo.environment
@@ -16,6 +17,9 @@ public enum BLAS {
             gotoblas_dynamic_quit()
             gotoblas_dynamic_init()
         }
+        // OpenBLAS's own threads would sum some products in an order that depends on how many
+        // there are; `sgemm` splits the work itself instead (see there).
+        openblas_set_num_threads(1)
         return currentCoreName()
     }()
 
@@ -29,23 +33,6 @@ public enum BLAS {
         return String(cString: name)
     }
 
-    /// Threads OpenBLAS uses.
-    public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
-    }
-
-    /// Runs `body` with OpenBLAS on one thread, for code that parallelises around BLAS calls
-    /// itself. Only call it from the top level (not from inside a parallel region).
-    public static func singleThreaded<R>(_ body: () -> R) -> R {
-        _ = prepared
-        let previous = threadCount
-        if previous == 1 { return body() }
-        threadCount = 1
-        defer { threadCount = previous }
-        return body()
-    }
-
     static func cpuHasAVX512() -> Bool {
         // /proc files report size 0, so read to the end of the stream rather than by size.
         guard let handle = FileHandle(forReadingAtPath: "/proc/cpuinfo") else { return false }
@@ -57,16 +44,48 @@ public enum BLAS {
         return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
     }
 
+    /// Products at least this large (multiply-adds) are split into tiles.
+    static let tiledWork = 1 << 20
+    /// Tile sizes: columns of C when it is wide, else rows.
+    static let columnTile = 256, rowTile = 64
+
     /// Row-major `C = alpha·op(A)·op(B) + beta·C`, with `op` a transpose where asked.
+    ///
+    /// Large products are cut into fixed tiles of C (chosen from the shape alone) and each tile
+    /// is one single-threaded OpenBLAS call, so every element of C is summed in the same order
+    /// whatever the number of threads: a seed gives the same result on any machine. With
+    /// `parallel` the tiles run on all cores; callers already inside a parallel loop pass false.
     @inline(__always)
     public static func sgemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true
     ) {
         _ = prepared
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        func call(_ rows: Range<Int>, _ columns: Range<Int>) {
+            let ap = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+            let bp = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(rows.count), Int32(columns.count), Int32(k), alpha, ap, Int32(lda), bp, Int32(ldb), beta,
+                        c + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))
+        }
+        let tiles: Int, tile: (Int) -> (Range<Int>, Range<Int>)
+        if m * n * k < tiledWork {
+            (tiles, tile) = (1, { _ in (0..<m, 0..<n) })
+        } else if n >= 2 * columnTile {
+            tiles = (n + columnTile - 1) / columnTile
+            tile = { i in (0..<m, (i * columnTile)..<min(n, (i + 1) * columnTile)) }
+        } else if m >= 2 * rowTile {
+            tiles = (m + rowTile - 1) / rowTile
+            tile = { i in ((i * rowTile)..<min(m, (i + 1) * rowTile), 0..<n) }
+        } else {
+            (tiles, tile) = (1, { _ in (0..<m, 0..<n) })
+        }
+        if parallel && tiles > 1 {
+            parallelFor(tiles) { i in let (r, cl) = tile(i); call(r, cl) }
+        } else {
+            for i in 0..<tiles { let (r, cl) = tile(i); call(r, cl) }
+        }
     }
 }

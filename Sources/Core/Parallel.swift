@@ -1,10 +1,21 @@
 import Dispatch
 import Foundation
 
+/// How many threads the kernels use: every core by default, or `CSD_THREADS` from the
+/// environment. Results do not depend on it (each output element is always summed in the same
+/// order), so a seed gives the same edit on any machine size; tests check this.
+public enum Parallelism {
+    /// Threads for the Swift kernels (and OpenBLAS, when `CSD_THREADS` is set).
+    public static let workers: Int = {
+        if let text = ProcessInfo.processInfo.environment["CSD_THREADS"], let n = Int(text), n >= 1 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
+}
+
 /// Splits `0..<count` into contiguous chunks run on all cores; small jobs run inline.
 @inline(__always)
 public func parallelChunks(_ count: Int, minimumChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
-    let workers = min(ProcessInfo.processInfo.activeProcessorCount, max(1, count / max(1, minimumChunk)))
+    let workers = min(Parallelism.workers, max(1, count / max(1, minimumChunk)))
     if workers <= 1 {
         body(0..<count)
         return
@@ -24,7 +35,7 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         if count == 1 { body(0) }
         return
     }
-    let workers = min(ProcessInfo.processInfo.activeProcessorCount, count)
+    let workers = min(Parallelism.workers, count)
     let chunk = (count + workers - 1) / workers
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let start = w * chunk

@@ -31,7 +31,7 @@ extension Tensor {
                 value.storage.withUnsafeBufferPointer { v in
                     out.storage.withUnsafeMutableBufferPointer { o in
                         let (qb, kb, vb, ob) = (q.baseAddress!, k.baseAddress!, v.baseAddress!, o.baseAddress!)
-                        BLAS.singleThreaded {
+                        do {
                             parallelFor(b * heads * blocks) { item in
                                 let block = item % blocks, h = (item / blocks) % heads, bi = item / (blocks * heads)
                                 let row0 = block * tile, rows = min(tile, lq - row0)
@@ -42,14 +42,14 @@ extension Tensor {
                                 let vp = vb + bi * lk * c + h * d
                                 let op = ob + (bi * lq + row0) * c + h * d
                                 BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, alpha: scale,
-                                           a: qp, lda: c, b: kp, ldb: c, c: scores, ldc: lk)
+                                           a: qp, lda: c, b: kp, ldb: c, c: scores, ldc: lk, parallel: false)
                                 for r in 0..<rows {
                                     let row = scores + r * lk
                                     if causal { for j in min(lk, row0 + r + 1)..<lk { row[j] = -Float.infinity } }
                                     Tensor.softmaxRow(row, lk)
                                 }
                                 BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: lk,
-                                           a: scores, lda: lk, b: vp, ldb: c, c: op, ldc: c)
+                                           a: scores, lda: lk, b: vp, ldb: c, c: op, ldc: c, parallel: false)
                             }
                         }
                     }

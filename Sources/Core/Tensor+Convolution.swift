@@ -35,13 +35,13 @@ extension Tensor {
         let p = ho * wo
         var out = Tensor(zeros: [n, cout, ho, wo])
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == .uniform(0)
-        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let workers = Parallelism.workers
         storage.withUnsafeBufferPointer { xs in
             weight.storage.withUnsafeBufferPointer { ws in
                 out.storage.withUnsafeMutableBufferPointer { ys in
                     let (xb, wb, yb) = (xs.baseAddress!, ws.baseAddress!, ys.baseAddress!)
                     /// One image: im2col (unless 1x1) and one sgemm.
-                    func convolveImage(_ b: Int, columns: UnsafeMutablePointer<Float>?) {
+                    func convolveImage(_ b: Int, columns: UnsafeMutablePointer<Float>?, parallel: Bool) {
                         let x = xb + b * cin * h * w
                         let y = yb + b * cout * p
                         var source = UnsafePointer(x)
@@ -59,21 +59,19 @@ extension Tensor {
                         }
                         BLAS.sgemm(transA: false, transB: false, m: cout, n: p, k: k,
                                    a: wb, lda: k, b: source, ldb: p,
-                                   beta: bias == nil ? 0 : 1, c: y, ldc: p)
+                                   beta: bias == nil ? 0 : 1, c: y, ldc: p, parallel: parallel)
                     }
                     if n >= workers && workers > 1 {
-                        // A whole image per core, BLAS single-threaded: no synchronisation inside small products.
-                        BLAS.singleThreaded {
-                            parallelFor(n) { b in
-                                let columns = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
-                                defer { columns?.deallocate() }
-                                convolveImage(b, columns: columns)
-                            }
+                        // A whole image per core: no synchronisation inside small products.
+                        parallelFor(n) { b in
+                            let columns = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
+                            defer { columns?.deallocate() }
+                            convolveImage(b, columns: columns, parallel: false)
                         }
                     } else {
                         let columns = direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
                         defer { columns?.deallocate() }
-                        for b in 0..<n { convolveImage(b, columns: columns) }
+                        for b in 0..<n { convolveImage(b, columns: columns, parallel: true) }
                     }
                 }
             }

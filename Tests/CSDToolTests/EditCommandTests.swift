@@ -104,3 +104,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.png"))
     }
 }
+
+/// The same seed gives the same edit whatever the number of threads (CSD_THREADS): each output
+/// element is summed in one order however the work is split.
+@Suite struct ThreadCountDeterminismTests {
+    static let prior = "\(CommandRunner.packageRoot)/Models/prior"
+
+    @Test func aCSDVideoEditIsBitwiseTheSameOnOneTwoAndManyThreads() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var checkpoints = [Data]()
+        for threads in ["1", "2", "32"] {
+            let output = "\(dir)/t\(threads).mp4"
+            let r = try CommandRunner.run(["edit", "video", EditCommandTests.sample, "-o", output, "--model", Self.prior,
+                                           "--source", "a red ball on grass", "--target", "a blue ball on grass", "--steps", "5",
+                                           "--working-size", "32", "--window", "4", "--overlap", "1", "--stop-after", "3", "--seed", "7"],
+                                          environment: ["CSD_THREADS": threads])
+            #expect(r.status == 0, "\(r.stderr)")
+            // The window's checkpoint holds the particles as Float32, with the optimiser and random state.
+            checkpoints.append(try #require(FileManager.default.contents(atPath: output + ".checkpoint.safetensors.window")))
+        }
+        #expect(checkpoints[0].count > 4 * 32 * 32 * 3 * 4)
+        #expect(checkpoints[1] == checkpoints[0], "2 threads differ from 1")
+        #expect(checkpoints[2] == checkpoints[0], "32 threads differ from 1")
+    }
+}
