@@ -216,7 +216,7 @@ struct EditVideo: ParsableCommand {
             let (fw, fh) = (frames[0].image.width, frames[0].image.height)
             let (w, h) = try options.workingSize(width: fw, height: fh, model: model)
             let originals = frames.map { $0.image.workingTensor(width: w, height: h) }
-            let sources = originals.map(model.toModelSpace)
+            let sources = originals.map { model.toModelSpace($0) }
             var edited = sources
             let checkpoint = output + ".checkpoint.safetensors"
             var firstWindow = 0
@@ -318,14 +318,15 @@ struct EditPanorama: ParsableCommand {
             guard windowPixels % cell == 0, stridePixels % cell == 0 else { throw InputError("--window", "window and stride must be multiples of \(cell) pixels for this model") }
             guard batch >= 0 else { throw InputError("--batch", "must be 0 or more") }
             let original = image.workingTensor(width: w, height: h)
-            let source = model.toModelSpace(original)
+            // Large panoramas go through the VAE of a latent model in overlapping tiles.
+            let source = model.toModelSpace(original, tiled: true)
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: windowPixels / cell, stride: stridePixels / cell, wrap: wrap)
             let editor = try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, batch: batch,
                                             sourcePrompt: options.source, targetPrompt: options.target)
             let checkpoint = output + ".checkpoint.safetensors"
             guard try options.runSteps(editor, total: settings.steps, label: "editing \(layout.origins.count) windows",
                                        checkpoint: checkpoint) else { return }
-            let edited = model.toImages(editor.panorama).clamped(to: -1...1)
+            let edited = model.toImages(editor.panorama, tiled: true).clamped(to: -1...1)
             try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
             try? FileManager.default.removeItem(atPath: checkpoint)
             print("wrote \(output)")

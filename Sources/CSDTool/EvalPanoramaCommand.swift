@@ -14,6 +14,7 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Steps.") var steps: Int = 200
     @Option(help: "Learning rate.") var lr: Float = 0.1
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
+    @Option(help: "Windows per step, drawn at random, for CSD and averaging (0: all); independent windows are as many as fit side by side.") var batch: Int = 8
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -27,20 +28,20 @@ struct EvalPanorama: ParsableCommand {
             let original = RGBImage(width: w, height: h, pixels: rendering.bytes)
             let objects = rendering.objectIndex.map { $0 != Rendering.ground && $0 != Rendering.sky }
             let window = h / diffusion.pixelsPerCell
-            let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]))
+            let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]), tiled: true)
             let analyser = SceneAnalyser(size: h)
-            var report: [String: Any] = ["model": model, "size": size, "steps": steps]
+            var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance]
             // (name, method, stride in cells)
             for (name, method, stride) in [("csd", EditSettings.Method.csd, window / 4), ("averaging", .dds, window / 4), ("independent", .dds, window)] {
                 var settings = EditSettings()
                 (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, lr, guidance)
                 let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
-                let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, batch: 0,
+                let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, batch: stride == window ? 0 : batch,
                                                 sourcePrompt: before.caption, targetPrompt: after.caption)
                 let start = Date()
                 while editor.step < steps { editor.advance() }
                 let seconds = Date().timeIntervalSince(start)
-                let edited = RGBImage(tensor: diffusion.toImages(editor.panorama).item(0).clamped(to: -1...1))
+                let edited = RGBImage(tensor: diffusion.toImages(editor.panorama, tiled: true).item(0).clamped(to: -1...1))
                 let boundaries = layout.boundaries.map { $0 * diffusion.pixelsPerCell }
                 let pixelOrigins = layout.origins.map { $0.x * diffusion.pixelsPerCell }
                 // Edit success: the analyser on each window that holds an object.

@@ -74,14 +74,15 @@ public final class DiffusionModel {
     public var nativeImageSize: Int? { unet.configuration.sampleSize.map { $0 * pixelsPerCell } }
 
     /// Images in [-1, 1] (N×3×H×W) to the space the UNet works in: VAE latents (the posterior
-    /// mean, scaled) for latent models, the images themselves for pixel models.
-    public func toModelSpace(_ images: Tensor) -> Tensor {
-        vae.map { $0.encode(images) } ?? images
+    /// mean, scaled) for latent models, the images themselves for pixel models. `tiled` codes
+    /// images larger than the VAE's own size tile by tile (`AutoencoderKL.encodeTiled`).
+    public func toModelSpace(_ images: Tensor, tiled: Bool = false) -> Tensor {
+        vae.map { tiled ? $0.encodeTiled(images) : $0.encode(images) } ?? images
     }
 
-    /// Model-space samples back to images in about [-1, 1].
-    public func toImages(_ modelSpace: Tensor) -> Tensor {
-        vae.map { $0.decode(modelSpace) } ?? modelSpace
+    /// Model-space samples back to images in about [-1, 1] (`tiled` as for `toModelSpace`).
+    public func toImages(_ modelSpace: Tensor, tiled: Bool = false) -> Tensor {
+        vae.map { tiled ? $0.decodeTiled(modelSpace) : $0.decode(modelSpace) } ?? modelSpace
     }
 
     /// Encodes prompts one by one: a batch-of-one conditioning per prompt.
