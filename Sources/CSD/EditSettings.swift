@@ -45,6 +45,8 @@ public struct EditSettings: Codable, Equatable, Sendable {
     public var bandwidthScale: Float = 1
     /// Particles per model call (each particle costs 4 UNet items for DDS).
     public var batchLimit: Int = 8
+    /// Particles updated per step, drawn at random (0: all), as the reference does for panoramas.
+    public var subset: Int = 0
 
     public init() {}
 

@@ -53,59 +53,80 @@ public final class ParticleEditor {
         particles = values
     }
 
-    /// Gradients (to descend) for every particle at timestep `t` with `noise`, in chunks.
-    func gradients(timestep t: Int, noise: Tensor) -> Tensor {
-        let n = particles.shape[0]
+    /// Gradients (to descend) for particles `x` (sources `s`) at timestep `t` with `noise`, in chunks.
+    func gradients(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor) -> Tensor {
+        let n = x.shape[0]
         var parts = [Tensor]()
         var start = 0
         while start < n {
-            let end = min(n, start + max(1, settings.batchLimit))
-            let x = Tensor.concatenateBatch((start..<end).map { particles.item($0).reshaped([1] + Array(particles.shape.dropFirst())) })
-            let e = Tensor.concatenateBatch((start..<end).map { noise.item($0).reshaped([1] + Array(noise.shape.dropFirst())) })
+            let chunk = Array(start..<min(n, start + max(1, settings.batchLimit)))
+            let (xc, e) = (x.rows(chunk), noise.rows(chunk))
             if settings.method == .sds {
-                parts.append(distillation.sds(x, prompt: target, unconditional: unconditional, timestep: t, noise: e))
+                parts.append(distillation.sds(xc, prompt: target, unconditional: unconditional, timestep: t, noise: e))
             } else {
-                let s = Tensor.concatenateBatch((start..<end).map { source.item($0).reshaped([1] + Array(source.shape.dropFirst())) })
-                parts.append(distillation.dds(x, source: s, target: target, sourcePrompt: sourcePrompt, unconditional: unconditional,
-                                              timestep: t, noise: e))
+                parts.append(distillation.dds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt,
+                                              unconditional: unconditional, timestep: t, noise: e))
             }
-            start = end
+            start = chunk.last! + 1
         }
         return Tensor.concatenateBatch(parts)
     }
 
+    /// The particles this step updates: all, or `settings.subset` drawn at random (in order).
+    func chooseParticles() -> [Int] {
+        let n = particles.shape[0]
+        var chosen = Array(0..<n)
+        guard settings.subset > 0 && settings.subset < n else { return chosen }
+        for i in 0..<settings.subset { chosen.swapAt(i, i + Int(rng.next() % UInt64(n - i))) }
+        return Array(chosen.prefix(settings.subset)).sorted()
+    }
+
     /// One optimisation step.
     public func advance() {
+        let chosen = chooseParticles()
         let t = distillation.drawTimestep(&rng)
-        let noise = rng.normal(particles.shape)
-        let g = gradients(timestep: t, noise: noise)
+        let allNoise = rng.normal(particles.shape)
+        let everyone = chosen.count == particles.shape[0]
+        let (x, noise) = everyone ? (particles, allNoise) : (particles.rows(chosen), allNoise.rows(chosen))
+        let g = gradients(x, sources: everyone ? source : source.rows(chosen), timestep: t, noise: noise)
         let lr = settings.learningRate(atStep: step)
         // The direction to move along (ascent on the log-density): −g, or the Stein update.
         var direction: Tensor
-        if settings.method == .csd && particles.shape[0] > 1 {
-            let n = particles.shape[0]
-            let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(particles, noise: noise, timestep: t) : particles
+        if settings.method == .csd && x.shape[0] > 1 {
+            let n = x.shape[0]
+            let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
             let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: g.scaled(by: -1).reshaped([n, g.count / n]))
             lastRepulsionRatio = result.repulsionRatio
-            direction = result.update.reshaped(particles.shape)
+            direction = result.update.reshaped(x.shape)
         } else {
             direction = g.scaled(by: -1)
+        }
+        if !everyone {
+            var full = Tensor(zeros: particles.shape)
+            full.setRows(chosen, to: direction)
+            direction = full
         }
         var update: Tensor
         switch settings.optimizer {
         case .sgd:
             update = direction.scaled(by: lr)
         case .adam:
+            // Moments of the particles not chosen this step stay as they are.
             let (b1, b2): (Float, Float) = (0.9, 0.999)
-            let m = (firstMoment ?? Tensor(zeros: direction.shape)).linearCombination(b1, direction, 1 - b1)
-            var squared = direction
-            for i in 0..<squared.count { squared.storage[i] *= squared.storage[i] }
-            let v = (secondMoment ?? Tensor(zeros: direction.shape)).linearCombination(b2, squared, 1 - b2)
-            (firstMoment, secondMoment) = (m, v)
+            var m = firstMoment ?? Tensor(zeros: direction.shape), v = secondMoment ?? Tensor(zeros: direction.shape)
+            let inner = particles.count / particles.shape[0]
             let k = Float(step + 1)
             let (c1, c2) = (1 - Foundation.pow(b1, k), 1 - Foundation.pow(b2, k))
             update = Tensor(zeros: direction.shape)
-            for i in 0..<update.count { update.storage[i] = lr * (m.storage[i] / c1) / ((v.storage[i] / c2).squareRoot() + 1e-8) }
+            for row in chosen {
+                for i in (row * inner)..<((row + 1) * inner) {
+                    let d = direction.storage[i]
+                    m.storage[i] = b1 * m.storage[i] + (1 - b1) * d
+                    v.storage[i] = b2 * v.storage[i] + (1 - b2) * d * d
+                    update.storage[i] = lr * (m.storage[i] / c1) / ((v.storage[i] / c2).squareRoot() + 1e-8)
+                }
+            }
+            (firstMoment, secondMoment) = (m, v)
         }
         let inner = particles.count / particles.shape[0]
         for i in fixed.indices where fixed[i] {

@@ -195,6 +195,7 @@ struct EditVideo: ParsableCommand {
     @Option(help: "Kernel normalisation: kernelRowSum or particleCount.") var normalization: String = "kernelRowSum"
     @Option(help: "Scale of the median-heuristic bandwidth.") var bandwidthScale: Float = 1
     @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
+    @Option(help: "Frames of a window updated per step, drawn at random (0: all).") var subset: Int = 0
     @Option(help: "Write a strip of source and edited frames here.") var contactSheet: String?
     @OptionGroup var options: EditOptions
 
@@ -207,6 +208,8 @@ struct EditVideo: ParsableCommand {
             var settings = try options.settings(method: m)
             settings.normalization = normalization
             settings.bandwidthScale = bandwidthScale
+            guard subset >= 0 else { throw InputError("--subset", "must be 0 or more") }
+            settings.subset = subset
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             settings.kernelInput = k
             let reader = try VideoReader(path: input)

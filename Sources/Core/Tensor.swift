@@ -61,6 +61,24 @@ public struct Tensor: Sendable, Equatable {
         return Tensor(shape: Array(shape.dropFirst()), storage: Array(storage[index * inner ..< (index + 1) * inner]))
     }
 
+    /// The slices `indices` along the first axis, in that order (the axis kept).
+    public func rows(_ indices: [Int]) -> Tensor {
+        let inner = shape.dropFirst().reduce(1, *)
+        var out = [Float]()
+        out.reserveCapacity(indices.count * inner)
+        for i in indices { out += storage[i * inner ..< (i + 1) * inner] }
+        return Tensor(shape: [indices.count] + Array(shape.dropFirst()), storage: out)
+    }
+
+    /// Writes the slices of `values` over the slices `indices` along the first axis.
+    public mutating func setRows(_ indices: [Int], to values: Tensor) {
+        let inner = shape.dropFirst().reduce(1, *)
+        precondition(values.shape == [indices.count] + Array(shape.dropFirst()), "setRows: \(values.shape) for \(indices.count) rows of \(shape)")
+        for (k, i) in indices.enumerated() {
+            storage.replaceSubrange(i * inner ..< (i + 1) * inner, with: values.storage[k * inner ..< (k + 1) * inner])
+        }
+    }
+
     /// Stacks tensors of one shape along a new first axis.
     public static func stack(_ items: [Tensor]) -> Tensor {
         precondition(!items.isEmpty, "stack: no tensors")

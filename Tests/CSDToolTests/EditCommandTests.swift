@@ -129,3 +129,22 @@ import Testing
         #expect(checkpoints[2] == checkpoints[0], "32 threads differ from 1")
     }
 }
+
+@Suite struct ParticleSubsetTests {
+    /// An edit with `--subset` resumes from its checkpoint to the same result; a negative subset is an error.
+    @Test func aRandomSubsetOfFramesMovesPerStepAndResumesExactly() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let common = ["--model", ThreadCountDeterminismTests.prior, "--source", "a red ball on grass", "--target", "a blue ball on grass",
+                      "--steps", "4", "--working-size", "32", "--window", "4", "--overlap", "1", "--subset", "2"]
+        var r = try CommandRunner.run(["edit", "video", EditCommandTests.sample, "-o", "\(dir)/a.mp4", "--stop-after", "6"] + common)
+        #expect(r.status == 0 && !FileManager.default.fileExists(atPath: "\(dir)/a.mp4"), "\(r.stderr)")
+        r = try CommandRunner.run(["edit", "video", EditCommandTests.sample, "-o", "\(dir)/full.mp4"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try CommandRunner.run(["edit", "video", EditCommandTests.sample, "-o", "\(dir)/a.mp4", "--resume"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.contents(atPath: "\(dir)/a.mp4") == FileManager.default.contents(atPath: "\(dir)/full.mp4"))
+        r = try CommandRunner.run(["edit", "video", EditCommandTests.sample, "-o", "\(dir)/x.mp4", "--subset", "-1"] + common.dropLast(2))
+        #expect(r.status != 0 && r.stderr.contains("--subset"))
+    }
+}
