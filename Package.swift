@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Core", targets: ["Core"]),
         .library(name: "CSD", targets: ["CSD"]),
         .library(name: "Panorama", targets: ["Panorama"]),
+        .library(name: "NeRF", targets: ["NeRF"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,15 +30,17 @@ let package = Package(
         .target(name: "CSD", dependencies: ["Core"]),
         .target(name: "Panorama", dependencies: ["Core", "CSD"]),
         .target(name: "Video", dependencies: ["Core", "CFFmpeg"]),
+        .target(name: "NeRF", dependencies: ["Core"]),
         .executableTarget(
             name: "CSDTool",
-            dependencies: ["Core", "CSD", "Panorama", "World", "Video", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Core", "CSD", "Panorama", "World", "Video", "NeRF", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "CSDBench",
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool"]),
         .testTarget(name: "WorldTests", dependencies: ["World"]),
+        .testTarget(name: "NeRFTests", dependencies: ["NeRF", "World"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "World"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDTests", dependencies: ["CSD"]),
         .testTarget(name: "PanoramaTests", dependencies: ["Panorama"]),

@@ -7,7 +7,7 @@ struct CSDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "csd",
         abstract: "Consistent text-guided editing of videos, panoramas and 3D scenes with diffusion models.",
-        subcommands: [SampleCommand.self, EditCommand.self, MetricsCommand.self, WorldCommand.self, EvalCommand.self])
+        subcommands: [SampleCommand.self, EditCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
 
     /// Runs `body`, turning an `InputError` into one line on stderr and exit status 1.
     static func reportingInputErrors(_ body: () throws -> Void) throws {
