@@ -15,6 +15,7 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Learning rate.") var lr: Float = 0.1
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
     @Option(help: "Windows per step, drawn at random, for CSD and averaging (0: all); independent windows are as many as fit side by side.") var batch: Int = 8
+    @Option(help: "Write the original and the three edits, one above the other, to this PNG.") var grid: String?
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -31,6 +32,14 @@ struct EvalPanorama: ParsableCommand {
             let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]), tiled: true)
             let analyser = SceneAnalyser(size: h)
             var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance]
+            // Every method is measured at the same places: seams at every column where a window of
+            // any method starts (multiples of the CSD stride) and across the 0°/360° line; tint
+            // spread and edit success over the same windows (the CSD layout's).
+            let commonStride = (window / 4) * diffusion.pixelsPerCell
+            let commonBoundaries = Array(Swift.stride(from: 0, to: w, by: commonStride))
+            let commonOrigins = Array(Swift.stride(from: 0, to: w, by: commonStride))
+            if let grid { try AtomicFile.checkDestination(grid) }
+            var pictures = [original]
             // (name, method, stride in cells)
             for (name, method, stride) in [("csd", EditSettings.Method.csd, window / 4), ("averaging", .dds, window / 4), ("independent", .dds, window)] {
                 var settings = EditSettings()
@@ -42,11 +51,10 @@ struct EvalPanorama: ParsableCommand {
                 while editor.step < steps { editor.advance() }
                 let seconds = Date().timeIntervalSince(start)
                 let edited = RGBImage(tensor: diffusion.toImages(editor.panorama, tiled: true).item(0).clamped(to: -1...1))
-                let boundaries = layout.boundaries.map { $0 * diffusion.pixelsPerCell }
-                let pixelOrigins = layout.origins.map { $0.x * diffusion.pixelsPerCell }
+                pictures.append(edited)
                 // Edit success: the analyser on each window that holds an object.
                 var (hits, judged) = (0, 0)
-                for ox in Set(pixelOrigins) {
+                for ox in commonOrigins {
                     var crop = [UInt8](repeating: 0, count: h * h * 3)
                     var holdsObject = false
                     for y in 0..<h { for x in 0..<h {
@@ -59,10 +67,15 @@ struct EvalPanorama: ParsableCommand {
                     if analyser.judge(RGBImage(width: h, height: h, pixels: crop)).dominantColor == .blue { hits += 1 }
                 }
                 report[name] = [
-                    "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: boundaries, wrap: true),
-                    "style_spread": PanoramaMetrics.styleSpread(edited: edited, region: objects, windowOrigins: pixelOrigins, window: h),
+                    "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonBoundaries, wrap: true),
+                    "style_spread": PanoramaMetrics.styleSpread(original: original, edited: edited, region: objects, windowOrigins: commonOrigins, window: h),
                     "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "seconds": seconds,
                 ]
+            }
+            if let grid { try RGBImage.grid(pictures, columns: 1).writePNG(to: grid) }
+            if let c = report["csd"] as? [String: Double], let i = report["independent"] as? [String: Double] {
+                report["csd_seam_reduction"] = 1 - c["seam_error"]! / max(i["seam_error"]!, 1e-9)
+                report["csd_spread_reduction"] = 1 - c["style_spread"]! / max(i["style_spread"]!, 1e-9)
             }
             if json {
                 print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
@@ -71,6 +84,9 @@ struct EvalPanorama: ParsableCommand {
                     let r = report[name] as! [String: Double]
                     print(String(format: "%@: seam error %.2f, style spread %.1f, edit success %.0f%%, %.0f s", name, r["seam_error"]!,
                                  r["style_spread"]!, 100 * r["edit_success"]!, r["seconds"]!))
+                }
+                if let seam = report["csd_seam_reduction"] as? Double, let spread = report["csd_spread_reduction"] as? Double {
+                    print(String(format: "CSD against independent windows: seam error %.0f%% lower, style spread %.0f%% lower", 100 * seam, 100 * spread))
                 }
             }
         }

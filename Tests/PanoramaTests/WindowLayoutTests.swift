@@ -48,11 +48,16 @@ import Testing
         #expect(PanoramaMetrics.seamError(original: flat(100), edited: stepped, boundaries: [4, 8, 12], wrap: true) == 15)
     }
 
-    @Test func styleSpreadIsZeroForOneTintAndGrowsWithTwo() {
+    @Test func styleSpreadIsZeroForOneTintChangeAndGrowsWithTwo() {
         let region = [Bool](repeating: true, count: 64)
-        #expect(PanoramaMetrics.styleSpread(edited: flat(90), region: region, windowOrigins: [0, 4, 8, 12], window: 4) == 0)
-        var two = flat(90)
-        for y in 0..<4 { for x in 8..<16 { two.pixels[(y * 16 + x) * 3] = 150 } }
-        #expect(PanoramaMetrics.styleSpread(edited: two, region: region, windowOrigins: [0, 4, 8, 12], window: 4) > 100)
+        // The source itself varies across windows; only the change counts.
+        var source = flat(90)
+        for y in 0..<4 { for x in 0..<8 { source.pixels[(y * 16 + x) * 3 + 1] = 20 } }
+        var shifted = source
+        for i in shifted.pixels.indices { shifted.pixels[i] += 30 }
+        #expect(PanoramaMetrics.styleSpread(original: source, edited: shifted, region: region, windowOrigins: [0, 4, 8, 12], window: 4) == 0)
+        var two = shifted
+        for y in 0..<4 { for x in 8..<16 { two.pixels[(y * 16 + x) * 3] = 180 } }
+        #expect(PanoramaMetrics.styleSpread(original: source, edited: two, region: region, windowOrigins: [0, 4, 8, 12], window: 4) > 100)
     }
 }

@@ -1,0 +1,47 @@
+import Core
+
+/// Seam error and style spread of an edited panorama.
+public enum PanoramaMetrics {
+    /// Mean over window boundaries (and the 0°/360° line when `wrap`) of |edited jump − original
+    /// jump|, where a jump is the mean absolute colour step between the columns either side.
+    public static func seamError(original: RGBImage, edited: RGBImage, boundaries: [Int], wrap: Bool) -> Double {
+        let w = original.width
+        func jump(_ image: RGBImage, _ x: Int) -> Double {
+            let left = (x - 1 + w) % w
+            var sum = 0.0
+            for y in 0..<image.height {
+                for c in 0..<3 { sum += abs(Double(image.pixels[(y * w + x) * 3 + c]) - Double(image.pixels[(y * w + left) * 3 + c])) }
+            }
+            return sum / Double(image.height * 3)
+        }
+        let columns = Set(boundaries.filter { $0 > 0 } + (wrap ? [0] : []))
+        guard !columns.isEmpty else { return 0 }
+        return columns.map { abs(jump(edited, $0) - jump(original, $0)) }.reduce(0, +) / Double(columns.count)
+    }
+
+    /// How much the edit's tint varies from window to window: the variance across windows (summed
+    /// over channels, 8-bit levels squared) of the mean colour change, edited − original, of the
+    /// `region` pixels each window holds (windows with fewer than 4 region pixels are skipped).
+    public static func styleSpread(original: RGBImage, edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> Double {
+        precondition(original.width == edited.width && original.height == edited.height, "styleSpread: sizes differ")
+        let w = edited.width
+        var means = [SIMD3<Double>]()
+        for ox in windowOrigins {
+            var sum = SIMD3<Double>(), count = 0
+            for y in 0..<edited.height {
+                for dx in 0..<window {
+                    let x = (ox + dx) % w
+                    guard region[y * w + x] else { continue }
+                    let p = (y * w + x) * 3
+                    sum += SIMD3(Double(edited.pixels[p]) - Double(original.pixels[p]), Double(edited.pixels[p + 1]) - Double(original.pixels[p + 1]),
+                                 Double(edited.pixels[p + 2]) - Double(original.pixels[p + 2]))
+                    count += 1
+                }
+            }
+            if count >= 4 { means.append(sum / Double(count)) }
+        }
+        guard means.count > 1 else { return 0 }
+        let mean = means.reduce(SIMD3<Double>(), +) / Double(means.count)
+        return means.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(means.count)
+    }
+}
