@@ -23,6 +23,8 @@ public final class ParticleEditor {
     var firstMoment: Tensor?, secondMoment: Tensor?
     /// Per-step diagnostics of the last step.
     public private(set) var lastRepulsionRatio: Float = 0
+    /// Wall time spent in `advance()` and, within it, in the Stein update (kernel and repulsion).
+    public private(set) var secondsAdvancing = 0.0, secondsInSteinUpdate = 0.0
 
     public init(model: DiffusionModel, settings: EditSettings, source: Tensor, sourcePrompt: String, targetPrompt: String) throws {
         guard settings.minTimestep >= 1, settings.maxTimestep < model.schedule.alphasCumprod.count, settings.minTimestep <= settings.maxTimestep else {
@@ -83,6 +85,8 @@ public final class ParticleEditor {
 
     /// One optimisation step.
     public func advance() {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { secondsAdvancing += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         let chosen = chooseParticles()
         let t = distillation.drawTimestep(&rng)
         let allNoise = rng.normal(particles.shape)
@@ -94,6 +98,8 @@ public final class ParticleEditor {
         var direction: Tensor
         if settings.method == .csd && x.shape[0] > 1 {
             let n = x.shape[0]
+            let steinStarted = DispatchTime.now().uptimeNanoseconds
+            defer { secondsInSteinUpdate += Double(DispatchTime.now().uptimeNanoseconds - steinStarted) / 1e9 }
             let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
             let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: g.scaled(by: -1).reshaped([n, g.count / n]))
             lastRepulsionRatio = result.repulsionRatio

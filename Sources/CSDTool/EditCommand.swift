@@ -234,6 +234,8 @@ struct EditVideo: ParsableCommand {
                 firstWindow = done
             }
             let bar = ProgressBar(label: "editing \(frames.count) frames", total: starts.count * settings.steps)
+            var (advancing, inStein) = (0.0, 0.0)
+            var (windowSteps, frameSteps) = (0, 0)
             for (index, start) in starts.enumerated() where index >= firstWindow {
                 let range = start..<min(frames.count, start + window)
                 let windowCheckpoint = checkpoint + ".window"
@@ -245,6 +247,7 @@ struct EditVideo: ParsableCommand {
                 if options.resume, index == firstWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {
                     try editor.loadCheckpoint(from: windowCheckpoint)
                 }
+                let firstStep = editor.step
                 while editor.step < settings.steps {
                     editor.advance()
                     bar.update(index * settings.steps + editor.step)
@@ -260,11 +263,17 @@ struct EditVideo: ParsableCommand {
                         return
                     }
                 }
+                (advancing, inStein) = (advancing + editor.secondsAdvancing, inStein + editor.secondsInSteinUpdate)
+                (windowSteps, frameSteps) = (windowSteps + editor.step - firstStep, frameSteps + range.count * (editor.step - firstStep))
                 for (k, f) in range.enumerated() { edited[f] = editor.particles.item(k).reshaped(sources[0].shape) }
                 try SafetensorsFile.write(["frames": Tensor.concatenateBatch(edited)], metadata: ["windows_done": "\(index + 1)"], to: checkpoint)
                 try? FileManager.default.removeItem(atPath: windowCheckpoint)
             }
             bar.finish()
+            if windowSteps > 0 {
+                print(String(format: "%.2f s per step of a window, %.3f s per frame-step; the Stein update took %.2f%% of it",
+                             advancing / Double(windowSteps), advancing / Double(frameSteps), 100 * inStein / max(advancing, 1e-9)))
+            }
             let writer = try VideoWriter(path: output, width: fw, height: fh, frameRate: reader.frameRate, audioFrom: input)
             if let note = writer.audioNote { FileHandle.standardError.write(Data("warning: \(note)\n".utf8)) }
             var sheetTop = [RGBImage](), sheetBottom = [RGBImage]()

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 /// Where the square windows of an edit sit on a panorama (in model-space cells).
 public struct WindowLayout: Equatable, Sendable {
@@ -47,25 +48,43 @@ public struct WindowLayout: Equatable, Sendable {
         return out
     }
 
-    /// Adds each window's values into a panorama-sized sum and counts how many windows cover each
-    /// cell; returns sum / count (0 where no window was given).
+    /// Weight of cell `u` of a window side: a half sine, largest in the middle and small at the
+    /// edges, so a window's contribution fades out instead of stopping at a hard edge.
+    @inline(__always) func feather(_ u: Int) -> Float { Foundation.sin(Float.pi * (Float(u) + 0.5) / Float(window)) }
+
+    /// Blends window values into the panorama: `(N/B)·Σ_chosen w_i·v_i / Σ_all w_i`, with `w_i` the
+    /// feathered weight of window i (`feather` along x times along y), N windows in all and B given.
+    /// With every window given it is their feathered average; with a random subset it is an
+    /// unbiased estimate of that average whose contributions fade out at the edges of the chosen
+    /// windows, so random batches leave no seams. Cells no given window covers get 0.
     public func scatterAverage(_ windows: [(index: Int, values: Tensor)], channels c: Int) -> Tensor {
         var sum = Tensor(zeros: [1, c, height, width])
-        var count = [Float](repeating: 0, count: height * width)
+        let weights = (0..<window).map(feather)
         for (index, values) in windows {
             let (ox, oy) = origins[index]
             for y in 0..<window {
                 for x in 0..<window {
                     let cell = (oy + y) * width + column(ox, x)
-                    count[cell] += 1
-                    for ch in 0..<c { sum.storage[ch * height * width + cell] += values.storage[(ch * window + y) * window + x] }
+                    let w = weights[x] * weights[y]
+                    for ch in 0..<c { sum.storage[ch * height * width + cell] += w * values.storage[(ch * window + y) * window + x] }
                 }
             }
         }
-        for cell in 0..<(height * width) where count[cell] > 0 {
-            for ch in 0..<c { sum.storage[ch * height * width + cell] /= count[cell] }
+        let scale = Float(origins.count) / Float(max(windows.count, 1))
+        for cell in 0..<(height * width) where coverage[cell] > 0 {
+            for ch in 0..<c { sum.storage[ch * height * width + cell] *= scale / coverage[cell] }
         }
         return sum
+    }
+
+    /// Σ over all windows of their feathered weight at each cell.
+    var coverage: [Float] {
+        var total = [Float](repeating: 0, count: height * width)
+        let weights = (0..<window).map(feather)
+        for (ox, oy) in origins {
+            for y in 0..<window { for x in 0..<window { total[(oy + y) * width + column(ox, x)] += weights[x] * weights[y] } }
+        }
+        return total
     }
 
     /// Column boundaries between windows (where one window's left edge falls), for seam metrics.

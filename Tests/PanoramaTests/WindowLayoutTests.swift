@@ -61,3 +61,23 @@ import Testing
         #expect(PanoramaMetrics.styleSpread(original: source, edited: two, region: region, windowOrigins: [0, 4, 8, 12], window: 4) > 100)
     }
 }
+
+@Suite struct FeatheredScatterTests {
+    @Test func aRandomSubsetIsAnUnbiasedFadingEstimateOfTheFullAverage() throws {
+        let layout = try WindowLayout(width: 32, height: 8, window: 8, stride: 2, wrap: true)
+        let ones = Tensor(shape: [1, 1, 8, 8], repeating: 1)
+        // All windows: the feathered average of ones is one everywhere.
+        let all = layout.scatterAverage(layout.origins.indices.map { ($0, ones) }, channels: 1)
+        #expect(all.storage.allSatisfy { abs($0 - 1) < 1e-5 })
+        // One window of 16: its contribution fades towards its edges (no hard step)...
+        let one = layout.scatterAverage([(5, ones)], channels: 1)
+        let row = (0..<32).map { one.storage[3 * 32 + $0] }
+        #expect(row[10] < row[12] && row[12] < row[13] && row[17] < row[14], "\(row)")
+        #expect(row[9] == 0 && row[18] == 0)
+        #expect(row[10] < 0.25 * row[14], "the edge cell is a fraction of the middle one")
+        // ...and averaged over every choice of one window it is the full average.
+        var mean = Tensor(zeros: [1, 1, 8, 32])
+        for i in layout.origins.indices { mean.add(layout.scatterAverage([(i, ones)], channels: 1).scaled(by: 1 / Float(layout.origins.count))) }
+        #expect(mean.maxAbsDifference(all) < 1e-5)
+    }
+}
