@@ -71,8 +71,9 @@ public struct WindowLayout: Equatable, Sendable {
             }
         }
         let scale = Float(origins.count) / Float(max(windows.count, 1))
-        for cell in 0..<(height * width) where coverage[cell] > 0 {
-            for ch in 0..<c { sum.storage[ch * height * width + cell] *= scale / coverage[cell] }
+        let total = coverage
+        for cell in 0..<(height * width) where total[cell] > 0 {
+            for ch in 0..<c { sum.storage[ch * height * width + cell] *= scale / total[cell] }
         }
         return sum
     }
