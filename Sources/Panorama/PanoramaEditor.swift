@@ -50,9 +50,9 @@ public final class PanoramaEditor {
         var start = 0
         while start < chosen.count {
             let end = min(chosen.count, start + max(1, settings.batchLimit))
-            func rows(_ t: Tensor) -> Tensor { Tensor.concatenateBatch((start..<end).map { t.item($0).reshaped([1] + Array(t.shape.dropFirst())) }) }
-            parts.append(distillation.dds(rows(x), source: rows(s), target: target, sourcePrompt: sourcePrompt, unconditional: unconditional,
-                                          timestep: t, noise: rows(noise)))
+            let chunk = Array(start..<end)
+            parts.append(distillation.dds(x.rows(chunk), source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt,
+                                          unconditional: unconditional, timestep: t, noise: noise.rows(chunk)))
             start = end
         }
         let g = Tensor.concatenateBatch(parts)

@@ -6,6 +6,8 @@ public struct WindowLayout: Equatable, Sendable {
     public let width: Int, height: Int, window: Int, stride: Int, wrap: Bool
     /// Top-left corners (x may run past the right edge when wrapping).
     public let origins: [(x: Int, y: Int)]
+    /// Σ over all windows of their feathered weight at each cell.
+    let coverage: [Float]
 
     public static func == (a: WindowLayout, b: WindowLayout) -> Bool {
         a.width == b.width && a.height == b.height && a.window == b.window && a.stride == b.stride && a.wrap == b.wrap
@@ -28,6 +30,12 @@ public struct WindowLayout: Equatable, Sendable {
         }
         let xs = positions(width, wrapping: wrap), ys = positions(height, wrapping: false)
         origins = ys.flatMap { y in xs.map { (x: $0, y: y) } }
+        var total = [Float](repeating: 0, count: height * width)
+        let weights = (0..<window).map { Self.feather($0, window: window) }
+        for (ox, oy) in origins {
+            for y in 0..<window { for x in 0..<window { total[(oy + y) * width + (ox + x) % width] += weights[x] * weights[y] } }
+        }
+        coverage = total
     }
 
     /// Column `x` of window column `dx`, wrapped.
@@ -50,7 +58,7 @@ public struct WindowLayout: Equatable, Sendable {
 
     /// Weight of cell `u` of a window side: a half sine, largest in the middle and small at the
     /// edges, so a window's contribution fades out instead of stopping at a hard edge.
-    @inline(__always) func feather(_ u: Int) -> Float { Foundation.sin(Float.pi * (Float(u) + 0.5) / Float(window)) }
+    @inline(__always) static func feather(_ u: Int, window: Int) -> Float { Foundation.sin(Float.pi * (Float(u) + 0.5) / Float(window)) }
 
     /// Blends window values into the panorama: `(N/B)·Σ_chosen w_i·v_i / Σ_all w_i`, with `w_i` the
     /// feathered weight of window i (`feather` along x times along y), N windows in all and B given.
@@ -59,7 +67,7 @@ public struct WindowLayout: Equatable, Sendable {
     /// windows, so random batches leave no seams. Cells no given window covers get 0.
     public func scatterAverage(_ windows: [(index: Int, values: Tensor)], channels c: Int) -> Tensor {
         var sum = Tensor(zeros: [1, c, height, width])
-        let weights = (0..<window).map(feather)
+        let weights = (0..<window).map { Self.feather($0, window: window) }
         for (index, values) in windows {
             let (ox, oy) = origins[index]
             for y in 0..<window {
@@ -71,21 +79,10 @@ public struct WindowLayout: Equatable, Sendable {
             }
         }
         let scale = Float(origins.count) / Float(max(windows.count, 1))
-        let total = coverage
-        for cell in 0..<(height * width) where total[cell] > 0 {
-            for ch in 0..<c { sum.storage[ch * height * width + cell] *= scale / total[cell] }
+        for cell in 0..<(height * width) where coverage[cell] > 0 {
+            for ch in 0..<c { sum.storage[ch * height * width + cell] *= scale / coverage[cell] }
         }
         return sum
-    }
-
-    /// Σ over all windows of their feathered weight at each cell.
-    var coverage: [Float] {
-        var total = [Float](repeating: 0, count: height * width)
-        let weights = (0..<window).map(feather)
-        for (ox, oy) in origins {
-            for y in 0..<window { for x in 0..<window { total[(oy + y) * width + column(ox, x)] += weights[x] * weights[y] } }
-        }
-        return total
     }
 
     /// Column boundaries between windows (where one window's left edge falls), for seam metrics.
