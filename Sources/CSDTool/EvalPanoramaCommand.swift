@@ -36,8 +36,7 @@ struct EvalPanorama: ParsableCommand {
             // any method starts (multiples of the CSD stride) and across the 0°/360° line; tint
             // spread and edit success over the same windows (the CSD layout's).
             let commonStride = (window / 4) * diffusion.pixelsPerCell
-            let commonBoundaries = Array(Swift.stride(from: 0, to: w, by: commonStride))
-            let commonOrigins = Array(Swift.stride(from: 0, to: w, by: commonStride))
+            let commonColumns = Array(Swift.stride(from: 0, to: w, by: commonStride))
             if let grid { try AtomicFile.checkDestination(grid) }
             var pictures = [original]
             // (name, method, stride in cells)
@@ -54,7 +53,7 @@ struct EvalPanorama: ParsableCommand {
                 pictures.append(edited)
                 // Edit success: the analyser on each window that holds an object.
                 var (hits, judged) = (0, 0)
-                for ox in commonOrigins {
+                for ox in commonColumns {
                     var crop = [UInt8](repeating: 0, count: h * h * 3)
                     var holdsObject = false
                     for y in 0..<h { for x in 0..<h {
@@ -67,8 +66,8 @@ struct EvalPanorama: ParsableCommand {
                     if analyser.judge(RGBImage(width: h, height: h, pixels: crop)).dominantColor == .blue { hits += 1 }
                 }
                 report[name] = [
-                    "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonBoundaries, wrap: true),
-                    "style_spread": PanoramaMetrics.styleSpread(original: original, edited: edited, region: objects, windowOrigins: commonOrigins, window: h),
+                    "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonColumns, wrap: true),
+                    "style_spread": PanoramaMetrics.styleSpread(original: original, edited: edited, region: objects, windowOrigins: commonColumns, window: h),
                     "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "seconds": seconds,
                 ]
             }
