@@ -14,7 +14,7 @@ final class AudioPassthrough {
     private var holdsPacket = false
     private var ended = false
 
-    /// Why a file's audio cannot be copied into `format`, or nil when it can (or has none).
+    /// What `open` found: a passthrough to copy with, no audio stream, or why the audio cannot be copied.
     enum Outcome { case copied(AudioPassthrough), none, unsupported(String) }
 
     /// Adds an output stream to `format` (before its header is written) carrying `path`'s best
