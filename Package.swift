@@ -25,7 +25,8 @@ let package = Package(
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
-        .target(name: "Core", dependencies: ["COpenBLAS", "CPNG"]),
+        .systemLibrary(name: "CMalloc"),
+        .target(name: "Core", dependencies: ["COpenBLAS", "CPNG", "CMalloc"]),
         .target(name: "World", dependencies: ["Core"]),
         .target(name: "CSD", dependencies: ["Core"]),
         .target(name: "Panorama", dependencies: ["Core", "CSD"]),

@@ -7,7 +7,8 @@ import Foundation
 /// although these CPUs run the SkylakeX (AVX-512) kernels 1.5–2x faster. The library reads
 /// `OPENBLAS_CORETYPE` only while it initialises, so `prepare()` sets it (when the user has not)
 /// and re-runs the library's own `gotoblas_dynamic_init`, before any BLAS call is made.
-/// OpenBLAS runs on one thread; `sgemm` spreads tiles over the cores itself.
+/// OpenBLAS runs on one thread; `sgemm` spreads tiles over the cores itself. Preparing also
+/// applies `HeapTuning`, since every model run starts here.
 public enum BLAS {
     private static let prepared: String = {
         let env = ProcessInfo.processInfo.environment
@@ -20,10 +21,11 @@ public enum BLAS {
         // OpenBLAS's own threads would sum some products in an order that depends on how many
         // there are; `sgemm` splits the work itself instead (see there).
         openblas_set_num_threads(1)
+        HeapTuning.keepFreedMemory()
         return currentCoreName()
     }()
 
-    /// Chooses the kernel set (once) and returns OpenBLAS's name for it.
+    /// Chooses the kernel set and tunes the heap (once); returns OpenBLAS's name for the kernels.
     @discardableResult
     public static func prepare() -> String { prepared }
 
