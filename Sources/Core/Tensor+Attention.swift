@@ -14,7 +14,7 @@ extension Tensor {
     static let attentionTile = 64
 
     /// Tiles of (batch, head, block of query rows) run in parallel, each with single-threaded
-    /// sgemm: scores = Q·Kᵀ·scale, row softmax, output = P·V.
+    /// sgemm: scores = Q·Kᵀ·scale, exp(scores − row max), output = P·V / row sum.
     static func attentionUnprofiled(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool) -> Tensor {
         let (b, lq, c) = (query.shape[0], query.shape[1], query.shape[2])
         let lk = key.shape[1]
@@ -43,13 +43,20 @@ extension Tensor {
                                 let op = ob + (bi * lq + row0) * c + h * d
                                 BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, alpha: scale,
                                            a: qp, lda: c, b: kp, ldb: c, c: scores, ldc: lk, parallel: false)
+                                let sums = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+                                defer { sums.deallocate() }
                                 for r in 0..<rows {
                                     let row = scores + r * lk
                                     if causal { for j in min(lk, row0 + r + 1)..<lk { row[j] = -Float.infinity } }
-                                    Tensor.softmaxRow(row, lk)
+                                    sums[r] = Tensor.exponentiateRow(row, lk)
                                 }
                                 BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: lk,
                                            a: scores, lda: lk, b: vp, ldb: c, c: op, ldc: c, parallel: false)
+                                // The softmax's division, on the d outputs of a row instead of its lk weights.
+                                for r in 0..<rows {
+                                    let inv = sums[r] > 0 ? 1 / sums[r] : 0, out = op + r * c
+                                    for j in 0..<d { out[j] *= inv }
+                                }
                             }
                         }
                     }

@@ -90,13 +90,30 @@ extension Tensor {
     /// Softmax over a row of `n` values, in place, vectorised.
     @inline(__always)
     static func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        let sum = exponentiateRow(p, n)
+        guard sum > 0 else { return }
+        let inv = 1 / sum
+        let vinv = SIMD16<Float>(repeating: inv)
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) * vinv
+            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n { p[i] *= inv; i += 1 }
+    }
+
+    /// Replaces a row by `exp(x − max(x))` and returns its sum: softmax without the division,
+    /// which callers can apply to something smaller. A row of −∞ becomes zeros (sum 0).
+    @inline(__always)
+    static func exponentiateRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
         var m = -Float.infinity
         var i = 0
         var vm = SIMD16<Float>(repeating: -.infinity)
         while i + 16 <= n { vm = VectorMath.maximum(vm, UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)); i += 16 }
         for l in 0..<16 { m = Swift.max(m, vm[l]) }
         while i < n { m = Swift.max(m, p[i]); i += 1 }
-        if m == -Float.infinity { for j in 0..<n { p[j] = 0 }; return }
+        if m == -Float.infinity { for j in 0..<n { p[j] = 0 }; return 0 }
         let vmax = SIMD16<Float>(repeating: m)
         var vsum = SIMD16<Float>()
         i = 0
@@ -109,15 +126,7 @@ extension Tensor {
         var sum: Float = 0
         for l in 0..<16 { sum += vsum[l] }
         while i < n { let e = expf(p[i] - m); p[i] = e; sum += e; i += 1 }
-        let inv = 1 / sum
-        let vinv = SIMD16<Float>(repeating: inv)
-        i = 0
-        while i + 16 <= n {
-            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) * vinv
-            UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < n { p[i] *= inv; i += 1 }
+        return sum
     }
 
     /// Softmax over the last axis.
