@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "NeRFTests", dependencies: ["NeRF", "World"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "World"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDTests", dependencies: ["CSD"]),
-        .testTarget(name: "PanoramaTests", dependencies: ["Panorama"]),
+        .testTarget(name: "PanoramaTests", dependencies: ["Panorama", "World"]),
     ],
     swiftLanguageModes: [.v5]
 )

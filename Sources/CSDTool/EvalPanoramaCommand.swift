@@ -18,6 +18,7 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Write the original and the three edits, one above the other, to this PNG.") var grid: String?
     @Option(help: "Caption of the rendered panorama (the world's grammar).") var sourceCaption = "a red ball and a red cube on grass"
     @Option(help: "Caption to edit it to: a new ground is judged on every window and its ground pixels, else the first object's new colour on the windows and pixels of the objects.") var targetCaption = "a blue ball and a blue cube on grass"
+    @Flag(help: "Restrict every method's updates to an estimated edit mask (see `csd edit panorama --mask`).") var mask = false
     @Option(help: "Methods to run, comma-separated: csd, averaging, independent.") var methods: String = "csd,averaging,independent"
     @Option(help: "Scale of CSD's median-heuristic bandwidth (the default of `csd edit panorama`).") var bandwidthScale: Float = 4
     @Flag(help: "Print one JSON object.") var json = false
@@ -48,6 +49,7 @@ struct EvalPanorama: ParsableCommand {
             let commonColumns = Array(Swift.stride(from: 0, to: w, by: commonStride))
             if let grid { try AtomicFile.checkDestination(grid) }
             var pictures = [original]
+            var maskPicture: RGBImage?
             // (name, method, stride in cells)
             let chosen = methods.split(separator: ",").map(String.init)
             let all: [(String, EditSettings.Method, Int)] = [("csd", .csd, window / 4), ("averaging", .dds, window / 4), ("independent", .dds, window)]
@@ -55,6 +57,7 @@ struct EvalPanorama: ParsableCommand {
                 throw InputError("--methods", "expected csd, averaging or independent, got \(methods)")
             }
             report["bandwidth_scale"] = bandwidthScale
+            report["mask"] = mask
             for (name, method, stride) in all where chosen.contains(name) {
                 var settings = EditSettings()
                 (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, lr, guidance)
@@ -63,6 +66,17 @@ struct EvalPanorama: ParsableCommand {
                 let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, batch: stride == window ? 0 : batch,
                                                 sourcePrompt: before.caption, targetPrompt: after.caption)
                 let start = Date()
+                if mask {
+                    editor.editMask = editor.estimateEditMask()
+                    if maskPicture == nil, let m = editor.editMask {
+                        // Grey levels, each model cell drawn over the pixels it covers.
+                        let (mw, cell) = (m.shape[3], diffusion.pixelsPerCell)
+                        maskPicture = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { i in
+                            let (x, y) = ((i / 3) % w, (i / 3) / w)
+                            return UInt8(255 * m.storage[(y / cell) * mw + x / cell])
+                        })
+                    }
+                }
                 while editor.step < steps { editor.advance() }
                 let seconds = Date().timeIntervalSince(start)
                 let edited = RGBImage(tensor: diffusion.toImages(editor.panorama, tiled: true).item(0).clamped(to: -1...1))
@@ -89,7 +103,7 @@ struct EvalPanorama: ParsableCommand {
                     "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "seconds": seconds,
                 ]
             }
-            if let grid { try RGBImage.grid(pictures, columns: 1).writePNG(to: grid) }
+            if let grid { try RGBImage.grid(pictures + (maskPicture.map { [$0] } ?? []), columns: 1).writePNG(to: grid) }
             if let c = report["csd"] as? [String: Double], let i = report["independent"] as? [String: Double] {
                 report["csd_seam_reduction"] = 1 - c["seam_error"]! / max(i["seam_error"]!, 1e-9)
                 report["csd_spread_reduction"] = 1 - c["style_spread"]! / max(i["style_spread"]!, 1e-9)

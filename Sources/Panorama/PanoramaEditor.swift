@@ -18,6 +18,8 @@ public final class PanoramaEditor {
     public let source: Tensor
     public private(set) var panorama: Tensor
     public private(set) var step = 0
+    /// Per-cell weight [1, 1, H, W] in [0, 1] on every update (`estimateEditMask`), or nil.
+    public var editMask: Tensor?
     var rng: RandomGenerator
 
     public init(model: DiffusionModel, source: Tensor, layout: WindowLayout, settings: EditSettings, batch: Int,
@@ -65,8 +67,12 @@ public final class PanoramaEditor {
             direction = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: direction.reshaped([n, direction.count / n]))
                 .update.reshaped(x.shape)
         }
-        let update = layout.scatterAverage(chosen.enumerated().map { ($0.element, direction.item($0.offset).reshaped([1] + Array(x.shape.dropFirst()))) },
+        var update = layout.scatterAverage(chosen.enumerated().map { ($0.element, direction.item($0.offset).reshaped([1] + Array(x.shape.dropFirst()))) },
                                            channels: x.shape[1])
+        if let editMask {
+            let plane = layout.width * layout.height
+            for ch in 0..<x.shape[1] { for p in 0..<plane { update.storage[ch * plane + p] *= editMask.storage[p] } }
+        }
         panorama.add(update.scaled(by: settings.learningRate(atStep: step)))
         step += 1
     }

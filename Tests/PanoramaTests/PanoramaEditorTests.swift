@@ -1,0 +1,66 @@
+import CSD
+import Core
+import Foundation
+import Testing
+import World
+@testable import Panorama
+
+/// The edit mask on a world panorama with the bundled prior, and how the editor applies it.
+@Suite struct PanoramaEditorTests {
+    static let prior = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Models/prior").path
+
+    /// A 360° strip, 256×32, with one red ball, and which of its pixels are the ball.
+    static func panorama() -> (image: Tensor, ball: [Bool]) {
+        let scene = WorldScene(caption: "a red ball on grass")!
+        let r = WorldRenderer(scene: scene).renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: 256, height: 32)
+        let image = RGBImage(width: 256, height: 32, pixels: r.bytes).tensor.reshaped([1, 3, 32, 256])
+        return (image, r.objectIndex.map { $0 != Rendering.ground && $0 != Rendering.sky })
+    }
+
+    static func editor(_ model: DiffusionModel, _ source: Tensor) throws -> PanoramaEditor {
+        var settings = EditSettings()
+        (settings.method, settings.steps, settings.bandwidthScale) = (.csd, 4, 4)
+        let layout = try WindowLayout(width: 256, height: 32, window: 32, stride: 8, wrap: true)
+        return try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, batch: 8,
+                                  sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
+    }
+
+    @Test func theMaskIsHighOnTheObjectTheEditNamesAndLowElsewhere() throws {
+        let model = try DiffusionModel(folder: Self.prior)
+        let (source, ball) = Self.panorama()
+        let mask = try Self.editor(model, source).estimateEditMask(draws: 2)
+        #expect(mask.shape == [1, 1, 32, 256])
+        #expect(mask.storage.allSatisfy { $0 >= 0 && $0 <= 1 })
+        func mean(_ pick: Bool) -> Float {
+            let values = zip(mask.storage, ball).filter { $0.1 == pick }.map(\.0)
+            return values.reduce(0, +) / Float(values.count)
+        }
+        #expect(ball.contains(true))
+        #expect(mean(true) > 0.5, "the ball is inside the mask")
+        #expect(mean(false) < 0.2, "the rest of the panorama mostly is not")
+    }
+
+    @Test func aZeroMaskFreezesThePanorama() throws {
+        let model = try DiffusionModel(folder: Self.prior)
+        let (source, _) = Self.panorama()
+        let editor = try Self.editor(model, source)
+        editor.editMask = Tensor(zeros: [1, 1, 32, 256])
+        editor.advance()
+        #expect(editor.panorama.storage == source.storage)
+        let free = try Self.editor(model, source)
+        free.advance()
+        #expect(free.panorama.storage != source.storage)
+    }
+
+    @Test func theBlurKeepsAConstantAndWrapsAcrossTheEdge() {
+        let constant = Tensor(shape: [1, 1, 4, 8], storage: Array(repeating: 0.5, count: 32))
+        #expect(PanoramaEditor.boxBlur(constant, radius: 1, wrap: false).storage.allSatisfy { abs($0 - 0.5) < 1e-6 })
+        var spike = Tensor(zeros: [1, 1, 4, 8])
+        spike.storage[1 * 8 + 0] = 9
+        let wrapped = PanoramaEditor.boxBlur(spike, radius: 1, wrap: true)
+        let cut = PanoramaEditor.boxBlur(spike, radius: 1, wrap: false)
+        #expect(wrapped.storage[1 * 8 + 7] == 1, "9 spread over a 3×3 box reaches the last column")
+        #expect(cut.storage[1 * 8 + 7] == 0)
+    }
+}
