@@ -3,10 +3,11 @@ import Foundation
 
 extension PanoramaEditor {
     /// Where the edit applies, estimated before editing (DiffEdit's idea, Couairon et al. 2022,
-    /// with DDS): the mean over `draws` noise draws at t = 200…500, over every window, of the guided difference
-    /// |eps(x_t; target) − eps(x_t; source)| on the source itself, summed over channels, blurred
-    /// over `blur` cells, divided by its 99.5th percentile over the panorama, and mapped to [0, 1]
-    /// by a ramp from 0.25 to 0.5 of that. Returns [1, 1, H, W] in the model's cells.
+    /// with DDS): the mean over `draws` noise draws at t = 200…500, over every window, of the
+    /// guided difference |eps(x_t; target) − eps(x_t; source)| on the source itself, summed over
+    /// channels, blurred over `blur` cells, divided by its 99.5th percentile over the panorama,
+    /// and mapped to [0, 1] by a ramp from 0.5 to 0.8 of that. Returns [1, 1, H, W] in the
+    /// model's cells.
     ///
     /// A window-wise prompt names objects every window lacks, so unmasked DDS paints them into
     /// every window of a wide panorama; the difference on the source is largest where the source

@@ -101,6 +101,10 @@ import Testing
         #expect(r.status != 0 && r.stderr.contains("larger than the window") && r.stderr.split(separator: "\n").count == 1)
         r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/x.png", "--window", "64"] + common)
         #expect(r.status != 0 && r.stderr.contains("smaller than one window"))
+        r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/x.png", "--mask", "sometimes"] + common)
+        #expect(r.status != 0 && r.stderr.contains("--mask") && r.stderr.split(separator: "\n").count == 1)
+        r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/n.png", "--wrap", "--mask", "none"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.png"))
     }
 }

@@ -52,4 +52,20 @@ import Testing
             #expect(o["seam_error"]! >= 0 && o["style_spread"]! >= 0 && (0...1).contains(o["edit_success"]!))
         }
     }
+
+    @Test func runsChosenMethodsOnAGroundEditWithTheMask() throws {
+        let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
+                                       "--methods", "csd", "--mask", "--target-caption", "a red ball and a red cube on snow", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(object["csd"] != nil && object["averaging"] == nil && object["independent"] == nil)
+        #expect(object["mask"] as? Bool == true && object["target"] as? String == "a red ball and a red cube on snow")
+    }
+
+    @Test func badMethodsAndCaptionsAreOneLineErrors() throws {
+        for extra in [["--methods", "csd,magic"], ["--target-caption", "a purple elephant"], ["--target-caption", "a blue ball on grass"]] {
+            let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1"] + extra)
+            #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1, "\(extra): \(r.stderr)")
+        }
+    }
 }
