@@ -22,8 +22,9 @@ public struct SceneJudgement: Equatable, Sendable {
 /// - Colour: each pixel is given to the nearest of the ground, sky and object colours under that
 ///   time of day (several brightness levels each); the colour with the largest connected region wins.
 /// - Shape: features of the largest connected region of that colour (fill of its box, aspect,
-///   row-width and column-height profiles, where it is widest, how flat its shading is along rows)
-///   against reference regions, by a 7-nearest-neighbour vote.
+///   row-width and column-height profiles, where it is widest, how flat its shading is along rows,
+///   how curved its top and bottom outlines are) against reference regions, by a
+///   7-nearest-neighbour vote.
 public final class SceneAnalyser: @unchecked Sendable {
     let size: Int
     /// [time][ground] → colour centroids of ground pixels.
@@ -227,9 +228,10 @@ public final class SceneAnalyser: @unchecked Sendable {
         return component.map { $0 == best.id && best.id >= 0 }
     }
 
-    /// Silhouette features: fill of the bounding box, height/width, the row widths in 8 bands
-    /// from top to bottom and the column heights in 4 bands from left to right (each relative to
-    /// its maximum), and the relative height of the widest row.
+    /// Silhouette features: fill of the bounding box, height/width, the relative height of the
+    /// widest row, the share of neighbouring pixels along rows within 6 levels and exactly equal,
+    /// the bulge of the bottom and top outlines, the row widths in 8 bands from top to bottom and
+    /// the column heights in 4 bands from left to right (each relative to its maximum).
     static func features(mask: [Bool], size: Int, pixels: [SIMD3<Float>]) -> [Float]? {
         var (minX, minY, maxX, maxY, area) = (size, size, -1, -1, 0)
         var widths = [Int](repeating: 0, count: size), heights = [Int](repeating: 0, count: size)
@@ -254,15 +256,34 @@ public final class SceneAnalyser: @unchecked Sendable {
         let columns = Array(heights[minX...maxX]).map(Float.init)
         let widestAt = Float(rows.firstIndex(of: rows.max()!)!) / max(1, Float(rows.count - 1))
         // Flat faces (cubes) keep their brightness along a row; curved sides do not.
-        var (flat, pairs) = (0, 0)
+        var (flat, equal, pairs) = (0, 0, 0)
         for y in minY...maxY {
             for x in minX..<maxX where mask[y * size + x] && mask[y * size + x + 1] {
                 let d = pixels[y * size + x] - pixels[y * size + x + 1]
                 pairs += 1
-                if abs(d.x) + abs(d.y) + abs(d.z) <= 6.0 / 255 { flat += 1 }
+                let step = abs(d.x) + abs(d.y) + abs(d.z)
+                if step <= 6.0 / 255 { flat += 1 }
+                if step < 0.5 / 255 { equal += 1 }
             }
         }
         let flatness = pairs > 0 ? Float(flat) / Float(pairs) : 0
-        return [Float(area) / (w * h), h / w, widestAt, flatness, flatness] + bands(rows, 8) + bands(columns, 4)
+        let equality = pairs > 0 ? Float(equal) / Float(pairs) : 0
+        // Curvature of the outline's top and bottom: a cylinder's ends are ellipses (the middle
+        // columns reach lower at the bottom and higher at the top than the outer ones); a cube
+        // seen face-on has straight edges.
+        var (lowest, highest) = ([Float](), [Float]())
+        for x in minX...maxX {
+            var (lo, hi) = (-1, size)
+            for y in minY...maxY where mask[y * size + x] { lo = max(lo, y); hi = min(hi, y) }
+            if lo >= 0 { lowest.append(Float(lo)); highest.append(Float(hi)) }
+        }
+        func bulge(_ v: [Float]) -> Float {
+            let third = max(1, v.count / 3)
+            guard v.count >= 3 else { return 0 }
+            let middle = v[third..<(v.count - third)]
+            let outer = v[..<third] + v[(v.count - third)...]
+            return (middle.reduce(0, +) / Float(middle.count) - outer.reduce(0, +) / Float(outer.count)) / w
+        }
+        return [Float(area) / (w * h), h / w, widestAt, flatness, equality, bulge(lowest), -bulge(highest)] + bands(rows, 8) + bands(columns, 4)
     }
 }

@@ -7,7 +7,7 @@ import Testing
     static let analyser = SceneAnalyser(size: 64)
 
     /// Accuracy on real single-object renders whose seeds the references never used. Issue 3 asks
-    /// for 98% on each; measured now: colour 0.96, ground 1.0, shape 0.90, which these bounds guard.
+    /// for 98% on each; measured now: colour 0.967, ground 1.0, shape 0.925, which these bounds guard.
     @Test func accuracyOnRealRenders() {
         var (colour, ground, shape, total) = (0, 0, 0, 0)
         var misses = [String]()
@@ -31,6 +31,6 @@ import Testing
         }
         let rates = [colour, ground, shape].map { Double($0) / Double(total) }
         print("analyser on \(total) renders: colour \(rates[0]), ground \(rates[1]), shape \(rates[2])")
-        #expect(rates[0] >= 0.95 && rates[1] >= 0.98 && rates[2] >= 0.88, "colour \(rates[0]) ground \(rates[1]) shape \(rates[2]); e.g. \(misses.prefix(12))")
+        #expect(rates[0] >= 0.95 && rates[1] >= 0.98 && rates[2] >= 0.91, "colour \(rates[0]) ground \(rates[1]) shape \(rates[2]); e.g. \(misses.prefix(12))")
     }
 }
