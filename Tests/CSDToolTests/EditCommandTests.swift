@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Video
 
 @Suite struct EditCommandTests {
     static let model = "\(CommandRunner.fixtures)/tiny-sd"
@@ -18,6 +19,35 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(dir)/e.mp4") && FileManager.default.fileExists(atPath: "\(dir)/sheet.png"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["e.mp4", "sheet.png"], "no checkpoints or partial files left")
+        // Edited at 16 px, written at the source's full size, frame count, rate and timestamps.
+        let source = try VideoReader(path: Self.sample), edited = try VideoReader(path: "\(dir)/e.mp4")
+        #expect((edited.width, edited.height) == (source.width, source.height))
+        #expect(abs(edited.frameRate - source.frameRate) < 1e-6)
+        let (a, b) = (try source.readAll(), try edited.readAll())
+        #expect(b.count == a.count && a.count == 24)
+        #expect(zip(a, b).allSatisfy { abs($0.time - $1.time) < 1e-6 }, "timestamps kept")
+    }
+
+    @Test func anEditedVideoKeepsTheSourcesAudioPacketForPacket() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tone = "\(CommandRunner.packageRoot)/Tests/VideoTests/Fixtures/tone.mp4"
+        let r = try CommandRunner.run(["edit", "video", tone, "-o", "\(dir)/e.mp4", "--method", "dds"] + commonOptions(steps: 1))
+        #expect(r.status == 0, "\(r.stderr)")
+        let source = try #require(try AudioTrack.read(from: tone))
+        let copied = try #require(try AudioTrack.read(from: "\(dir)/e.mp4"), "the edit dropped the audio")
+        #expect(copied.codecName == source.codecName && copied.packets == source.packets)
+    }
+
+    @Test func editsAJPEGImageAtItsOwnSize() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let jpeg = "\(CommandRunner.packageRoot)/Tests/CSDToolTests/Fixtures/red-ball.jpg"
+        let r = try CommandRunner.run(["edit", "image", jpeg, "-o", "\(dir)/e.png", "--method", "dds"] + commonOptions(steps: 2))
+        #expect(r.status == 0, "\(r.stderr)")
+        let png = try #require(FileManager.default.contents(atPath: "\(dir)/e.png"))
+        // PNG IHDR: width then height, big-endian, at bytes 16..<24.
+        #expect(png[16..<24] == Data([0, 0, 0, 96, 0, 0, 0, 72]), "96x72 kept")
     }
 
     @Test(arguments: ["image", "video"])
@@ -73,6 +103,8 @@ import Testing
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--model", Self.model, "--source", "", "--target", "x"], "--source"),
             (["edit", "video", Self.sample, "-o", Self.sample] + commonOptions(), "overwrite the input"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--window", "4", "--overlap", "4"] + commonOptions(), "--overlap"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--model", Self.model, "--source", "a", "--target", "b", "--working-size", "0"], "--working-size"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--model", Self.model, "--source", "a", "--target", "b", "--working-size", "100000"], "--working-size"),
             (["edit", "image", "\(dir)/missing.png", "-o", "\(dir)/o.png"] + commonOptions(), "no such file"),
         ]
         for (arguments, message) in cases {

@@ -1,0 +1,14 @@
+import Testing
+@testable import CSD
+
+@Suite struct EditSettingsTests {
+    @Test func stepDecayMultipliesByTheFactorEveryInterval() {
+        var settings = EditSettings()
+        (settings.learningRate, settings.decayEvery, settings.decayFactor) = (2.0, 20, 0.9)
+        #expect(settings.learningRate(atStep: 0) == 2.0 && settings.learningRate(atStep: 19) == 2.0)
+        #expect(abs(settings.learningRate(atStep: 20) - 1.8) < 1e-6)
+        #expect(abs(settings.learningRate(atStep: 45) - 1.62) < 1e-6)
+        settings.decayEvery = 0
+        #expect(settings.learningRate(atStep: 1000) == 2.0, "0 means no decay")
+    }
+}
