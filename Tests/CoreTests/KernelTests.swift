@@ -19,9 +19,26 @@ import Testing
         expectClose(x.conv2d(weight: ref("k.w5"), bias: ref("k.b5"), stride: 2, padding: .uniform(2)), ref("k.conv5_s2"), "5x5 stride 2")
         expectClose(x.conv2d(weight: ref("k.w3"), bias: nil, stride: 2, padding: Padding2D(top: 0, left: 0, bottom: 1, right: 1)),
                     ref("k.conv3_asym"), "3x3 asymmetric padding")
-        // A batch of one goes through the multi-threaded path, a batch of two through one image per core.
+        // A batch of one goes through the multi-threaded path (the batch of two, whose planes are
+        // small, through one product for both images: `batchPathsAgreeWithOneImageAtATime`).
         let single = x.item(1).reshaped([1, 6, 9, 11]).conv2d(weight: ref("k.w5"), bias: ref("k.b5"), stride: 2, padding: .uniform(2))
         expectClose(single, ref("k.conv5_s2").item(1).reshaped(single.shape), "batch of one")
+    }
+
+    /// Small planes are convolved for the whole batch in one product, large ones one image per
+    /// core; both must give what each image alone gives (the path checked against PyTorch above).
+    @Test(arguments: [(9, 11, 3, 1, 1), (9, 11, 1, 1, 0), (9, 11, 3, 2, 1), (20, 20, 3, 1, 1), (20, 20, 1, 1, 0)])
+    func batchPathsAgreeWithOneImageAtATime(h: Int, w: Int, kernel: Int, stride: Int, padding: Int) {
+        var rng = RandomGenerator(seed: 7)
+        let x = rng.normal([3, 4, h, w]), weight = rng.normal([5, 4, kernel, kernel]), bias = rng.normal([5])
+        let batch = x.conv2d(weight: weight, bias: bias, stride: stride, padding: .uniform(padding))
+        for b in 0..<3 {
+            let one = x.item(b).reshaped([1, 4, h, w]).conv2d(weight: weight, bias: bias, stride: stride, padding: .uniform(padding))
+            let got = batch.item(b)
+            #expect(got.count == one.count)
+            let worst = zip(got.storage, one.storage).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-5, "image \(b) of \(h)x\(w), \(kernel)x\(kernel) stride \(stride): max |Δ| \(worst)")
+        }
     }
 
     @Test func normalisations() {
