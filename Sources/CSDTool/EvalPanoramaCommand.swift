@@ -63,8 +63,25 @@ struct EvalPanorama: ParsableCommand {
             if tiling && window % (window / 4) != 0 {
                 throw InputError("--tiling", "needs a window (\(window) cells) that is a multiple of the stride (\(window / 4)); choose another --size")
             }
-            // The mask depends on the layout only, so CSD and averaging (one layout) share one.
-            var masks = [Int: Tensor]()
+            // One mask for all three methods, estimated on the quarter-stride layout (every window).
+            var sharedMask: Tensor?
+            if mask && !chosen.isEmpty {
+                let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: window / 4, wrap: true)
+                var settings = EditSettings()
+                settings.guidance = guidance
+                let estimator = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: .all,
+                                                   sourcePrompt: before.caption, targetPrompt: after.caption)
+                let started = Date()
+                let m = estimator.estimateEditMask()
+                report["mask_seconds"] = Date().timeIntervalSince(started)
+                sharedMask = m
+                // Grey levels, each model cell drawn over the pixels it covers.
+                let (mw, cell) = (m.shape[3], diffusion.pixelsPerCell)
+                maskPicture = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { i in
+                    let (x, y) = ((i / 3) % w, (i / 3) / w)
+                    return UInt8(255 * m.storage[(y / cell) * mw + x / cell])
+                })
+            }
             for (name, method, stride) in all where chosen.contains(name) {
                 var settings = EditSettings()
                 (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, lr, guidance)
@@ -72,19 +89,8 @@ struct EvalPanorama: ParsableCommand {
                 let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
                 let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: stride == window ? .all : (tiling ? .shiftedTiling : .random(batch)),
                                                 sourcePrompt: before.caption, targetPrompt: after.caption)
+                editor.editMask = sharedMask
                 let start = Date()
-                if mask {
-                    if masks[stride] == nil { masks[stride] = editor.estimateEditMask() }
-                    editor.editMask = masks[stride]
-                    if maskPicture == nil, let m = editor.editMask {
-                        // Grey levels, each model cell drawn over the pixels it covers.
-                        let (mw, cell) = (m.shape[3], diffusion.pixelsPerCell)
-                        maskPicture = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { i in
-                            let (x, y) = ((i / 3) % w, (i / 3) / w)
-                            return UInt8(255 * m.storage[(y / cell) * mw + x / cell])
-                        })
-                    }
-                }
                 while editor.step < steps { editor.advance() }
                 let seconds = Date().timeIntervalSince(start)
                 let edited = RGBImage(tensor: diffusion.toImages(editor.panorama, tiled: true).item(0).clamped(to: -1...1))

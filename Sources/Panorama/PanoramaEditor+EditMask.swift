@@ -8,13 +8,14 @@ extension PanoramaEditor {
     /// channels, blurred over `blur` cells, divided by its 99.5th percentile over the panorama,
     /// and mapped to [0, 1] by a ramp from 0.5 to 0.8 of that; cells above 0.3 connected to one
     /// above 0.8 are set to 1 and that region grown by `grow` cells (an object's rims differ less
-    /// than its middle: without this the top of a ball stayed red). Returns [1, 1, H, W] in the
-    /// model's cells.
+    /// than its middle: without this the top of a ball stayed red), then box-blurred over `feather`
+    /// cells so that it fades out across its edge (a hard mask edge became a hard edit edge: a seam
+    /// wherever it met a window boundary). Returns [1, 1, H, W] in the model's cells.
     ///
     /// A window-wise prompt names objects every window lacks, so unmasked DDS paints them into
     /// every window of a wide panorama; the difference on the source is largest where the source
     /// shows what the prompts disagree on, and averaging draws makes the rest fall away.
-    public func estimateEditMask(draws: Int = 8, blur: Int = 2, grow: Int = 2) -> Tensor {
+    public func estimateEditMask(draws: Int = 8, blur: Int = 2, grow: Int = 2, feather: Int = 2) -> Tensor {
         let (h, w) = (layout.height, layout.width)
         let c = source.shape[1]
         var rng = RandomGenerator(seed: settings.seed &+ 0x6D61736B)
@@ -44,7 +45,9 @@ extension PanoramaEditor {
         let region = Self.connectedRegion(relative, width: w, height: h, seeds: 0.8, reach: 0.3, wrap: layout.wrap)
         let grown = Self.dilate(Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 1 : 0 }), radius: grow, wrap: layout.wrap)
         for i in mask.storage.indices { mask.storage[i] = max(mask.storage[i], grown.storage[i]) }
-        return mask
+        // A box blur of radius `feather` ramps the edge over 2·feather + 1 cells: the edit fades
+        // out instead of stopping at a line (growing by `grow + feather` first joined nearby objects).
+        return feather > 0 ? Self.boxBlur(mask, radius: feather, wrap: layout.wrap) : mask
     }
 
     /// Cells whose value is ≥ `reach` and that connect (8-neighbours, columns wrapping with

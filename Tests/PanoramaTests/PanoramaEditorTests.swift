@@ -41,6 +41,16 @@ import World
         let covered = zip(mask.storage, ball).filter { $0.1 && $0.0 >= 0.5 }.count
         #expect(Float(covered) / Float(ball.filter { $0 }.count) > 0.9, "its rims too")
         #expect(mean(false) < 0.2, "the rest of the panorama mostly is not")
+        // Its edge fades (a 5×5 box blur moves at most 0.2 a cell): a hard edge made a hard edit edge.
+        var steepest: Float = 0
+        for y in 0..<32 {
+            for x in 0..<256 {
+                let here = mask.storage[y * 256 + x]
+                steepest = max(steepest, abs(here - mask.storage[y * 256 + (x + 1) % 256]))
+                if y + 1 < 32 { steepest = max(steepest, abs(here - mask.storage[(y + 1) * 256 + x])) }
+            }
+        }
+        #expect(steepest <= 0.21, "the mask's edge fades out")
     }
 
     @Test func aZeroMaskFreezesThePanorama() throws {
