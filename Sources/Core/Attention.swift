@@ -1,3 +1,4 @@
+import CVectorKernels
 /// diffusers' `Attention` processor (`models/attention_processor.py`) for self- and
 /// cross-attention on tokens [B, L, C]: q/k/v projections, heads, `to_out.0`.
 public struct Attention {
@@ -52,20 +53,22 @@ public struct BasicTransformerBlock {
 
     /// GEGLU: splits the last axis into (value, gate) halves and returns `value·gelu(gate)`.
     static func gatedGelu(_ x: Tensor) -> Tensor {
-        let two = x.shape[x.rank - 1], half = two / 2
-        let rows = x.count / two
-        var gate = Tensor(zeros: [rows, half])
-        var value = Tensor(zeros: [rows, half])
-        for r in 0..<rows {
-            value.storage.replaceSubrange(r * half ..< (r + 1) * half, with: x.storage[r * two ..< r * two + half])
-            gate.storage.replaceSubrange(r * half ..< (r + 1) * half, with: x.storage[r * two + half ..< (r + 1) * two])
+        Profiler.measure(.elementwise, flops: 0) {
+            let two = x.shape[x.rank - 1], half = two / 2
+            let rows = x.count / two
+            var shape = x.shape
+            shape[shape.count - 1] = half
+            var out = Tensor(zeros: shape)
+            x.storage.withUnsafeBufferPointer { src in
+                out.storage.withUnsafeMutableBufferPointer { dst in
+                    let s = src.baseAddress!, d = dst.baseAddress!
+                    parallelChunks(rows, minimumChunk: max(1, 16384 / max(1, half))) { r in
+                        csd_gated_gelu(s + r.lowerBound * two, d + r.lowerBound * half, r.count, half)
+                    }
+                }
+            }
+            return out
         }
-        let g = gate.gelu()
-        var out = value
-        for i in 0..<out.count { out.storage[i] *= g.storage[i] }
-        var shape = x.shape
-        shape[shape.count - 1] = half
-        return out.reshaped(shape)
     }
 }
 

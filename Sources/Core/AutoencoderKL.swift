@@ -115,7 +115,7 @@ public struct AutoencoderKL {
             for r in block.resnets { h = r(h, nil) }
             if let d = block.down { h = d(h) }
         }
-        h = encConvOut(encNorm(encMid(h)).silu())
+        h = encConvOut(encNorm(encMid(h), thenSiLU: true))
         if let q = quantConv { h = q(h) }
         let z = configuration.latentChannels
         let (n, hh, ww) = (h.shape[0], h.shape[2], h.shape[3])
@@ -138,6 +138,6 @@ public struct AutoencoderKL {
             for r in block.resnets { h = r(h, nil) }
             if let u = block.up { h = u(h.upsampleNearest(height: h.shape[2] * 2, width: h.shape[3] * 2)) }
         }
-        return decConvOut(decNorm(h).silu())
+        return decConvOut(decNorm(h, thenSiLU: true))
     }
 }

@@ -64,8 +64,9 @@ public struct GroupNorm {
         (self.groups, self.eps) = (groups, eps)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps)
+    /// Normalises `x`, then applies SiLU in the same pass when `thenSiLU`.
+    public func callAsFunction(_ x: Tensor, thenSiLU: Bool = false) -> Tensor {
+        x.groupNorm(groups: groups, weight: weight, bias: bias, eps: eps, thenSiLU: thenSiLU)
     }
 }
 

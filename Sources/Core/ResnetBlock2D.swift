@@ -25,11 +25,11 @@ public struct ResnetBlock2D {
 
     /// `x` NCHW; `timeEmbedding` [N, timeChannels] already passed through SiLU, or nil.
     public func callAsFunction(_ x: Tensor, _ activatedTimeEmbedding: Tensor?) -> Tensor {
-        var h = conv1(norm1(x).silu())
+        var h = conv1(norm1(x, thenSiLU: true))
         if let proj = timeProjection, let t = activatedTimeEmbedding {
             h = h.addingPerChannel(proj(t))
         }
-        h = conv2(norm2(h).silu())
+        h = conv2(norm2(h, thenSiLU: true))
         var out = shortcut.map { $0(x) } ?? x
         out.add(h)
         return outputScaleFactor == 1 ? out : out.scaled(by: 1 / outputScaleFactor)

@@ -1,40 +1,24 @@
 import CVectorKernels
 /// Group norm and layer norm, matching `torch.nn.GroupNorm` and `torch.nn.LayerNorm`.
 extension Tensor {
-    /// Mean and biased variance of `n` values, accumulated in 16 lanes and folded in Double.
+    /// Mean and biased variance of `n` values (`csd_moments`: 16 lanes, folded in Double).
     @inline(__always)
     static func moments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Float, variance: Float) {
-        var acc = SIMD16<Float>()
-        var i = 0
-        while i + 16 <= n {
-            acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
-            i += 16
-        }
-        var sum = 0.0
-        for l in 0..<16 { sum += Double(acc[l]) }
-        while i < n { sum += Double(p[i]); i += 1 }
-        let mean = Float(sum / Double(n))
-        let m = SIMD16<Float>(repeating: mean)
-        var sq = SIMD16<Float>()
-        i = 0
-        while i + 16 <= n {
-            let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self) - m
-            sq += d * d
-            i += 16
-        }
-        var ss = 0.0
-        for l in 0..<16 { ss += Double(sq[l]) }
-        while i < n { let d = Double(p[i] - mean); ss += d * d; i += 1 }
-        return (mean, Float(ss / Double(n)))
+        var mean: Float = 0, variance: Float = 0
+        csd_moments(p, n, &mean, &variance)
+        return (mean, variance)
     }
 
     /// Group normalisation of an N×C×… tensor over `groups` channel groups, with a per-channel
-    /// affine `weight`/`bias` (either may be nil).
-    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
-        Profiler.measure(.normalization, flops: 0) { groupNormUnprofiled(groups: groups, weight: weight, bias: bias, eps: eps) }
+    /// affine `weight`/`bias` (either may be nil), followed by SiLU in the same pass when
+    /// `thenSiLU` (`F.silu(F.group_norm(…))`, as every diffusers ResNet block does).
+    public func groupNorm(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, thenSiLU: Bool = false) -> Tensor {
+        Profiler.measure(.normalization, flops: 0) {
+            groupNormUnprofiled(groups: groups, weight: weight, bias: bias, eps: eps, thenSiLU: thenSiLU)
+        }
     }
 
-    func groupNormUnprofiled(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+    func groupNormUnprofiled(groups: Int, weight: Tensor?, bias: Tensor?, eps: Float, thenSiLU: Bool) -> Tensor {
         let n = shape[0], c = shape[1]
         precondition(c % groups == 0, "groupNorm: \(c) channels do not split into \(groups) groups")
         let spatial = count / (n * c)
@@ -53,8 +37,8 @@ extension Tensor {
                         let ch = g * perGroup + cc
                         let scale = inv * (w?[ch] ?? 1)
                         let shift = (b?[ch] ?? 0) - mean * scale
-                        let src = sp + base + cc * spatial, dst = dp + base + cc * spatial
-                        for i in 0..<spatial { dst[i] = src[i] * scale + shift }
+                        csd_affine_silu(sp + base + cc * spatial, dp + base + cc * spatial, spatial, scale, shift,
+                                        thenSiLU ? 1 : 0)
                     }
                 }
             }

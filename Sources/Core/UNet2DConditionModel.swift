@@ -143,6 +143,6 @@ public struct UNet2DConditionModel {
             let target = remaining > 0 ? (skips[remaining - 1].shape[2], skips[remaining - 1].shape[3]) : nil
             h = block(h, skips: &skips, time: time, context: context, upsampleTo: target)
         }
-        return convOut(normOut(h).silu())
+        return convOut(normOut(h, thenSiLU: true))
     }
 }

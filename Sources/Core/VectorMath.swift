@@ -39,19 +39,4 @@ enum VectorMath {
         let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD16<Float>.self)
         return e * scale
     }
-
-    /// `erf(x)`, Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
-    @inline(__always)
-    static func erf(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let negative = x .< 0
-        let a = x.replacing(with: -x, where: negative)
-        let t = 1 / (1 + 0.3275911 * a)
-        var y = SIMD16<Float>(repeating: 1.061405429)
-        y = y * t - 1.453152027
-        y = y * t + 1.421413741
-        y = y * t - 0.284496736
-        y = y * t + 0.254829592
-        y = 1 - y * t * exp(-a * a)
-        return y.replacing(with: -y, where: negative)
-    }
 }

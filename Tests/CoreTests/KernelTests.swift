@@ -41,8 +41,34 @@ import Testing
         }
     }
 
+    /// The direct kernel (stride 1, few channels) must give what im2col + sgemm gives (the path
+    /// checked against PyTorch above), for odd sizes, channel counts that leave a partial block of
+    /// 8 outputs, asymmetric and wide padding, one image (channels split over cores) or several.
+    @Test(.enabled(if: Tensor.directConvolutionAvailable, "this CPU has no AVX-512: the direct kernel is never used"),
+          arguments: [
+        (1, 5, 13, 17, 19, 3, Padding2D.uniform(1)),
+        (3, 7, 8, 16, 16, 3, Padding2D.uniform(1)),
+        (2, 3, 32, 23, 9, 1, Padding2D.uniform(0)),
+        (2, 16, 3, 12, 31, 5, Padding2D(top: 0, left: 2, bottom: 3, right: 1)),
+        (1, 4, 20, 6, 7, 3, Padding2D.uniform(3)),
+    ])
+    func directConvolutionAgreesWithUnfolded(n: Int, cin: Int, cout: Int, h: Int, w: Int, kernel: Int, padding: Padding2D) {
+        var rng = RandomGenerator(seed: 11)
+        let x = rng.normal([n, cin, h, w]), weight = rng.normal([cout, cin, kernel, kernel]), bias = rng.normal([cout])
+        for withBias in [true, false] {
+            let b = withBias ? bias : nil
+            let direct = x.convolved(weight: weight, bias: b, stride: 1, padding: padding, direct: true)
+            let unfolded = x.convolved(weight: weight, bias: b, stride: 1, padding: padding, direct: false)
+            #expect(direct.shape == unfolded.shape)
+            let worst = zip(direct.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-4, "\(n)×\(cin)×\(h)×\(w) → \(cout), \(kernel)×\(kernel) \(padding), bias \(withBias): max |Δ| \(worst)")
+        }
+    }
+
     @Test func normalisations() {
         expectClose(x.groupNorm(groups: 3, weight: ref("k.gn_w"), bias: ref("k.gn_b"), eps: 1e-6), ref("k.group_norm"), "group norm")
+        expectClose(x.groupNorm(groups: 3, weight: ref("k.gn_w"), bias: ref("k.gn_b"), eps: 1e-6, thenSiLU: true),
+                    ref("k.group_norm").silu(), "group norm fused with SiLU")
         expectClose(x.layerNorm(weight: ref("k.ln_w"), bias: ref("k.ln_b"), eps: 1e-5), ref("k.layer_norm"), "layer norm")
     }
 

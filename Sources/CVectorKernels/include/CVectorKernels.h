@@ -10,6 +10,20 @@
 /// A row of −∞ becomes zeros and returns 0. `exp` is Cephes' `expf` (relative error ~1.2e-7).
 float csd_exponentiate_row(float *p, long n);
 
+/// dst[i] = y·sigmoid(y) (SiLU) when `silu` is non-zero, else y, where y = src[i]·scale + shift.
+/// `src` and `dst` may be the same array. `exp` as in `csd_exponentiate_row`.
+void csd_affine_silu(const float *src, float *dst, long n, float scale, float shift, int silu);
+
+/// Exact GELU, 0.5·x·(1 + erf(x/√2)), of src[0..<n] into dst (may be the same array).
+void csd_gelu(const float *src, float *dst, long n);
+
+/// GEGLU (diffusers' `GEGLU`): each of `rows` rows of x holds 2·half values, (value, gate);
+/// out[r][i] = value[i]·gelu(gate[i]).
+void csd_gated_gelu(const float *x, float *out, long rows, long half);
+
+/// Mean and biased variance of p[0..<n] (two passes; sums folded in double).
+void csd_moments(const float *p, long n, float *mean, float *variance);
+
 /// Whether this CPU runs `csd_attention_head` (AVX-512 F/DQ/VL/BW).
 int csd_attention_head_available(void);
 
@@ -20,5 +34,17 @@ int csd_attention_head_available(void);
 /// memory ran out, in which case `out` is untouched and the caller computes it another way.
 int csd_attention_head(const float *q, const float *k, const float *v, float *out, long rows, long keys, long d,
                        long ld, float scale, long causal_offset);
+
+/// Whether this CPU runs `csd_direct_convolution` (AVX-512 F/DQ/VL/BW).
+int csd_direct_convolution_available(void);
+
+/// Stride-1 convolution of one CHW image `x` [cin, h, w] with `weight` [cout, cin, kh, kw] and an
+/// optional `bias`, computed directly from a padded copy of the image (no unfolded patch matrix):
+/// writes output channels o_begin..<o_end of `y` [cout, ho, wo], where ho = h + pad_top +
+/// pad_bottom − kh + 1 (likewise wo), and the padding is zeros. Returns 0 when done; −1 when this
+/// CPU lacks AVX-512, the range is empty or memory ran out (`y` untouched).
+int csd_direct_convolution(const float *x, long cin, long h, long w, const float *weight, const float *bias,
+                           long cout, long kh, long kw, long pad_top, long pad_left, long ho, long wo,
+                           long o_begin, long o_end, float *y);
 
 #endif

@@ -1,0 +1,119 @@
+#include "CVectorKernels.h"
+#include <math.h>
+#include <string.h>
+
+typedef float f16v __attribute__((vector_size(64)));
+typedef int i16v __attribute__((vector_size(64)));
+
+#if defined(__x86_64__) && defined(__linux__)
+#define CSD_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CSD_DISPATCH
+#endif
+
+// Macros rather than inline functions, as in ExponentiateRow.c: a 64-byte vector may not cross a
+// function boundary in the baseline clone.
+#define SPLAT16(x) ((f16v){0} + (float)(x))
+#define LOAD16(p) ({ f16v v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE16(p, v) do { f16v s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+
+/// `exp(x)` as in ExponentiateRow.c (Cephes' polynomial, inputs clamped to [−87, 88]).
+#define EXP16(input) ({                                                                          \
+    f16v x_ = __builtin_elementwise_min(__builtin_elementwise_max((input), SPLAT16(-87.0f)),     \
+                                        SPLAT16(88.0f));                                          \
+    const f16v magic_ = SPLAT16(12582912.0f);                                                     \
+    f16v shifted_ = x_ * 1.44269504088896341f + magic_;                                           \
+    f16v n_ = shifted_ - magic_;                                                                  \
+    f16v r_ = x_ - n_ * 0.693359375f;                                                             \
+    r_ = r_ - n_ * -2.12194440e-4f;                                                               \
+    f16v p_ = SPLAT16(1.9875691500e-4f);                                                          \
+    p_ = p_ * r_ + 1.3981999507e-3f;                                                              \
+    p_ = p_ * r_ + 8.3334519073e-3f;                                                              \
+    p_ = p_ * r_ + 4.1665795894e-2f;                                                              \
+    p_ = p_ * r_ + 1.6666665459e-1f;                                                              \
+    p_ = p_ * r_ + 5.0000001201e-1f;                                                              \
+    f16v e_ = p_ * (r_ * r_) + r_ + 1.0f;                                                         \
+    i16v bits_ = (i16v)shifted_ - 0x4B400000;                                                     \
+    e_ * (f16v)((bits_ + 127) << 23);                                                             \
+})
+
+CSD_DISPATCH
+void csd_affine_silu(const float *src, float *dst, long n, float scale, float shift, int silu) {
+    long i = 0;
+    const f16v vs = SPLAT16(scale), vb = SPLAT16(shift);
+    if (silu) {
+        for (; i + 16 <= n; i += 16) {
+            const f16v y = LOAD16(src + i) * vs + vb;
+            STORE16(dst + i, y / (1.0f + EXP16(-y)));
+        }
+        for (; i < n; i++) {
+            const float y = src[i] * scale + shift;
+            dst[i] = y / (1.0f + expf(-y));
+        }
+    } else {
+        for (; i + 16 <= n; i += 16) STORE16(dst + i, LOAD16(src + i) * vs + vb);
+        for (; i < n; i++) dst[i] = src[i] * scale + shift;
+    }
+}
+
+CSD_DISPATCH
+void csd_moments(const float *p, long n, float *mean, float *variance) {
+    long i = 0;
+    f16v acc = SPLAT16(0);
+    for (; i + 16 <= n; i += 16) acc += LOAD16(p + i);
+    double sum = 0;
+    for (int l = 0; l < 16; l++) sum += acc[l];
+    for (; i < n; i++) sum += p[i];
+    const float m = (float)(sum / (double)n);
+    const f16v vm = SPLAT16(m);
+    f16v sq = SPLAT16(0);
+    for (i = 0; i + 16 <= n; i += 16) {
+        const f16v d = LOAD16(p + i) - vm;
+        sq += d * d;
+    }
+    double ss = 0;
+    for (int l = 0; l < 16; l++) ss += sq[l];
+    for (; i < n; i++) {
+        const double d = (double)(p[i] - m);
+        ss += d * d;
+    }
+    *mean = m;
+    *variance = (float)(ss / (double)n);
+}
+
+/// Exact GELU, 0.5·x·(1 + erf(x/√2)), with erf by Abramowitz & Stegun 7.1.26 (absolute error
+/// ≤ 1.5e-7), as the Swift SIMD16 version this replaces.
+#define GELU16(input) ({                                                                         \
+    const f16v v_ = (input);                                                                      \
+    const f16v z_ = v_ * 0.70710678118654752f;                                                    \
+    const f16v a_ = __builtin_elementwise_abs(z_);                                                \
+    const f16v t_ = 1.0f / (1.0f + 0.3275911f * a_);                                              \
+    f16v y_ = SPLAT16(1.061405429f);                                                              \
+    y_ = y_ * t_ - 1.453152027f;                                                                  \
+    y_ = y_ * t_ + 1.421413741f;                                                                  \
+    y_ = y_ * t_ - 0.284496736f;                                                                  \
+    y_ = y_ * t_ + 0.254829592f;                                                                  \
+    y_ = 1.0f - y_ * t_ * EXP16(-a_ * a_);                                                        \
+    const f16v erf_ = (f16v)((i16v)y_ | ((i16v)z_ & (int)0x80000000)); /* y ≥ 0 takes z's sign */ \
+    0.5f * v_ * (1.0f + erf_);                                                                    \
+})
+
+static inline float gelu1(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+
+CSD_DISPATCH
+void csd_gelu(const float *src, float *dst, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) STORE16(dst + i, GELU16(LOAD16(src + i)));
+    for (; i < n; i++) dst[i] = gelu1(src[i]);
+}
+
+CSD_DISPATCH
+void csd_gated_gelu(const float *x, float *out, long rows, long half) {
+    for (long r = 0; r < rows; r++) {
+        const float *value = x + r * 2 * half, *gate = value + half;
+        float *o = out + r * half;
+        long i = 0;
+        for (; i + 16 <= half; i += 16) STORE16(o + i, LOAD16(value + i) * GELU16(LOAD16(gate + i)));
+        for (; i < half; i++) o[i] = value[i] * gelu1(gate[i]);
+    }
+}

@@ -1,0 +1,146 @@
+#include "CVectorKernels.h"
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+
+#include <immintrin.h>
+
+typedef float f16v __attribute__((vector_size(64)));
+
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+/// 8 output channels × 3 vectors (48 positions) of sums stay in registers (24 of the 32) while the
+/// input channels and kernel taps stream past: 11 loads feed 24 fused multiply-adds.
+enum { OUTPUTS = 8, VECTORS = 3, LANES = 16, SPAN = VECTORS * LANES };
+
+AVX512 INLINE f16v splat(float x) { return (f16v){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+AVX512 INLINE f16v load(const float *p) { f16v v; memcpy(&v, p, sizeof v); return v; }
+AVX512 INLINE void store(float *p, f16v v) { memcpy(p, &v, sizeof v); }
+
+/// yq[o][0..<SPAN] = Σ_c Σ_t wk[c][t][o] · xp[c·plane + shifts[t] + 0..<SPAN] for o < outputs.
+AVX512 INLINE void span_block(const float *xp, long cin, long plane, const long *shifts, long taps,
+                              const float *wk, float *yq, long ldy, int outputs) {
+    f16v acc[OUTPUTS][VECTORS];
+    for (int o = 0; o < outputs; o++)
+        for (int v = 0; v < VECTORS; v++) acc[o][v] = splat(0);
+    for (long c = 0; c < cin; c++) {
+        const float *xc = xp + c * plane;
+        const float *wc = wk + c * taps * OUTPUTS;
+        for (long t = 0; t < taps; t++) {
+            const float *src = xc + shifts[t];
+            const f16v x0 = load(src), x1 = load(src + LANES), x2 = load(src + 2 * LANES);
+            const float *wt = wc + t * OUTPUTS;
+            for (int o = 0; o < outputs; o++) {
+                const f16v wv = splat(wt[o]);
+                acc[o][0] += wv * x0;
+                acc[o][1] += wv * x1;
+                acc[o][2] += wv * x2;
+            }
+        }
+    }
+    for (int o = 0; o < outputs; o++)
+        for (int v = 0; v < VECTORS; v++) store(yq + o * ldy + v * LANES, acc[o][v]);
+}
+
+/// One block of output channels over every span of the flattened plane; `outputs` is a constant
+/// in each call below, so the accumulators unroll into registers.
+AVX512 INLINE void channel_block(const float *xp, long cin, long plane, const long *shifts, long taps,
+                                 const float *wk, float *yq, long ldy, long spans, int outputs) {
+    for (long s = 0; s < spans; s++)
+        span_block(xp + s * SPAN, cin, plane, shifts, taps, wk, yq + s * SPAN, ldy, outputs);
+}
+
+AVX512 static void channel_block_any(const float *xp, long cin, long plane, const long *shifts, long taps,
+                                     const float *wk, float *yq, long ldy, long spans, int outputs) {
+    switch (outputs) {
+    case 8: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 8); break;
+    case 7: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 7); break;
+    case 6: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 6); break;
+    case 5: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 5); break;
+    case 4: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 4); break;
+    case 3: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 3); break;
+    case 2: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 2); break;
+    default: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 1); break;
+    }
+}
+
+int csd_direct_convolution_available(void) { return csd_attention_head_available(); }
+
+AVX512 static int direct_convolution(const float *x, long cin, long h, long w, const float *weight,
+                                     const float *bias, long cout, long kh, long kw, long pad_top, long pad_left,
+                                     long ho, long wo, long o_begin, long o_end, float *y) {
+    // The image is copied with its padding, `wp` = wo + kw − 1 wide, so that output (oy, ox) read
+    // at flattened position q = oy·wp + ox takes tap (i, j) from q + i·wp + j: one shift per tap
+    // for the whole plane. Positions with ox ≥ wo are computed and dropped.
+    const long wp = wo + kw - 1, hp = ho + kh - 1, plane = hp * wp, taps = kh * kw;
+    const long spans = (ho * wp + SPAN - 1) / SPAN, width = spans * SPAN;
+    const long count = o_end - o_begin, blocks = (count + OUTPUTS - 1) / OUTPUTS;
+    const long padded = cin * plane + SPAN + kw + LANES;
+    float *xp = calloc((size_t)(padded + blocks * cin * taps * OUTPUTS + OUTPUTS * width), sizeof(float));
+    long *shifts = malloc((size_t)taps * sizeof(long));
+    if (!xp || !shifts) {
+        free(xp);
+        free(shifts);
+        return -1;
+    }
+    float *wk = xp + padded, *yq = wk + blocks * cin * taps * OUTPUTS;
+    for (long c = 0; c < cin; c++)
+        for (long iy = 0; iy < h; iy++) {
+            const long py = iy + pad_top;
+            if (py < 0 || py >= hp) continue;
+            const long lo = pad_left < 0 ? -pad_left : 0;
+            const long hi = w + pad_left > wp ? wp - pad_left : w;
+            if (hi > lo) memcpy(xp + c * plane + py * wp + lo + pad_left, x + (c * h + iy) * w + lo,
+                                (size_t)(hi - lo) * sizeof(float));
+        }
+    for (long i = 0; i < kh; i++)
+        for (long j = 0; j < kw; j++) shifts[i * kw + j] = i * wp + j;
+    // Weights regrouped as [block][c][tap][8 outputs], read front to back by the span loop.
+    for (long o = 0; o < count; o++)
+        for (long c = 0; c < cin; c++)
+            for (long t = 0; t < taps; t++)
+                wk[((o / OUTPUTS * cin + c) * taps + t) * OUTPUTS + o % OUTPUTS] =
+                    weight[((o_begin + o) * cin + c) * taps + t];
+    for (long b = 0; b < blocks; b++) {
+        const long o0 = b * OUTPUTS, n = count - o0 < OUTPUTS ? count - o0 : OUTPUTS;
+        channel_block_any(xp, cin, plane, shifts, taps, wk + b * cin * taps * OUTPUTS, yq, width, spans, (int)n);
+        for (long o = 0; o < n; o++) {
+            const float add = bias ? bias[o_begin + o0 + o] : 0;
+            float *dst = y + (o_begin + o0 + o) * ho * wo;
+            const float *src = yq + o * width;
+            for (long oy = 0; oy < ho; oy++)
+                for (long ox = 0; ox < wo; ox++) dst[oy * wo + ox] = src[oy * wp + ox] + add;
+        }
+    }
+    free(shifts);
+    free(xp);
+    return 0;
+}
+
+int csd_direct_convolution(const float *x, long cin, long h, long w, const float *weight, const float *bias,
+                           long cout, long kh, long kw, long pad_top, long pad_left, long ho, long wo,
+                           long o_begin, long o_end, float *y) {
+    static int available = -1;
+    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
+    if (known < 0) {
+        known = csd_direct_convolution_available();
+        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
+    }
+    if (!known || o_begin < 0 || o_end > cout || o_begin >= o_end) return -1;
+    return direct_convolution(x, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, ho, wo, o_begin, o_end,
+                              y);
+}
+
+#else
+
+int csd_direct_convolution_available(void) { return 0; }
+
+int csd_direct_convolution(const float *x, long cin, long h, long w, const float *weight, const float *bias,
+                           long cout, long kh, long kw, long pad_top, long pad_left, long ho, long wo,
+                           long o_begin, long o_end, float *y) {
+    return -1;
+}
+
+#endif
