@@ -117,3 +117,17 @@ void csd_gated_gelu(const float *x, float *out, long rows, long half) {
         for (; i < half; i++) o[i] = value[i] * gelu1(gate[i]);
     }
 }
+
+CSD_DISPATCH
+void csd_normalize_row(const float *src, float *dst, long n, float mean, float inv, const float *weight,
+                       const float *bias) {
+    long i = 0;
+    const f16v vm = SPLAT16(mean), vi = SPLAT16(inv);
+    for (; i + 16 <= n; i += 16) {
+        f16v y = (LOAD16(src + i) - vm) * vi;
+        if (weight) y *= LOAD16(weight + i);
+        if (bias) y += LOAD16(bias + i);
+        STORE16(dst + i, y);
+    }
+    for (; i < n; i++) dst[i] = (src[i] - mean) * inv * (weight ? weight[i] : 1.0f) + (bias ? bias[i] : 0.0f);
+}

@@ -57,14 +57,17 @@ extension Tensor {
         var out = Tensor(zeros: shape)
         storage.withUnsafeBufferPointer { s in
             out.storage.withUnsafeMutableBufferPointer { d in
-                let sp = s.baseAddress!, dp = d.baseAddress!
-                let w = weight?.storage, b = bias?.storage
-                parallelChunks(rows, minimumChunk: 16) { range in
-                    for r in range {
-                        let (mean, variance) = Tensor.moments(sp + r * dim, dim)
-                        let inv = 1 / (variance + eps).squareRoot()
-                        let src = sp + r * dim, dst = dp + r * dim
-                        for i in 0..<dim { dst[i] = (src[i] - mean) * inv * (w?[i] ?? 1) + (b?[i] ?? 0) }
+                (weight?.storage ?? []).withUnsafeBufferPointer { ws in
+                    (bias?.storage ?? []).withUnsafeBufferPointer { bs in
+                        let sp = s.baseAddress!, dp = d.baseAddress!
+                        let w = weight == nil ? nil : ws.baseAddress, b = bias == nil ? nil : bs.baseAddress
+                        parallelChunks(rows, minimumChunk: 16) { range in
+                            for r in range {
+                                let (mean, variance) = Tensor.moments(sp + r * dim, dim)
+                                let inv = 1 / (variance + eps).squareRoot()
+                                csd_normalize_row(sp + r * dim, dp + r * dim, dim, mean, inv, w, b)
+                            }
+                        }
                     }
                 }
             }

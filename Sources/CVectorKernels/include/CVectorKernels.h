@@ -21,6 +21,11 @@ void csd_gelu(const float *src, float *dst, long n);
 /// out[r][i] = value[i]·gelu(gate[i]).
 void csd_gated_gelu(const float *x, float *out, long rows, long half);
 
+/// dst[i] = (src[i] − mean)·inv·weight[i] + bias[i] (layer norm's last step); `weight` and `bias`
+/// may be NULL (1 and 0).
+void csd_normalize_row(const float *src, float *dst, long n, float mean, float inv, const float *weight,
+                       const float *bias);
+
 /// Mean and biased variance of p[0..<n] (two passes; sums folded in double).
 void csd_moments(const float *p, long n, float *mean, float *variance);
 
