@@ -78,13 +78,16 @@ AVX512 static int direct_convolution(const float *x, long cin, long h, long w, c
     const long spans = (ho * wp + SPAN - 1) / SPAN, width = spans * SPAN;
     const long count = o_end - o_begin, blocks = (count + OUTPUTS - 1) / OUTPUTS;
     const long padded = cin * plane + SPAN + kw + LANES;
-    float *xp = calloc((size_t)(padded + blocks * cin * taps * OUTPUTS + OUTPUTS * width), sizeof(float));
+    float *xp = malloc((size_t)(padded + blocks * cin * taps * OUTPUTS + OUTPUTS * width) * sizeof(float));
     long *shifts = malloc((size_t)taps * sizeof(long));
     if (!xp || !shifts) {
         free(xp);
         free(shifts);
         return -1;
     }
+    // Only the padded image needs zeros (its border and the slack past the end): the weight
+    // lanes past `count` and the sums are never read before they are written.
+    memset(xp, 0, (size_t)padded * sizeof(float));
     float *wk = xp + padded, *yq = wk + blocks * cin * taps * OUTPUTS;
     for (long c = 0; c < cin; c++)
         for (long iy = 0; iy < h; iy++) {

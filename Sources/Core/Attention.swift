@@ -58,7 +58,7 @@ public struct BasicTransformerBlock {
             let rows = x.count / two
             var shape = x.shape
             shape[shape.count - 1] = half
-            var out = Tensor(zeros: shape)
+            var out = Tensor(uninitialized: shape)
             x.storage.withUnsafeBufferPointer { src in
                 out.storage.withUnsafeMutableBufferPointer { dst in
                     let s = src.baseAddress!, d = dst.baseAddress!

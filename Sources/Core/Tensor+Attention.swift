@@ -49,7 +49,7 @@ extension Tensor {
         let tile = useFusedKernel ? fusedAttentionTile(queries: lq, items: b * heads)
                                   : attentionTile(queries: lq, keys: lk, items: b * heads)
         let blocks = (lq + tile - 1) / tile
-        var out = Tensor(zeros: [b, lq, c])
+        var out = Tensor(uninitialized: [b, lq, c])
         query.storage.withUnsafeBufferPointer { q in
             key.storage.withUnsafeBufferPointer { k in
                 value.storage.withUnsafeBufferPointer { v in

@@ -37,7 +37,7 @@ extension Tensor {
         let wo = (w + padding.left + padding.right - kw) / stride + 1
         let k = cin * kh * kw
         let p = ho * wo
-        var out = Tensor(zeros: [n, cout, ho, wo])
+        var out = Tensor(uninitialized: [n, cout, ho, wo])
         if direct ?? Tensor.usesDirectConvolution(cin: cin, cout: cout, stride: stride, plane: p) {
             precondition(stride == 1 && Tensor.directConvolutionAvailable, "conv2d: no direct kernel for this case")
             directlyConvolve(weight: weight, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
@@ -196,7 +196,7 @@ extension Tensor {
     /// Nearest-neighbour resize of an NCHW tensor (`F.interpolate(mode="nearest")`).
     public func upsampleNearest(height ho: Int, width wo: Int) -> Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        var out = Tensor(zeros: [n, c, ho, wo])
+        var out = Tensor(uninitialized: [n, c, ho, wo])
         let xIndex = (0..<wo).map { min(w - 1, Int((Double($0) * Double(w) / Double(wo)).rounded(.down))) }
         let yIndex = (0..<ho).map { min(h - 1, Int((Double($0) * Double(h) / Double(ho)).rounded(.down))) }
         storage.withUnsafeBufferPointer { s in

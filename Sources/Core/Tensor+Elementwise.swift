@@ -11,7 +11,7 @@ extension Tensor {
 
     @inline(__always)
     func mappedUnprofiled(_ simd: (SIMD16<Float>) -> SIMD16<Float>, _ scalar: (Float) -> Float) -> Tensor {
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         let n = count
         storage.withUnsafeBufferPointer { src in
             out.storage.withUnsafeMutableBufferPointer { dst in
@@ -31,7 +31,7 @@ extension Tensor {
     /// `x·sigmoid(x)` (SiLU / swish), by `csd_affine_silu` (AVX-512 where the CPU has it).
     public func silu() -> Tensor {
         Profiler.measure(.elementwise, flops: 0) {
-            var out = Tensor(zeros: shape)
+            var out = Tensor(uninitialized: shape)
             storage.withUnsafeBufferPointer { src in
                 out.storage.withUnsafeMutableBufferPointer { dst in
                     let s = src.baseAddress!, d = dst.baseAddress!
@@ -47,7 +47,7 @@ extension Tensor {
     /// Exact GELU, `0.5·x·(1 + erf(x/√2))`, by `csd_gelu` (AVX-512 where the CPU has it).
     public func gelu() -> Tensor {
         Profiler.measure(.elementwise, flops: 0) {
-            var out = Tensor(zeros: shape)
+            var out = Tensor(uninitialized: shape)
             storage.withUnsafeBufferPointer { src in
                 out.storage.withUnsafeMutableBufferPointer { dst in
                     let s = src.baseAddress!, d = dst.baseAddress!
@@ -89,7 +89,7 @@ extension Tensor {
     /// `a·self + b·other`, element-wise, same shapes.
     public func linearCombination(_ a: Float, _ other: Tensor, _ b: Float) -> Tensor {
         precondition(shape == other.shape, "linearCombination: shapes \(shape) and \(other.shape) differ")
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         let n = count
         storage.withUnsafeBufferPointer { x in
             other.storage.withUnsafeBufferPointer { y in
@@ -160,7 +160,7 @@ extension Tensor {
     /// Swaps NCHW to N(HW)C, the token layout the transformer blocks use.
     public func channelsLast() -> Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        var out = Tensor(zeros: [n, h * w, c])
+        var out = Tensor(uninitialized: [n, h * w, c])
         let hw = h * w
         storage.withUnsafeBufferPointer { s in
             out.storage.withUnsafeMutableBufferPointer { d in
@@ -180,7 +180,7 @@ extension Tensor {
     public func channelsFirst(height h: Int, width w: Int) -> Tensor {
         let (n, hw, c) = (shape[0], shape[1], shape[2])
         precondition(hw == h * w, "channelsFirst: \(hw) tokens is not \(h)x\(w)")
-        var out = Tensor(zeros: [n, c, h, w])
+        var out = Tensor(uninitialized: [n, c, h, w])
         storage.withUnsafeBufferPointer { s in
             out.storage.withUnsafeMutableBufferPointer { d in
                 let sp = s.baseAddress!, dp = d.baseAddress!

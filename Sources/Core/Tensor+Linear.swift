@@ -13,7 +13,7 @@ extension Tensor {
         let rows = count / inFeatures
         var outShape = shape
         outShape[outShape.count - 1] = outFeatures
-        var out = Tensor(zeros: outShape)
+        var out = Tensor(uninitialized: outShape)
         storage.withUnsafeBufferPointer { x in
             weight.storage.withUnsafeBufferPointer { w in
                 out.storage.withUnsafeMutableBufferPointer { y in

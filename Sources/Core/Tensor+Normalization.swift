@@ -23,7 +23,7 @@ extension Tensor {
         precondition(c % groups == 0, "groupNorm: \(c) channels do not split into \(groups) groups")
         let spatial = count / (n * c)
         let perGroup = c / groups
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         storage.withUnsafeBufferPointer { s in
             out.storage.withUnsafeMutableBufferPointer { d in
                 let sp = s.baseAddress!, dp = d.baseAddress!
@@ -54,7 +54,7 @@ extension Tensor {
     func layerNormUnprofiled(weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
         let dim = shape[shape.count - 1]
         let rows = count / dim
-        var out = Tensor(zeros: shape)
+        var out = Tensor(uninitialized: shape)
         storage.withUnsafeBufferPointer { s in
             out.storage.withUnsafeMutableBufferPointer { d in
                 (weight?.storage ?? []).withUnsafeBufferPointer { ws in

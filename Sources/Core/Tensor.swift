@@ -14,6 +14,13 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: shape, storage: [Float](repeating: 0, count: shape.reduce(1, *)))
     }
 
+    /// A tensor of `shape` whose values are left as the allocator gives them, for kernels that
+    /// write every element before anything reads one (skips the zero fill).
+    init(uninitialized shape: [Int]) {
+        let n = shape.reduce(1, *)
+        self.init(shape: shape, storage: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
+    }
+
     public init(shape: [Int], repeating value: Float) {
         self.init(shape: shape, storage: [Float](repeating: value, count: shape.reduce(1, *)))
     }
