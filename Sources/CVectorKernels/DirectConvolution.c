@@ -69,13 +69,17 @@ AVX512 static void channel_block_any(const float *xp, long cin, long plane, cons
 int csd_direct_convolution_available(void) { return csd_attention_head_available(); }
 
 AVX512 static int direct_convolution(const float *x, long cin, long h, long w, const float *weight,
-                                     const float *bias, long cout, long kh, long kw, long pad_top, long pad_left,
-                                     long ho, long wo, long o_begin, long o_end, float *y) {
-    // The image is copied with its padding, `wp` = wo + kw − 1 wide, so that output (oy, ox) read
-    // at flattened position q = oy·wp + ox takes tap (i, j) from q + i·wp + j: one shift per tap
-    // for the whole plane. Positions with ox ≥ wo are computed and dropped.
-    const long wp = wo + kw - 1, hp = ho + kh - 1, plane = hp * wp, taps = kh * kw;
-    const long spans = (ho * wp + SPAN - 1) / SPAN, width = spans * SPAN;
+                                     const float *bias, long cout, long kh, long kw, long stride, long pad_top,
+                                     long pad_left, long ho, long wo, long o_begin, long o_end, float *y) {
+    // Each channel is copied with its zero padding as stride² phase planes, phase (a, b) holding
+    // padded pixels (stride·py + a, stride·px + b), each `wq` = wo + (kw − 1)/stride wide. Output
+    // (oy, ox), at flattened position q = oy·wq + ox, then takes tap (i, j) from phase
+    // (i mod stride, j mod stride) at q + (i/stride)·wq + j/stride: one shift per tap for the
+    // whole plane, and stride 2 needs no other code than stride 1. Positions with ox ≥ wo are
+    // computed and dropped.
+    const long s = stride, wq = wo + (kw - 1) / s, hq = ho + (kh - 1) / s, phase = hq * wq;
+    const long plane = s * s * phase, taps = kh * kw;
+    const long spans = (ho * wq + SPAN - 1) / SPAN, width = spans * SPAN;
     const long count = o_end - o_begin, blocks = (count + OUTPUTS - 1) / OUTPUTS;
     const long padded = cin * plane + SPAN + kw + LANES;
     float *xp = malloc((size_t)(padded + blocks * cin * taps * OUTPUTS + OUTPUTS * width) * sizeof(float));
@@ -90,16 +94,27 @@ AVX512 static int direct_convolution(const float *x, long cin, long h, long w, c
     memset(xp, 0, (size_t)padded * sizeof(float));
     float *wk = xp + padded, *yq = wk + blocks * cin * taps * OUTPUTS;
     for (long c = 0; c < cin; c++)
-        for (long iy = 0; iy < h; iy++) {
-            const long py = iy + pad_top;
-            if (py < 0 || py >= hp) continue;
-            const long lo = pad_left < 0 ? -pad_left : 0;
-            const long hi = w + pad_left > wp ? wp - pad_left : w;
-            if (hi > lo) memcpy(xp + c * plane + py * wp + lo + pad_left, x + (c * h + iy) * w + lo,
-                                (size_t)(hi - lo) * sizeof(float));
-        }
+        for (long a = 0; a < s; a++)
+            for (long b = 0; b < s; b++) {
+                float *dst = xp + c * plane + (a * s + b) * phase;
+                // Columns px whose input column ix = s·px + b − pad_left lies in [0, w).
+                long lo = 0;
+                while (lo < wq && s * lo + b - pad_left < 0) lo++;
+                long hi = lo;
+                while (hi < wq && s * hi + b - pad_left < w) hi++;
+                for (long py = 0; py < hq; py++) {
+                    const long iy = s * py + a - pad_top;
+                    if (iy < 0 || iy >= h || hi <= lo) continue;
+                    const float *src = x + (c * h + iy) * w + s * lo + b - pad_left;
+                    if (s == 1) {
+                        memcpy(dst + py * wq + lo, src, (size_t)(hi - lo) * sizeof(float));
+                    } else {
+                        for (long px = lo; px < hi; px++) dst[py * wq + px] = src[s * (px - lo)];
+                    }
+                }
+            }
     for (long i = 0; i < kh; i++)
-        for (long j = 0; j < kw; j++) shifts[i * kw + j] = i * wp + j;
+        for (long j = 0; j < kw; j++) shifts[i * kw + j] = ((i % s) * s + j % s) * phase + (i / s) * wq + j / s;
     // Weights regrouped as [block][c][tap][8 outputs], read front to back by the span loop.
     for (long o = 0; o < count; o++)
         for (long c = 0; c < cin; c++)
@@ -114,7 +129,7 @@ AVX512 static int direct_convolution(const float *x, long cin, long h, long w, c
             float *dst = y + (o_begin + o0 + o) * ho * wo;
             const float *src = yq + o * width;
             for (long oy = 0; oy < ho; oy++)
-                for (long ox = 0; ox < wo; ox++) dst[oy * wo + ox] = src[oy * wp + ox] + add;
+                for (long ox = 0; ox < wo; ox++) dst[oy * wo + ox] = src[oy * wq + ox] + add;
         }
     }
     free(shifts);
@@ -123,7 +138,7 @@ AVX512 static int direct_convolution(const float *x, long cin, long h, long w, c
 }
 
 int csd_direct_convolution(const float *x, long cin, long h, long w, const float *weight, const float *bias,
-                           long cout, long kh, long kw, long pad_top, long pad_left, long ho, long wo,
+                           long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
                            long o_begin, long o_end, float *y) {
     static int available = -1;
     int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
@@ -131,9 +146,9 @@ int csd_direct_convolution(const float *x, long cin, long h, long w, const float
         known = csd_direct_convolution_available();
         __atomic_store_n(&available, known, __ATOMIC_RELAXED);
     }
-    if (!known || o_begin < 0 || o_end > cout || o_begin >= o_end) return -1;
-    return direct_convolution(x, cin, h, w, weight, bias, cout, kh, kw, pad_top, pad_left, ho, wo, o_begin, o_end,
-                              y);
+    if (!known || stride < 1 || o_begin < 0 || o_end > cout || o_begin >= o_end) return -1;
+    return direct_convolution(x, cin, h, w, weight, bias, cout, kh, kw, stride, pad_top, pad_left, ho, wo, o_begin,
+                              o_end, y);
 }
 
 #else
@@ -141,7 +156,7 @@ int csd_direct_convolution(const float *x, long cin, long h, long w, const float
 int csd_direct_convolution_available(void) { return 0; }
 
 int csd_direct_convolution(const float *x, long cin, long h, long w, const float *weight, const float *bias,
-                           long cout, long kh, long kw, long pad_top, long pad_left, long ho, long wo,
+                           long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
                            long o_begin, long o_end, float *y) {
     return -1;
 }

@@ -39,8 +39,8 @@ extension Tensor {
         let p = ho * wo
         var out = Tensor(uninitialized: [n, cout, ho, wo])
         if direct ?? Tensor.usesDirectConvolution(cin: cin, cout: cout, stride: stride, plane: p) {
-            precondition(stride == 1 && Tensor.directConvolutionAvailable, "conv2d: no direct kernel for this case")
-            directlyConvolve(weight: weight, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
+            precondition(Tensor.directConvolutionAvailable, "conv2d: this CPU has no direct kernel")
+            directlyConvolve(weight: weight, bias: bias, stride: stride, padding: padding, ho: ho, wo: wo, into: &out)
             return out
         }
         let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .uniform(0)
@@ -116,19 +116,20 @@ extension Tensor {
     static let directConvolutionAvailable = csd_direct_convolution_available() != 0
 
     /// Whether a convolution is computed directly (`csd_direct_convolution`) rather than as
-    /// im2col + sgemm: stride 1, planes of 16×16 or more, and few enough channels that one block of
+    /// im2col + sgemm: output planes of 16×16 or more, and few enough channels that one block of
     /// the weights stays in cache. Measured per layer (`csd-bench`, 2 cores): the bundled prior's
-    /// 3×3 convolutions (32–128 outputs) ran at 90–270 GFLOP/s unfolded and 290–400 direct, SD's
-    /// 320 → 320 at 32×32 at 349 and 371, SD's 640-channel and 8×8 layers slower direct (126–308
-    /// against 279–376), and 320 → 4 (`conv_out`) at 20 and 166.
+    /// 3×3 convolutions (32–128 outputs) ran at 90–270 GFLOP/s unfolded and 290–400 direct, its
+    /// stride-2 ones in 0.49 and 0.43 ms unfolded, 0.20 and 0.21 direct; SD's 320 → 320 at 32×32
+    /// at 349 and 371 GFLOP/s (but stride 2: 3.8 ms unfolded, 4.8 direct), SD's 640-channel and
+    /// 8×8 layers slower direct (126–308 against 279–376), and 320 → 4 (`conv_out`) at 20 and 166.
     static func usesDirectConvolution(cin: Int, cout: Int, stride: Int, plane: Int) -> Bool {
-        guard directConvolutionAvailable, stride == 1, plane >= 256 else { return false }
-        return cout <= 128 || (cout <= 320 && cin <= 320)
+        guard directConvolutionAvailable, plane >= 256 else { return false }
+        return cout <= 128 || (stride == 1 && cout <= 320 && cin <= 320)
     }
 
-    /// Stride-1 convolution through `csd_direct_convolution`: one image per core, or each image's
+    /// Convolution through `csd_direct_convolution`: one image per core, or each image's
     /// output channels split between the cores when there are fewer images than cores.
-    func directlyConvolve(weight: Tensor, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int, into out: inout Tensor) {
+    func directlyConvolve(weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, ho: Int, wo: Int, into out: inout Tensor) {
         let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
         let workers = Parallelism.workers
@@ -143,7 +144,7 @@ extension Tensor {
                             let b = job / parts, part = job % parts
                             let o0 = cout * part / parts, o1 = cout * (part + 1) / parts
                             let status = csd_direct_convolution(xb + b * cin * h * w, cin, h, w, wb, biasBase, cout,
-                                                                kh, kw, padding.top, padding.left, ho, wo, o0, o1,
+                                                                kh, kw, stride, padding.top, padding.left, ho, wo, o0, o1,
                                                                 yb + b * cout * ho * wo)
                             precondition(status == 0, "conv2d: out of memory for the direct convolution")
                         }

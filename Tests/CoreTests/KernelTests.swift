@@ -41,27 +41,32 @@ import Testing
         }
     }
 
-    /// The direct kernel (stride 1, few channels) must give what im2col + sgemm gives (the path
-    /// checked against PyTorch above), for odd sizes, channel counts that leave a partial block of
-    /// 8 outputs, asymmetric and wide padding, one image (channels split over cores) or several.
+    /// The direct kernel (few channels) must give what im2col + sgemm gives (the path checked
+    /// against PyTorch above), for odd sizes, strides 1–3, channel counts that leave a partial
+    /// block of 8 outputs, asymmetric and wide padding, one image (channels split over cores) or
+    /// several.
     @Test(.enabled(if: Tensor.directConvolutionAvailable, "this CPU has no AVX-512: the direct kernel is never used"),
           arguments: [
-        (1, 5, 13, 17, 19, 3, Padding2D.uniform(1)),
-        (3, 7, 8, 16, 16, 3, Padding2D.uniform(1)),
-        (2, 3, 32, 23, 9, 1, Padding2D.uniform(0)),
-        (2, 16, 3, 12, 31, 5, Padding2D(top: 0, left: 2, bottom: 3, right: 1)),
-        (1, 4, 20, 6, 7, 3, Padding2D.uniform(3)),
+        (1, 5, 13, 17, 19, 3, 1, Padding2D.uniform(1)),
+        (3, 7, 8, 16, 16, 3, 1, Padding2D.uniform(1)),
+        (2, 3, 32, 23, 9, 1, 1, Padding2D.uniform(0)),
+        (2, 16, 3, 12, 31, 5, 1, Padding2D(top: 0, left: 2, bottom: 3, right: 1)),
+        (1, 4, 20, 6, 7, 3, 1, Padding2D.uniform(3)),
+        (2, 6, 11, 16, 16, 3, 2, Padding2D.uniform(1)),
+        (1, 5, 9, 15, 13, 3, 2, Padding2D(top: 0, left: 0, bottom: 1, right: 1)),
+        (2, 3, 4, 17, 20, 5, 3, Padding2D(top: 2, left: 1, bottom: 0, right: 2)),
     ])
-    func directConvolutionAgreesWithUnfolded(n: Int, cin: Int, cout: Int, h: Int, w: Int, kernel: Int, padding: Padding2D) {
+    func directConvolutionAgreesWithUnfolded(n: Int, cin: Int, cout: Int, h: Int, w: Int, kernel: Int, stride: Int,
+                                             padding: Padding2D) {
         var rng = RandomGenerator(seed: 11)
         let x = rng.normal([n, cin, h, w]), weight = rng.normal([cout, cin, kernel, kernel]), bias = rng.normal([cout])
         for withBias in [true, false] {
             let b = withBias ? bias : nil
-            let direct = x.convolved(weight: weight, bias: b, stride: 1, padding: padding, direct: true)
-            let unfolded = x.convolved(weight: weight, bias: b, stride: 1, padding: padding, direct: false)
+            let direct = x.convolved(weight: weight, bias: b, stride: stride, padding: padding, direct: true)
+            let unfolded = x.convolved(weight: weight, bias: b, stride: stride, padding: padding, direct: false)
             #expect(direct.shape == unfolded.shape)
             let worst = zip(direct.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(worst <= 1e-4, "\(n)×\(cin)×\(h)×\(w) → \(cout), \(kernel)×\(kernel) \(padding), bias \(withBias): max |Δ| \(worst)")
+            #expect(worst <= 1e-4, "\(n)×\(cin)×\(h)×\(w) → \(cout), \(kernel)×\(kernel) stride \(stride) \(padding), bias \(withBias): max |Δ| \(worst)")
         }
     }
 

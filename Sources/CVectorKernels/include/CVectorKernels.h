@@ -43,13 +43,13 @@ int csd_attention_head(const float *q, const float *k, const float *v, float *ou
 /// Whether this CPU runs `csd_direct_convolution` (AVX-512 F/DQ/VL/BW).
 int csd_direct_convolution_available(void);
 
-/// Stride-1 convolution of one CHW image `x` [cin, h, w] with `weight` [cout, cin, kh, kw] and an
-/// optional `bias`, computed directly from a padded copy of the image (no unfolded patch matrix):
-/// writes output channels o_begin..<o_end of `y` [cout, ho, wo], where ho = h + pad_top +
-/// pad_bottom − kh + 1 (likewise wo), and the padding is zeros. Returns 0 when done; −1 when this
+/// Convolution of one CHW image `x` [cin, h, w] with `weight` [cout, cin, kh, kw], an optional
+/// `bias` and any stride, computed directly from a padded copy of the image (no unfolded patch
+/// matrix): writes output channels o_begin..<o_end of `y` [cout, ho, wo], where ho = (h + pad_top
+/// + pad_bottom − kh) / stride + 1 (likewise wo), and the padding is zeros. Returns 0 when done; −1 when this
 /// CPU lacks AVX-512, the range is empty or memory ran out (`y` untouched).
 int csd_direct_convolution(const float *x, long cin, long h, long w, const float *weight, const float *bias,
-                           long cout, long kh, long kw, long pad_top, long pad_left, long ho, long wo,
+                           long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
                            long o_begin, long o_end, float *y);
 
 #endif
