@@ -2,8 +2,9 @@ import Core
 import Foundation
 
 /// Attention alone at the shapes of a Stable Diffusion 1.x UNet at a 32×32 latent, batch 2
-/// (self-attention at each resolution, and cross-attention on 77 text tokens), so the kernel can
-/// be compared with sgemm without the rest of the forward around it.
+/// (self-attention at each resolution, and cross-attention on 77 text tokens), and of the bundled
+/// prior at 64×64 (16×16 tokens, 4 heads of 32, 16 text tokens), so the kernel can be compared
+/// with sgemm without the rest of the forward around it.
 struct AttentionBench {
     struct Shape { let name: String; let queries: Int; let keys: Int; let channels: Int; let heads: Int }
 
@@ -12,6 +13,8 @@ struct AttentionBench {
         Shape(name: "self 16x16 (256x256, d 80)", queries: 256, keys: 256, channels: 640, heads: 8),
         Shape(name: "self 8x8 (64x64, d 160)", queries: 64, keys: 64, channels: 1280, heads: 8),
         Shape(name: "cross 32x32 (1024x77, d 40)", queries: 1024, keys: 77, channels: 320, heads: 8),
+        Shape(name: "prior self 16x16 (256x256, d 32)", queries: 256, keys: 256, channels: 128, heads: 4),
+        Shape(name: "prior cross 16x16 (256x16, d 32)", queries: 256, keys: 16, channels: 128, heads: 4),
     ]
 
     /// Median milliseconds and GFLOP/s (4·Lq·Lk·C per batch item) for each shape.
