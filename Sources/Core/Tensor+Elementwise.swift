@@ -28,15 +28,16 @@ extension Tensor {
         return out
     }
 
-    /// `x·sigmoid(x)` (SiLU / swish), by `csd_affine_silu` (AVX-512 where the CPU has it).
-    public func silu() -> Tensor {
+    /// Applies a C kernel `(src, dst, n)` from CVectorKernels to chunks split over the cores.
+    @inline(__always)
+    func mapped(byKernel kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         Profiler.measure(.elementwise, flops: 0) {
             var out = Tensor(uninitialized: shape)
             storage.withUnsafeBufferPointer { src in
                 out.storage.withUnsafeMutableBufferPointer { dst in
                     let s = src.baseAddress!, d = dst.baseAddress!
                     parallelChunks(count, minimumChunk: 16384) { r in
-                        csd_affine_silu(s + r.lowerBound, d + r.lowerBound, r.count, 1, 0, 1)
+                        kernel(s + r.lowerBound, d + r.lowerBound, r.count)
                     }
                 }
             }
@@ -44,20 +45,14 @@ extension Tensor {
         }
     }
 
+    /// `x·sigmoid(x)` (SiLU / swish), by `csd_affine_silu` (AVX-512 where the CPU has it).
+    public func silu() -> Tensor {
+        mapped(byKernel: { csd_affine_silu($0, $1, $2, 1, 0, 1) })
+    }
+
     /// Exact GELU, `0.5·x·(1 + erf(x/√2))`, by `csd_gelu` (AVX-512 where the CPU has it).
     public func gelu() -> Tensor {
-        Profiler.measure(.elementwise, flops: 0) {
-            var out = Tensor(uninitialized: shape)
-            storage.withUnsafeBufferPointer { src in
-                out.storage.withUnsafeMutableBufferPointer { dst in
-                    let s = src.baseAddress!, d = dst.baseAddress!
-                    parallelChunks(count, minimumChunk: 16384) { r in
-                        csd_gelu(s + r.lowerBound, d + r.lowerBound, r.count)
-                    }
-                }
-            }
-            return out
-        }
+        mapped(byKernel: { csd_gelu($0, $1, $2) })
     }
 
     /// GELU with the tanh approximation (`gelu_pytorch_tanh`).

@@ -43,27 +43,38 @@ import Testing
 }
 
 @Suite struct EvalPanoramaCommandTests {
-    @Test func comparesThreeWaysOfEditingAPanorama() throws {
+    /// By default the four benchmark scenes, each reported, and their means.
+    @Test func comparesThreeWaysOfEditingPanoramasOnTheBenchmarkScenes() throws {
         let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let scenes = try #require(object["scenes"] as? [[String: Any]])
+        #expect(scenes.count == 4)
+        #expect(Set(scenes.compactMap { $0["source"] as? String }).count == 4, "four different scenes")
         for name in ["csd", "averaging", "independent"] {
             let o = try #require(object[name] as? [String: Double], "\(name)")
             #expect(o["seam_error"]! >= 0 && o["style_spread"]! >= 0 && (0...1).contains(o["edit_success"]!))
+            // The summary's seam error is the scenes' mean.
+            let perScene = scenes.map { ($0[name] as? [String: Double])?["seam_error"] ?? .nan }
+            #expect(abs(o["seam_error"]! - perScene.reduce(0, +) / Double(perScene.count)) < 1e-9)
         }
     }
 
     @Test func runsChosenMethodsOnAGroundEditWithTheMask() throws {
         let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
-                                       "--methods", "csd", "--mask", "--target-caption", "a red ball and a red cube on snow", "--json"])
+                                       "--methods", "csd", "--mask", "--source-caption", "a red ball and a red cube on grass",
+                                       "--target-caption", "a red ball and a red cube on snow", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         #expect(object["csd"] != nil && object["averaging"] == nil && object["independent"] == nil)
-        #expect(object["mask"] as? Bool == true && object["target"] as? String == "a red ball and a red cube on snow")
+        let scenes = try #require(object["scenes"] as? [[String: Any]])
+        #expect(object["mask"] as? Bool == true && scenes.count == 1 && scenes[0]["target"] as? String == "a red ball and a red cube on snow")
     }
 
     @Test func badMethodsAndCaptionsAreOneLineErrors() throws {
-        for extra in [["--methods", "csd,magic"], ["--target-caption", "a purple elephant"], ["--target-caption", "a blue ball on grass"]] {
+        let source = ["--source-caption", "a red ball and a red cube on grass"]
+        for extra in [["--methods", "csd,magic"], source + ["--target-caption", "a purple elephant"], source + ["--target-caption", "a blue ball on grass"],
+                      ["--target-caption", "a blue ball on grass"]] {
             let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1"] + extra)
             #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1, "\(extra): \(r.stderr)")
         }
