@@ -3,7 +3,7 @@ import Foundation
 
 extension PanoramaEditor {
     /// Where the edit applies, estimated before editing (DiffEdit's idea, Couairon et al. 2022,
-    /// with DDS): the mean over `draws` noise draws at t = 200…500, over every window, of the
+    /// with DDS): the mean over `draws` noise draws at t = 100…250, over every window, of the
     /// guided difference |eps(x_t; target) − eps(x_t; source)| on the source itself, summed over
     /// channels, blurred over `blur` cells, divided by its 99.5th percentile over the panorama,
     /// and mapped to [0, 1] by a ramp from 0.5 to 0.8 of that; cells above 0.3 connected to one
@@ -93,8 +93,11 @@ extension PanoramaEditor {
         return out
     }
 
-    /// Timesteps of the mask's draws, in turn.
-    static let maskTimesteps = [200, 400, 300, 500]
+    /// Timesteps of the mask's draws, in turn. At t = 200–500 the prompts also disagreed along the
+    /// whole horizon of a brick panorama (each imagined its own objects there) and every method
+    /// painted a purple band; at 100–250 the mask holds the two objects alone (`csd eval
+    /// panorama`, four scenes, session 6).
+    static let maskTimesteps = [100, 200, 150, 250]
 
     /// Mean over the (2r+1)² cells around each cell of a [1, 1, H, W] map; columns wrap with
     /// `wrap`, else the box is cut at the edges.
