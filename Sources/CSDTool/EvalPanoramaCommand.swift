@@ -70,10 +70,7 @@ struct EvalPanorama: ParsableCommand {
                                 "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0,
                                 "seconds": per.map { $0["seconds"]! }.reduce(0, +)]
             }
-            if let c = report["csd"] as? [String: Double], let i = report["independent"] as? [String: Double] {
-                report["csd_seam_reduction"] = 1 - c["seam_error"]! / max(i["seam_error"]!, 1e-9)
-                report["csd_spread_reduction"] = 1 - c["style_spread"]! / max(i["style_spread"]!, 1e-9)
-            }
+            Self.addReductions(to: &report)
             if let grid { try RGBImage.grid(pictures, columns: 1).writePNG(to: grid) }
             if json {
                 print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
@@ -91,6 +88,14 @@ struct EvalPanorama: ParsableCommand {
     }
 
     static let methodNames = ["csd", "averaging", "independent"]
+
+    /// How far CSD's seam error and style spread fall below independent windows' (1 − CSD /
+    /// independent), when the report has both.
+    static func addReductions(to report: inout [String: Any]) {
+        guard let c = report["csd"] as? [String: Double], let i = report["independent"] as? [String: Double] else { return }
+        report["csd_seam_reduction"] = 1 - c["seam_error"]! / max(i["seam_error"]!, 1e-9)
+        report["csd_spread_reduction"] = 1 - c["style_spread"]! / max(i["style_spread"]!, 1e-9)
+    }
 
     /// The (source, target) scenes to evaluate: the caption options paired in order, else the
     /// benchmark's scenes.
@@ -196,10 +201,7 @@ struct EvalPanorama: ParsableCommand {
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged), "seconds": seconds,
             ]
         }
-        if let c = report["csd"] as? [String: Double], let i = report["independent"] as? [String: Double] {
-            report["csd_seam_reduction"] = 1 - c["seam_error"]! / max(i["seam_error"]!, 1e-9)
-            report["csd_spread_reduction"] = 1 - c["style_spread"]! / max(i["style_spread"]!, 1e-9)
-        }
+        Self.addReductions(to: &report)
         return (report, pictures + (maskPicture.map { [$0] } ?? []))
     }
 }
