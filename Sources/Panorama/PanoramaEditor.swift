@@ -64,6 +64,19 @@ public final class PanoramaEditor {
         let noise = rng.normal(x.shape)
         let g = ddsScores(x, sources: s, timestep: t, noise: noise)
         var direction = g.scaled(by: -1)
+        // The mask weighs each window's score by √m before the coupling and the scattered update by
+        // √m after, so an uncoupled window's update is m·score as before, while CSD mixes only the
+        // scores of the regions being edited. Unweighted, every window took the other windows' whole
+        // scores, background included, at its own coordinates, and the mask's rim kept their object
+        // edits as halos (4 scenes: seams 0.243 → 0.132, spread 586 → 446; see the README).
+        let maskRoot = editMask.map { m in Tensor(shape: m.shape, storage: m.storage.map { $0.squareRoot() }) }
+        if let maskRoot {
+            let plane = layout.window * layout.window, c = x.shape[1]
+            for (k, index) in chosen.enumerated() {
+                let m = layout.extract(maskRoot, index)
+                for ch in 0..<c { for p in 0..<plane { direction.storage[(k * c + ch) * plane + p] *= m.storage[p] } }
+            }
+        }
         if settings.method == .csd && chosen.count > 1 {
             let n = chosen.count
             let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
@@ -72,9 +85,9 @@ public final class PanoramaEditor {
         }
         var update = layout.scatterAverage(chosen.enumerated().map { ($0.element, direction.item($0.offset).reshaped([1] + Array(x.shape.dropFirst()))) },
                                            channels: x.shape[1])
-        if let editMask {
+        if let maskRoot {
             let plane = layout.width * layout.height
-            for ch in 0..<x.shape[1] { for p in 0..<plane { update.storage[ch * plane + p] *= editMask.storage[p] } }
+            for ch in 0..<x.shape[1] { for p in 0..<plane { update.storage[ch * plane + p] *= maskRoot.storage[p] } }
         }
         panorama.add(update.scaled(by: settings.learningRate(atStep: step)))
         step += 1

@@ -65,6 +65,38 @@ import World
         #expect(free.panorama.storage != source.storage)
     }
 
+    /// The mask weighs scores by √m before the coupling and the update by √m after: without a
+    /// coupling (DDS windows) that is m times the unmasked update, cell by cell, not m².
+    @Test func anUncoupledEditMovesByTheMaskTimesItsUnmaskedUpdate() throws {
+        let model = try DiffusionModel(folder: Self.prior)
+        let (source, _) = Self.panorama()
+        func editor() throws -> PanoramaEditor {
+            var settings = EditSettings()
+            (settings.method, settings.steps) = (.dds, 4)
+            let layout = try WindowLayout(width: 256, height: 32, window: 32, stride: 8, wrap: true)
+            return try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, windows: .shiftedTiling,
+                                      sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
+        }
+        let free = try editor(), masked = try editor()
+        // A ramp across the strip, 0 at the left edge to 1 at the right.
+        let mask = Tensor(shape: [1, 1, 32, 256], storage: (0..<(32 * 256)).map { Float($0 % 256) / 255 })
+        masked.editMask = mask
+        free.advance()
+        masked.advance()
+        let plane = 32 * 256
+        var worst: Float = 0, largest: Float = 0
+        for ch in 0..<3 {
+            for p in 0..<plane {
+                let freeStep = free.panorama.storage[ch * plane + p] - source.storage[ch * plane + p]
+                let maskedStep = masked.panorama.storage[ch * plane + p] - source.storage[ch * plane + p]
+                worst = max(worst, abs(maskedStep - mask.storage[p] * freeStep))
+                largest = max(largest, abs(freeStep))
+            }
+        }
+        #expect(largest > 1e-3)
+        #expect(worst < 1e-5 * max(1, largest))
+    }
+
     @Test func weakCellsJoinTheMaskOnlyWhereTheyTouchAStrongOne() {
         // Row of 8: a strong cell at 0 with a weak tail at 1–2 and, wrapping, 7; a lone weak cell at 5.
         let values: [Float] = [0.9, 0.4, 0.35, 0.1, 0.0, 0.5, 0.0, 0.4]
