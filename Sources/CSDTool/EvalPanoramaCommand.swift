@@ -70,7 +70,7 @@ struct EvalPanorama: ParsableCommand {
                 let per = reports.compactMap { $0[name] as? [String: Double] }
                 let mean = { (key: String) in per.map { $0[key]! }.reduce(0, +) / Double(per.count) }
                 let judged = per.map { $0["judged"]! }.reduce(0, +)
-                report[name] = ["seam_error": mean("seam_error"), "style_spread": mean("style_spread"),
+                report[name] = ["seam_error": mean("seam_error"), "style_spread": mean("style_spread"), "mean_change": mean("mean_change"),
                                 "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0,
                                 "seconds": per.map { $0["seconds"]! }.reduce(0, +)]
             }
@@ -120,8 +120,8 @@ struct EvalPanorama: ParsableCommand {
     func printFigures(_ r: [String: Any]) {
         for name in Self.methodNames {
             guard let m = r[name] as? [String: Double] else { continue }
-            print(String(format: "  %@: seam error %.3f, style spread %.1f, edit success %.0f%%, %.0f s", name, m["seam_error"]!,
-                         m["style_spread"]!, 100 * m["edit_success"]!, m["seconds"]!))
+            print(String(format: "  %@: seam error %.3f, style spread %.1f, edit success %.0f%%, mean change %.1f levels, %.0f s", name,
+                         m["seam_error"]!, m["style_spread"]!, 100 * m["edit_success"]!, m["mean_change"]!, m["seconds"]!))
         }
         if let seam = r["csd_seam_reduction"] as? Double, let spread = r["csd_spread_reduction"] as? Double {
             print(String(format: "  CSD against independent windows: seam error %.0f%% lower, style spread %.0f%% lower", 100 * seam, 100 * spread))
@@ -202,6 +202,7 @@ struct EvalPanorama: ParsableCommand {
             report[name] = [
                 "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonColumns, wrap: true),
                 "style_spread": PanoramaMetrics.styleSpread(original: original, edited: edited, region: region, windowOrigins: commonColumns, window: h),
+                "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged), "seconds": seconds,
             ]
         }

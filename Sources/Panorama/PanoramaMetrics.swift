@@ -44,4 +44,17 @@ public enum PanoramaMetrics {
         let mean = means.reduce(SIMD3<Double>(), +) / Double(means.count)
         return means.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(means.count)
     }
+
+    /// How strong the edit is: the mean absolute colour change, edited − original, over the
+    /// `region` pixels and the three channels (8-bit levels). Seam error and style spread both fall
+    /// as an edit weakens, so methods compare fairly only at a similar change.
+    public static func meanChange(original: RGBImage, edited: RGBImage, region: [Bool]) -> Double {
+        precondition(original.pixels.count == edited.pixels.count && region.count * 3 == edited.pixels.count, "meanChange: sizes differ")
+        var (sum, count) = (0.0, 0)
+        for (p, inside) in region.enumerated() where inside {
+            for c in 0..<3 { sum += abs(Double(edited.pixels[p * 3 + c]) - Double(original.pixels[p * 3 + c])) }
+            count += 3
+        }
+        return count > 0 ? sum / Double(count) : 0
+    }
 }

@@ -93,6 +93,17 @@ import Testing
         for y in 0..<4 { for x in 8..<16 { two.pixels[(y * 16 + x) * 3] = 180 } }
         #expect(PanoramaMetrics.styleSpread(original: source, edited: two, region: region, windowOrigins: [0, 4, 8, 12], window: 4) > 100)
     }
+
+    @Test func meanChangeCountsOnlyTheRegion() {
+        let source = flat(90)
+        var edited = source
+        // +30 on every channel of the left half, −90 (down to 0) on the right half.
+        for y in 0..<4 { for x in 0..<16 { for c in 0..<3 { edited.pixels[(y * 16 + x) * 3 + c] = x < 8 ? 120 : 0 } } }
+        let left = (0..<64).map { $0 % 16 < 8 }
+        #expect(PanoramaMetrics.meanChange(original: source, edited: edited, region: left) == 30)
+        #expect(PanoramaMetrics.meanChange(original: source, edited: edited, region: [Bool](repeating: true, count: 64)) == 60)
+        #expect(PanoramaMetrics.meanChange(original: source, edited: source, region: left) == 0)
+    }
 }
 
 @Suite struct FeatheredScatterTests {
