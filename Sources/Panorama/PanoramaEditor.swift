@@ -27,7 +27,11 @@ public final class PanoramaEditor {
     public private(set) var panorama: Tensor
     public private(set) var step = 0
     /// Per-cell weight [1, 1, H, W] in [0, 1] on every update (`estimateEditMask`), or nil.
-    public var editMask: Tensor?
+    public var editMask: Tensor? {
+        didSet { maskRoot = editMask.map { m in Tensor(shape: m.shape, storage: m.storage.map { $0.squareRoot() }) } }
+    }
+    /// √editMask, taken once: the weight of the window scores before the coupling and of the update after.
+    private var maskRoot: Tensor?
     var rng: RandomGenerator
 
     public init(model: DiffusionModel, source: Tensor, layout: WindowLayout, settings: EditSettings, windows: WindowChoice,
@@ -69,7 +73,6 @@ public final class PanoramaEditor {
         // scores of the regions being edited. Unweighted, every window took the other windows' whole
         // scores, background included, at its own coordinates, and the mask's rim kept their object
         // edits as halos (4 scenes: seams 0.243 → 0.132, spread 586 → 446; see the README).
-        let maskRoot = editMask.map { m in Tensor(shape: m.shape, storage: m.storage.map { $0.squareRoot() }) }
         if let maskRoot {
             let plane = layout.window * layout.window, c = x.shape[1]
             for (k, index) in chosen.enumerated() {
