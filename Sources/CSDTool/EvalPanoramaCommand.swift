@@ -24,6 +24,8 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Panorama size WxH at the working size.") var size: String = "512x64"
     @Option(help: "Steps.") var steps: Int = 200
     @Option(help: "Learning rate.") var lr: Float = 0.1
+    @Option(help: "One method's own learning rate, as method=value (repeatable; e.g. averaging=0.02), to compare methods at a similar mean change.")
+    var methodLr: [String] = []
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
     @Option(help: "Windows per step, drawn at random, for CSD and averaging (0: all); independent windows are as many as fit side by side.") var batch: Int = 8
     @Option(help: "Write each scene's original, edits and mask, one above the other, to this PNG.") var grid: String?
@@ -46,6 +48,7 @@ struct EvalPanorama: ParsableCommand {
                 throw InputError("--methods", "expected csd, averaging or independent, got \(methods)")
             }
             guard let kernelInput = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
+            let rates = try learningRates()
             let scenes = try scenePairs()
             BLAS.prepare()
             let diffusion = try DiffusionModel(folder: model)
@@ -58,7 +61,7 @@ struct EvalPanorama: ParsableCommand {
             var reports = [[String: Any]](), pictures = [RGBImage]()
             for (before, after) in scenes {
                 let (report, scenePictures) = try evaluate(before: before, after: after, diffusion: diffusion, analyser: analyser, width: w, height: h,
-                                                           methods: chosen, kernelInput: kernelInput)
+                                                           methods: chosen, rates: rates, kernelInput: kernelInput)
                 reports.append(report)
                 pictures += scenePictures
             }
@@ -66,13 +69,14 @@ struct EvalPanorama: ParsableCommand {
                                          "bandwidth_scale": bandwidthScale, "kernel": kernel, "mask": mask, "tiling": tiling, "scenes": reports]
             // Over all scenes: mean seam error and style spread, edit success pooled over the
             // judged windows, total seconds.
-            for name in Self.methodNames where chosen.contains(name) {
+            for name in Self.methodNames.filter(chosen.contains) + ["ideal"] {
                 let per = reports.compactMap { $0[name] as? [String: Double] }
                 let mean = { (key: String) in per.map { $0[key]! }.reduce(0, +) / Double(per.count) }
                 let judged = per.map { $0["judged"]! }.reduce(0, +)
-                report[name] = ["seam_error": mean("seam_error"), "style_spread": mean("style_spread"), "mean_change": mean("mean_change"),
-                                "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0,
-                                "seconds": per.map { $0["seconds"]! }.reduce(0, +)]
+                var figures = ["seam_error": mean("seam_error"), "style_spread": mean("style_spread"), "mean_change": mean("mean_change"),
+                               "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0]
+                if name != "ideal" { figures["seconds"] = per.map { $0["seconds"]! }.reduce(0, +); figures["lr"] = Double(rates[name]!) }
+                report[name] = figures
             }
             Self.addReductions(to: &report)
             if let grid { try RGBImage.grid(pictures, columns: 1).writePNG(to: grid) }
@@ -92,6 +96,19 @@ struct EvalPanorama: ParsableCommand {
     }
 
     static let methodNames = ["csd", "averaging", "independent"]
+
+    /// Each method's learning rate: `--lr`, unless `--method-lr` names the method.
+    func learningRates() throws -> [String: Float] {
+        var rates = Dictionary(uniqueKeysWithValues: Self.methodNames.map { ($0, lr) })
+        for entry in methodLr {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, Self.methodNames.contains(parts[0]), let value = Float(parts[1]), value > 0, value.isFinite else {
+                throw InputError("--method-lr", "expected method=rate with a method of csd, averaging, independent and a positive rate, got '\(entry)'")
+            }
+            rates[parts[0]] = value
+        }
+        return rates
+    }
 
     /// How far CSD's seam error and style spread fall below independent windows' (1 − CSD /
     /// independent), when the report has both.
@@ -118,10 +135,11 @@ struct EvalPanorama: ParsableCommand {
     }
 
     func printFigures(_ r: [String: Any]) {
-        for name in Self.methodNames {
+        for name in Self.methodNames + ["ideal"] {
             guard let m = r[name] as? [String: Double] else { continue }
-            print(String(format: "  %@: seam error %.3f, style spread %.1f, edit success %.0f%%, mean change %.1f levels, %.0f s", name,
-                         m["seam_error"]!, m["style_spread"]!, 100 * m["edit_success"]!, m["mean_change"]!, m["seconds"]!))
+            let run = m["seconds"].map { String(format: ", lr %g, %.0f s", m["lr"]!, $0) } ?? " (the target caption rendered)"
+            print(String(format: "  %@: seam error %.3f, style spread %.1f, edit success %.0f%%, mean change %.1f levels", name,
+                         m["seam_error"]!, m["style_spread"]!, 100 * m["edit_success"]!, m["mean_change"]!) + run)
         }
         if let seam = r["csd_seam_reduction"] as? Double, let spread = r["csd_spread_reduction"] as? Double {
             print(String(format: "  CSD against independent windows: seam error %.0f%% lower, style spread %.0f%% lower", 100 * seam, 100 * spread))
@@ -131,7 +149,7 @@ struct EvalPanorama: ParsableCommand {
     /// Renders one scene, edits it with each chosen method and measures the edits; returns the
     /// scene's report and its pictures (original, edits, mask).
     func evaluate(before: WorldScene, after: WorldScene, diffusion: DiffusionModel, analyser: SceneAnalyser, width w: Int, height h: Int,
-                  methods chosen: [String], kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
+                  methods chosen: [String], rates: [String: Float], kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
         let editsGround = after.ground != before.ground
         let renderer = WorldRenderer(scene: before)
         let rendering = renderer.renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
@@ -169,22 +187,10 @@ struct EvalPanorama: ParsableCommand {
                 return UInt8(255 * m.storage[(y / cell) * mw + x / cell])
             })
         }
-        for (name, method, stride) in all where chosen.contains(name) {
-            var settings = EditSettings()
-            (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, lr, guidance)
-            settings.bandwidthScale = bandwidthScale
-            settings.kernelInput = kernelInput
-            let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
-            let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: stride == window ? .all : (tiling ? .shiftedTiling : .random(batch)),
-                                            sourcePrompt: before.caption, targetPrompt: after.caption)
-            editor.editMask = sharedMask
-            let start = Date()
-            while editor.step < steps { editor.advance() }
-            let seconds = Date().timeIntervalSince(start)
-            let edited = RGBImage(tensor: diffusion.toImages(editor.panorama, tiled: true).item(0).clamped(to: -1...1))
-            pictures.append(edited)
-            // Edit success: the analyser on each window that holds part of the region (every
-            // window for a ground edit; those with an object for a colour edit).
+        /// Seam error, style spread, mean change and edit success of an edited panorama. Edit
+        /// success: the analyser on each window that holds part of the region (every window for a
+        /// ground edit; those with an object for a colour edit).
+        func measure(_ edited: RGBImage) -> [String: Double] {
             var (hits, judged) = (0, 0)
             for ox in commonColumns {
                 var crop = [UInt8](repeating: 0, count: h * h * 3)
@@ -199,13 +205,33 @@ struct EvalPanorama: ParsableCommand {
                 let judgement = analyser.judge(RGBImage(width: h, height: h, pixels: crop))
                 if editsGround ? judgement.ground == after.ground : judgement.dominantColor == after.objects[0].color { hits += 1 }
             }
-            report[name] = [
+            return [
                 "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonColumns, wrap: true),
                 "style_spread": PanoramaMetrics.styleSpread(original: original, edited: edited, region: region, windowOrigins: commonColumns, window: h),
                 "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),
-                "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged), "seconds": seconds,
+                "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged),
             ]
         }
+        for (name, method, stride) in all where chosen.contains(name) {
+            var settings = EditSettings()
+            (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, rates[name]!, guidance)
+            settings.bandwidthScale = bandwidthScale
+            settings.kernelInput = kernelInput
+            let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
+            let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: stride == window ? .all : (tiling ? .shiftedTiling : .random(batch)),
+                                            sourcePrompt: before.caption, targetPrompt: after.caption)
+            editor.editMask = sharedMask
+            let start = Date()
+            while editor.step < steps { editor.advance() }
+            let seconds = Date().timeIntervalSince(start)
+            let edited = RGBImage(tensor: diffusion.toImages(editor.panorama, tiled: true).item(0).clamped(to: -1...1))
+            pictures.append(edited)
+            report[name] = measure(edited).merging(["seconds": seconds, "lr": Double(rates[name]!)]) { a, _ in a }
+        }
+        // The ideal edit, the target caption rendered with the same camera: what a perfect edit
+        // measures (its seam error is not zero where an object's new colour meets a boundary).
+        let ideal = WorldRenderer(scene: after).renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
+        report["ideal"] = measure(RGBImage(width: w, height: h, pixels: ideal.bytes))
         Self.addReductions(to: &report)
         return (report, pictures + (maskPicture.map { [$0] } ?? []))
     }

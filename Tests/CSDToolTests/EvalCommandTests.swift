@@ -77,9 +77,27 @@ import Testing
     @Test func badMethodsAndCaptionsAreOneLineErrors() throws {
         let source = ["--source-caption", "a red ball and a red cube on grass"]
         for extra in [["--methods", "csd,magic"], source + ["--target-caption", "a purple elephant"], source + ["--target-caption", "a blue ball on grass"],
-                      ["--target-caption", "a blue ball on grass"], ["--kernel", "fuzzy"]] {
+                      ["--target-caption", "a blue ball on grass"], ["--kernel", "fuzzy"], ["--method-lr", "csd"], ["--method-lr", "magic=0.1"],
+                      ["--method-lr", "averaging=-1"]] {
             let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1"] + extra)
             #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1, "\(extra): \(r.stderr)")
         }
+    }
+
+    /// Each method runs at its own learning rate when given one, and the target caption rendered
+    /// is measured as the ideal edit: a full recolouring with no seams of its own.
+    @Test func methodLearningRatesAndTheIdealEditAreReported() throws {
+        let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
+                                       "--methods", "csd,independent", "--lr", "0.1", "--method-lr", "independent=0.03",
+                                       "--source-caption", "a red ball on grass", "--target-caption", "a blue ball on grass", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let csd = try #require(object["csd"] as? [String: Double]), independent = try #require(object["independent"] as? [String: Double])
+        #expect(abs(csd["lr"]! - 0.1) < 1e-6 && abs(independent["lr"]! - 0.03) < 1e-6)
+        let ideal = try #require(object["ideal"] as? [String: Double])
+        #expect(ideal["mean_change"]! > 40, "red to blue changes the ball by tens of levels: \(ideal)")
+        #expect(ideal["seam_error"]! < 0.5 && ideal["seconds"] == nil)
+        let scene = try #require((object["scenes"] as? [[String: Any]])?.first?["ideal"] as? [String: Double])
+        #expect(scene["mean_change"] == ideal["mean_change"], "one scene: the summary is the scene")
     }
 }
