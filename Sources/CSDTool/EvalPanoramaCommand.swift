@@ -207,7 +207,7 @@ struct EvalPanorama: ParsableCommand {
             }
             return [
                 "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonColumns, wrap: true),
-                "style_spread": PanoramaMetrics.styleSpread(original: original, edited: edited, region: region, windowOrigins: commonColumns, window: h),
+                "style_spread": PanoramaMetrics.styleSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
                 "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged),
             ]

@@ -81,17 +81,22 @@ import Testing
         #expect(PanoramaMetrics.seamError(original: flat(100), edited: stepped, boundaries: [4, 8, 12], wrap: true) == 15)
     }
 
-    @Test func styleSpreadIsZeroForOneTintChangeAndGrowsWithTwo() {
+    @Test func styleSpreadIsZeroForOneTintAndGrowsWithTwo() {
         let region = [Bool](repeating: true, count: 64)
-        // The source itself varies across windows; only the change counts.
+        // Two objects of different colours (green left, yellow right) recoloured alike: no spread,
+        // though their colour changes differ.
         var source = flat(90)
-        for y in 0..<4 { for x in 0..<8 { source.pixels[(y * 16 + x) * 3 + 1] = 20 } }
-        var shifted = source
-        for i in shifted.pixels.indices { shifted.pixels[i] += 30 }
-        #expect(PanoramaMetrics.styleSpread(original: source, edited: shifted, region: region, windowOrigins: [0, 4, 8, 12], window: 4) == 0)
-        var two = shifted
+        for y in 0..<4 { for x in 0..<8 { source.pixels[(y * 16 + x) * 3 + 1] = 200 } }
+        let recoloured = flat(40)
+        #expect(PanoramaMetrics.styleSpread(edited: recoloured, region: region, windowOrigins: [0, 4, 8, 12], window: 4) == 0)
+        #expect(PanoramaMetrics.styleSpread(edited: source, region: region, windowOrigins: [0, 4, 8, 12], window: 4) > 100)
+        // Two tints in the edit: windows 0 and 4 hold the first, 8 and 12 the second (red +140).
+        var two = recoloured
         for y in 0..<4 { for x in 8..<16 { two.pixels[(y * 16 + x) * 3] = 180 } }
-        #expect(PanoramaMetrics.styleSpread(original: source, edited: two, region: region, windowOrigins: [0, 4, 8, 12], window: 4) > 100)
+        #expect(PanoramaMetrics.styleSpread(edited: two, region: region, windowOrigins: [0, 4, 8, 12], window: 4) == 70 * 70)
+        // Only region pixels count: with the red half outside the region, no spread.
+        let left = (0..<64).map { $0 % 16 < 8 }
+        #expect(PanoramaMetrics.styleSpread(edited: two, region: left, windowOrigins: [0, 4, 8, 12], window: 4) == 0)
     }
 
     @Test func meanChangeCountsOnlyTheRegion() {
