@@ -27,6 +27,7 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "One method's own learning rate, as method=value (repeatable; e.g. averaging=0.02), to compare methods at a similar mean change.")
     var methodLr: [String] = []
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
+    @Option(help: "Timestep range MIN-MAX of the DDS draws.") var tRange: String = "50-950"
     @Option(help: "Windows per step, drawn at random, for CSD and averaging (0: all); independent windows are as many as fit side by side.") var batch: Int = 8
     @Option(help: "Write each scene's original, edits and mask, one above the other, to this PNG.") var grid: String?
     @Option(help: "Caption of a rendered panorama (the world's grammar); repeat with --target-caption for several scenes (default: the four benchmark scenes).")
@@ -52,6 +53,11 @@ struct EvalPanorama: ParsableCommand {
             let scenes = try scenePairs()
             BLAS.prepare()
             let diffusion = try DiffusionModel(folder: model)
+            let bounds = tRange.split(separator: "-").compactMap { Int($0) }
+            guard bounds.count == 2, bounds[0] >= 1, bounds[0] <= bounds[1], bounds[1] < diffusion.schedule.alphasCumprod.count else {
+                throw InputError("--t-range", "'\(tRange)' is not MIN-MAX within 1-\(diffusion.schedule.alphasCumprod.count - 1)")
+            }
+            let timesteps = bounds[0]...bounds[1]
             let window = h / diffusion.pixelsPerCell
             if tiling && window % (window / 4) != 0 {
                 throw InputError("--tiling", "needs a window (\(window) cells) that is a multiple of the stride (\(window / 4)); choose another --size")
@@ -61,12 +67,12 @@ struct EvalPanorama: ParsableCommand {
             var reports = [[String: Any]](), pictures = [RGBImage]()
             for (before, after) in scenes {
                 let (report, scenePictures) = try evaluate(before: before, after: after, diffusion: diffusion, analyser: analyser, width: w, height: h,
-                                                           methods: chosen, rates: rates, kernelInput: kernelInput)
+                                                           methods: chosen, rates: rates, timesteps: timesteps, kernelInput: kernelInput)
                 reports.append(report)
                 pictures += scenePictures
             }
             var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance,
-                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "mask": mask, "tiling": tiling, "scenes": reports]
+                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange, "mask": mask, "tiling": tiling, "scenes": reports]
             // Over all scenes: mean seam error and style spread, edit success pooled over the
             // judged windows, total seconds.
             for name in Self.methodNames.filter(chosen.contains) + ["ideal"] {
@@ -149,7 +155,8 @@ struct EvalPanorama: ParsableCommand {
     /// Renders one scene, edits it with each chosen method and measures the edits; returns the
     /// scene's report and its pictures (original, edits, mask).
     func evaluate(before: WorldScene, after: WorldScene, diffusion: DiffusionModel, analyser: SceneAnalyser, width w: Int, height h: Int,
-                  methods chosen: [String], rates: [String: Float], kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
+                  methods chosen: [String], rates: [String: Float], timesteps: ClosedRange<Int>,
+                  kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
         let editsGround = after.ground != before.ground
         let renderer = WorldRenderer(scene: before)
         let rendering = renderer.renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
@@ -217,6 +224,7 @@ struct EvalPanorama: ParsableCommand {
             (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, rates[name]!, guidance)
             settings.bandwidthScale = bandwidthScale
             settings.kernelInput = kernelInput
+            (settings.minTimestep, settings.maxTimestep) = (timesteps.lowerBound, timesteps.upperBound)
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
             let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: stride == window ? .all : (tiling ? .shiftedTiling : .random(batch)),
                                             sourcePrompt: before.caption, targetPrompt: after.caption)

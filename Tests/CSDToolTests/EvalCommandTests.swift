@@ -78,7 +78,7 @@ import Testing
         let source = ["--source-caption", "a red ball and a red cube on grass"]
         for extra in [["--methods", "csd,magic"], source + ["--target-caption", "a purple elephant"], source + ["--target-caption", "a blue ball on grass"],
                       ["--target-caption", "a blue ball on grass"], ["--kernel", "fuzzy"], ["--method-lr", "csd"], ["--method-lr", "magic=0.1"],
-                      ["--method-lr", "averaging=-1"]] {
+                      ["--method-lr", "averaging=-1"], ["--t-range", "500-100"], ["--t-range", "0-2000"]] {
             let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1"] + extra)
             #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1, "\(extra): \(r.stderr)")
         }
