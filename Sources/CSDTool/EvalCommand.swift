@@ -77,10 +77,12 @@ struct EvalCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Accuracy of the analyser on real single-object renders.")
         @Option(help: "Renders to judge.") var renders: Int = 480
         @Flag(help: "Print one JSON object.") var json = false
+        @Option(help: "Write the renders the analyser misjudges to this folder, as SEED.png.") var writeMisses: String?
 
         func run() throws {
             let analyser = SceneAnalyser(size: 64)
             var (color, ground, shape) = (0, 0, 0)
+            var misses = [[String: Any]]()
             let combos = TimeOfDay.allCases.flatMap { t in Ground.allCases.flatMap { g in ObjectColor.allCases.flatMap { c in Shape.allCases.map { (c, $0, g, t) } } } }
             for i in 0..<renders {
                 let (c, s, g, t) = combos[i % combos.count]
@@ -90,11 +92,17 @@ struct EvalCommand: ParsableCommand {
                 if j.dominantColor == c { color += 1 }
                 if j.ground == g { ground += 1 }
                 if j.shape == s { shape += 1 }
+                if j.dominantColor != c || j.ground != g || j.shape != s {
+                    misses.append(["seed": 30_000_000 + i, "truth": "\(c.rawValue) \(s.rawValue) on \(g.rawValue) at \(t.rawValue)",
+                                   "verdict": "\(j.dominantColor?.rawValue ?? "none") \(j.shape?.rawValue ?? "none") on \(j.ground.rawValue) at \(j.time.rawValue)",
+                                   "object_pixels": j.objectPixels])
+                    if let folder = writeMisses { try RGBImage(width: 64, height: 64, pixels: r.bytes).writePNG(to: "\(folder)/\(30_000_000 + i).png") }
+                }
             }
             let n = Double(max(renders, 1))
             if json {
                 try EvalCommand.printJSON(["renders": renders, "color_accuracy": Double(color) / n,
-                                           "ground_accuracy": Double(ground) / n, "shape_accuracy": Double(shape) / n])
+                                           "ground_accuracy": Double(ground) / n, "shape_accuracy": Double(shape) / n, "misses": misses])
             } else {
                 print(String(format: "analyser on %d real renders: colour %.1f%%, ground %.1f%%, shape %.1f%%",
                              renders, 100 * Double(color) / n, 100 * Double(ground) / n, 100 * Double(shape) / n))

@@ -27,6 +27,26 @@ import Testing
     }
 }
 
+@Suite struct EvalAnalyserCommandTests {
+    /// Every miss is listed with its truth and verdict, which differ, and written as an image.
+    @Test func listsAndWritesTheRendersItMisjudges() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try CommandRunner.run(["eval", "analyser", "--renders", "240", "--json", "--write-misses", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let misses = try #require(object["misses"] as? [[String: Any]])
+        let rates = ["color_accuracy", "ground_accuracy", "shape_accuracy"].map { object[$0] as? Double ?? -1 }
+        #expect(rates.allSatisfy { (0...1).contains($0) })
+        // A render missed on any count is one miss, so misses ≥ the most misses of one kind.
+        #expect(misses.count >= Int((240 * (1 - rates.min()!)).rounded()))
+        #expect(misses.allSatisfy { ($0["truth"] as? String) != ($0["verdict"] as? String) })
+        let written = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(Set(written) == Set(misses.map { "\($0["seed"] as? Int ?? -1).png" }))
+    }
+}
+
 @Suite struct EvalEditsCommandTests {
     @Test func reportsBothComparisonsAsOneJSONObject() throws {
         let r = try CommandRunner.run(["eval", "edits", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--images", "1", "--frames", "2",
