@@ -80,32 +80,38 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Write the renders the analyser misjudges to this folder, as SEED.png.") var writeMisses: String?
 
         func run() throws {
-            let analyser = SceneAnalyser(size: 64)
-            var (color, ground, shape) = (0, 0, 0)
-            var misses = [[String: Any]]()
-            let combos = TimeOfDay.allCases.flatMap { t in Ground.allCases.flatMap { g in ObjectColor.allCases.flatMap { c in Shape.allCases.map { (c, $0, g, t) } } } }
-            for i in 0..<renders {
-                let (c, s, g, t) = combos[i % combos.count]
-                let sample = SceneAnalyser.singleObjectSample(color: c, shape: s, ground: g, time: t, seed: 30_000_000 + UInt64(i))
-                let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: 64, height: 64)
-                let j = analyser.judge(RGBImage(width: 64, height: 64, pixels: r.bytes))
-                if j.dominantColor == c { color += 1 }
-                if j.ground == g { ground += 1 }
-                if j.shape == s { shape += 1 }
-                if j.dominantColor != c || j.ground != g || j.shape != s {
-                    misses.append(["seed": 30_000_000 + i, "truth": "\(c.rawValue) \(s.rawValue) on \(g.rawValue) at \(t.rawValue)",
-                                   "verdict": "\(j.dominantColor?.rawValue ?? "none") \(j.shape?.rawValue ?? "none") on \(j.ground.rawValue) at \(j.time.rawValue)",
-                                   "object_pixels": j.objectPixels])
-                    if let folder = writeMisses { try RGBImage(width: 64, height: 64, pixels: r.bytes).writePNG(to: "\(folder)/\(30_000_000 + i).png") }
+            try CSDCommand.reportingInputErrors {
+                var isFolder: ObjCBool = false
+                if let folder = writeMisses, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) {
+                    throw InputError(folder, "--write-misses needs an existing folder")
                 }
-            }
-            let n = Double(max(renders, 1))
-            if json {
-                try EvalCommand.printJSON(["renders": renders, "color_accuracy": Double(color) / n,
-                                           "ground_accuracy": Double(ground) / n, "shape_accuracy": Double(shape) / n, "misses": misses])
-            } else {
-                print(String(format: "analyser on %d real renders: colour %.1f%%, ground %.1f%%, shape %.1f%%",
-                             renders, 100 * Double(color) / n, 100 * Double(ground) / n, 100 * Double(shape) / n))
+                let analyser = SceneAnalyser(size: 64)
+                var (color, ground, shape) = (0, 0, 0)
+                var misses = [[String: Any]]()
+                let combos = TimeOfDay.allCases.flatMap { t in Ground.allCases.flatMap { g in ObjectColor.allCases.flatMap { c in Shape.allCases.map { (c, $0, g, t) } } } }
+                for i in 0..<renders {
+                    let (c, s, g, t) = combos[i % combos.count]
+                    let sample = SceneAnalyser.singleObjectSample(color: c, shape: s, ground: g, time: t, seed: 30_000_000 + UInt64(i))
+                    let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: 64, height: 64)
+                    let j = analyser.judge(RGBImage(width: 64, height: 64, pixels: r.bytes))
+                    if j.dominantColor == c { color += 1 }
+                    if j.ground == g { ground += 1 }
+                    if j.shape == s { shape += 1 }
+                    if j.dominantColor != c || j.ground != g || j.shape != s {
+                        misses.append(["seed": 30_000_000 + i, "truth": "\(c.rawValue) \(s.rawValue) on \(g.rawValue) at \(t.rawValue)",
+                                       "verdict": "\(j.dominantColor?.rawValue ?? "none") \(j.shape?.rawValue ?? "none") on \(j.ground.rawValue) at \(j.time.rawValue)",
+                                       "object_pixels": j.objectPixels])
+                        if let folder = writeMisses { try RGBImage(width: 64, height: 64, pixels: r.bytes).writePNG(to: "\(folder)/\(30_000_000 + i).png") }
+                    }
+                }
+                let n = Double(max(renders, 1))
+                if json {
+                    try EvalCommand.printJSON(["renders": renders, "color_accuracy": Double(color) / n,
+                                               "ground_accuracy": Double(ground) / n, "shape_accuracy": Double(shape) / n, "misses": misses])
+                } else {
+                    print(String(format: "analyser on %d real renders: colour %.1f%%, ground %.1f%%, shape %.1f%%",
+                                 renders, 100 * Double(color) / n, 100 * Double(ground) / n, 100 * Double(shape) / n))
+                }
             }
         }
     }

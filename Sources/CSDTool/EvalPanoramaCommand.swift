@@ -158,8 +158,11 @@ struct EvalPanorama: ParsableCommand {
                   methods chosen: [String], rates: [String: Float], timesteps: ClosedRange<Int>,
                   kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
         let editsGround = after.ground != before.ground
-        let renderer = WorldRenderer(scene: before)
-        let rendering = renderer.renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
+        /// A 360° cylindrical view of `scene` from the benchmark's camera.
+        func render360(_ scene: WorldScene) -> Rendering {
+            WorldRenderer(scene: scene).renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
+        }
+        let rendering = render360(before)
         let original = RGBImage(width: w, height: h, pixels: rendering.bytes)
         // The pixels whose tint the edit changes: the ground for a ground edit, else the objects.
         let region = rendering.objectIndex.map { editsGround ? $0 == Rendering.ground : ($0 != Rendering.ground && $0 != Rendering.sky) }
@@ -238,8 +241,7 @@ struct EvalPanorama: ParsableCommand {
         }
         // The ideal edit, the target caption rendered with the same camera: what a perfect edit
         // measures (its seam error is not zero where an object's new colour meets a boundary).
-        let ideal = WorldRenderer(scene: after).renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
-        report["ideal"] = measure(RGBImage(width: w, height: h, pixels: ideal.bytes))
+        report["ideal"] = measure(RGBImage(width: w, height: h, pixels: render360(after).bytes))
         Self.addReductions(to: &report)
         return (report, pictures + (maskPicture.map { [$0] } ?? []))
     }

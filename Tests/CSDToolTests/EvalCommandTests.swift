@@ -44,6 +44,8 @@ import Testing
         #expect(misses.allSatisfy { ($0["truth"] as? String) != ($0["verdict"] as? String) })
         let written = try FileManager.default.contentsOfDirectory(atPath: dir)
         #expect(Set(written) == Set(misses.map { "\($0["seed"] as? Int ?? -1).png" }))
+        let bad = try CommandRunner.run(["eval", "analyser", "--renders", "4", "--write-misses", "\(dir)/absent"])
+        #expect(bad.status != 0 && bad.stderr.contains("absent") && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
 }
 
