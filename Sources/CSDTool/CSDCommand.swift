@@ -9,6 +9,14 @@ struct CSDCommand: ParsableCommand {
         abstract: "Consistent text-guided editing of videos, panoramas and 3D scenes with diffusion models.",
         subcommands: [SampleCommand.self, EditCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
 
+    /// A `--t-range` value, MIN-MAX with MIN ≤ MAX (the model's schedule bounds are checked where
+    /// the model is known).
+    static func timestepRange(_ text: String) throws -> ClosedRange<Int> {
+        let bounds = text.split(separator: "-").compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] <= bounds[1] else { throw InputError("--t-range", "'\(text)' is not MIN-MAX") }
+        return bounds[0]...bounds[1]
+    }
+
     /// Runs `body`, turning an `InputError` into one line on stderr and exit status 1.
     static func reportingInputErrors(_ body: () throws -> Void) throws {
         do {

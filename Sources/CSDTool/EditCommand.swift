@@ -37,12 +37,11 @@ struct EditOptions: ParsableArguments {
         s.method = method
         guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
         guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
-        let bounds = tRange.split(separator: "-").compactMap { Int($0) }
-        guard bounds.count == 2, bounds[0] <= bounds[1] else { throw InputError("--t-range", "'\(tRange)' is not MIN-MAX") }
+        let timesteps = try CSDCommand.timestepRange(tRange)
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
         guard let o = EditSettings.Optimizer(rawValue: optimizer) else { throw InputError("--optimizer", "'\(optimizer)' is not sgd or adam") }
         s.optimizer = o
-        (s.minTimestep, s.maxTimestep, s.weighting) = (bounds[0], bounds[1], weighting)
+        (s.minTimestep, s.maxTimestep, s.weighting) = (timesteps.lowerBound, timesteps.upperBound, weighting)
         return s
     }
 

@@ -53,11 +53,10 @@ struct EvalPanorama: ParsableCommand {
             let scenes = try scenePairs()
             BLAS.prepare()
             let diffusion = try DiffusionModel(folder: model)
-            let bounds = tRange.split(separator: "-").compactMap { Int($0) }
-            guard bounds.count == 2, bounds[0] >= 1, bounds[0] <= bounds[1], bounds[1] < diffusion.schedule.alphasCumprod.count else {
-                throw InputError("--t-range", "'\(tRange)' is not MIN-MAX within 1-\(diffusion.schedule.alphasCumprod.count - 1)")
+            let timesteps = try CSDCommand.timestepRange(tRange)
+            guard timesteps.lowerBound >= 1, timesteps.upperBound < diffusion.schedule.alphasCumprod.count else {
+                throw InputError("--t-range", "timesteps must lie within 1...\(diffusion.schedule.alphasCumprod.count - 1)")
             }
-            let timesteps = bounds[0]...bounds[1]
             let window = h / diffusion.pixelsPerCell
             if tiling && window % (window / 4) != 0 {
                 throw InputError("--tiling", "needs a window (\(window) cells) that is a multiple of the stride (\(window / 4)); choose another --size")
@@ -158,9 +157,9 @@ struct EvalPanorama: ParsableCommand {
                   methods chosen: [String], rates: [String: Float], timesteps: ClosedRange<Int>,
                   kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
         let editsGround = after.ground != before.ground
-        /// A 360° cylindrical view of `scene` from the benchmark's camera.
+        /// The 360° world panorama of `scene` (as `csd world panorama` renders it).
         func render360(_ scene: WorldScene) -> Rendering {
-            WorldRenderer(scene: scene).renderCylindrical(center: [0, 1.3, 4.2], startAngle: -.pi, fieldOfView: 2 * .pi, width: w, height: h)
+            WorldExports.panoramaRendering(scene: scene, width: w, height: h, fieldOfView: 2 * .pi)
         }
         let rendering = render360(before)
         let original = RGBImage(width: w, height: h, pixels: rendering.bytes)

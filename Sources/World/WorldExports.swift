@@ -53,12 +53,21 @@ public enum WorldExports {
                                          views: views))
     }
 
-    /// A cylindrical panorama (`fieldOfView` radians wide, 2π for 360°) from the scene's middle.
+    /// Where the panorama camera stands: the scene's middle.
+    static let panoramaCenter = SIMD3<Float>(0, 1.3, 4.2)
+
+    /// The rendering (colours and per-pixel object index) of a cylindrical panorama
+    /// (`fieldOfView` radians wide, 2π for 360°) from the scene's middle, whose own middle looks
+    /// along −z, at the objects.
+    public static func panoramaRendering(scene: WorldScene, width: Int, height: Int, fieldOfView: Float) -> Rendering {
+        WorldRenderer(scene: scene).renderCylindrical(center: panoramaCenter, startAngle: -fieldOfView / 2, fieldOfView: fieldOfView,
+                                                      width: width, height: height)
+    }
+
+    /// A cylindrical panorama (`panoramaRendering`) and its ground truth.
     public static func panorama(scene: WorldScene, width: Int, height: Int, fieldOfView: Float) -> (RGBImage, WorldGroundTruth) {
-        let center = SIMD3<Float>(0, 1.3, 4.2)
-        // The middle of the strip looks along −z, at the objects.
-        let start = -fieldOfView / 2
-        let r = WorldRenderer(scene: scene).renderCylindrical(center: center, startAngle: start, fieldOfView: fieldOfView, width: width, height: height)
+        let center = panoramaCenter
+        let r = panoramaRendering(scene: scene, width: width, height: height, fieldOfView: fieldOfView)
         let truth = WorldGroundTruth(caption: scene.caption, width: width, height: height, focal: nil,
                                      views: [.init(time: 0, cameraToWorld: [], scene: scene)],
                                      panoramaFieldOfView: fieldOfView, panoramaCenter: [center.x, center.y, center.z])
