@@ -1,7 +1,8 @@
 """Runs the bundled prior (Models/prior) in PyTorch for the Swift agreement test.
 
 20 DDIM steps with classifier-free guidance from fixed noise, as StableDiffusionPipeline would for a
-pixel model, saved with the noise, prompt and the training step of the weights to
+pixel model but with `use_clipped_model_output=True` (what `csd sample` does: the prior's scheduler
+clips x0), saved with the noise, prompt and the training step of the weights to
 Tests/CoreTests/Fixtures/prior-reference.safetensors. Rerun after every export of Models/prior.
 
     Tools/.venv/bin/python Tools/make_prior_reference.py
@@ -42,9 +43,10 @@ def main():
         out = unet(torch.cat([x, x]), t, encoder_hidden_states=torch.cat([uncond, cond]),
                    class_labels=torch.cat([uncond_pooled, cond_pooled])).sample
         u, c = out.chunk(2)
-        x = scheduler.step(u + guidance * (c - u), t, x).prev_sample
+        x = scheduler.step(u + guidance * (c - u), t, x, use_clipped_model_output=True).prev_sample
     save_file({"noise": noise, "image": x.contiguous()}, OUT,
-              metadata={"prompt": prompt, "guidance": str(guidance), "steps": "20", "trained_steps": str(steps_trained)})
+              metadata={"prompt": prompt, "guidance": str(guidance), "steps": "20", "trained_steps": str(steps_trained),
+                        "use_clipped_model_output": "true"})
     print(f"wrote {OUT} (weights after {steps_trained} training steps)")
 
 

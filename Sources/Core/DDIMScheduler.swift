@@ -26,13 +26,21 @@ public struct DDIMScheduler: Sendable {
     }
 
     /// One DDIM step from `sample` at `timestep` given the model output there.
-    public func step(modelOutput: Tensor, timestep: Int, sample: Tensor) -> Tensor {
+    ///
+    /// With `clip_sample`, x̂0 is clamped; ε stays the model's own unless `useClippedModelOutput`
+    /// (diffusers' `use_clipped_model_output`), which recomputes it from the clamped x̂0,
+    /// `ε = (x_t − √ᾱ_t·x̂0) / √(1 − ᾱ_t)`, so the step stays on the line from x̂0 through x_t.
+    public func step(modelOutput: Tensor, timestep: Int, sample: Tensor, useClippedModelOutput: Bool = false) -> Tensor {
         let c = schedule.configuration
         let previous = timestep - stepRatio
         let alphaPrevious = previous >= 0 ? schedule.alphasCumprod[previous] : (c.setAlphaToOne ? 1 : schedule.alphasCumprod[0])
-        let (unclipped, epsilon) = schedule.predictions(sample: sample, modelOutput: modelOutput, timestep: timestep)
-        // ε stays the unclipped prediction, as diffusers does without `use_clipped_model_output`.
+        let (unclipped, unclippedEpsilon) = schedule.predictions(sample: sample, modelOutput: modelOutput, timestep: timestep)
         let x0 = c.clipSample ? unclipped.clamped(to: -c.clipSampleRange...c.clipSampleRange) : unclipped
+        var epsilon = unclippedEpsilon
+        if useClippedModelOutput {
+            let alpha = schedule.alphasCumprod[timestep]
+            epsilon = sample.linearCombination(1 / (1 - alpha).squareRoot(), x0, -(alpha / (1 - alpha)).squareRoot())
+        }
         return x0.linearCombination(alphaPrevious.squareRoot(), epsilon, (1 - alphaPrevious).squareRoot())
     }
 }

@@ -15,7 +15,8 @@ import Testing
                 "the reference was made from other weights: rerun Tools/make_prior_reference.py")
         let model = try DiffusionModel(folder: Self.modelFolder)
         let image = model.sample(prompt: reference.metadata["prompt"]!, noise: try reference.tensor("noise"), steps: 20,
-                                 guidance: Float(reference.metadata["guidance"]!)!)
+                                 guidance: Float(reference.metadata["guidance"]!)!,
+                                 useClippedModelOutput: reference.metadata["use_clipped_model_output"] == "true")
         let expected = try reference.tensor("image")
         let error = image.maxAbsDifference(expected)
         #expect(error <= 1e-3, "max abs error \(error)")

@@ -26,4 +26,26 @@ import Testing
         }
         expectClose(x, Fixtures.reference("trailing.out"), "trailing v-prediction sample")
     }
+
+    /// `useClippedModelOutput` recomputes ε from the clamped x̂0 (diffusers'
+    /// `use_clipped_model_output`); where nothing is clamped it changes nothing. Agreement with
+    /// diffusers on a whole guided sample is `BundledPriorTests`.
+    @Test func clippedModelOutputRecomputesEpsilonFromTheClampedPrediction() throws {
+        let configuration = try ConfigFile.decode(SchedulerConfiguration.self, from: Fixtures.path("scheduler-trailing-v/scheduler_config.json"))
+        var epsilonConfiguration = configuration
+        epsilonConfiguration.predictionType = "epsilon"
+        let schedule = NoiseSchedule(epsilonConfiguration)
+        let scheduler = DDIMScheduler(schedule: schedule, steps: 10)
+        let t = scheduler.timesteps[3], previous = scheduler.timesteps[4]
+        let (a, ap) = (schedule.alphasCumprod[t], schedule.alphasCumprod[previous])
+        // x̂0 = (x − √(1−ᾱ)·ε)/√ᾱ: 3.0 overshoots the clip range, 0.2 does not.
+        let x = Tensor(shape: [1, 1, 1, 2], storage: [3 * a.squareRoot(), 0.2 * a.squareRoot()])
+        let eps = Tensor(shape: [1, 1, 1, 2], storage: [0, 0])
+        let kept = scheduler.step(modelOutput: eps, timestep: t, sample: x)
+        let recomputed = scheduler.step(modelOutput: eps, timestep: t, sample: x, useClippedModelOutput: true)
+        let clampedEpsilon = (x.storage[0] - a.squareRoot() * 1) / (1 - a).squareRoot()
+        #expect(abs(kept.storage[0] - ap.squareRoot()) < 1e-5)
+        #expect(abs(recomputed.storage[0] - (ap.squareRoot() + (1 - ap).squareRoot() * clampedEpsilon)) < 1e-5)
+        #expect(abs(recomputed.storage[1] - kept.storage[1]) < 1e-5 && abs(kept.storage[1] - 0.2 * ap.squareRoot()) < 1e-5)
+    }
 }
