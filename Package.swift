@@ -42,7 +42,7 @@ let package = Package(
             dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool", "Video"], exclude: ["Fixtures"]),
-        .testTarget(name: "WorldTests", dependencies: ["World"]),
+        .testTarget(name: "WorldTests", dependencies: ["World"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeRFTests", dependencies: ["NeRF", "World"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "World"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDTests", dependencies: ["CSD"]),
