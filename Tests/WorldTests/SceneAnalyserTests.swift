@@ -62,7 +62,7 @@ import Testing
     /// (`Fixtures/generated-22000.png`, 96 tiles of `csd eval prior --grid` at 22,000 steps, and
     /// `generated-22000-labels.json`). Measured: colour 90/92, ground 93/96, shape 70/94: the
     /// judge's colour and ground figures can be read as the prior's; its shape figure understates
-    /// it (the person sees the caption's shape in 92 of 94 tiles; the judge reads cubes and
+    /// it (the person sees the caption's shape in all 94 labelled tiles; the judge reads cubes and
     /// cylinders as balls or as each other).
     @Test func agreesWithAPersonOnGeneratedImages() throws {
         let folder = try #require(Bundle.module.resourcePath).appending("/Fixtures")
