@@ -7,15 +7,16 @@ extension PanoramaEditor {
     /// guided difference |eps(x_t; target) − eps(x_t; source)| on the source itself, summed over
     /// channels, blurred over `blur` cells, divided by its 99.5th percentile over the panorama,
     /// and mapped to [0, 1] by a ramp from 0.5 to 0.8 of that; cells above 0.3 connected to one
-    /// above 0.8 are set to 1 and that region grown by `grow` cells (an object's rims differ less
-    /// than its middle: without this the top of a ball stayed red), then box-blurred over `feather`
+    /// above 0.8 are set to 1; that region takes in the cells within `reach` cells of it whose
+    /// source looks like it (`growByAppearance`) and is grown by `grow` cells (an object's rims
+    /// differ less than its middle: without this the top of a ball stayed red), then box-blurred over `feather`
     /// cells so that it fades out across its edge (a hard mask edge became a hard edit edge: a seam
     /// wherever it met a window boundary). Returns [1, 1, H, W] in the model's cells.
     ///
     /// A window-wise prompt names objects every window lacks, so unmasked DDS paints them into
     /// every window of a wide panorama; the difference on the source is largest where the source
     /// shows what the prompts disagree on, and averaging draws makes the rest fall away.
-    public func estimateEditMask(draws: Int = 8, blur: Int = 2, grow: Int = 2, feather: Int = 2) -> Tensor {
+    public func estimateEditMask(draws: Int = 8, blur: Int = 2, reach: Int = 8, grow: Int = 2, feather: Int = 2) -> Tensor {
         let (h, w) = (layout.height, layout.width)
         let c = source.shape[1]
         var rng = RandomGenerator(seed: settings.seed &+ 0x6D61736B)
@@ -42,7 +43,11 @@ extension PanoramaEditor {
         var mask = Tensor(shape: [1, 1, h, w], storage: relative.map { min(1, max(0, ($0 - 0.5) / 0.3)) })
         // Hysteresis (as in Canny's edges): the weaker rims of a region that is surely edited
         // belong to it, grown by `grow` cells; weak cells on their own stay out.
-        let region = Self.connectedRegion(relative, width: w, height: h, seeds: 0.8, reach: 0.3, wrap: layout.wrap)
+        let difference = Self.connectedRegion(relative, width: w, height: h, seeds: 0.8, reach: 0.3, wrap: layout.wrap)
+        // The prompts' difference can miss part of an object (a cube's lit face, whose colour the
+        // model is sure of under both captions): what touches the region and looks like it, not
+        // like what lies far from it, belongs to it too.
+        let region = Self.growByAppearance(difference, source: source, reach: reach, blur: blur, wrap: layout.wrap)
         let grown = Self.dilate(Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 1 : 0 }), radius: grow, wrap: layout.wrap)
         for i in mask.storage.indices { mask.storage[i] = max(mask.storage[i], grown.storage[i]) }
         // A box blur of radius `feather` ramps the edge over 2·feather + 1 cells: the edit fades
@@ -68,6 +73,61 @@ extension PanoramaEditor {
             }
         }
         return inside
+    }
+
+    /// `region` grown, through 8-neighbours (columns wrapping with `wrap`), over the cells within
+    /// `reach` cells of it whose source value (the C channels of a cell of `source` [1, C, H, W])
+    /// is at least twice as far from every cell farther than `reach + 2` from the region as from
+    /// some cell of the region: a nearest-neighbour split between the region's looks and the
+    /// background's, so an object's lit face that the region missed joins it and the ground or sky
+    /// beside it does not. Each side's looks are at most 512 cells, evenly spaced.
+    static func growByAppearance(_ region: [Bool], source: Tensor, reach: Int, blur: Int, wrap: Bool) -> [Bool] {
+        let (c, h, w) = (source.shape[1], source.shape[2], source.shape[3])
+        precondition(region.count == h * w, "growByAppearance: region and source sizes differ")
+        guard reach > 0, region.contains(true) else { return region }
+        let map = Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 1 : 0 })
+        let near = dilate(map, radius: reach, wrap: wrap).storage.map { $0 > 0 }
+        let surroundings = dilate(map, radius: reach + 2, wrap: wrap).storage.map { $0 > 0 }
+        let plane = h * w
+        func looks(_ cells: [Int]) -> [[Float]] {
+            let step = max(1, cells.count / 512)
+            return Swift.stride(from: 0, to: cells.count, by: step).map { k in (0..<c).map { source.storage[$0 * plane + cells[k]] } }
+        }
+        // The region came from a blurred map, so its outer `blur` cells may be background: its
+        // looks are those of its core, the region shrunk by `blur` cells (all of it if nothing is left).
+        let outsideRegion = Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 0 : 1 })
+        let nearOutside = dilate(outsideRegion, radius: blur, wrap: wrap).storage
+        let core = region.indices.filter { region[$0] && nearOutside[$0] == 0 }
+        let inside = looks(core.isEmpty ? region.indices.filter { region[$0] } : core)
+        let outside = looks(surroundings.indices.filter { !surroundings[$0] })
+        guard !outside.isEmpty else { return region }
+        func nearest(_ cell: Int, _ set: [[Float]]) -> Float {
+            var best = Float.infinity
+            for look in set {
+                var d: Float = 0
+                for ch in 0..<c { let e = source.storage[ch * plane + cell] - look[ch]; d += e * e }
+                best = min(best, d)
+            }
+            return best
+        }
+        var grown = region
+        var stack = region.indices.filter { region[$0] }
+        var decided = region
+        while let i = stack.popLast() {
+            let (x, y) = (i % w, i / w)
+            for dy in -1...1 where y + dy >= 0 && y + dy < h {
+                for dx in -1...1 {
+                    var nx = x + dx
+                    if wrap { nx = (nx + w) % w } else if nx < 0 || nx >= w { continue }
+                    let j = (y + dy) * w + nx
+                    guard !decided[j], near[j] else { continue }
+                    decided[j] = true
+                    // Squared distances: twice as far is four times the square.
+                    if 4 * nearest(j, inside) < nearest(j, outside) { grown[j] = true; stack.append(j) }
+                }
+            }
+        }
+        return grown
     }
 
     /// Maximum over the (2r+1)² cells around each cell of a [1, 1, H, W] map (columns wrap with

@@ -106,6 +106,41 @@ import World
         #expect(cut == [true, true, true, false, false, false, false, false])
     }
 
+    /// An 8×32 source of red ground with a two-shade green object at columns 8–15, rows 2–5, and
+    /// a region holding only its dark left half (columns 8–11).
+    static func twoShadeObject(farPatch: Bool = false) -> (source: Tensor, region: [Bool], object: [Bool]) {
+        let (h, w) = (8, 32)
+        var source = Tensor(zeros: [1, 3, h, w])
+        var region = [Bool](repeating: false, count: h * w), object = region
+        for y in 0..<h {
+            for x in 0..<w {
+                let inObject = (2...5).contains(y) && (8...15).contains(x)
+                let lightGreen = (inObject && x >= 12) || (farPatch && y < 2 && (24...27).contains(x))
+                let rgb: [Float] = lightGreen ? [0.2, 0.7, 0.2] : inObject ? [0.1, 0.5, 0.1] : [0.8, 0.2, 0.2]
+                for c in 0..<3 { source.storage[c * h * w + y * w + x] = rgb[c] }
+                object[y * w + x] = inObject
+                region[y * w + x] = inObject && x < 12
+            }
+        }
+        return (source, region, object)
+    }
+
+    @Test func theRegionTakesInTheRestOfItsObjectAndNoGround() {
+        let (source, region, object) = Self.twoShadeObject()
+        #expect(PanoramaEditor.growByAppearance(region, source: source, reach: 8, blur: 0, wrap: true) == object)
+        // Only as far as `reach` cells from the region.
+        let short = PanoramaEditor.growByAppearance(region, source: source, reach: 2, blur: 0, wrap: true)
+        #expect(short.indices.filter { short[$0] }.allSatisfy { object[$0] && $0 % 32 <= 13 })
+        #expect(short.indices.filter { short[$0] }.count == 4 * 6)
+        #expect(PanoramaEditor.growByAppearance(region, source: source, reach: 0, blur: 0, wrap: true) == region)
+    }
+
+    @Test func aLookThatTheBackgroundAlsoHasIsNotTakenIn() {
+        // The light green also lies far from the object (columns 24–27, top rows): it may be background.
+        let (source, region, _) = Self.twoShadeObject(farPatch: true)
+        #expect(PanoramaEditor.growByAppearance(region, source: source, reach: 8, blur: 0, wrap: true) == region)
+    }
+
     @Test func dilationGrowsARegionAndWraps() {
         var map = Tensor(zeros: [1, 1, 3, 8])
         map.storage[1 * 8 + 0] = 1
