@@ -9,9 +9,10 @@ extension PanoramaEditor {
     /// and mapped to [0, 1] by a ramp from 0.5 to 0.8 of that; cells above 0.3 connected to one
     /// above 0.8 are set to 1; that region takes in the cells within `reach` cells of it whose
     /// source looks like it (`growByAppearance`) and is grown by `grow` cells (an object's rims
-    /// differ less than its middle: without this the top of a ball stayed red), then box-blurred over `feather`
-    /// cells so that it fades out across its edge (a hard mask edge became a hard edit edge: a seam
-    /// wherever it met a window boundary). Returns [1, 1, H, W] in the model's cells.
+    /// differ less than its middle: without this the top of a ball stayed red), then box-blurred
+    /// over `feather` cells so that it fades out across its edge (a hard mask edge became a hard
+    /// edit edge: a seam wherever it met a window boundary). Returns [1, 1, H, W] in the model's
+    /// cells.
     ///
     /// A window-wise prompt names objects every window lacks, so unmasked DDS paints them into
     /// every window of a wide panorama; the difference on the source is largest where the source
@@ -78,9 +79,11 @@ extension PanoramaEditor {
     /// `region` grown, through 8-neighbours (columns wrapping with `wrap`), over the cells within
     /// `reach` cells of it whose source value (the C channels of a cell of `source` [1, C, H, W])
     /// is at least twice as far from every cell farther than `reach + 2` from the region as from
-    /// some cell of the region: a nearest-neighbour split between the region's looks and the
-    /// background's, so an object's lit face that the region missed joins it and the ground or sky
-    /// beside it does not. Each side's looks are at most 512 cells, evenly spaced.
+    /// some cell of its core (the region shrunk by `blur` cells): a nearest-neighbour split between
+    /// the region's looks and the background's, so an object's lit face that the region missed
+    /// joins it and the ground or sky beside it does not. Each side's looks are at most 512 cells,
+    /// evenly spaced. Measured (`csd eval panorama --mask`, session 11): the bricks scene's green
+    /// cube kept its lit face under every method without this (spread 1552–1891, ideal 172).
     static func growByAppearance(_ region: [Bool], source: Tensor, reach: Int, blur: Int, wrap: Bool) -> [Bool] {
         let (c, h, w) = (source.shape[1], source.shape[2], source.shape[3])
         precondition(region.count == h * w, "growByAppearance: region and source sizes differ")
