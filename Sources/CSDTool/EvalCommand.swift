@@ -18,6 +18,8 @@ struct EvalCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")
         @Option(help: "Model folder.") var model: String = "Models/prior"
         @Option(help: "Held-out renders for the caption probe.") var renders: Int = 200
+        @Option(help: "Noise draws per render and timestep in the caption probe (the same draws for every caption, their errors summed; 1 was the gate before session 11).")
+        var probeDraws: Int = 4
         @Option(help: "Captions of held-out combinations to sample.") var samples: Int = 96
         @Option(help: "DDIM steps for generation.") var steps: Int = 50
         @Option(help: "Guidance scale for generation.") var guidance: Float = 5
@@ -28,12 +30,13 @@ struct EvalCommand: ParsableCommand {
         func run() throws {
             try CSDCommand.reportingInputErrors {
                 guard renders >= 0, samples >= 0, (1...1000).contains(steps) else { throw InputError("eval prior", "counts must be ≥ 0 and steps 1...1000") }
+                guard probeDraws >= 1 else { throw InputError("--probe-draws", "must be at least 1, got \(probeDraws)") }
                 if let grid { try AtomicFile.checkDestination(grid) }
                 BLAS.prepare()
                 let diffusion = try DiffusionModel(folder: model)
                 let evaluation = PriorEvaluation(model: diffusion, size: size)
                 let probeBar = ProgressBar(label: "caption probe", total: max(renders, 1))
-                let probe = evaluation.captionProbe(renders: renders) { probeBar.update($0) }
+                let probe = evaluation.captionProbe(renders: renders, draws: probeDraws) { probeBar.update($0) }
                 probeBar.finish()
                 let analyser = SceneAnalyser(size: size)
                 let genBar = ProgressBar(label: "generation", total: max(samples, 1))
@@ -48,7 +51,7 @@ struct EvalCommand: ParsableCommand {
                 }
                 if json {
                     try EvalCommand.printJSON([
-                        "model": model, "probe_renders": renders, "caption_probe": probeObject,
+                        "model": model, "probe_renders": renders, "probe_draws": probeDraws, "caption_probe": probeObject,
                         "generation": ["samples": samples, "steps": steps, "guidance": guidance,
                                        "color_accuracy": generation.colorAccuracy, "ground_accuracy": generation.groundAccuracy,
                                        "shape_accuracy": generation.shapeAccuracy,
@@ -60,7 +63,7 @@ struct EvalCommand: ParsableCommand {
                                        }],
                     ])
                 } else {
-                    print("caption probe (\(renders) held-out renders): true caption beats a one-word swap")
+                    print("caption probe (\(renders) held-out renders, \(probeDraws) noise draws each): true caption beats a one-word swap")
                     for swap in PriorEvaluation.Swap.allCases {
                         let rates = probe.winRate[swap]!.sorted { $0.key < $1.key }
                         print("  \(swap.rawValue): " + rates.map { String(format: "t=%d %.1f%%", $0.key, 100 * $0.value) }.joined(separator: ", "))

@@ -52,9 +52,14 @@ public struct PriorEvaluation {
     }
 
     /// Runs the caption probe on `renders` renders with seeds from `firstSeed` (a range the
-    /// training set does not use) at `timesteps`.
-    public func captionProbe(renders: Int, timesteps: [Int] = [100, 300, 500, 700], firstSeed: UInt64 = 20_000_000,
+    /// training set does not use) at `timesteps`. Each caption's noise error is summed over
+    /// `draws` noise draws, the same draws for every caption: one draw is a noisy estimate of the
+    /// expected error, and at high t its spread swamps the difference one word makes (several
+    /// draws is how a diffusion model is used as a classifier, Li et al. 2023, "Your Diffusion
+    /// Model is Secretly a Zero-Shot Classifier").
+    public func captionProbe(renders: Int, timesteps: [Int] = [100, 300, 500, 700], draws: Int = 1, firstSeed: UInt64 = 20_000_000,
                              progress: ((Int) -> Void)? = nil) -> ProbeResult {
+        precondition(draws >= 1, "captionProbe: draws must be at least 1")
         var wins = [Swap: [Int: Int]]()
         var rng = RandomGenerator(seed: 11)
         for i in 0..<renders {
@@ -64,14 +69,17 @@ public struct PriorEvaluation {
             let captions = [sample.scene.caption] + Swap.allCases.map { Self.swapped(sample.scene, $0, rng: &rng) }
             let conditioning = model.encode(prompts: captions)
             for t in timesteps {
-                let noise = rng.normal(x0.shape)
-                let xt = model.schedule.addNoise(x0, noise: noise, timestep: t)
-                let batch = Tensor.concatenateBatch(Array(repeating: xt, count: captions.count))
-                let prediction = model.guidedPrediction(batch, timestep: t, conditional: conditioning, unconditional: nil, guidance: 1)
-                let target = model.schedule.configuration.predictionType == "v_prediction"
-                    ? noise.linearCombination(model.schedule.alphasCumprod[t].squareRoot(), x0, -(1 - model.schedule.alphasCumprod[t]).squareRoot())
-                    : noise
-                let errors = (0..<captions.count).map { k in (prediction.item(k).reshaped(target.shape) - target).storage.reduce(0) { $0 + $1 * $1 } }
+                var errors = [Float](repeating: 0, count: captions.count)
+                for _ in 0..<draws {
+                    let noise = rng.normal(x0.shape)
+                    let xt = model.schedule.addNoise(x0, noise: noise, timestep: t)
+                    let batch = Tensor.concatenateBatch(Array(repeating: xt, count: captions.count))
+                    let prediction = model.guidedPrediction(batch, timestep: t, conditional: conditioning, unconditional: nil, guidance: 1)
+                    let target = model.schedule.configuration.predictionType == "v_prediction"
+                        ? noise.linearCombination(model.schedule.alphasCumprod[t].squareRoot(), x0, -(1 - model.schedule.alphasCumprod[t]).squareRoot())
+                        : noise
+                    for k in 0..<captions.count { errors[k] += (prediction.item(k).reshaped(target.shape) - target).storage.reduce(0) { $0 + $1 * $1 } }
+                }
                 for (k, swap) in Swap.allCases.enumerated() where errors[0] < errors[k + 1] {
                     wins[swap, default: [:]][t, default: 0] += 1
                 }

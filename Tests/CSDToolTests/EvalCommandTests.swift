@@ -25,6 +25,17 @@ import Testing
         #expect(judged.count == 2 && judged.allSatisfy { ($0["caption"] as? String)?.isEmpty == false && $0["ground"] is String })
         #expect(FileManager.default.fileExists(atPath: "\(dir)/grid.png"))
     }
+
+    /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
+    @Test func probeDrawsAreReportedAndCheckedFirst() throws {
+        let base = ["eval", "prior", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--renders", "1", "--samples", "0", "--json"]
+        let result = try CommandRunner.run(base + ["--probe-draws", "2"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["probe_draws"] as? Int == 2)
+        let bad = try CommandRunner.run(base + ["--probe-draws", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--probe-draws") && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
+    }
 }
 
 @Suite struct EvalAnalyserCommandTests {
@@ -119,6 +130,10 @@ import Testing
         let ideal = try #require(object["ideal"] as? [String: Double])
         #expect(ideal["mean_change"]! > 40, "red to blue changes the ball by tens of levels: \(ideal)")
         #expect(ideal["seam_error"]! < 0.5 && ideal["seconds"] == nil)
+        // How far the ideal falls below independent windows: the most a perfect edit can show.
+        let idealSpread = try #require(object["ideal_spread_reduction"] as? Double)
+        #expect(abs(idealSpread - (1 - ideal["style_spread"]! / max(independent["style_spread"]!, 1e-9))) < 1e-9)
+        #expect(object["ideal_seam_reduction"] is Double && object["csd_spread_reduction"] is Double)
         let scene = try #require((object["scenes"] as? [[String: Any]])?.first?["ideal"] as? [String: Double])
         #expect(scene["mean_change"] == ideal["mean_change"], "one scene: the summary is the scene")
     }
