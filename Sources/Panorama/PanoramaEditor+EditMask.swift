@@ -59,9 +59,14 @@ extension PanoramaEditor {
     /// Cells whose value is ≥ `reach` and that connect (8-neighbours, columns wrapping with
     /// `wrap`) through such cells to one ≥ `seeds`.
     static func connectedRegion(_ values: [Float], width w: Int, height h: Int, seeds: Float, reach: Float, wrap: Bool) -> [Bool] {
-        var inside = [Bool](repeating: false, count: w * h)
-        var stack = values.indices.filter { values[$0] >= seeds }
-        for i in stack { inside[i] = true }
+        floodFill(from: values.map { $0 >= seeds }, width: w, height: h, wrap: wrap) { values[$0] >= reach }
+    }
+
+    /// `seeds` grown through 8-neighbours (columns wrapping with `wrap`) over the cells that
+    /// `accepts`; each cell outside the seeds is asked at most once.
+    static func floodFill(from seeds: [Bool], width w: Int, height h: Int, wrap: Bool, accepts: (Int) -> Bool) -> [Bool] {
+        var inside = seeds, asked = seeds
+        var stack = seeds.indices.filter { seeds[$0] }
         while let i = stack.popLast() {
             let (x, y) = (i % w, i / w)
             for dy in -1...1 where y + dy >= 0 && y + dy < h {
@@ -69,7 +74,9 @@ extension PanoramaEditor {
                     var nx = x + dx
                     if wrap { nx = (nx + w) % w } else if nx < 0 || nx >= w { continue }
                     let j = (y + dy) * w + nx
-                    if !inside[j] && values[j] >= reach { inside[j] = true; stack.append(j) }
+                    guard !asked[j] else { continue }
+                    asked[j] = true
+                    if accepts(j) { inside[j] = true; stack.append(j) }
                 }
             }
         }
@@ -113,24 +120,8 @@ extension PanoramaEditor {
             }
             return best
         }
-        var grown = region
-        var stack = region.indices.filter { region[$0] }
-        var decided = region
-        while let i = stack.popLast() {
-            let (x, y) = (i % w, i / w)
-            for dy in -1...1 where y + dy >= 0 && y + dy < h {
-                for dx in -1...1 {
-                    var nx = x + dx
-                    if wrap { nx = (nx + w) % w } else if nx < 0 || nx >= w { continue }
-                    let j = (y + dy) * w + nx
-                    guard !decided[j], near[j] else { continue }
-                    decided[j] = true
-                    // Squared distances: twice as far is four times the square.
-                    if 4 * nearest(j, inside) < nearest(j, outside) { grown[j] = true; stack.append(j) }
-                }
-            }
-        }
-        return grown
+        // Squared distances: twice as far is four times the square.
+        return floodFill(from: region, width: w, height: h, wrap: wrap) { j in near[j] && 4 * nearest(j, inside) < nearest(j, outside) }
     }
 
     /// Maximum over the (2r+1)² cells around each cell of a [1, 1, H, W] map (columns wrap with
