@@ -14,6 +14,8 @@ weights are written to --out in the diffusers folder layout the Swift runtime lo
     .build/release/csd world vocab -o Tools/cache/tokenizer
     Tools/.venv/bin/python Tools/train_prior.py --data Tools/cache/world-64.safetensors \
         --tokenizer Tools/cache/tokenizer --out Models/prior --resume
+
+Without the checkpoint (a new machine), `--init Models/prior` continues from the shipped weights.
 """
 import argparse
 import json
@@ -80,6 +82,9 @@ def main():
     p.add_argument("--checkpoint", default="Tools/cache/prior-checkpoint.pt")
     p.add_argument("--log", default="Tools/cache/prior-train.log")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", help="start from the weights of an exported folder (e.g. Models/prior) when there is no "
+                   "checkpoint to resume: both the model and its EMA take them, the step count continues from its "
+                   "training.json, and a fresh optimizer warms up again")
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -117,6 +122,7 @@ def main():
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     step, seen, started = 0, 0, time.time()
     elapsed_before = 0.0
+    optimizer_start = 0  # the step the optimizer's state began at: its learning-rate warm-up counts from there
     if args.resume and os.path.exists(args.checkpoint):
         state = torch.load(args.checkpoint, weights_only=False)
         unet.load_state_dict(state["unet"]); text.load_state_dict(state["text"])
@@ -124,7 +130,17 @@ def main():
         optimizer.load_state_dict(state["optimizer"])
         step, seen, elapsed_before = state["step"], state["seen"], state["elapsed"]
         torch.set_rng_state(state["rng"])
+        optimizer_start = state.get("optimizer_start", 0)
         print(f"resumed at step {step}")
+    elif args.init:
+        unet.load_state_dict(UNet2DConditionModel.from_pretrained(os.path.join(args.init, "unet")).state_dict())
+        text.load_state_dict(CLIPTextModel.from_pretrained(os.path.join(args.init, "text_encoder")).state_dict())
+        ema_unet.load_state_dict(unet.state_dict()); ema_text.load_state_dict(text.state_dict())
+        with open(os.path.join(args.init, "training.json")) as f:
+            done = json.load(f)
+        step, seen, elapsed_before = done["steps"], done["images_seen"], 60 * done["wall_minutes"]
+        optimizer_start = step
+        print(f"started from {args.init} at step {step}")
 
     def write_export(loss):
         export(args.out, ema_unet, ema_text, args.tokenizer)
@@ -168,7 +184,7 @@ def main():
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        warm = min(1.0, (step + 1) / 500)
+        warm = min(1.0, (step - optimizer_start + 1) / 500)
         for group in optimizer.param_groups:
             group["lr"] = args.lr * warm
         optimizer.step()
@@ -193,6 +209,7 @@ def main():
             torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
                         "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
                         "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
+                        "optimizer_start": optimizer_start,
                         "loss": running}, tmp)
             os.replace(tmp, args.checkpoint)
         if step % args.export_every == 0 or step == args.steps:
