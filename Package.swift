@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CVectorKernels"),
         .target(name: "CThreadPool"),
         .target(name: "Core", dependencies: ["COpenBLAS", "CPNG", "CMalloc", "CVectorKernels", "CThreadPool"]),
-        .target(name: "World", dependencies: ["Core"]),
+        .target(name: "World", dependencies: ["Core"], resources: [.copy("Resources")]),
         .target(name: "CSD", dependencies: ["Core"]),
         .target(name: "Panorama", dependencies: ["Core", "CSD"]),
         .target(name: "Video", dependencies: ["Core", "CFFmpeg"]),

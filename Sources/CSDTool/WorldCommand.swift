@@ -8,7 +8,7 @@ import World
 struct WorldCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "world", abstract: "Render the procedural world: single views, training sets, tokenizer files.",
-        subcommands: [Render.self, Dataset.self, Vocabulary.self, VideoScene.self, PanoramaScene.self, NeRFScene.self])
+        subcommands: [Render.self, Dataset.self, Shapes.self, Vocabulary.self, VideoScene.self, PanoramaScene.self, NeRFScene.self])
 
     /// Which scene to render: a random one for a seed, or the one a caption describes.
     struct SceneOptions: ParsableArguments {
@@ -134,6 +134,23 @@ struct WorldCommand: ParsableCommand {
                 try WorldDataset.write(count: count, size: size, firstSeed: firstSeed, to: output) { bar.update($0) }
                 bar.finish()
                 print(String(format: "wrote %d renders to %@ in %.1f s", count, output, Date().timeIntervalSince(start)))
+            }
+        }
+    }
+
+    struct Shapes: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the shape classifier's training set (see Tools/train_shape_classifier.py).")
+        @Option(help: "Renders (each is written sharp and blurred by 1 and 2 pixels).") var count: Int = 24_000
+        @Option(help: "Seed of the first render.") var firstSeed: UInt64 = 40_000_000
+        @Option(name: .shortAndLong, help: "Output .safetensors file.") var output: String
+
+        func run() throws {
+            try CSDCommand.reportingInputErrors {
+                guard (1...1_000_000).contains(count) else { throw InputError("--count", "must be between 1 and 1000000") }
+                let bar = ProgressBar(label: "rendering", total: count)
+                try ShapeTrainingSet.write(count: count, firstSeed: firstSeed, to: output) { bar.update($0) }
+                bar.finish()
+                print("wrote \(output)")
             }
         }
     }

@@ -37,4 +37,21 @@ import Testing
         #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("--caption"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/v.mp4"))
     }
+
+    /// `csd world shapes` writes the shape classifier's inputs, labels and blur radii, three per
+    /// render; a count out of range is a one-line error and no file.
+    @Test func shapeTrainingSet() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = try CommandRunner.run(["world", "shapes", "--count", "8", "-o", "\(dir)/s.safetensors"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/s.safetensors"))
+        let headerLength = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+        let inputs = try #require(header["inputs"] as? [String: Any]), labels = try #require(header["labels"] as? [String: Any])
+        #expect(inputs["shape"] as? [Int] == [24, 2, 24, 24] && labels["shape"] as? [Int] == [24] && labels["dtype"] as? String == "U8")
+        r = try CommandRunner.run(["world", "shapes", "--count", "0", "-o", "\(dir)/t.safetensors"])
+        #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("--count"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/t.safetensors"))
+    }
 }

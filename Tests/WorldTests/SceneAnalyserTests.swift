@@ -33,18 +33,19 @@ import Testing
     }
 
     /// Accuracy on real renders. Issue 3 asks for 98% on each; measured now: colour 0.983, ground
-    /// 1.0, shape 0.942 (0.967 and 0.925 before the shadow palette), which these bounds guard.
+    /// 1.0, shape 0.988 (0.942 with the nearest-neighbour silhouette vote the shape classifier
+    /// replaced; colour 0.967 before the shadow palette), which these bounds guard.
     @Test func accuracyOnRealRenders() {
         let (rates, misses) = Self.judgeRenders { $0 }
         print("analyser on 240 renders: colour \(rates[0]), ground \(rates[1]), shape \(rates[2])")
-        #expect(rates[0] >= 0.975 && rates[1] >= 0.98 && rates[2] >= 0.93, "colour \(rates[0]) ground \(rates[1]) shape \(rates[2]); e.g. \(misses.prefix(12))")
+        #expect(rates[0] >= 0.975 && rates[1] >= 0.98 && rates[2] >= 0.98, "colour \(rates[0]) ground \(rates[1]) shape \(rates[2]); e.g. \(misses.prefix(12))")
     }
 
     /// The same renders box-blurred, as soft as the prior's samples: shape must hold up.
-    /// Measured: radius 1: colour 0.979, ground 1.0, shape 0.913; radius 2: 0.900, 1.0, 0.821
-    /// (0.937 / 0.862 and 0.816 / 0.779 before the shadow palette; shape 0.717 and 0.488 with sharp
-    /// references alone).
-    @Test(arguments: [(1, 0.96, 0.89), (2, 0.88, 0.80)])
+    /// Measured: radius 1: colour 0.979, ground 1.0, shape 0.983; radius 2: 0.900, 1.0, 0.954
+    /// (shape 0.913 and 0.821 with the nearest-neighbour vote; colour 0.937 and 0.816 before the
+    /// shadow palette).
+    @Test(arguments: [(1, 0.96, 0.97), (2, 0.88, 0.94)])
     func accuracyOnSoftenedRenders(radius: Int, colourBound: Double, shapeBound: Double) {
         let (rates, misses) = Self.judgeRenders { $0.boxBlurred(radius: radius) }
         print("analyser on 240 renders blurred by \(radius): colour \(rates[0]), ground \(rates[1]), shape \(rates[2])")
@@ -62,10 +63,9 @@ import Testing
 
     /// On the prior's own samples the analyser is checked against a person's labels
     /// (`Fixtures/generated-22000.png`, 96 tiles of `csd eval prior --grid` at 22,000 steps, and
-    /// `generated-22000-labels.json`). Measured: colour 91/92, ground 93/96, shape 77/94 (90 and 70
-    /// before the shadow palette): the judge's colour and ground figures can be read as the prior's;
-    /// its shape figure understates it (the person sees the caption's shape in all 94 labelled
-    /// tiles; the judge reads cubes and cylinders as balls or as each other).
+    /// `generated-22000-labels.json`). Measured: colour 91/92, ground 93/96, shape 93/94 (77/94 with
+    /// the nearest-neighbour silhouette vote, which read cubes and cylinders as balls or as each
+    /// other; colour 90 before the shadow palette): the judge's figures can be read as the prior's.
     @Test func agreesWithAPersonOnGeneratedImages() throws {
         let folder = try #require(Bundle.module.resourcePath).appending("/Fixtures")
         let grid = try RGBImage(pngPath: "\(folder)/generated-22000.png")
@@ -90,7 +90,7 @@ import Testing
         print("analyser against a person on 96 generated tiles: colour \(agree[0])/\(labelled[0]), shape \(agree[1])/\(labelled[1]), ground \(agree[2])/\(labelled[2])")
         #expect(Double(agree[0]) >= 0.95 * Double(labelled[0]) && Double(agree[2]) >= 0.95 * Double(labelled[2]),
                 "colour \(agree[0])/\(labelled[0]), ground \(agree[2])/\(labelled[2])")
-        #expect(Double(agree[1]) >= 0.78 * Double(labelled[1]), "shape \(agree[1])/\(labelled[1])")
+        #expect(Double(agree[1]) >= 0.95 * Double(labelled[1]), "shape \(agree[1])/\(labelled[1])")
     }
 }
 
