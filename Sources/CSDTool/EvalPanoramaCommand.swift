@@ -78,7 +78,8 @@ struct EvalPanorama: ParsableCommand {
                 let per = reports.compactMap { $0[name] as? [String: Double] }
                 let mean = { (key: String) in per.map { $0[key]! }.reduce(0, +) / Double(per.count) }
                 let judged = per.map { $0["judged"]! }.reduce(0, +)
-                var figures = ["seam_error": mean("seam_error"), "style_spread": mean("style_spread"), "mean_change": mean("mean_change"),
+                var figures = ["seam_error": mean("seam_error"), "style_spread": mean("style_spread"), "tint_spread": mean("tint_spread"),
+                               "mean_change": mean("mean_change"),
                                "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0]
                 if name != "ideal" { figures["seconds"] = per.map { $0["seconds"]! }.reduce(0, +); figures["lr"] = Double(rates[name]!) }
                 report[name] = figures
@@ -124,6 +125,7 @@ struct EvalPanorama: ParsableCommand {
             guard let m = report[name] as? [String: Double] else { continue }
             report["\(name)_seam_reduction"] = 1 - m["seam_error"]! / max(i["seam_error"]!, 1e-9)
             report["\(name)_spread_reduction"] = 1 - m["style_spread"]! / max(i["style_spread"]!, 1e-9)
+            report["\(name)_tint_spread_reduction"] = 1 - m["tint_spread"]! / max(i["tint_spread"]!, 1e-9)
         }
     }
 
@@ -147,15 +149,16 @@ struct EvalPanorama: ParsableCommand {
         for name in Self.methodNames + ["ideal"] {
             guard let m = r[name] as? [String: Double] else { continue }
             let run = m["seconds"].map { String(format: ", lr %g, %.0f s", m["lr"]!, $0) } ?? " (the target caption rendered)"
-            print(String(format: "  %@: seam error %.3f, style spread %.1f, edit success %.0f%%, mean change %.1f levels", name,
-                         m["seam_error"]!, m["style_spread"]!, 100 * m["edit_success"]!, m["mean_change"]!) + run)
+            print(String(format: "  %@: seam error %.3f, style spread %.1f (tint %.1f), edit success %.0f%%, mean change %.1f levels", name,
+                         m["seam_error"]!, m["style_spread"]!, m["tint_spread"]!, 100 * m["edit_success"]!, m["mean_change"]!) + run)
         }
         if let seam = r["csd_seam_reduction"] as? Double, let spread = r["csd_spread_reduction"] as? Double {
-            print(String(format: "  CSD against independent windows: seam error %.0f%% lower, style spread %.0f%% lower", 100 * seam, 100 * spread))
+            print(String(format: "  CSD against independent windows: seam error %.0f%% lower, style spread %.0f%% lower (tint spread %.0f%%)",
+                         100 * seam, 100 * spread, 100 * (r["csd_tint_spread_reduction"] as? Double ?? 0)))
         }
         if let seam = r["ideal_seam_reduction"] as? Double, let spread = r["ideal_spread_reduction"] as? Double {
-            print(String(format: "  ideal against independent windows (the most a perfect edit shows): seam error %.0f%% lower, style spread %.0f%% lower",
-                         100 * seam, 100 * spread))
+            print(String(format: "  ideal against independent windows (the most a perfect edit shows): seam error %.0f%% lower, style spread %.0f%% lower (tint spread %.0f%%)",
+                         100 * seam, 100 * spread, 100 * (r["ideal_tint_spread_reduction"] as? Double ?? 0)))
         }
     }
 
@@ -225,6 +228,7 @@ struct EvalPanorama: ParsableCommand {
             return [
                 "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonColumns, wrap: true),
                 "style_spread": PanoramaMetrics.styleSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
+                "tint_spread": PanoramaMetrics.tintSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
                 "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged),
             ]

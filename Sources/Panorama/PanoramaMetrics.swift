@@ -27,6 +27,23 @@ public enum PanoramaMetrics {
     /// and a yellow cylinder turned blue: 2712 for the target caption rendered, more than any
     /// method). Shading leaves a floor, which the benchmark measures on the target rendered.
     public static func styleSpread(edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> Double {
+        variance(windowMeans(edited: edited, region: region, windowOrigins: windowOrigins, window: window))
+    }
+
+    /// Style spread with brightness taken out: each window's mean region colour is scaled to the
+    /// same brightness (r + g + b equal to its mean over the windows) before the variance is taken.
+    /// Shading changes how bright an object looks from one window to the next but barely its
+    /// tint, which is what the issue's parenthesis asks to keep ("should not change tint from
+    /// window to window"); a window that kept the old colour still counts in full.
+    public static func tintSpread(edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> Double {
+        let means = windowMeans(edited: edited, region: region, windowOrigins: windowOrigins, window: window)
+        guard !means.isEmpty else { return 0 }
+        let brightness = means.map { $0.sum() }.reduce(0, +) / Double(means.count)
+        return variance(means.map { $0 * (brightness / max($0.sum(), 1e-9)) })
+    }
+
+    /// The mean colour (8-bit levels) of the `region` pixels in each window that holds at least 4 of them.
+    static func windowMeans(edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> [SIMD3<Double>] {
         precondition(region.count == edited.width * edited.height, "styleSpread: region and image sizes differ")
         let w = edited.width
         var means = [SIMD3<Double>]()
@@ -43,9 +60,14 @@ public enum PanoramaMetrics {
             }
             if count >= 4 { means.append(sum / Double(count)) }
         }
-        guard means.count > 1 else { return 0 }
-        let mean = means.reduce(SIMD3<Double>(), +) / Double(means.count)
-        return means.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(means.count)
+        return means
+    }
+
+    /// Variance of colours, summed over the channels; 0 for fewer than two.
+    static func variance(_ colours: [SIMD3<Double>]) -> Double {
+        guard colours.count > 1 else { return 0 }
+        let mean = colours.reduce(SIMD3<Double>(), +) / Double(colours.count)
+        return colours.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(colours.count)
     }
 
     /// How strong the edit is: the mean absolute colour change, edited − original, over the

@@ -134,6 +134,9 @@ import Testing
         let idealSpread = try #require(object["ideal_spread_reduction"] as? Double)
         #expect(abs(idealSpread - (1 - ideal["style_spread"]! / max(independent["style_spread"]!, 1e-9))) < 1e-9)
         #expect(object["ideal_seam_reduction"] is Double && object["csd_spread_reduction"] is Double)
+        let idealTint = try #require(object["ideal_tint_spread_reduction"] as? Double)
+        #expect(abs(idealTint - (1 - ideal["tint_spread"]! / max(independent["tint_spread"]!, 1e-9))) < 1e-9)
+        #expect(object["csd_tint_spread_reduction"] is Double)
         let scene = try #require((object["scenes"] as? [[String: Any]])?.first?["ideal"] as? [String: Double])
         #expect(scene["mean_change"] == ideal["mean_change"], "one scene: the summary is the scene")
     }

@@ -99,6 +99,34 @@ import Testing
         #expect(PanoramaMetrics.styleSpread(edited: two, region: left, windowOrigins: [0, 4, 8, 12], window: 4) == 0)
     }
 
+    /// Tint spread takes brightness out: one colour lit in some windows and shaded in others has
+    /// a style spread but no tint spread; two colours have both.
+    @Test func tintSpreadIgnoresShadingButNotColour() {
+        let region = [Bool](repeating: true, count: 64)
+        let origins = [0, 4, 8, 12]
+        // A blue object, half of it at full light and half at 50%: the same tint.
+        var shaded = flat(0)
+        for y in 0..<4 { for x in 0..<16 {
+            let light = x < 8 ? 1.0 : 0.5
+            shaded.pixels[(y * 16 + x) * 3] = UInt8(40 * light)
+            shaded.pixels[(y * 16 + x) * 3 + 1] = UInt8(60 * light)
+            shaded.pixels[(y * 16 + x) * 3 + 2] = UInt8(200 * light)
+        } }
+        #expect(PanoramaMetrics.styleSpread(edited: shaded, region: region, windowOrigins: origins, window: 4) > 1000)
+        #expect(PanoramaMetrics.tintSpread(edited: shaded, region: region, windowOrigins: origins, window: 4) < 1e-6)
+        // Half of it left red (200, 40, 40) at the same brightness: tint spread as large as the style spread.
+        var halfRed = shaded
+        for y in 0..<4 { for x in 8..<16 {
+            (halfRed.pixels[(y * 16 + x) * 3], halfRed.pixels[(y * 16 + x) * 3 + 1], halfRed.pixels[(y * 16 + x) * 3 + 2]) = (200, 60, 40)
+        } }
+        for y in 0..<4 { for x in 0..<8 {
+            (halfRed.pixels[(y * 16 + x) * 3], halfRed.pixels[(y * 16 + x) * 3 + 1], halfRed.pixels[(y * 16 + x) * 3 + 2]) = (40, 60, 200)
+        } }
+        let style = PanoramaMetrics.styleSpread(edited: halfRed, region: region, windowOrigins: origins, window: 4)
+        let tint = PanoramaMetrics.tintSpread(edited: halfRed, region: region, windowOrigins: origins, window: 4)
+        #expect(abs(style - 2 * 80 * 80) < 1e-9 && abs(tint - style) < 1e-9, "style \(style) tint \(tint)")
+    }
+
     @Test func meanChangeCountsOnlyTheRegion() {
         let source = flat(90)
         var edited = source
