@@ -44,7 +44,7 @@ public enum PanoramaMetrics {
 
     /// The mean colour (8-bit levels) of the `region` pixels in each window that holds at least 4 of them.
     static func windowMeans(edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> [SIMD3<Double>] {
-        precondition(region.count == edited.width * edited.height, "styleSpread: region and image sizes differ")
+        precondition(region.count == edited.width * edited.height, "spread: region and image sizes differ")
         let w = edited.width
         var means = [SIMD3<Double>]()
         for ox in windowOrigins {

@@ -218,7 +218,7 @@ public final class SceneAnalyser: @unchecked Sendable {
 
     /// The shape classifier's input (`ShapeClassifier.input`) for the dominant object of an
     /// image of `size`×`size`, or nil when the image shows none.
-    public func shapeInput(of image: RGBImage) -> [Float]? {
+    func shapeInput(of image: RGBImage) -> [Float]? {
         let pixels = Self.pixels(of: image)
         let found = locateObject(pixels)
         guard found.color != nil else { return nil }
