@@ -91,7 +91,7 @@ struct EvalCommand: ParsableCommand {
                 let analyser = SceneAnalyser(size: 64)
                 var (color, ground, shape) = (0, 0, 0)
                 var misses = [[String: Any]]()
-                let combos = TimeOfDay.allCases.flatMap { t in Ground.allCases.flatMap { g in ObjectColor.allCases.flatMap { c in Shape.allCases.map { (c, $0, g, t) } } } }
+                let combos = SceneAnalyser.singleObjectCases
                 for i in 0..<renders {
                     let (c, s, g, t) = combos[i % combos.count]
                     let sample = SceneAnalyser.singleObjectSample(color: c, shape: s, ground: g, time: t, seed: 30_000_000 + UInt64(i))

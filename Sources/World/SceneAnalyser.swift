@@ -86,6 +86,11 @@ public final class SceneAnalyser: @unchecked Sendable {
         objectColors = objectPixels.map { $0.map { Self.brightnessCentroids($0, levels: 4) } }
     }
 
+    /// Every (colour, shape, ground, time) of a single-object scene, in the order sets of renders
+    /// cycle through them (`csd eval analyser`, the shape classifier's training set).
+    public static let singleObjectCases: [(color: ObjectColor, shape: Shape, ground: Ground, time: TimeOfDay)] =
+        TimeOfDay.allCases.flatMap { t in Ground.allCases.flatMap { g in ObjectColor.allCases.flatMap { c in Shape.allCases.map { (c, $0, g, t) } } } }
+
     /// A single-object scene with the object near the middle, and a random camera, for references.
     public static func singleObjectSample(color: ObjectColor, shape: Shape, ground: Ground, time: TimeOfDay, seed: UInt64) -> WorldSample {
         var sample = WorldSample(seed: seed)

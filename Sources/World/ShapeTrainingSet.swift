@@ -14,9 +14,7 @@ public enum ShapeTrainingSet {
     /// analyser's references (9,000,000…), its tests (5,000,000…) and `csd eval analyser` (30,000,000…).
     public static func write(count: Int, firstSeed: UInt64, to path: String, progress: ((Int) -> Void)? = nil) throws {
         let analyser = SceneAnalyser(size: 64)
-        let combos = TimeOfDay.allCases.flatMap { t in
-            Ground.allCases.flatMap { g in ObjectColor.allCases.flatMap { c in Shape.allCases.map { (c, $0, g, t) } } }
-        }
+        let combos = SceneAnalyser.singleObjectCases
         var (inputs, labels, radii) = ([Float](), [UInt8](), [UInt8]())
         for i in 0..<count {
             let (c, s, g, t) = combos[i % combos.count]
