@@ -74,6 +74,14 @@ def export(out, unet, text, tokenizer_dir):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def learning_rate(args, step):
+    """--lr, or on the cool-down's line from --lr to --cooldown-to once --cooldown-from is reached."""
+    if args.cooldown_from is None or step < args.cooldown_from:
+        return args.lr
+    done = min(1.0, (step - args.cooldown_from) / max(1, args.cooldown_steps))
+    return args.lr + (args.cooldown_to - args.lr) * done
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -88,6 +96,11 @@ def main():
     p.add_argument("--steps", type=int, default=200_000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--cooldown-from", type=int, default=None,
+                   help="from this step on, the learning rate falls linearly to --cooldown-to over --cooldown-steps "
+                   "(a function of the step alone, so --resume continues it)")
+    p.add_argument("--cooldown-steps", type=int, default=10_000)
+    p.add_argument("--cooldown-to", type=float, default=5e-5)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--min-snr-gamma", type=float, default=5.0)
     p.add_argument("--caption-dropout", type=float, default=0.1)
@@ -145,7 +158,9 @@ def main():
     def write_export(loss):
         export(args.out, ema_unet, ema_text, args.tokenizer)
         with open(os.path.join(args.out, "training.json"), "w") as f:
-            json.dump({"steps": step, "images_seen": seen, "batch": args.batch, "lr": args.lr, "ema": args.ema,
+            json.dump({"steps": step, "images_seen": seen, "batch": args.batch, "lr": args.lr,
+                       "lr_now": learning_rate(args, step), "cooldown_from": args.cooldown_from,
+                       "cooldown_steps": args.cooldown_steps, "cooldown_to": args.cooldown_to, "ema": args.ema,
                        "min_snr_gamma": args.min_snr_gamma, "loss_ema": loss,
                        "wall_minutes": (elapsed_before + time.time() - started) / 60,
                        "renders": n, "threads": args.threads}, f, indent=2)
@@ -186,7 +201,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         warm = min(1.0, (step - optimizer_start + 1) / 500)
         for group in optimizer.param_groups:
-            group["lr"] = args.lr * warm
+            group["lr"] = learning_rate(args, step) * warm
         optimizer.step()
         step += 1
         seen += args.batch
@@ -200,7 +215,7 @@ def main():
         if step % 50 == 0:
             rate = window_seen / (time.time() - window_start)
             window_start, window_seen = time.time(), 0
-            line = (f"step {step} loss {running:.4f} images/s {rate:.1f} "
+            line = (f"step {step} loss {running:.4f} lr {learning_rate(args, step):.2e} images/s {rate:.1f} "
                     f"elapsed {(elapsed_before + time.time() - started) / 60:.1f} min")
             print(line, flush=True)
             log.write(line + "\n"); log.flush()
