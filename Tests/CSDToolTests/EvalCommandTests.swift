@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import Panorama
 import Testing
 
 @Suite struct EvalCommandTests {
@@ -139,5 +141,32 @@ import Testing
         #expect(object["csd_tint_spread_reduction"] is Double)
         let scene = try #require((object["scenes"] as? [[String: Any]])?.first?["ideal"] as? [String: Double])
         #expect(scene["mean_change"] == ideal["mean_change"], "one scene: the summary is the scene")
+    }
+
+    /// The tile seam error is the seam error at the edges of independent windows' tiles (every
+    /// window width, here 16 pixels) and nowhere else: recomputed from the edits the grid holds.
+    @Test func tileSeamErrorIsMeasuredAtTheTileEdges() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "2",
+                                       "--methods", "csd,independent", "--lr", "0.5", "--source-caption", "a red ball on grass",
+                                       "--target-caption", "a blue ball on grass", "--json", "--grid", "\(dir)/grid.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let grid = try RGBImage(pngPath: "\(dir)/grid.png")
+        #expect(grid.width == 64 && grid.height == 3 * 16, "original, CSD, independent windows")
+        func row(_ k: Int) -> RGBImage { RGBImage(width: 64, height: 16, pixels: Array(grid.pixels[(k * 16 * 64 * 3)..<((k + 1) * 16 * 64 * 3)])) }
+        var errors = [Double]()
+        for (k, name) in ["csd", "independent"].enumerated() {
+            let figures = try #require(object[name] as? [String: Double])
+            let atTiles = PanoramaMetrics.seamError(original: row(0), edited: row(k + 1), boundaries: [16, 32, 48], wrap: true)
+            let atQuarters = PanoramaMetrics.seamError(original: row(0), edited: row(k + 1), boundaries: Array(stride(from: 4, to: 64, by: 4)), wrap: true)
+            #expect(abs(figures["tile_seam_error"]! - atTiles) < 1e-9, "\(name): \(figures)")
+            #expect(abs(figures["seam_error"]! - atQuarters) < 1e-9, "\(name): \(figures)")
+            errors.append(atTiles)
+        }
+        #expect(errors[1] > 0, "two strong steps of independent windows change the picture at their edges")
+        let reduction = try #require(object["csd_tile_seam_reduction"] as? Double)
+        #expect(abs(reduction - (1 - errors[0] / max(errors[1], 1e-9))) < 1e-9)
     }
 }
