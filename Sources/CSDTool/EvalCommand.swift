@@ -20,6 +20,8 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Held-out renders for the caption probe.") var renders: Int = 200
         @Option(help: "Noise draws per render and timestep in the caption probe (the same draws for every caption, their errors summed; 1 was the gate before session 11).")
         var probeDraws: Int = 4
+        @Option(help: "Also run the caption probe with the world's Bayes-optimal denoiser (the posterior mean over this many renders of each caption's words at random layouts): the best win rate any model could reach. Pixel-space models only.")
+        var posteriorLayouts: Int?
         @Option(help: "Captions of held-out combinations to sample.") var samples: Int = 96
         @Option(help: "DDIM steps for generation.") var steps: Int = 50
         @Option(help: "Guidance scale for generation.") var guidance: Float = 5
@@ -31,13 +33,24 @@ struct EvalCommand: ParsableCommand {
             try CSDCommand.reportingInputErrors {
                 guard renders >= 0, samples >= 0, (1...1000).contains(steps) else { throw InputError("eval prior", "counts must be ≥ 0 and steps 1...1000") }
                 guard probeDraws >= 1 else { throw InputError("--probe-draws", "must be at least 1, got \(probeDraws)") }
+                if let posteriorLayouts, posteriorLayouts < 1 { throw InputError("--posterior-layouts", "must be at least 1, got \(posteriorLayouts)") }
                 if let grid { try AtomicFile.checkDestination(grid) }
                 BLAS.prepare()
                 let diffusion = try DiffusionModel(folder: model)
+                if posteriorLayouts != nil, diffusion.vae != nil {
+                    throw InputError(model, "--posterior-layouts needs a pixel-space model (this one has a VAE)")
+                }
                 let evaluation = PriorEvaluation(model: diffusion, size: size)
                 let probeBar = ProgressBar(label: "caption probe", total: max(renders, 1))
                 let probe = evaluation.captionProbe(renders: renders, draws: probeDraws) { probeBar.update($0) }
                 probeBar.finish()
+                var posterior: PriorEvaluation.PosteriorProbeResult?
+                if let posteriorLayouts {
+                    let bar = ProgressBar(label: "posterior probe", total: max(renders, 1))
+                    posterior = PriorEvaluation.posteriorProbe(schedule: diffusion.schedule, layouts: posteriorLayouts, renders: renders,
+                                                               draws: probeDraws, size: size) { bar.update($0) }
+                    bar.finish()
+                }
                 let analyser = SceneAnalyser(size: size)
                 let genBar = ProgressBar(label: "generation", total: max(samples, 1))
                 let generation = evaluation.generation(samples: samples, steps: steps, guidance: guidance, analyser: analyser) { genBar.update($0) }
@@ -45,12 +58,16 @@ struct EvalCommand: ParsableCommand {
                 if let grid, !generation.images.isEmpty {
                     try RGBImage.grid(generation.images, columns: 12).writePNG(to: grid)
                 }
-                var probeObject = [String: Any]()
-                for (swap, rates) in probe.winRate {
-                    probeObject[swap.rawValue] = Dictionary(uniqueKeysWithValues: rates.map { ("t\($0.key)", $0.value) })
+                func rateObject(_ probe: PriorEvaluation.ProbeResult) -> [String: Any] {
+                    var object = [String: Any]()
+                    for (swap, rates) in probe.winRate {
+                        object[swap.rawValue] = Dictionary(uniqueKeysWithValues: rates.map { ("t\($0.key)", $0.value) })
+                    }
+                    return object
                 }
+                let probeObject = rateObject(probe)
                 if json {
-                    try EvalCommand.printJSON([
+                    var object: [String: Any] = [
                         "model": model, "probe_renders": renders, "probe_draws": probeDraws, "caption_probe": probeObject,
                         "generation": ["samples": samples, "steps": steps, "guidance": guidance,
                                        "color_accuracy": generation.colorAccuracy, "ground_accuracy": generation.groundAccuracy,
@@ -61,12 +78,28 @@ struct EvalCommand: ParsableCommand {
                                            ["caption": caption, "ground": j.ground.rawValue, "time": j.time.rawValue,
                                             "color": j.dominantColor?.rawValue ?? NSNull(), "shape": j.shape?.rawValue ?? NSNull()] as [String: Any]
                                        }],
-                    ])
+                    ]
+                    if let posterior {
+                        object["posterior_probe"] = rateObject(posterior.probe).merging([
+                            "layouts": posterior.layouts,
+                            "effective_layouts": Dictionary(uniqueKeysWithValues: posterior.effectiveLayouts.map { ("t\($0.key)", $0.value) }),
+                        ]) { a, _ in a }
+                    }
+                    try EvalCommand.printJSON(object)
                 } else {
                     print("caption probe (\(renders) held-out renders, \(probeDraws) noise draws each): true caption beats a one-word swap")
                     for swap in PriorEvaluation.Swap.allCases {
                         let rates = probe.winRate[swap]!.sorted { $0.key < $1.key }
                         print("  \(swap.rawValue): " + rates.map { String(format: "t=%d %.1f%%", $0.key, 100 * $0.value) }.joined(separator: ", "))
+                    }
+                    if let posterior {
+                        print("posterior probe (the world's best denoiser, \(posterior.layouts) layouts per caption; same renders, swaps and noise):")
+                        for swap in PriorEvaluation.Swap.allCases {
+                            let rates = posterior.probe.winRate[swap]!.sorted { $0.key < $1.key }
+                            print("  \(swap.rawValue): " + rates.map { String(format: "t=%d %.1f%%", $0.key, 100 * $0.value) }.joined(separator: ", "))
+                        }
+                        let effective = posterior.effectiveLayouts.sorted { $0.key < $1.key }
+                        print("  effective layouts per prediction: " + effective.map { String(format: "t=%d %.1f", $0.key, $0.value) }.joined(separator: ", "))
                     }
                     print(String(format: "generation (%d held-out captions, DDIM %d, guidance %.1f): colour %.1f%%, ground %.1f%%, shape %.1f%%",
                                  samples, steps, guidance, 100 * generation.colorAccuracy, 100 * generation.groundAccuracy, 100 * generation.shapeAccuracy))

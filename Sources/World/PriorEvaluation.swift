@@ -33,8 +33,8 @@ public struct PriorEvaluation {
         self.size = size
     }
 
-    /// The caption with one word of the first object (or the ground) replaced by another value.
-    static func swapped(_ scene: WorldScene, _ swap: Swap, rng: inout RandomGenerator) -> String {
+    /// The scene with one word of the first object (or the ground) replaced by another value.
+    static func swapped(_ scene: WorldScene, _ swap: Swap, rng: inout RandomGenerator) -> WorldScene {
         var s = scene
         switch swap {
         case .color:
@@ -48,39 +48,34 @@ public struct PriorEvaluation {
             let options = Ground.allCases.filter { $0 != s.ground }
             s.ground = options[Int(rng.next() % UInt64(options.count))]
         }
-        return s.caption
+        return s
     }
 
-    /// Runs the caption probe on `renders` renders with seeds from `firstSeed` (a range the
-    /// training set does not use) at `timesteps`. Each caption's noise error is summed over
-    /// `draws` noise draws, the same draws for every caption: one draw is a noisy estimate of the
-    /// expected error, and at high t its spread swamps the difference one word makes (several
-    /// draws is how a diffusion model is used as a classifier, Li et al. 2023, "Your Diffusion
-    /// Model is Secretly a Zero-Shot Classifier").
-    public func captionProbe(renders: Int, timesteps: [Int] = [100, 300, 500, 700], draws: Int = 1, firstSeed: UInt64 = 20_000_000,
-                             progress: ((Int) -> Void)? = nil) -> ProbeResult {
+    /// The noise error of each caption for one render at one timestep, summed over the draws:
+    /// given the clean render x₀ (model space), the noise draws and t.
+    typealias CaptionErrors = (_ x0: Tensor, _ noises: [Tensor], _ timestep: Int) -> [Float]
+
+    /// The caption probe's loop, shared by every denoiser it measures: renders with seeds from
+    /// `firstSeed` (a range the training set does not use), the true scene followed by one swap of
+    /// each kind, and the noise draws, all in a fixed order, so that two denoisers are compared
+    /// on the same renders, captions and noise. `errors` is called once per render with its
+    /// scenes (true first) and returns that render's `CaptionErrors`.
+    static func probe(renders: Int, timesteps: [Int], draws: Int, firstSeed: UInt64, size: Int,
+                      toModelSpace: (Tensor) -> Tensor, progress: ((Int) -> Void)?,
+                      errors: ([WorldScene]) -> CaptionErrors) -> ProbeResult {
         precondition(draws >= 1, "captionProbe: draws must be at least 1")
         var wins = [Swap: [Int: Int]]()
         var rng = RandomGenerator(seed: 11)
         for i in 0..<renders {
             let sample = WorldSample(seed: firstSeed + UInt64(i))
             let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size)
-            let x0 = model.toModelSpace(RGBImage(width: size, height: size, pixels: r.bytes).tensor.reshaped([1, 3, size, size]))
-            let captions = [sample.scene.caption] + Swap.allCases.map { Self.swapped(sample.scene, $0, rng: &rng) }
-            let conditioning = model.encode(prompts: captions)
+            let x0 = toModelSpace(RGBImage(width: size, height: size, pixels: r.bytes).tensor.reshaped([1, 3, size, size]))
+            let scenes = [sample.scene] + Swap.allCases.map { Self.swapped(sample.scene, $0, rng: &rng) }
+            let errorsOf = errors(scenes)
             for t in timesteps {
-                var errors = [Float](repeating: 0, count: captions.count)
-                for _ in 0..<draws {
-                    let noise = rng.normal(x0.shape)
-                    let xt = model.schedule.addNoise(x0, noise: noise, timestep: t)
-                    let batch = Tensor.concatenateBatch(Array(repeating: xt, count: captions.count))
-                    let prediction = model.guidedPrediction(batch, timestep: t, conditional: conditioning, unconditional: nil, guidance: 1)
-                    let target = model.schedule.configuration.predictionType == "v_prediction"
-                        ? noise.linearCombination(model.schedule.alphasCumprod[t].squareRoot(), x0, -(1 - model.schedule.alphasCumprod[t]).squareRoot())
-                        : noise
-                    for k in 0..<captions.count { errors[k] += (prediction.item(k).reshaped(target.shape) - target).storage.reduce(0) { $0 + $1 * $1 } }
-                }
-                for (k, swap) in Swap.allCases.enumerated() where errors[0] < errors[k + 1] {
+                let noises = (0..<draws).map { _ in rng.normal(x0.shape) }
+                let e = errorsOf(x0, noises, t)
+                for (k, swap) in Swap.allCases.enumerated() where e[0] < e[k + 1] {
                     wins[swap, default: [:]][t, default: 0] += 1
                 }
             }
@@ -91,6 +86,32 @@ public struct PriorEvaluation {
             rates[swap] = Dictionary(uniqueKeysWithValues: timesteps.map { ($0, Double(wins[swap]?[$0] ?? 0) / Double(max(renders, 1))) })
         }
         return ProbeResult(winRate: rates, renders: renders)
+    }
+
+    /// Runs the caption probe on `renders` held-out renders at `timesteps`. Each caption's noise
+    /// error is summed over `draws` noise draws, the same draws for every caption: one draw is a
+    /// noisy estimate of the expected error, and at high t its spread swamps the difference one
+    /// word makes (several draws is how a diffusion model is used as a classifier, Li et al.
+    /// 2023, "Your Diffusion Model is Secretly a Zero-Shot Classifier").
+    public func captionProbe(renders: Int, timesteps: [Int] = [100, 300, 500, 700], draws: Int = 1, firstSeed: UInt64 = 20_000_000,
+                             progress: ((Int) -> Void)? = nil) -> ProbeResult {
+        Self.probe(renders: renders, timesteps: timesteps, draws: draws, firstSeed: firstSeed, size: size,
+                   toModelSpace: { model.toModelSpace($0) }, progress: progress) { scenes in
+            let conditioning = model.encode(prompts: scenes.map(\.caption))
+            return { x0, noises, t in
+                var errors = [Float](repeating: 0, count: scenes.count)
+                for noise in noises {
+                    let xt = model.schedule.addNoise(x0, noise: noise, timestep: t)
+                    let batch = Tensor.concatenateBatch(Array(repeating: xt, count: scenes.count))
+                    let prediction = model.guidedPrediction(batch, timestep: t, conditional: conditioning, unconditional: nil, guidance: 1)
+                    let target = model.schedule.configuration.predictionType == "v_prediction"
+                        ? noise.linearCombination(model.schedule.alphasCumprod[t].squareRoot(), x0, -(1 - model.schedule.alphasCumprod[t]).squareRoot())
+                        : noise
+                    for k in 0..<scenes.count { errors[k] += (prediction.item(k).reshaped(target.shape) - target).storage.reduce(0) { $0 + $1 * $1 } }
+                }
+                return errors
+            }
+        }
     }
 
     /// Samples captions of held-out combinations and judges them.

@@ -38,6 +38,27 @@ import Testing
         let bad = try CommandRunner.run(base + ["--probe-draws", "0"])
         #expect(bad.status != 0 && bad.stderr.contains("--probe-draws") && bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
     }
+
+    /// The posterior probe runs on a pixel-space model beside the model's own, with its rates
+    /// and effective layouts; a latent model or a count below one is a one-line error.
+    @Test func posteriorProbeIsReportedForPixelModels() throws {
+        let base = ["eval", "prior", "--renders", "2", "--samples", "0", "--json"]
+        let result = try CommandRunner.run(base + ["--model", "\(CommandRunner.packageRoot)/Models/prior", "--posterior-layouts", "8"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let posterior = try #require(object["posterior_probe"] as? [String: Any])
+        #expect(posterior["layouts"] as? Int == 8)
+        for swap in ["color", "shape", "ground"] {
+            let rates = try #require(posterior[swap] as? [String: Double])
+            #expect(Set(rates.keys) == ["t100", "t300", "t500", "t700"] && rates.values.allSatisfy { (0...1).contains($0) })
+        }
+        let effective = try #require(posterior["effective_layouts"] as? [String: Double])
+        #expect(effective.values.allSatisfy { (0.99...8.01).contains($0) })
+        for bad in [["--model", "\(CommandRunner.fixtures)/tiny-sd", "--posterior-layouts", "8"], ["--posterior-layouts", "0"]] {
+            let r = try CommandRunner.run(base + bad)
+            #expect(r.status != 0 && r.stderr.contains("--posterior-layouts") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
+    }
 }
 
 @Suite struct EvalAnalyserCommandTests {
