@@ -3,8 +3,9 @@
 The model is a pixel-space diffusers UNet2DConditionModel (3 channels, 64x64, channels 32/64/128,
 one layer per block, attention only at 16x16 and in the mid block, pooled text added to the time
 embedding) with a small transformers CLIPTextModel, trained together from scratch:
-epsilon prediction on a linear DDPM schedule, min-SNR-gamma=5 loss weights, AdamW, bf16 autocast,
-10% of captions dropped to "" so classifier-free guidance works, EMA weights.
+epsilon prediction on a linear DDPM schedule (or, with --beta-schedule scaled_linear, Stable Diffusion's),
+min-SNR-gamma=5 loss weights, AdamW, bf16 autocast, 10% of captions dropped to "" so classifier-free
+guidance works, EMA weights.
 
 Every --checkpoint-every steps the whole state goes to --checkpoint (written to a temporary file
 and renamed), so a stopped run continues with --resume; every --export-every steps the EMA
@@ -48,19 +49,24 @@ def text_config(tokenizer):
                           pad_token_id=tokenizer.pad_token_id)
 
 
-def scheduler():
-    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", beta_start=0.0001, beta_end=0.02,
+BETAS = {"linear": (0.0001, 0.02),  # DDPM's, the bundled prior's
+         "scaled_linear": (0.00085, 0.012)}  # Stable Diffusion 1.x's
+
+
+def scheduler(beta_schedule="linear"):
+    beta_start, beta_end = BETAS[beta_schedule]
+    return DDIMScheduler(num_train_timesteps=1000, beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end,
                          prediction_type="epsilon", clip_sample=True, set_alpha_to_one=True, timestep_spacing="leading")
 
 
-def export(out, unet, text, tokenizer_dir):
+def export(out, unet, text, tokenizer_dir, beta_schedule):
     """Writes a diffusers folder next to `out`, then swaps it into place."""
     tmp = out.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     unet.save_pretrained(os.path.join(tmp, "unet"))
     text.save_pretrained(os.path.join(tmp, "text_encoder"))
     shutil.copytree(tokenizer_dir, os.path.join(tmp, "tokenizer"))
-    scheduler().save_pretrained(os.path.join(tmp, "scheduler"))
+    scheduler(beta_schedule).save_pretrained(os.path.join(tmp, "scheduler"))
     with open(os.path.join(tmp, "model_index.json"), "w") as f:
         json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
                    "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
@@ -101,6 +107,9 @@ def main():
                    "(a function of the step alone, so --resume continues it)")
     p.add_argument("--cooldown-steps", type=int, default=10_000)
     p.add_argument("--cooldown-to", type=float, default=5e-5)
+    p.add_argument("--beta-schedule", choices=sorted(BETAS), default="linear",
+                   help="noise schedule: DDPM's linear betas (the bundled prior) or Stable Diffusion's scaled_linear; "
+                   "a checkpoint resumes only with the schedule it was trained on")
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--min-snr-gamma", type=float, default=5.0)
     p.add_argument("--caption-dropout", type=float, default=0.1)
@@ -144,6 +153,9 @@ def main():
         step, seen, elapsed_before = state["step"], state["seen"], state["elapsed"]
         torch.set_rng_state(state["rng"])
         optimizer_start = state.get("optimizer_start", 0)
+        if state.get("beta_schedule", "linear") != args.beta_schedule:
+            raise SystemExit(f"{args.checkpoint}: trained with --beta-schedule {state.get('beta_schedule', 'linear')}, "
+                             f"not {args.beta_schedule}")
         print(f"resumed at step {step}")
     elif args.init:
         unet.load_state_dict(UNet2DConditionModel.from_pretrained(os.path.join(args.init, "unet")).state_dict())
@@ -156,12 +168,12 @@ def main():
         print(f"started from {args.init} at step {step}")
 
     def write_export(loss):
-        export(args.out, ema_unet, ema_text, args.tokenizer)
+        export(args.out, ema_unet, ema_text, args.tokenizer, args.beta_schedule)
         with open(os.path.join(args.out, "training.json"), "w") as f:
             json.dump({"steps": step, "images_seen": seen, "batch": args.batch, "lr": args.lr,
                        "lr_now": learning_rate(args, step), "cooldown_from": args.cooldown_from,
                        "cooldown_steps": args.cooldown_steps, "cooldown_to": args.cooldown_to, "ema": args.ema,
-                       "min_snr_gamma": args.min_snr_gamma, "loss_ema": loss,
+                       "min_snr_gamma": args.min_snr_gamma, "beta_schedule": args.beta_schedule, "loss_ema": loss,
                        "wall_minutes": (elapsed_before + time.time() - started) / 60,
                        "renders": n, "threads": args.threads}, f, indent=2)
 
@@ -172,7 +184,7 @@ def main():
         print(f"exported step {step} to {args.out}")
         return
 
-    sched = scheduler()
+    sched = scheduler(args.beta_schedule)
     alphas = sched.alphas_cumprod.float()
     snr = alphas / (1 - alphas)
     weights = torch.clamp(snr, max=args.min_snr_gamma) / snr
@@ -224,7 +236,7 @@ def main():
             torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
                         "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
                         "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
-                        "optimizer_start": optimizer_start,
+                        "optimizer_start": optimizer_start, "beta_schedule": args.beta_schedule,
                         "loss": running}, tmp)
             os.replace(tmp, args.checkpoint)
         if step % args.export_every == 0 or step == args.steps:
