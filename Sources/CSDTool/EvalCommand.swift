@@ -87,17 +87,17 @@ struct EvalCommand: ParsableCommand {
                     }
                     try EvalCommand.printJSON(object)
                 } else {
-                    print("caption probe (\(renders) held-out renders, \(probeDraws) noise draws each): true caption beats a one-word swap")
-                    for swap in PriorEvaluation.Swap.allCases {
-                        let rates = probe.winRate[swap]!.sorted { $0.key < $1.key }
-                        print("  \(swap.rawValue): " + rates.map { String(format: "t=%d %.1f%%", $0.key, 100 * $0.value) }.joined(separator: ", "))
-                    }
-                    if let posterior {
-                        print("posterior probe (the world's best denoiser, \(posterior.layouts) layouts per caption; same renders, swaps and noise):")
+                    func printRates(_ probe: PriorEvaluation.ProbeResult) {
                         for swap in PriorEvaluation.Swap.allCases {
-                            let rates = posterior.probe.winRate[swap]!.sorted { $0.key < $1.key }
+                            let rates = probe.winRate[swap]!.sorted { $0.key < $1.key }
                             print("  \(swap.rawValue): " + rates.map { String(format: "t=%d %.1f%%", $0.key, 100 * $0.value) }.joined(separator: ", "))
                         }
+                    }
+                    print("caption probe (\(renders) held-out renders, \(probeDraws) noise draws each): true caption beats a one-word swap")
+                    printRates(probe)
+                    if let posterior {
+                        print("posterior probe (the world's best denoiser, \(posterior.layouts) layouts per caption; same renders, swaps and noise):")
+                        printRates(posterior.probe)
                         let effective = posterior.effectiveLayouts.sorted { $0.key < $1.key }
                         print("  effective layouts per prediction: " + effective.map { String(format: "t=%d %.1f", $0.key, $0.value) }.joined(separator: ", "))
                     }
