@@ -18,8 +18,8 @@ struct EvalCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")
         @Option(help: "Model folder.") var model: String = "Models/prior"
         @Option(help: "Held-out renders for the caption probe.") var renders: Int = 200
-        @Option(help: "Noise draws per render and timestep in the caption probe (the same draws for every caption, their errors summed; 1 was the gate before session 11).")
-        var probeDraws: Int = 4
+        @Option(help: "Noise draws per render and timestep in the caption probe (the same draws for every caption, their errors summed, estimating each caption's expected noise error; 1 was the gate before session 11, 4 before session 15).")
+        var probeDraws: Int = 16
         @Option(help: "Also run the caption probe with the world's Bayes-optimal denoiser (the posterior mean over this many renders of each caption's words at random layouts): the best win rate any model could reach. Pixel-space models only.")
         var posteriorLayouts: Int?
         @Option(help: "Captions of held-out combinations to sample.") var samples: Int = 96
@@ -66,9 +66,11 @@ struct EvalCommand: ParsableCommand {
                     return object
                 }
                 let probeObject = rateObject(probe)
+                let unmet = PriorQualityTargets().unmet(probe: probe, generation: generation)
                 if json {
                     var object: [String: Any] = [
                         "model": model, "probe_renders": renders, "probe_draws": probeDraws, "caption_probe": probeObject,
+                        "targets_unmet": unmet,
                         "generation": ["samples": samples, "steps": steps, "guidance": guidance,
                                        "color_accuracy": generation.colorAccuracy, "ground_accuracy": generation.groundAccuracy,
                                        "shape_accuracy": generation.shapeAccuracy,
@@ -103,6 +105,7 @@ struct EvalCommand: ParsableCommand {
                     }
                     print(String(format: "generation (%d held-out captions, DDIM %d, guidance %.1f): colour %.1f%%, ground %.1f%%, shape %.1f%%",
                                  samples, steps, guidance, 100 * generation.colorAccuracy, 100 * generation.groundAccuracy, 100 * generation.shapeAccuracy))
+                    print(unmet.isEmpty ? "targets: every measured target met" : "targets not met: " + unmet.joined(separator: "; "))
                     if let grid { print("wrote \(grid)") }
                 }
             }

@@ -26,6 +26,15 @@ import Testing
         let judged = try #require(generation["judged"] as? [[String: Any]])
         #expect(judged.count == 2 && judged.allSatisfy { ($0["caption"] as? String)?.isEmpty == false && $0["ground"] is String })
         #expect(FileManager.default.fileExists(atPath: "\(dir)/grid.png"))
+        // The gate names each rate below its target (a random model misses most of them).
+        let unmet = try #require(object["targets_unmet"] as? [String])
+        let least = ["color": 0.95, "ground": 0.95, "shape": 0.90]
+        var below = probe.flatMap { swap, rates in rates.filter { $0.value < least[swap]! }.map { "probe \(swap) \($0.key.replacingOccurrences(of: "t", with: "t="))" } }
+        for (key, name, target) in [("color_accuracy", "colour", 0.8), ("ground_accuracy", "ground", 0.9), ("shape_accuracy", "shape", 0.6)]
+        where (generation[key] as? Double ?? 1) < target {
+            below.append("generation \(name)")
+        }
+        #expect(!below.isEmpty && Set(unmet.map { String($0.prefix { $0 != ":" }) }) == Set(below), "\(unmet) against \(below)")
     }
 
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
