@@ -8,7 +8,7 @@ public struct PriorQualityTargets: Sendable {
 
     public init() {}
 
-    /// The targets a run misses, one line each ("probe shape t=700: 84.0% < 90%"); empty when
+    /// The targets a run misses, one line each ("probe shape t=700: 84.0% < 90.0%"); empty when
     /// every measured target is met. A part that was not run (nil) is not judged.
     public func unmet(probe result: PriorEvaluation.ProbeResult?, generation: PriorEvaluation.GenerationResult?) -> [String] {
         var misses = [String]()
