@@ -80,6 +80,7 @@ struct EvalPanorama: ParsableCommand {
                 let judged = per.map { $0["judged"]! }.reduce(0, +)
                 var figures = ["seam_error": mean("seam_error"), "tile_seam_error": mean("tile_seam_error"),
                                "style_spread": mean("style_spread"), "tint_spread": mean("tint_spread"),
+                               "residual_spread": mean("residual_spread"),
                                "mean_change": mean("mean_change"),
                                "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0]
                 if name != "ideal" { figures["seconds"] = per.map { $0["seconds"]! }.reduce(0, +); figures["lr"] = Double(rates[name]!) }
@@ -128,6 +129,7 @@ struct EvalPanorama: ParsableCommand {
             report["\(name)_tile_seam_reduction"] = 1 - m["tile_seam_error"]! / max(i["tile_seam_error"]!, 1e-9)
             report["\(name)_spread_reduction"] = 1 - m["style_spread"]! / max(i["style_spread"]!, 1e-9)
             report["\(name)_tint_spread_reduction"] = 1 - m["tint_spread"]! / max(i["tint_spread"]!, 1e-9)
+            report["\(name)_residual_spread_reduction"] = 1 - m["residual_spread"]! / max(i["residual_spread"]!, 1e-9)
         }
     }
 
@@ -151,13 +153,14 @@ struct EvalPanorama: ParsableCommand {
         for name in Self.methodNames + ["ideal"] {
             guard let m = r[name] as? [String: Double] else { continue }
             let run = m["seconds"].map { String(format: ", lr %g, %.0f s", m["lr"]!, $0) } ?? " (the target caption rendered)"
-            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (tint %.1f), edit success %.0f%%, mean change %.1f levels",
-                         name, m["seam_error"]!, m["tile_seam_error"]!, m["style_spread"]!, m["tint_spread"]!, 100 * m["edit_success"]!,
+            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (tint %.1f, against the truth %.1f), edit success %.0f%%, mean change %.1f levels",
+                         name, m["seam_error"]!, m["tile_seam_error"]!, m["style_spread"]!, m["tint_spread"]!, m["residual_spread"]!, 100 * m["edit_success"]!,
                          m["mean_change"]!) + run)
         }
         if let seam = r["csd_seam_reduction"] as? Double, let spread = r["csd_spread_reduction"] as? Double {
-            print(String(format: "  CSD against independent windows: seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (tint spread %.0f%%)",
-                         100 * seam, 100 * (r["csd_tile_seam_reduction"] as? Double ?? 0), 100 * spread, 100 * (r["csd_tint_spread_reduction"] as? Double ?? 0)))
+            print(String(format: "  CSD against independent windows: seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (tint spread %.0f%%, against the truth %.0f%%)",
+                         100 * seam, 100 * (r["csd_tile_seam_reduction"] as? Double ?? 0), 100 * spread, 100 * (r["csd_tint_spread_reduction"] as? Double ?? 0),
+                         100 * (r["csd_residual_spread_reduction"] as? Double ?? 0)))
         }
         if let seam = r["ideal_seam_reduction"] as? Double, let spread = r["ideal_spread_reduction"] as? Double {
             print(String(format: "  ideal against independent windows (the most a perfect edit shows): seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (tint spread %.0f%%)",
@@ -215,6 +218,8 @@ struct EvalPanorama: ParsableCommand {
                 return UInt8(255 * m.storage[(y / cell) * mw + x / cell])
             })
         }
+        // The ideal edit: the target caption rendered with the same camera.
+        let truth = RGBImage(width: w, height: h, pixels: render360(after).bytes)
         /// Seam error, style spread, mean change and edit success of an edited panorama. Edit
         /// success: the analyser on each window that holds part of the region (every window for a
         /// ground edit; those with an object for a colour edit).
@@ -238,6 +243,7 @@ struct EvalPanorama: ParsableCommand {
                 "tile_seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: tileColumns, wrap: true),
                 "style_spread": PanoramaMetrics.styleSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
                 "tint_spread": PanoramaMetrics.tintSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
+                "residual_spread": PanoramaMetrics.residualSpread(edited: edited, truth: truth, region: region, windowOrigins: commonColumns, window: h),
                 "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged),
             ]
@@ -261,7 +267,7 @@ struct EvalPanorama: ParsableCommand {
         }
         // The ideal edit, the target caption rendered with the same camera: what a perfect edit
         // measures (its seam error is not zero where an object's new colour meets a boundary).
-        report["ideal"] = measure(RGBImage(width: w, height: h, pixels: render360(after).bytes))
+        report["ideal"] = measure(truth)
         Self.addReductions(to: &report)
         return (report, pictures + (maskPicture.map { [$0] } ?? []))
     }

@@ -42,6 +42,18 @@ public enum PanoramaMetrics {
         return variance(means.map { $0 * (brightness / max($0.sum(), 1e-9)) })
     }
 
+    /// Style spread against the truth: the variance across windows of the edited region's mean
+    /// colour minus the `truth`'s (the target rendered) in the same window. Shading, and an object
+    /// whose parts truly differ, are in both and cancel, so the true edit scores 0 and an edit
+    /// flatter than the truth scores above it, where the style spread would rank it below; only
+    /// what changes from window to window and the truth does not (a window that kept the old
+    /// colour, a half painted dark) counts. A constant offset from the truth does not.
+    public static func residualSpread(edited: RGBImage, truth: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> Double {
+        let e = windowMeans(edited: edited, region: region, windowOrigins: windowOrigins, window: window)
+        let t = windowMeans(edited: truth, region: region, windowOrigins: windowOrigins, window: window)
+        return variance(zip(e, t).map { $0 - $1 })
+    }
+
     /// The mean colour (8-bit levels) of the `region` pixels in each window that holds at least 4 of them.
     static func windowMeans(edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> [SIMD3<Double>] {
         precondition(region.count == edited.width * edited.height, "spread: region and image sizes differ")

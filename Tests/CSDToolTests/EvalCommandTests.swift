@@ -169,6 +169,9 @@ import Testing
         let idealTint = try #require(object["ideal_tint_spread_reduction"] as? Double)
         #expect(abs(idealTint - (1 - ideal["tint_spread"]! / max(independent["tint_spread"]!, 1e-9))) < 1e-9)
         #expect(object["csd_tint_spread_reduction"] is Double)
+        // Against the truth the ideal edit is the truth: no residual spread.
+        #expect(ideal["residual_spread"] == 0 && object["ideal_residual_spread_reduction"] as? Double == 1)
+        #expect(csd["residual_spread"] != nil && object["csd_residual_spread_reduction"] is Double)
         let scene = try #require((object["scenes"] as? [[String: Any]])?.first?["ideal"] as? [String: Double])
         #expect(scene["mean_change"] == ideal["mean_change"], "one scene: the summary is the scene")
     }

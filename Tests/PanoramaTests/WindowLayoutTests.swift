@@ -127,6 +127,37 @@ import Testing
         #expect(abs(style - 2 * 80 * 80) < 1e-9 && abs(tint - style) < 1e-9, "style \(style) tint \(tint)")
     }
 
+    /// Against the truth, shading the truth also has cancels, a flatter edit than the truth
+    /// counts, and so does a window that kept the old colour; a constant offset does not.
+    @Test func residualSpreadMeasuresWhatTheTruthDoesNotHave() {
+        let region = [Bool](repeating: true, count: 64)
+        let origins = [0, 4, 8, 12]
+        func paint(_ left: (UInt8, UInt8, UInt8), _ right: (UInt8, UInt8, UInt8)) -> RGBImage {
+            var image = flat(0)
+            for y in 0..<4 { for x in 0..<16 {
+                let c = x < 8 ? left : right
+                (image.pixels[(y * 16 + x) * 3], image.pixels[(y * 16 + x) * 3 + 1], image.pixels[(y * 16 + x) * 3 + 2]) = c
+            } }
+            return image
+        }
+        // The truth: blue, lit on the left and shaded on the right.
+        let truth = paint((40, 60, 200), (20, 30, 100))
+        #expect(PanoramaMetrics.styleSpread(edited: truth, region: region, windowOrigins: origins, window: 4) > 1000)
+        #expect(PanoramaMetrics.residualSpread(edited: truth, truth: truth, region: region, windowOrigins: origins, window: 4) == 0)
+        // The same shading, 10 levels redder everywhere: no residual spread.
+        let offset = paint((50, 60, 200), (30, 30, 100))
+        #expect(PanoramaMetrics.residualSpread(edited: offset, truth: truth, region: region, windowOrigins: origins, window: 4) == 0)
+        // Flat blue: no style spread, but a residual one (the truth's shading, 2 windows each side).
+        let flatBlue = paint((30, 45, 150), (30, 45, 150))
+        #expect(PanoramaMetrics.styleSpread(edited: flatBlue, region: region, windowOrigins: origins, window: 4) == 0)
+        let flatResidual = PanoramaMetrics.residualSpread(edited: flatBlue, truth: truth, region: region, windowOrigins: origins, window: 4)
+        #expect(flatResidual == Double(10 * 10 + 15 * 15 + 50 * 50))
+        // The shaded half kept red (100, 20, 20) against the truth's (20, 30, 100): half of (80, −10, −80) on each side.
+        let halfRed = paint((40, 60, 200), (100, 20, 20))
+        let redResidual = PanoramaMetrics.residualSpread(edited: halfRed, truth: truth, region: region, windowOrigins: origins, window: 4)
+        #expect(redResidual == Double(40 * 40 + 5 * 5 + 40 * 40))
+    }
+
     @Test func meanChangeCountsOnlyTheRegion() {
         let source = flat(90)
         var edited = source
