@@ -51,6 +51,7 @@ public enum PanoramaMetrics {
     public static func residualSpread(edited: RGBImage, truth: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> Double {
         let e = windowMeans(edited: edited, region: region, windowOrigins: windowOrigins, window: window)
         let t = windowMeans(edited: truth, region: region, windowOrigins: windowOrigins, window: window)
+        // One region for both, so both skip the same windows and the means pair up.
         return variance(zip(e, t).map { $0 - $1 })
     }
 
