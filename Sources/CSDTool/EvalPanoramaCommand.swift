@@ -218,7 +218,9 @@ struct EvalPanorama: ParsableCommand {
                 return UInt8(255 * m.storage[(y / cell) * mw + x / cell])
             })
         }
-        // The ideal edit: the target caption rendered with the same camera.
+        // The ideal edit, the target caption rendered with the same camera: what a perfect edit
+        // measures (its seam error is not zero where an object's new colour meets a boundary), and
+        // the truth the residual spread compares every edit with.
         let truth = RGBImage(width: w, height: h, pixels: render360(after).bytes)
         /// Seam error, style spread, mean change and edit success of an edited panorama. Edit
         /// success: the analyser on each window that holds part of the region (every window for a
@@ -265,8 +267,6 @@ struct EvalPanorama: ParsableCommand {
             pictures.append(edited)
             report[name] = measure(edited).merging(["seconds": seconds, "lr": Double(rates[name]!)]) { a, _ in a }
         }
-        // The ideal edit, the target caption rendered with the same camera: what a perfect edit
-        // measures (its seam error is not zero where an object's new colour meets a boundary).
         report["ideal"] = measure(truth)
         Self.addReductions(to: &report)
         return (report, pictures + (maskPicture.map { [$0] } ?? []))
