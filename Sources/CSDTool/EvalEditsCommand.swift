@@ -13,7 +13,7 @@ struct EvalEdits: ParsableCommand {
     @Option(help: "Images for DDS vs SDS.") var images: Int = 8
     @Option(help: "Frames of the video for CSD vs DDS (0 skips it).") var frames: Int = 24
     @Option(help: "Steps per edit.") var steps: Int = 200
-    @Option(help: "Learning rate.") var lr: Float = 0.1
+    @Option(help: "Learning rate.") var lr: Float = EditSettings().learningRate
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
     @Option(help: "Working size (the images and frames are rendered at it).") var size: Int = 64
     @Flag(help: "Print one JSON object.") var json = false

@@ -23,7 +23,7 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Model folder.") var model: String = "Models/prior"
     @Option(help: "Panorama size WxH at the working size.") var size: String = "512x64"
     @Option(help: "Steps.") var steps: Int = 200
-    @Option(help: "Learning rate.") var lr: Float = 0.1
+    @Option(help: "Learning rate.") var lr: Float = EditPanorama.defaultLearningRate
     @Option(help: "One method's own learning rate, as method=value (repeatable; e.g. averaging=0.02), to compare methods at a similar mean change.")
     var methodLr: [String] = []
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
