@@ -27,6 +27,7 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "One method's own learning rate, as method=value (repeatable; e.g. averaging=0.02), to compare methods at a similar mean change.")
     var methodLr: [String] = []
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
+    @Option(help: "Random seed of every edit and of the mask estimate (each seed draws other timesteps and noise; the scenes stay the same).") var seed: UInt64 = 0
     @Option(help: "Timestep range MIN-MAX of the DDS draws.") var tRange: String = "50-950"
     @Option(help: "Windows per step, drawn at random, for CSD and averaging (0: all); independent windows are as many as fit side by side.") var batch: Int = 8
     @Option(help: "Write each scene's original, edits and mask, one above the other, to this PNG.") var grid: String?
@@ -70,7 +71,7 @@ struct EvalPanorama: ParsableCommand {
                 reports.append(report)
                 pictures += scenePictures
             }
-            var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance,
+            var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seed": seed,
                                          "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange, "mask": mask, "tiling": tiling, "scenes": reports]
             // Over all scenes: mean seam error and style spread, edit success pooled over the
             // judged windows, total seconds.
@@ -204,7 +205,7 @@ struct EvalPanorama: ParsableCommand {
         if mask && !chosen.isEmpty {
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: window / 4, wrap: true)
             var settings = EditSettings()
-            settings.guidance = guidance
+            (settings.guidance, settings.seed) = (guidance, seed)
             let estimator = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: .all,
                                                sourcePrompt: before.caption, targetPrompt: after.caption)
             let started = Date()
@@ -252,7 +253,7 @@ struct EvalPanorama: ParsableCommand {
         }
         for (name, method, stride) in all where chosen.contains(name) {
             var settings = EditSettings()
-            (settings.method, settings.steps, settings.learningRate, settings.guidance) = (method, steps, rates[name]!, guidance)
+            (settings.method, settings.steps, settings.learningRate, settings.guidance, settings.seed) = (method, steps, rates[name]!, guidance, seed)
             settings.bandwidthScale = bandwidthScale
             settings.kernelInput = kernelInput
             (settings.minTimestep, settings.maxTimestep) = (timesteps.lowerBound, timesteps.upperBound)

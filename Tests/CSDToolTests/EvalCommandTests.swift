@@ -176,6 +176,24 @@ import Testing
         #expect(scene["mean_change"] == ideal["mean_change"], "one scene: the summary is the scene")
     }
 
+    /// `--seed` reaches the edits (other noise and timesteps, so other figures) but not the scene
+    /// (the ideal edit is the same rendering), and the report records it.
+    @Test func theSeedChangesTheEditsButNotTheScene() throws {
+        func run(_ seed: String) throws -> [String: Any] {
+            let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "2",
+                                           "--methods", "csd", "--lr", "0.5", "--seed", seed, "--source-caption", "a red ball on grass",
+                                           "--target-caption", "a blue ball on grass", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        }
+        let (first, second, again) = (try run("0"), try run("7"), try run("7"))
+        #expect(first["seed"] as? Int == 0 && second["seed"] as? Int == 7)
+        let csd = { (o: [String: Any]) in o["csd"] as? [String: Double] }
+        #expect(csd(first)?["mean_change"] != csd(second)?["mean_change"], "another seed, another edit")
+        #expect(csd(second)?["mean_change"] == csd(again)?["mean_change"], "one seed, one edit")
+        #expect((first["ideal"] as? [String: Double])?["style_spread"] == (second["ideal"] as? [String: Double])?["style_spread"])
+    }
+
     /// The tile seam error is the seam error at the edges of independent windows' tiles (every
     /// window width, here 16 pixels) and nowhere else: recomputed from the edits the grid holds.
     @Test func tileSeamErrorIsMeasuredAtTheTileEdges() throws {
