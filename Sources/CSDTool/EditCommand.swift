@@ -304,7 +304,9 @@ struct EditPanorama: ParsableCommand {
         commandName: "panorama",
         abstract: "Edit a wide or 360° panorama through overlapping windows coupled by CSD.",
         discussion: "--wrap treats the left and right edges as adjacent (a 360° image): windows cross the edge. It is the user's statement that the image is a full turn; any width is accepted.")
-    /// The step `--lr` defaults to here, the panorama benchmark's (`csd eval panorama --lr`).
+    /// The step `--lr` defaults to here: the panorama benchmark's (`csd eval panorama --lr`), twice
+    /// the other edits', since with the kernel's row-sum normalisation a CSD step over windows is
+    /// about a fifth of a DDS step.
     static let defaultLearningRate: Float = 0.1
     @Argument(help: "Input panorama (PNG or anything FFmpeg reads).") var input: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String
@@ -323,8 +325,6 @@ struct EditPanorama: ParsableCommand {
         try CSDCommand.reportingInputErrors {
             guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd or dds") }
             try options.check(input: input, output: output, ext: "png")
-            // Panoramas keep 0.1: with the kernel's row-sum normalisation a CSD step over windows is
-            // about a fifth of a DDS step, and the panorama benchmark is measured at 0.1.
             var settings = try options.settings(method: m, defaultLearningRate: EditPanorama.defaultLearningRate)
             settings.normalization = "kernelRowSum"
             settings.bandwidthScale = bandwidthScale
