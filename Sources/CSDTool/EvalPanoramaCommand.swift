@@ -82,7 +82,7 @@ struct EvalPanorama: ParsableCommand {
                 var figures = ["seam_error": mean("seam_error"), "tile_seam_error": mean("tile_seam_error"),
                                "style_spread": mean("style_spread"), "tint_spread": mean("tint_spread"),
                                "residual_spread": mean("residual_spread"),
-                               "mean_change": mean("mean_change"),
+                               "mean_change": mean("mean_change"), "stray_share": mean("stray_share"),
                                "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0]
                 if name != "ideal" { figures["seconds"] = per.map { $0["seconds"]! }.reduce(0, +); figures["lr"] = Double(rates[name]!) }
                 report[name] = figures
@@ -154,9 +154,9 @@ struct EvalPanorama: ParsableCommand {
         for name in Self.methodNames + ["ideal"] {
             guard let m = r[name] as? [String: Double] else { continue }
             let run = m["seconds"].map { String(format: ", lr %g, %.0f s", m["lr"]!, $0) } ?? " (the target caption rendered)"
-            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (tint %.1f, against the truth %.1f), edit success %.0f%%, mean change %.1f levels",
+            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (tint %.1f, against the truth %.1f), edit success %.0f%%, mean change %.1f levels, stray pixels %.1f%%",
                          name, m["seam_error"]!, m["tile_seam_error"]!, m["style_spread"]!, m["tint_spread"]!, m["residual_spread"]!, 100 * m["edit_success"]!,
-                         m["mean_change"]!) + run)
+                         m["mean_change"]!, 100 * m["stray_share"]!) + run)
         }
         if let seam = r["csd_seam_reduction"] as? Double, let spread = r["csd_spread_reduction"] as? Double {
             print(String(format: "  CSD against independent windows: seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (tint spread %.0f%%, against the truth %.0f%%)",
@@ -222,7 +222,13 @@ struct EvalPanorama: ParsableCommand {
         // The ideal edit, the target caption rendered with the same camera: what a perfect edit
         // measures (its seam error is not zero where an object's new colour meets a boundary), and
         // the truth the residual spread compares every edit with.
-        let truth = RGBImage(width: w, height: h, pixels: render360(after).bytes)
+        let truthRendering = render360(after)
+        let truth = RGBImage(width: w, height: h, pixels: truthRendering.bytes)
+        // Where neither the source nor the truth has an object: what an edit paints there that the
+        // truth does not have is stray (`PanoramaMetrics.strayShare`).
+        let background = zip(rendering.objectIndex, truthRendering.objectIndex).map { a, b in
+            (a == Rendering.ground || a == Rendering.sky) && (b == Rendering.ground || b == Rendering.sky)
+        }
         /// Seam error, style spread, mean change and edit success of an edited panorama. Edit
         /// success: the analyser on each window that holds part of the region (every window for a
         /// ground edit; those with an object for a colour edit).
@@ -248,6 +254,7 @@ struct EvalPanorama: ParsableCommand {
                 "tint_spread": PanoramaMetrics.tintSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
                 "residual_spread": PanoramaMetrics.residualSpread(edited: edited, truth: truth, region: region, windowOrigins: commonColumns, window: h),
                 "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),
+                "stray_share": PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged),
             ]
         }

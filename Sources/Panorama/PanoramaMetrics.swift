@@ -55,6 +55,24 @@ public enum PanoramaMetrics {
         return variance(zip(e, t).map { $0 - $1 })
     }
 
+    /// What the edit put where the truth has only ground or sky: the share of the `background`
+    /// pixels (those with no object in the source or in the truth) whose colour is more than
+    /// `threshold` levels (mean over the channels) from the truth's. It counts objects the edit
+    /// invented (a cube painted into every window of a ground edit) and ground it failed to
+    /// change; the truth scores 0. The spreads do not see invented objects that every window
+    /// paints alike.
+    public static func strayShare(edited: RGBImage, truth: RGBImage, background: [Bool], threshold: Double = 96) -> Double {
+        precondition(edited.pixels.count == truth.pixels.count && background.count * 3 == edited.pixels.count, "strayShare: sizes differ")
+        var (stray, count) = (0, 0)
+        for (p, inside) in background.enumerated() where inside {
+            var distance = 0.0
+            for c in 0..<3 { distance += abs(Double(edited.pixels[p * 3 + c]) - Double(truth.pixels[p * 3 + c])) }
+            if distance / 3 > threshold { stray += 1 }
+            count += 1
+        }
+        return count > 0 ? Double(stray) / Double(count) : 0
+    }
+
     /// The mean colour (8-bit levels) of the `region` pixels in each window that holds at least 4 of them.
     static func windowMeans(edited: RGBImage, region: [Bool], windowOrigins: [Int], window: Int) -> [SIMD3<Double>] {
         precondition(region.count == edited.width * edited.height, "spread: region and image sizes differ")

@@ -127,6 +127,23 @@ import Testing
         #expect(abs(style - 2 * 80 * 80) < 1e-9 && abs(tint - style) < 1e-9, "style \(style) tint \(tint)")
     }
 
+    /// Stray pixels: where the truth has only background, a dark object painted on white ground
+    /// counts, snow a little off the truth's white does not, and objects outside the background
+    /// mask are not looked at.
+    @Test func strayShareCountsInventedObjectsOnTheBackground() {
+        let truth = flat(230)
+        let background = (0..<64).map { $0 % 16 >= 4 }  // columns 0–3 hold the real object
+        #expect(PanoramaMetrics.strayShare(edited: truth, truth: truth, background: background) == 0)
+        var edited = flat(200)  // snow 30 levels off: not stray
+        #expect(PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background) == 0)
+        // The real object (columns 0–3) in red: outside the background, not counted.
+        for y in 0..<4 { for x in 0..<4 { (edited.pixels[(y * 16 + x) * 3], edited.pixels[(y * 16 + x) * 3 + 1], edited.pixels[(y * 16 + x) * 3 + 2]) = (200, 20, 20) } }
+        #expect(PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background) == 0)
+        // A red copy on columns 8–11 of the background: 16 of its 48 pixels.
+        for y in 0..<4 { for x in 8..<12 { (edited.pixels[(y * 16 + x) * 3], edited.pixels[(y * 16 + x) * 3 + 1], edited.pixels[(y * 16 + x) * 3 + 2]) = (200, 20, 20) } }
+        #expect(abs(PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background) - 16.0 / 48) < 1e-12)
+    }
+
     /// Against the truth, shading the truth also has cancels, a flatter edit than the truth
     /// counts, and so does a window that kept the old colour; a constant offset does not.
     @Test func residualSpreadMeasuresWhatTheTruthDoesNotHave() {
