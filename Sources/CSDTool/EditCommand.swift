@@ -24,7 +24,7 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Optimiser: sgd or adam.") var optimizer: String = "sgd"
     @Option(help: "Write the current result every this many steps (0: never), as OUTPUT.stepNNNN.png.") var saveEvery: Int = 0
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Timestep range MIN-MAX.") var tRange: String = "50-950"
+    @Option(help: "Timestep range MIN-MAX of the noise levels the score is taken at (default: 50-950; for a panorama whose edit mask covers more than half of it, 50-250).") var tRange: String?
     @Option(help: "Timestep weighting: uniform, sds or fantasia3d.") var weighting: String = "uniform"
     @Option(help: "Working size: the short side in pixels (default: the model's own size).") var workingSize: Int?
     @Option(help: "Write a checkpoint every this many steps (0: never); --resume continues from it.") var checkpointEvery: Int = 25
@@ -32,14 +32,15 @@ struct EditOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
     var stopAfter: Int?
 
-    /// The settings these options give, with `defaultLearningRate` where `--lr` is not given.
+    /// The settings these options give, with `defaultLearningRate` where `--lr` is not given (and
+    /// `EditSettings`' timesteps where `--t-range` is not).
     func settings(method: EditSettings.Method, defaultLearningRate: Float = EditSettings().learningRate) throws -> EditSettings {
         var s = EditSettings()
         s.method = method
         guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
         let lr = self.lr ?? defaultLearningRate
         guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
-        let timesteps = try CSDCommand.timestepRange(tRange)
+        let timesteps = try tRange.map(CSDCommand.timestepRange) ?? EditSettings().minTimestep...EditSettings().maxTimestep
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
         guard let o = EditSettings.Optimizer(rawValue: optimizer) else { throw InputError("--optimizer", "'\(optimizer)' is not sgd or adam") }
         s.optimizer = o
@@ -308,6 +309,19 @@ struct EditPanorama: ParsableCommand {
     /// the other edits', since with the kernel's row-sum normalisation a CSD step over windows is
     /// about a fifth of a DDS step.
     static let defaultLearningRate: Float = 0.1
+    /// The noise levels `--t-range` defaults to, given the share of the panorama the edit mask
+    /// covers (1 without a mask). Where the edit covers most of it (a new ground), scores taken
+    /// over 50–950 drew the caption's objects into every window once its ground had changed, and
+    /// the coupling copied them from window to window; at 50–250 there is too little noise for
+    /// the model to invent an object. Where the mask holds the edit to a few objects, 50–950
+    /// measured the stronger and more even recolour (README, "Measured panoramas").
+    static func defaultTimesteps(maskCoverage: Double) -> ClosedRange<Int> {
+        maskCoverage > 0.5 ? 50...250 : 50...950
+    }
+    /// The share of the panorama an edit mask covers: its mean weight.
+    static func coverage(_ mask: Tensor) -> Double {
+        mask.storage.reduce(0.0) { $0 + Double($1) } / Double(max(mask.count, 1))
+    }
     @Argument(help: "Input panorama (PNG or anything FFmpeg reads).") var input: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String
     @Option(help: "csd (windows coupled) or dds (windows averaged, MultiDiffusion-style).") var method: String = "csd"
@@ -350,10 +364,21 @@ struct EditPanorama: ParsableCommand {
             // Large panoramas go through the VAE of a latent model in overlapping tiles.
             let source = model.toModelSpace(original, tiled: true)
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: windowPixels / cell, stride: stridePixels / cell, wrap: wrap)
-            let editor = try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, windows: tiling ? .shiftedTiling : (batch > 0 ? .random(batch) : .all),
-                                            sourcePrompt: options.source, targetPrompt: options.target)
+            func makeEditor() throws -> PanoramaEditor {
+                try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, windows: tiling ? .shiftedTiling : (batch > 0 ? .random(batch) : .all),
+                                   sourcePrompt: options.source, targetPrompt: options.target)
+            }
+            var editor = try makeEditor()
             // Deterministic for the seed, so a resumed edit estimates the same mask again.
-            if mask == "auto" { editor.editMask = editor.estimateEditMask() }
+            let editMask = mask == "auto" ? editor.estimateEditMask() : nil
+            if options.tRange == nil {
+                let timesteps = Self.defaultTimesteps(maskCoverage: editMask.map(Self.coverage) ?? 1)
+                if timesteps != settings.minTimestep...settings.maxTimestep {
+                    (settings.minTimestep, settings.maxTimestep) = (timesteps.lowerBound, timesteps.upperBound)
+                    editor = try makeEditor()
+                }
+            }
+            editor.editMask = editMask
             let checkpoint = output + ".checkpoint.safetensors"
             guard try options.runSteps(editor, total: settings.steps, label: "editing \(layout.origins.count) windows",
                                        checkpoint: checkpoint) else { return }

@@ -28,7 +28,7 @@ struct EvalPanorama: ParsableCommand {
     var methodLr: [String] = []
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
     @Option(help: "Random seed of every edit and of the mask estimate (each seed draws other timesteps and noise; the scenes stay the same).") var seed: UInt64 = 0
-    @Option(help: "Timestep range MIN-MAX of the DDS draws.") var tRange: String = "50-950"
+    @Option(help: "Timestep range MIN-MAX of the DDS draws (default: as `csd edit panorama`, per scene: 50-950, or 50-250 where the edit mask covers more than half the panorama or there is no mask).") var tRange: String?
     @Option(help: "Windows per step, drawn at random, for CSD and averaging (0: all); independent windows are as many as fit side by side.") var batch: Int = 8
     @Option(help: "Write each scene's original, edits and mask, one above the other, to this PNG.") var grid: String?
     @Option(help: "Caption of a rendered panorama (the world's grammar); repeat with --target-caption for several scenes (default: the four benchmark scenes).")
@@ -54,8 +54,8 @@ struct EvalPanorama: ParsableCommand {
             let scenes = try scenePairs()
             BLAS.prepare()
             let diffusion = try DiffusionModel(folder: model)
-            let timesteps = try CSDCommand.timestepRange(tRange)
-            guard timesteps.lowerBound >= 1, timesteps.upperBound < diffusion.schedule.alphasCumprod.count else {
+            let timesteps = try tRange.map(CSDCommand.timestepRange)
+            if let timesteps, timesteps.lowerBound < 1 || timesteps.upperBound >= diffusion.schedule.alphasCumprod.count {
                 throw InputError("--t-range", "timesteps must lie within 1...\(diffusion.schedule.alphasCumprod.count - 1)")
             }
             let window = h / diffusion.pixelsPerCell
@@ -72,7 +72,7 @@ struct EvalPanorama: ParsableCommand {
                 pictures += scenePictures
             }
             var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seed": seed,
-                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange, "mask": mask, "tiling": tiling, "scenes": reports]
+                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "scenes": reports]
             // Over all scenes: mean seam error and style spread, edit success pooled over the
             // judged windows, total seconds.
             for name in Self.methodNames.filter(chosen.contains) + ["ideal"] {
@@ -172,7 +172,7 @@ struct EvalPanorama: ParsableCommand {
     /// Renders one scene, edits it with each chosen method and measures the edits; returns the
     /// scene's report and its pictures (original, edits, mask).
     func evaluate(before: WorldScene, after: WorldScene, diffusion: DiffusionModel, analyser: SceneAnalyser, width w: Int, height h: Int,
-                  methods chosen: [String], rates: [String: Float], timesteps: ClosedRange<Int>,
+                  methods chosen: [String], rates: [String: Float], timesteps chosenTimesteps: ClosedRange<Int>?,
                   kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
         let editsGround = after.ground != before.ground
         /// The 360° world panorama of `scene` (as `csd world panorama` renders it).
@@ -219,6 +219,10 @@ struct EvalPanorama: ParsableCommand {
                 return UInt8(255 * m.storage[(y / cell) * mw + x / cell])
             })
         }
+        // `csd edit panorama`'s noise levels unless --t-range gives them.
+        let timesteps = chosenTimesteps ?? EditPanorama.defaultTimesteps(maskCoverage: sharedMask.map(EditPanorama.coverage) ?? 1)
+        report["t_range"] = "\(timesteps.lowerBound)-\(timesteps.upperBound)"
+        if let sharedMask { report["mask_coverage"] = EditPanorama.coverage(sharedMask) }
         // The ideal edit, the target caption rendered with the same camera: what a perfect edit
         // measures (its seam error is not zero where an object's new colour meets a boundary), and
         // the truth the residual spread compares every edit with.

@@ -137,6 +137,28 @@ import Testing
         let scenes = try #require(object["scenes"] as? [[String: Any]])
         #expect(object["kernel"] as? String == "clean")
         #expect(object["mask"] as? Bool == true && scenes.count == 1 && scenes[0]["target"] as? String == "a red ball and a red cube on snow")
+        // `csd edit panorama`'s noise levels: 50–250 where the mask covers more than half the panorama.
+        let coverage = try #require(scenes[0]["mask_coverage"] as? Double)
+        #expect((0...1).contains(coverage) && object["t_range"] as? String == "auto")
+        #expect(scenes[0]["t_range"] as? String == (coverage > 0.5 ? "50-250" : "50-950"))
+        #expect(scenes[0]["csd"] != nil && (scenes[0]["csd"] as? [String: Double])?["stray_share"] != nil)
+    }
+
+    /// Without a mask the edit covers the whole panorama, so the noise levels are 50–250 unless
+    /// `--t-range` says otherwise.
+    @Test func theNoiseLevelsFollowTheMaskUnlessGiven() throws {
+        func scene(_ extra: [String]) throws -> [String: Any] {
+            let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
+                                           "--methods", "csd", "--source-caption", "a red ball on grass", "--target-caption", "a blue ball on grass",
+                                           "--json"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            return try #require((object["scenes"] as? [[String: Any]])?.first)
+        }
+        let automatic = try scene([]), given = try scene(["--t-range", "50-950"])
+        #expect(automatic["t_range"] as? String == "50-250" && automatic["mask_coverage"] == nil)
+        #expect(given["t_range"] as? String == "50-950")
+        #expect((automatic["csd"] as? [String: Double])?["mean_change"] != (given["csd"] as? [String: Double])?["mean_change"])
     }
 
     @Test func badMethodsAndCaptionsAreOneLineErrors() throws {
