@@ -57,18 +57,31 @@ public enum PanoramaMetrics {
 
     /// What the edit put where the truth has only ground or sky: the share of the `background`
     /// pixels (those with no object in the source or in the truth) whose colour is more than
-    /// `threshold` levels (mean over the channels) from the truth's. It counts objects the edit
-    /// invented (a cube painted into every window of a ground edit) and ground it failed to
-    /// change; the truth scores 0. The spreads do not see invented objects that every window
-    /// paints alike.
-    public static func strayShare(edited: RGBImage, truth: RGBImage, background: [Bool], threshold: Double = 96) -> Double {
+    /// `threshold` levels (mean absolute difference over the channels) from every background colour
+    /// the truth has within `rows` rows of it. Comparing with the truth's colours along the row,
+    /// not pixel by pixel, lets a textured ground (bricks) come out with its pattern shifted; what
+    /// counts is an object the edit invented (a cube painted into every window of a ground edit)
+    /// or ground that kept its old colour. The truth scores 0. The spreads do not see invented
+    /// objects that every window paints alike.
+    public static func strayShare(edited: RGBImage, truth: RGBImage, background: [Bool], threshold: Double = 50, rows: Int = 2) -> Double {
         precondition(edited.pixels.count == truth.pixels.count && background.count * 3 == edited.pixels.count, "strayShare: sizes differ")
+        let (w, h) = (edited.width, edited.height)
+        func colour(_ image: RGBImage, _ p: Int) -> SIMD4<Float> {
+            SIMD4(Float(image.pixels[p * 3]), Float(image.pixels[p * 3 + 1]), Float(image.pixels[p * 3 + 2]), 0)
+        }
+        // The truth's background colours in each row, without repeats.
+        let rowColours: [[SIMD4<Float>]] = (0..<h).map { y in
+            Array(Set((0..<w).filter { background[y * w + $0] }.map { colour(truth, y * w + $0) }))
+        }
+        let limit = Float(threshold * 3)
         var (stray, count) = (0, 0)
-        for (p, inside) in background.enumerated() where inside {
-            var distance = 0.0
-            for c in 0..<3 { distance += abs(Double(edited.pixels[p * 3 + c]) - Double(truth.pixels[p * 3 + c])) }
-            if distance / 3 > threshold { stray += 1 }
-            count += 1
+        for y in 0..<h {
+            let candidates = (max(0, y - rows)...min(h - 1, y + rows)).flatMap { rowColours[$0] }
+            for x in 0..<w where background[y * w + x] {
+                let c = colour(edited, y * w + x)
+                count += 1
+                if !candidates.contains(where: { let d = $0 - c; return pointwiseMax(d, -d).sum() <= limit }) { stray += 1 }
+            }
         }
         return count > 0 ? Double(stray) / Double(count) : 0
     }

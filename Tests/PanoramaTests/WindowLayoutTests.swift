@@ -128,8 +128,8 @@ import Testing
     }
 
     /// Stray pixels: where the truth has only background, a dark object painted on white ground
-    /// counts, snow a little off the truth's white does not, and objects outside the background
-    /// mask are not looked at.
+    /// counts, snow a little off the truth's white does not, a texture shifted along the row does
+    /// not, and objects outside the background mask are not looked at.
     @Test func strayShareCountsInventedObjectsOnTheBackground() {
         let truth = flat(230)
         let background = (0..<64).map { $0 % 16 >= 4 }  // columns 0–3 hold the real object
@@ -137,11 +137,22 @@ import Testing
         var edited = flat(200)  // snow 30 levels off: not stray
         #expect(PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background) == 0)
         // The real object (columns 0–3) in red: outside the background, not counted.
-        for y in 0..<4 { for x in 0..<4 { (edited.pixels[(y * 16 + x) * 3], edited.pixels[(y * 16 + x) * 3 + 1], edited.pixels[(y * 16 + x) * 3 + 2]) = (200, 20, 20) } }
+        func paint(_ image: inout RGBImage, _ xs: Range<Int>, _ c: (UInt8, UInt8, UInt8)) {
+            for y in 0..<4 { for x in xs { (image.pixels[(y * 16 + x) * 3], image.pixels[(y * 16 + x) * 3 + 1], image.pixels[(y * 16 + x) * 3 + 2]) = c } }
+        }
+        paint(&edited, 0..<4, (200, 20, 20))
         #expect(PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background) == 0)
         // A red copy on columns 8–11 of the background: 16 of its 48 pixels.
-        for y in 0..<4 { for x in 8..<12 { (edited.pixels[(y * 16 + x) * 3], edited.pixels[(y * 16 + x) * 3 + 1], edited.pixels[(y * 16 + x) * 3 + 2]) = (200, 20, 20) } }
+        paint(&edited, 8..<12, (200, 20, 20))
         #expect(abs(PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background) - 16.0 / 48) < 1e-12)
+        // A striped ground (dark mortar every fourth column) whose stripes the edit shifts by one
+        // column: every colour is one the truth has in that row, so nothing is stray.
+        var bricks = flat(180), shifted = flat(180)
+        for x in Swift.stride(from: 4, to: 16, by: 4) { paint(&bricks, x..<(x + 1), (60, 40, 40)); paint(&shifted, (x + 1)..<(x + 2), (60, 40, 40)) }
+        #expect(PanoramaMetrics.strayShare(edited: shifted, truth: bricks, background: background) == 0)
+        // Yellow on them is 60 levels from both the bricks and the mortar: stray.
+        paint(&shifted, 13..<14, (230, 210, 20))
+        #expect(abs(PanoramaMetrics.strayShare(edited: shifted, truth: bricks, background: background) - 4.0 / 48) < 1e-12)
     }
 
     /// Against the truth, shading the truth also has cancels, a flatter edit than the truth
