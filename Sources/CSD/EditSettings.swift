@@ -41,6 +41,11 @@ public struct EditSettings: Codable, Equatable, Sendable {
     public var seed: UInt64 = 0
     public var minTimestep: Int = 50
     public var maxTimestep: Int = 950
+    /// `minTimestep...maxTimestep`, the range the DDS noise levels are drawn from.
+    public var timesteps: ClosedRange<Int> {
+        get { minTimestep...maxTimestep }
+        set { (minTimestep, maxTimestep) = (newValue.lowerBound, newValue.upperBound) }
+    }
     public var weighting: String = ScoreDistillation.Weighting.uniform.rawValue
     public var kernelInput: KernelInput = .noisy
     public var normalization: String = SteinVariationalUpdate.Normalization.kernelRowSum.rawValue

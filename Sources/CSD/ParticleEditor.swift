@@ -39,7 +39,7 @@ public final class ParticleEditor {
         self.model = model
         self.settings = settings
         distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting,
-                                         timesteps: settings.minTimestep...settings.maxTimestep)
+                                         timesteps: settings.timesteps)
         stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
         let c = model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""])
         (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])

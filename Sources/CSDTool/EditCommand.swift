@@ -24,7 +24,7 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Optimiser: sgd or adam.") var optimizer: String = "sgd"
     @Option(help: "Write the current result every this many steps (0: never), as OUTPUT.stepNNNN.png.") var saveEvery: Int = 0
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Timestep range MIN-MAX of the noise levels the score is taken at (default: 50-950; for a panorama whose edit mask covers more than half of it, 50-250).") var tRange: String?
+    @Option(help: "Timestep range MIN-MAX of the noise levels the score is taken at (default: 50-950; 50-250 for a panorama whose edit mask covers more than half of it, or with --mask none).") var tRange: String?
     @Option(help: "Timestep weighting: uniform, sds or fantasia3d.") var weighting: String = "uniform"
     @Option(help: "Working size: the short side in pixels (default: the model's own size).") var workingSize: Int?
     @Option(help: "Write a checkpoint every this many steps (0: never); --resume continues from it.") var checkpointEvery: Int = 25
@@ -40,11 +40,11 @@ struct EditOptions: ParsableArguments {
         guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
         let lr = self.lr ?? defaultLearningRate
         guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
-        let timesteps = try tRange.map(CSDCommand.timestepRange) ?? EditSettings().minTimestep...EditSettings().maxTimestep
+        let timesteps = try tRange.map(CSDCommand.timestepRange) ?? EditSettings().timesteps
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
         guard let o = EditSettings.Optimizer(rawValue: optimizer) else { throw InputError("--optimizer", "'\(optimizer)' is not sgd or adam") }
         s.optimizer = o
-        (s.minTimestep, s.maxTimestep, s.weighting) = (timesteps.lowerBound, timesteps.upperBound, weighting)
+        (s.timesteps, s.weighting) = (timesteps, weighting)
         return s
     }
 
@@ -316,7 +316,7 @@ struct EditPanorama: ParsableCommand {
     /// the model to invent an object. Where the mask holds the edit to a few objects, 50–950
     /// measured the stronger and more even recolour (README, "Measured panoramas").
     static func defaultTimesteps(maskCoverage: Double) -> ClosedRange<Int> {
-        maskCoverage > 0.5 ? 50...250 : 50...950
+        maskCoverage > 0.5 ? 50...250 : EditSettings().timesteps
     }
     /// The share of the panorama an edit mask covers: its mean weight.
     static func coverage(_ mask: Tensor) -> Double {
@@ -373,8 +373,8 @@ struct EditPanorama: ParsableCommand {
             let editMask = mask == "auto" ? editor.estimateEditMask() : nil
             if options.tRange == nil {
                 let timesteps = Self.defaultTimesteps(maskCoverage: editMask.map(Self.coverage) ?? 1)
-                if timesteps != settings.minTimestep...settings.maxTimestep {
-                    (settings.minTimestep, settings.maxTimestep) = (timesteps.lowerBound, timesteps.upperBound)
+                if timesteps != settings.timesteps {
+                    settings.timesteps = timesteps
                     editor = try makeEditor()
                 }
             }

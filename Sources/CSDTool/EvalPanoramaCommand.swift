@@ -267,7 +267,7 @@ struct EvalPanorama: ParsableCommand {
             (settings.method, settings.steps, settings.learningRate, settings.guidance, settings.seed) = (method, steps, rates[name]!, guidance, seed)
             settings.bandwidthScale = bandwidthScale
             settings.kernelInput = kernelInput
-            (settings.minTimestep, settings.maxTimestep) = (timesteps.lowerBound, timesteps.upperBound)
+            settings.timesteps = timesteps
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
             let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: stride == window ? .all : (tiling ? .shiftedTiling : .random(batch)),
                                             sourcePrompt: before.caption, targetPrompt: after.caption)

@@ -42,7 +42,7 @@ public final class PanoramaEditor {
         }
         (self.model, self.layout, self.settings, self.windows, self.source, panorama) = (model, layout, settings, windows, source, source)
         distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting,
-                                         timesteps: settings.minTimestep...settings.maxTimestep)
+                                         timesteps: settings.timesteps)
         stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
         let c = model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""])
         (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])

@@ -69,8 +69,9 @@ import Video
     }
 
     /// Images and videos step at 0.05 unless `--lr` says otherwise (0.1 took single images'
-    /// backgrounds under 25 dB with the bundled prior), panoramas at their benchmark's 0.1; and
-    /// panoramas take the score at noise levels 50–250, where a ground edit invents no objects.
+    /// backgrounds under 25 dB with the bundled prior), panoramas at their benchmark's 0.1; and a
+    /// panorama edited everywhere (here `--mask none`) takes the score at noise levels 50–250,
+    /// where a ground edit invents no objects, the other edits at 50–950.
     @Test func theDefaultStepAndNoiseLevelsArePerKindOfEdit() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -94,7 +95,7 @@ import Video
         let wide = try panorama("pano", [])
         #expect(wide == (try panorama("pano-tenth", ["--lr", "0.1"])))
         #expect(wide != (try panorama("pano-half", ["--lr", "0.05"])))
-        // The noise levels too: 50–250 for panoramas, 50–950 for the other edits.
+        // The noise levels too: 50–250 for a panorama edited everywhere, 50–950 for the other edits.
         #expect(wide == (try panorama("pano-low", ["--t-range", "50-250"])))
         #expect(wide != (try panorama("pano-wide", ["--t-range", "50-950"])))
         #expect(plain == (try edit("all-levels", ["--t-range", "50-950"])))
