@@ -80,7 +80,7 @@ struct EvalPanorama: ParsableCommand {
                 let mean = { (key: String) in per.map { $0[key]! }.reduce(0, +) / Double(per.count) }
                 let judged = per.map { $0["judged"]! }.reduce(0, +)
                 var figures = ["seam_error": mean("seam_error"), "tile_seam_error": mean("tile_seam_error"),
-                               "style_spread": mean("style_spread"), "tint_spread": mean("tint_spread"),
+                               "style_spread": mean("style_spread"), "object_spread": mean("object_spread"), "tint_spread": mean("tint_spread"),
                                "residual_spread": mean("residual_spread"),
                                "mean_change": mean("mean_change"), "stray_share": mean("stray_share"),
                                "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0]
@@ -129,6 +129,7 @@ struct EvalPanorama: ParsableCommand {
             report["\(name)_seam_reduction"] = 1 - m["seam_error"]! / max(i["seam_error"]!, 1e-9)
             report["\(name)_tile_seam_reduction"] = 1 - m["tile_seam_error"]! / max(i["tile_seam_error"]!, 1e-9)
             report["\(name)_spread_reduction"] = 1 - m["style_spread"]! / max(i["style_spread"]!, 1e-9)
+            report["\(name)_object_spread_reduction"] = 1 - m["object_spread"]! / max(i["object_spread"]!, 1e-9)
             report["\(name)_tint_spread_reduction"] = 1 - m["tint_spread"]! / max(i["tint_spread"]!, 1e-9)
             report["\(name)_residual_spread_reduction"] = 1 - m["residual_spread"]! / max(i["residual_spread"]!, 1e-9)
         }
@@ -154,18 +155,18 @@ struct EvalPanorama: ParsableCommand {
         for name in Self.methodNames + ["ideal"] {
             guard let m = r[name] as? [String: Double] else { continue }
             let run = m["seconds"].map { String(format: ", lr %g, %.0f s", m["lr"]!, $0) } ?? " (the target caption rendered)"
-            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (tint %.1f, against the truth %.1f), edit success %.0f%%, mean change %.1f levels, stray pixels %.1f%%",
-                         name, m["seam_error"]!, m["tile_seam_error"]!, m["style_spread"]!, m["tint_spread"]!, m["residual_spread"]!, 100 * m["edit_success"]!,
+            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (object by object %.1f, tint %.1f, against the truth %.1f), edit success %.0f%%, mean change %.1f levels, stray pixels %.1f%%",
+                         name, m["seam_error"]!, m["tile_seam_error"]!, m["style_spread"]!, m["object_spread"]!, m["tint_spread"]!, m["residual_spread"]!, 100 * m["edit_success"]!,
                          m["mean_change"]!, 100 * m["stray_share"]!) + run)
         }
         if let seam = r["csd_seam_reduction"] as? Double, let spread = r["csd_spread_reduction"] as? Double {
-            print(String(format: "  CSD against independent windows: seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (tint spread %.0f%%, against the truth %.0f%%)",
-                         100 * seam, 100 * (r["csd_tile_seam_reduction"] as? Double ?? 0), 100 * spread, 100 * (r["csd_tint_spread_reduction"] as? Double ?? 0),
+            print(String(format: "  CSD against independent windows: seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (object by object %.0f%%, tint spread %.0f%%, against the truth %.0f%%)",
+                         100 * seam, 100 * (r["csd_tile_seam_reduction"] as? Double ?? 0), 100 * spread, 100 * (r["csd_object_spread_reduction"] as? Double ?? 0), 100 * (r["csd_tint_spread_reduction"] as? Double ?? 0),
                          100 * (r["csd_residual_spread_reduction"] as? Double ?? 0)))
         }
         if let seam = r["ideal_seam_reduction"] as? Double, let spread = r["ideal_spread_reduction"] as? Double {
-            print(String(format: "  ideal against independent windows (the most a perfect edit shows): seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (tint spread %.0f%%)",
-                         100 * seam, 100 * (r["ideal_tile_seam_reduction"] as? Double ?? 0), 100 * spread, 100 * (r["ideal_tint_spread_reduction"] as? Double ?? 0)))
+            print(String(format: "  ideal against independent windows (the most a perfect edit shows): seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (object by object %.0f%%, tint spread %.0f%%)",
+                         100 * seam, 100 * (r["ideal_tile_seam_reduction"] as? Double ?? 0), 100 * spread, 100 * (r["ideal_object_spread_reduction"] as? Double ?? 0), 100 * (r["ideal_tint_spread_reduction"] as? Double ?? 0)))
         }
     }
 
@@ -183,6 +184,9 @@ struct EvalPanorama: ParsableCommand {
         let original = RGBImage(width: w, height: h, pixels: rendering.bytes)
         // The pixels whose tint the edit changes: the ground for a ground edit, else the objects.
         let region = rendering.objectIndex.map { editsGround ? $0 == Rendering.ground : ($0 != Rendering.ground && $0 != Rendering.sky) }
+        // The same region object by object (the ground alone for a ground edit), for the object spread.
+        let objects = editsGround ? [region] : Set(rendering.objectIndex).subtracting([Rendering.ground, Rendering.sky]).sorted()
+            .map { index in rendering.objectIndex.map { $0 == index } }
         let window = h / diffusion.pixelsPerCell
         let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]), tiled: true)
         var report: [String: Any] = ["source": before.caption, "target": after.caption]
@@ -255,6 +259,7 @@ struct EvalPanorama: ParsableCommand {
                 "seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: commonColumns, wrap: true),
                 "tile_seam_error": PanoramaMetrics.seamError(original: original, edited: edited, boundaries: tileColumns, wrap: true),
                 "style_spread": PanoramaMetrics.styleSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
+                "object_spread": PanoramaMetrics.objectSpread(edited: edited, objects: objects, windowOrigins: commonColumns, window: h),
                 "tint_spread": PanoramaMetrics.tintSpread(edited: edited, region: region, windowOrigins: commonColumns, window: h),
                 "residual_spread": PanoramaMetrics.residualSpread(edited: edited, truth: truth, region: region, windowOrigins: commonColumns, window: h),
                 "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),

@@ -30,6 +30,21 @@ public enum PanoramaMetrics {
         variance(windowMeans(edited: edited, region: region, windowOrigins: windowOrigins, window: window))
     }
 
+    /// Style spread object by object (the issue's parenthesis: "the same object or ground should
+    /// not change tint from window to window"): `styleSpread` over each of `objects` (one region
+    /// per object, or the ground alone for a ground edit) on its own, then the mean over the
+    /// objects that at least two windows hold. The style spread pools every object's pixels, so
+    /// two objects that truly differ in shading (a lit cube, a shaded cone, both blue) count as a
+    /// change of tint between the windows that hold one and those that hold the other; here they
+    /// do not, and what counts is one object whose parts the windows painted differently.
+    public static func objectSpread(edited: RGBImage, objects: [[Bool]], windowOrigins: [Int], window: Int) -> Double {
+        let spreads = objects.compactMap { region -> Double? in
+            let means = windowMeans(edited: edited, region: region, windowOrigins: windowOrigins, window: window)
+            return means.count > 1 ? variance(means) : nil
+        }
+        return spreads.isEmpty ? 0 : spreads.reduce(0, +) / Double(spreads.count)
+    }
+
     /// Style spread with brightness taken out: each window's mean region colour is scaled to the
     /// same brightness (r + g + b equal to its mean over the windows) before the variance is taken.
     /// Shading changes how bright an object looks from one window to the next but barely its

@@ -142,6 +142,9 @@ import Testing
         #expect((0...1).contains(coverage) && object["t_range"] as? String == "auto")
         #expect(scenes[0]["t_range"] as? String == (coverage > 0.5 ? "50-250" : "50-950"))
         #expect(scenes[0]["csd"] != nil && (scenes[0]["csd"] as? [String: Double])?["stray_share"] != nil)
+        // A ground edit has one object, the ground: object by object is the style spread.
+        let csd = try #require(object["csd"] as? [String: Double])
+        #expect(csd["object_spread"] != nil && csd["object_spread"] == csd["style_spread"])
     }
 
     /// Without a mask the edit covers the whole panorama, so the noise levels are 50–250 unless
@@ -191,6 +194,9 @@ import Testing
         let idealTint = try #require(object["ideal_tint_spread_reduction"] as? Double)
         #expect(abs(idealTint - (1 - ideal["tint_spread"]! / max(independent["tint_spread"]!, 1e-9))) < 1e-9)
         #expect(object["csd_tint_spread_reduction"] is Double)
+        // One ball: object by object is the style spread, and the reduction is reported.
+        #expect(csd["object_spread"] != nil && csd["object_spread"] == csd["style_spread"] && ideal["object_spread"] == ideal["style_spread"])
+        #expect(object["csd_object_spread_reduction"] is Double && object["ideal_object_spread_reduction"] is Double)
         // Against the truth the ideal edit is the truth: no residual spread.
         #expect(ideal["residual_spread"] == 0 && object["ideal_residual_spread_reduction"] as? Double == 1)
         #expect(csd["residual_spread"] != nil && object["csd_residual_spread_reduction"] is Double)
