@@ -36,7 +36,9 @@ public enum PanoramaMetrics {
     /// objects that at least two windows hold. The style spread pools every object's pixels, so
     /// two objects that truly differ in shading (a lit cube, a shaded cone, both blue) count as a
     /// change of tint between the windows that hold one and those that hold the other; here they
-    /// do not, and what counts is one object whose parts the windows painted differently.
+    /// do not, and what counts is one object whose parts the windows painted differently. Windows
+    /// that hold part of a small object still see its shading across its width, so the true edit
+    /// is not 0 (the benchmark measures it on the target rendered).
     public static func objectSpread(edited: RGBImage, objects: [[Bool]], windowOrigins: [Int], window: Int) -> Double {
         let spreads = objects.compactMap { region -> Double? in
             let means = windowMeans(edited: edited, region: region, windowOrigins: windowOrigins, window: window)
