@@ -126,12 +126,11 @@ struct EvalPanorama: ParsableCommand {
         guard let i = report["independent"] as? [String: Double] else { return }
         for name in ["csd", "ideal"] {
             guard let m = report[name] as? [String: Double] else { continue }
-            report["\(name)_seam_reduction"] = 1 - m["seam_error"]! / max(i["seam_error"]!, 1e-9)
-            report["\(name)_tile_seam_reduction"] = 1 - m["tile_seam_error"]! / max(i["tile_seam_error"]!, 1e-9)
-            report["\(name)_spread_reduction"] = 1 - m["style_spread"]! / max(i["style_spread"]!, 1e-9)
-            report["\(name)_object_spread_reduction"] = 1 - m["object_spread"]! / max(i["object_spread"]!, 1e-9)
-            report["\(name)_tint_spread_reduction"] = 1 - m["tint_spread"]! / max(i["tint_spread"]!, 1e-9)
-            report["\(name)_residual_spread_reduction"] = 1 - m["residual_spread"]! / max(i["residual_spread"]!, 1e-9)
+            // (figure, the reduction's name: `<method>_<name>_reduction`)
+            for (figure, reduction) in [("seam_error", "seam"), ("tile_seam_error", "tile_seam"), ("style_spread", "spread"),
+                                        ("object_spread", "object_spread"), ("tint_spread", "tint_spread"), ("residual_spread", "residual_spread")] {
+                report["\(name)_\(reduction)_reduction"] = 1 - m[figure]! / max(i[figure]!, 1e-9)
+            }
         }
     }
 
