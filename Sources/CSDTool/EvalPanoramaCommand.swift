@@ -223,9 +223,10 @@ struct EvalPanorama: ParsableCommand {
             })
         }
         // `csd edit panorama`'s noise levels unless --t-range gives them.
-        let timesteps = chosenTimesteps ?? EditPanorama.defaultTimesteps(maskCoverage: sharedMask.map(EditPanorama.coverage) ?? 1)
+        let coverage = sharedMask.map(EditPanorama.coverage)
+        let timesteps = chosenTimesteps ?? EditPanorama.defaultTimesteps(maskCoverage: coverage ?? 1)
         report["t_range"] = "\(timesteps.lowerBound)-\(timesteps.upperBound)"
-        if let sharedMask { report["mask_coverage"] = EditPanorama.coverage(sharedMask) }
+        if let coverage { report["mask_coverage"] = coverage }
         // The ideal edit, the target caption rendered with the same camera: what a perfect edit
         // measures (its seam error is not zero where an object's new colour meets a boundary), and
         // the truth the residual spread compares every edit with.
