@@ -40,6 +40,8 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Scale of CSD's median-heuristic bandwidth (the default of `csd edit panorama`).") var bandwidthScale: Float = 4
     @Option(help: "What CSD's kernel compares: noisy or clean windows.") var kernel: String = "noisy"
     @Flag(help: "CSD and averaging take a tiling of windows side by side, shifted by one stride each step, instead of --batch random windows.") var tiling = false
+    @Option(help: "Turn the camera of every panorama by this many pixels (the picture rolled left), so the objects fall elsewhere on the windows' grid.")
+    var turn: Int = 0
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -72,7 +74,7 @@ struct EvalPanorama: ParsableCommand {
                 pictures += scenePictures
             }
             var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seed": seed,
-                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "scenes": reports]
+                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "turn": turn, "scenes": reports]
             // Over all scenes: mean seam error and style spread, edit success pooled over the
             // judged windows, total seconds.
             for name in Self.methodNames.filter(chosen.contains) + ["ideal"] {
@@ -177,7 +179,7 @@ struct EvalPanorama: ParsableCommand {
         let editsGround = after.ground != before.ground
         /// The 360° world panorama of `scene` (as `csd world panorama` renders it).
         func render360(_ scene: WorldScene) -> Rendering {
-            WorldExports.panoramaRendering(scene: scene, width: w, height: h, fieldOfView: 2 * .pi)
+            WorldExports.panoramaRendering(scene: scene, width: w, height: h, fieldOfView: 2 * .pi).rolled(columns: turn)
         }
         let rendering = render360(before)
         let original = RGBImage(width: w, height: h, pixels: rendering.bytes)

@@ -222,6 +222,31 @@ import Testing
         #expect((first["ideal"] as? [String: Double])?["style_spread"] == (second["ideal"] as? [String: Double])?["style_spread"])
     }
 
+    /// `--turn N` edits and measures the panorama with the camera turned by N pixels: the grid's
+    /// original is the unturned one rolled left by N, and the report records the turn.
+    @Test func theTurnRollsEveryPanorama() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func run(_ turn: String, _ name: String) throws -> ([String: Any], RGBImage) {
+            let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
+                                           "--methods", "independent", "--turn", turn, "--source-caption", "a red ball on grass",
+                                           "--target-caption", "a blue ball on grass", "--json", "--grid", "\(dir)/\(name).png"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return (try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]), try RGBImage(pngPath: "\(dir)/\(name).png"))
+        }
+        let (plain, plainGrid) = try run("0", "plain"), (turned, turnedGrid) = try run("20", "turned")
+        #expect(plain["turn"] as? Int == 0 && turned["turn"] as? Int == 20)
+        for y in 0..<16 {
+            for x in 0..<64 {
+                let (to, from) = (y * 64 + x, y * 64 + (x + 20) % 64)
+                #expect(turnedGrid.pixels[(3 * to)..<(3 * to + 3)] == plainGrid.pixels[(3 * from)..<(3 * from + 3)])
+            }
+        }
+        let ideal = { (o: [String: Any]) in o["ideal"] as? [String: Double] }
+        #expect(ideal(plain)?["mean_change"] != nil && abs(ideal(plain)!["mean_change"]! - ideal(turned)!["mean_change"]!) < 1e-9,
+                "the same pixels change, wherever they are")
+    }
+
     /// The tile seam error is the seam error at the edges of independent windows' tiles (every
     /// window width, here 16 pixels) and nowhere else: recomputed from the edits the grid holds.
     @Test func tileSeamErrorIsMeasuredAtTheTileEdges() throws {
