@@ -40,8 +40,8 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Scale of CSD's median-heuristic bandwidth (the default of `csd edit panorama`).") var bandwidthScale: Float = 4
     @Option(help: "What CSD's kernel compares: noisy or clean windows.") var kernel: String = "noisy"
     @Flag(help: "CSD and averaging take a tiling of windows side by side, shifted by one stride each step, instead of --batch random windows.") var tiling = false
-    @Option(help: "Turn the camera of every panorama by this many pixels (the picture rolled left), so the objects fall elsewhere on the windows' grid.")
-    var turn: Int = 0
+    @Option(help: "Turn the camera of every panorama by this many pixels (the picture rolled left), so the objects fall elsewhere on the windows' grid; repeat to measure every scene at each turn (default: 0).")
+    var turn: [Int] = []
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -67,15 +67,18 @@ struct EvalPanorama: ParsableCommand {
             if let grid { try AtomicFile.checkDestination(grid) }
             let analyser = SceneAnalyser(size: h)
             var reports = [[String: Any]](), pictures = [RGBImage]()
-            for (before, after) in scenes {
-                let (report, scenePictures) = try evaluate(before: before, after: after, diffusion: diffusion, analyser: analyser, width: w, height: h,
-                                                           methods: chosen, rates: rates, timesteps: timesteps, kernelInput: kernelInput)
-                reports.append(report)
-                pictures += scenePictures
+            let turns = turn.isEmpty ? [0] : turn
+            for columns in turns {
+                for (before, after) in scenes {
+                    let (report, scenePictures) = try evaluate(before: before, after: after, turn: columns, diffusion: diffusion, analyser: analyser,
+                                                               width: w, height: h, methods: chosen, rates: rates, timesteps: timesteps, kernelInput: kernelInput)
+                    reports.append(report)
+                    pictures += scenePictures
+                }
             }
             var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seed": seed,
-                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "turn": turn, "scenes": reports]
-            // Over all scenes: mean seam error and style spread, edit success pooled over the
+                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "turns": turns, "scenes": reports]
+            // Over all scenes (at every turn): mean seam error and style spread, edit success pooled over the
             // judged windows, total seconds.
             for name in Self.methodNames.filter(chosen.contains) + ["ideal"] {
                 let per = reports.compactMap { $0[name] as? [String: Double] }
@@ -95,8 +98,8 @@ struct EvalPanorama: ParsableCommand {
                 print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
                 return
             }
-            for (scene, r) in zip(scenes, reports) {
-                print("\(scene.0.caption) → \(scene.1.caption):")
+            for r in reports {
+                print("\(r["source"]!) → \(r["target"]!)" + (turns == [0] ? ":" : ", camera turned \(r["turn"]!) px:"))
                 printFigures(r)
             }
             if reports.count > 1 {
@@ -171,9 +174,9 @@ struct EvalPanorama: ParsableCommand {
         }
     }
 
-    /// Renders one scene, edits it with each chosen method and measures the edits; returns the
-    /// scene's report and its pictures (original, edits, mask).
-    func evaluate(before: WorldScene, after: WorldScene, diffusion: DiffusionModel, analyser: SceneAnalyser, width w: Int, height h: Int,
+    /// Renders one scene with the camera turned by `turn` pixels, edits it with each chosen method
+    /// and measures the edits; returns the scene's report and its pictures (original, edits, mask).
+    func evaluate(before: WorldScene, after: WorldScene, turn: Int, diffusion: DiffusionModel, analyser: SceneAnalyser, width w: Int, height h: Int,
                   methods chosen: [String], rates: [String: Float], timesteps chosenTimesteps: ClosedRange<Int>?,
                   kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
         let editsGround = after.ground != before.ground
@@ -190,7 +193,7 @@ struct EvalPanorama: ParsableCommand {
             .map { index in rendering.objectIndex.map { $0 == index } }
         let window = h / diffusion.pixelsPerCell
         let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]), tiled: true)
-        var report: [String: Any] = ["source": before.caption, "target": after.caption]
+        var report: [String: Any] = ["source": before.caption, "target": after.caption, "turn": turn]
         // Every method is measured at the same places: seams at every column where a window of
         // any method starts (multiples of the CSD stride) and across the 0°/360° line; tint
         // spread and edit success over the same windows (the CSD layout's).

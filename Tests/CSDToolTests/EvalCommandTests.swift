@@ -222,29 +222,32 @@ import Testing
         #expect((first["ideal"] as? [String: Double])?["style_spread"] == (second["ideal"] as? [String: Double])?["style_spread"])
     }
 
-    /// `--turn N` edits and measures the panorama with the camera turned by N pixels: the grid's
-    /// original is the unturned one rolled left by N, and the report records the turn.
-    @Test func theTurnRollsEveryPanorama() throws {
+    /// `--turn N` edits and measures the panorama with the camera turned by N pixels, once per
+    /// turn given: the second scene's original in the grid is the first's rolled left by N, the
+    /// report records each scene's turn, and the means run over every scene at every turn.
+    @Test func everyTurnRollsThePanoramaAndCountsInTheMeans() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        func run(_ turn: String, _ name: String) throws -> ([String: Any], RGBImage) {
-            let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
-                                           "--methods", "independent", "--turn", turn, "--source-caption", "a red ball on grass",
-                                           "--target-caption", "a blue ball on grass", "--json", "--grid", "\(dir)/\(name).png"])
-            #expect(r.status == 0, "\(r.stderr)")
-            return (try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]), try RGBImage(pngPath: "\(dir)/\(name).png"))
-        }
-        let (plain, plainGrid) = try run("0", "plain"), (turned, turnedGrid) = try run("20", "turned")
-        #expect(plain["turn"] as? Int == 0 && turned["turn"] as? Int == 20)
+        let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
+                                       "--methods", "independent", "--turn", "0", "--turn", "20", "--source-caption", "a red ball on grass",
+                                       "--target-caption", "a blue ball on grass", "--json", "--grid", "\(dir)/grid.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let grid = try RGBImage(pngPath: "\(dir)/grid.png")
+        #expect(grid.width == 64 && grid.height == 4 * 16, "original and independent windows, at each turn")
+        let row = 64 * 3, second = 2 * 16 * row
         for y in 0..<16 {
             for x in 0..<64 {
-                let (to, from) = (y * 64 + x, y * 64 + (x + 20) % 64)
-                #expect(turnedGrid.pixels[(3 * to)..<(3 * to + 3)] == plainGrid.pixels[(3 * from)..<(3 * from + 3)])
+                let (to, from) = (second + y * row + 3 * x, y * row + 3 * ((x + 20) % 64))
+                #expect(grid.pixels[to..<(to + 3)] == grid.pixels[from..<(from + 3)])
             }
         }
-        let ideal = { (o: [String: Any]) in o["ideal"] as? [String: Double] }
-        #expect(ideal(plain)?["mean_change"] != nil && abs(ideal(plain)!["mean_change"]! - ideal(turned)!["mean_change"]!) < 1e-9,
-                "the same pixels change, wherever they are")
+        #expect(report["turns"] as? [Int] == [0, 20])
+        let scenes = try #require(report["scenes"] as? [[String: Any]])
+        #expect(scenes.map { $0["turn"] as? Int } == [0, 20])
+        let figures = { (o: [String: Any], key: String) in (o["independent"] as? [String: Double])?[key] }
+        let seams = scenes.compactMap { figures($0, "seam_error") }
+        #expect(seams.count == 2 && abs(figures(report, "seam_error")! - (seams[0] + seams[1]) / 2) < 1e-12)
     }
 
     /// The tile seam error is the seam error at the edges of independent windows' tiles (every
