@@ -97,6 +97,34 @@ import World
         #expect(worst < 1e-5 * max(1, largest))
     }
 
+    /// Windows the mask leaves out are not scored (their score would be weighted by 0) but stay
+    /// CSD particles: the step is the one that scores every window, at an eighth of the model calls.
+    @Test func windowsTheMaskLeavesOutCostNoModelCallAndChangeNothing() throws {
+        let model = try DiffusionModel(folder: Self.prior)
+        let (source, _) = Self.panorama()
+        func editor() throws -> PanoramaEditor {
+            var settings = EditSettings()
+            (settings.method, settings.steps, settings.bandwidthScale) = (.csd, 4, 4)
+            let layout = try WindowLayout(width: 256, height: 32, window: 32, stride: 8, wrap: true)
+            let editor = try PanoramaEditor(model: model, source: source, layout: layout, settings: settings, windows: .shiftedTiling,
+                                            sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
+            // Columns 100–109: inside the tiling's window at x = 96 alone at the first step.
+            editor.editMask = Tensor(shape: [1, 1, 32, 256], storage: (0..<(32 * 256)).map { (100..<110).contains($0 % 256) ? 1 : 0 })
+            return editor
+        }
+        let skipping = try editor(), scoringAll = try editor()
+        scoringAll.scoresEveryWindow = true
+        skipping.advance()
+        scoringAll.advance()
+        #expect(skipping.scoredWindows == 1)
+        #expect(scoringAll.scoredWindows == 8)
+        let change = zip(skipping.panorama.storage, source.storage).map { abs($0 - $1) }
+        #expect(change.max()! > 1e-3, "the masked columns moved")
+        #expect(change.enumerated().allSatisfy { $0.element == 0 || (100..<110).contains($0.offset % 256) }, "nothing else did")
+        let difference = zip(skipping.panorama.storage, scoringAll.panorama.storage).map { abs($0 - $1) }.max()!
+        #expect(difference <= 1e-3 * change.max()!, "the same step (to rounding: the step is about 1e-3)")
+    }
+
     @Test func weakCellsJoinTheMaskOnlyWhereTheyTouchAStrongOne() {
         // Row of 8: a strong cell at 0 with a weak tail at 1–2 and, wrapping, 7; a lone weak cell at 5.
         let values: [Float] = [0.9, 0.4, 0.35, 0.1, 0.0, 0.5, 0.0, 0.4]
