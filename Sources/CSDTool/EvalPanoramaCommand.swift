@@ -27,7 +27,8 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "One method's own learning rate, as method=value (repeatable; e.g. averaging=0.02), to compare methods at a similar mean change.")
     var methodLr: [String] = []
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
-    @Option(help: "Random seed of every edit and of the mask estimate (each seed draws other timesteps and noise; the scenes stay the same).") var seed: UInt64 = 0
+    @Option(help: "Random seed of every edit and of the mask estimate (each seed draws other timesteps and noise; the scenes stay the same); repeat to measure every scene with each seed (default: 0).")
+    var seed: [UInt64] = []
     @Option(help: "Timestep range MIN-MAX of the DDS draws (default: as `csd edit panorama`, per scene: 50-950, or 50-250 where the edit mask covers more than half the panorama or there is no mask).") var tRange: String?
     @Option(help: "Windows per step, drawn at random, for CSD and averaging (0: all); independent windows are as many as fit side by side.") var batch: Int = 8
     @Option(help: "Write each scene's original, edits and mask, one above the other, to this PNG.") var grid: String?
@@ -67,19 +68,22 @@ struct EvalPanorama: ParsableCommand {
             if let grid { try AtomicFile.checkDestination(grid) }
             let analyser = SceneAnalyser(size: h)
             var reports = [[String: Any]](), pictures = [RGBImage]()
-            let turns = turn.isEmpty ? [0] : turn
-            for columns in turns {
-                for (before, after) in scenes {
-                    let (report, scenePictures) = try evaluate(before: before, after: after, turn: columns, diffusion: diffusion, analyser: analyser,
-                                                               width: w, height: h, methods: chosen, rates: rates, timesteps: timesteps, kernelInput: kernelInput)
-                    reports.append(report)
-                    pictures += scenePictures
+            let (seeds, turns) = (seed.isEmpty ? [0] : seed, turn.isEmpty ? [0] : turn)
+            for seed in seeds {
+                for columns in turns {
+                    for (before, after) in scenes {
+                        let (report, scenePictures) = try evaluate(before: before, after: after, seed: seed, turn: columns, diffusion: diffusion,
+                                                                   analyser: analyser, width: w, height: h, methods: chosen, rates: rates,
+                                                                   timesteps: timesteps, kernelInput: kernelInput)
+                        reports.append(report)
+                        pictures += scenePictures
+                    }
                 }
             }
-            var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seed": seed,
+            var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seeds": seeds,
                                          "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "turns": turns, "scenes": reports]
-            // Over all scenes (at every turn): mean seam error and style spread, edit success pooled over the
-            // judged windows, total seconds.
+            // Over all scenes (with every seed, at every turn): mean seam error and style spread, edit
+            // success pooled over the judged windows, total seconds.
             for name in Self.methodNames.filter(chosen.contains) + ["ideal"] {
                 let per = reports.compactMap { $0[name] as? [String: Double] }
                 let mean = { (key: String) in per.map { $0[key]! }.reduce(0, +) / Double(per.count) }
@@ -99,7 +103,7 @@ struct EvalPanorama: ParsableCommand {
                 return
             }
             for r in reports {
-                print("\(r["source"]!) → \(r["target"]!)" + (turns == [0] ? ":" : ", camera turned \(r["turn"]!) px:"))
+                print("\(r["source"]!) → \(r["target"]!)" + (turns == [0] ? "" : ", camera turned \(r["turn"]!) px") + (seeds.count == 1 ? ":" : ", seed \(r["seed"]!):"))
                 printFigures(r)
             }
             if reports.count > 1 {
@@ -175,8 +179,9 @@ struct EvalPanorama: ParsableCommand {
     }
 
     /// Renders one scene with the camera turned by `turn` pixels, edits it with each chosen method
-    /// and measures the edits; returns the scene's report and its pictures (original, edits, mask).
-    func evaluate(before: WorldScene, after: WorldScene, turn: Int, diffusion: DiffusionModel, analyser: SceneAnalyser, width w: Int, height h: Int,
+    /// (and estimates the mask) with `seed`, and measures the edits; returns the scene's report and
+    /// its pictures (original, edits, mask).
+    func evaluate(before: WorldScene, after: WorldScene, seed: UInt64, turn: Int, diffusion: DiffusionModel, analyser: SceneAnalyser, width w: Int, height h: Int,
                   methods chosen: [String], rates: [String: Float], timesteps chosenTimesteps: ClosedRange<Int>?,
                   kernelInput: EditSettings.KernelInput) throws -> ([String: Any], [RGBImage]) {
         let editsGround = after.ground != before.ground
@@ -193,7 +198,7 @@ struct EvalPanorama: ParsableCommand {
             .map { index in rendering.objectIndex.map { $0 == index } }
         let window = h / diffusion.pixelsPerCell
         let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]), tiled: true)
-        var report: [String: Any] = ["source": before.caption, "target": after.caption, "turn": turn]
+        var report: [String: Any] = ["source": before.caption, "target": after.caption, "seed": seed, "turn": turn]
         // Every method is measured at the same places: seams at every column where a window of
         // any method starts (multiples of the CSD stride) and across the 0°/360° line; tint
         // spread and edit success over the same windows (the CSD layout's).

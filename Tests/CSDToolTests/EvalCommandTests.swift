@@ -205,21 +205,28 @@ import Testing
     }
 
     /// `--seed` reaches the edits (other noise and timesteps, so other figures) but not the scene
-    /// (the ideal edit is the same rendering), and the report records it.
+    /// (the ideal edit is the same rendering), and the report records it; repeated, every scene is
+    /// measured with each seed, as it is alone, and all of them count in the means.
     @Test func theSeedChangesTheEditsButNotTheScene() throws {
-        func run(_ seed: String) throws -> [String: Any] {
+        func run(_ seeds: [String]) throws -> [String: Any] {
             let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "2",
-                                           "--methods", "csd", "--lr", "0.5", "--seed", seed, "--source-caption", "a red ball on grass",
-                                           "--target-caption", "a blue ball on grass", "--json"])
+                                           "--methods", "csd", "--lr", "0.5"] + seeds.flatMap { ["--seed", $0] }
+                                          + ["--source-caption", "a red ball on grass", "--target-caption", "a blue ball on grass", "--json"])
             #expect(r.status == 0, "\(r.stderr)")
             return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         }
-        let (first, second, again) = (try run("0"), try run("7"), try run("7"))
-        #expect(first["seed"] as? Int == 0 && second["seed"] as? Int == 7)
+        let (first, second, again, both) = (try run(["0"]), try run(["7"]), try run(["7"]), try run(["0", "7"]))
+        #expect(first["seeds"] as? [Int] == [0] && second["seeds"] as? [Int] == [7])
         let csd = { (o: [String: Any]) in o["csd"] as? [String: Double] }
         #expect(csd(first)?["mean_change"] != csd(second)?["mean_change"], "another seed, another edit")
         #expect(csd(second)?["mean_change"] == csd(again)?["mean_change"], "one seed, one edit")
         #expect((first["ideal"] as? [String: Double])?["style_spread"] == (second["ideal"] as? [String: Double])?["style_spread"])
+        #expect(both["seeds"] as? [Int] == [0, 7])
+        let scenes = try #require(both["scenes"] as? [[String: Any]])
+        #expect(scenes.map { $0["seed"] as? Int } == [0, 7])
+        let changes = scenes.compactMap { csd($0)?["mean_change"] }
+        #expect(changes == [csd(first)?["mean_change"], csd(second)?["mean_change"]].compactMap { $0 }, "each seed as on its own")
+        #expect(changes.count == 2 && abs(csd(both)!["mean_change"]! - (changes[0] + changes[1]) / 2) < 1e-12)
     }
 
     /// `--turn N` edits and measures the panorama with the camera turned by N pixels, once per
