@@ -351,7 +351,9 @@ struct EditPanorama: ParsableCommand {
             // The short side (the height of a wide panorama) goes to the working size.
             let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model)
             let cell = model.pixelsPerCell
-            let windowPixels = window ?? native
+            // The window defaults to the working short side, which is the working size rounded to
+            // 8 pixels: an odd --working-size (17) left a 17-pixel window on a 16-pixel-high panorama.
+            let windowPixels = window ?? min(w, h)
             let stridePixels = stride ?? max(cell, windowPixels / 4)
             guard windowPixels % cell == 0, stridePixels % cell == 0 else { throw InputError("--window", "window and stride must be multiples of \(cell) pixels for this model") }
             guard batch >= 0 else { throw InputError("--batch", "must be 0 or more") }

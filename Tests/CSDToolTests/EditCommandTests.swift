@@ -1,4 +1,5 @@
 import Foundation
+import Core
 import Testing
 import Video
 
@@ -182,6 +183,23 @@ import Video
         r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/x.png", "--tiling", "--batch", "3"] + common)
         #expect(r.status != 0 && r.stderr.contains("--tiling"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.png"))
+    }
+
+    /// Odd sizes are edited at a working size rounded to 8 pixels and written back at the input's
+    /// own size; `--wrap` on a panorama that is not a full turn (here 90°) is the user's statement
+    /// and is accepted, as documented; the input is left as it was.
+    @Test func oddSizesAndWrapOnANarrowViewAreEditedAtTheInputsSize() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = try CommandRunner.run(["world", "panorama", "--caption", "a red ball on grass", "--size", "257x33", "--fov", "90", "-o", "\(dir)/p.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let before = try #require(FileManager.default.contents(atPath: "\(dir)/p.png"))
+        r = try CommandRunner.run(["edit", "panorama", "\(dir)/p.png", "-o", "\(dir)/e.png", "--wrap", "--model", EditCommandTests.model,
+                                   "--source", "a red ball on grass", "--target", "a blue ball on grass", "--steps", "2", "--working-size", "17"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let edited = try RGBImage(pngPath: "\(dir)/e.png")
+        #expect(edited.width == 257 && edited.height == 33)
+        #expect(FileManager.default.contents(atPath: "\(dir)/p.png") == before)
     }
 }
 
