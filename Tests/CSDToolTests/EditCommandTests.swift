@@ -185,6 +185,29 @@ import Video
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/x.png"))
     }
 
+    /// A panorama edit stopped part-way (`--stop-after`) writes no output, and `--resume` finishes
+    /// it to the same bytes as an edit never stopped (the checkpoint holds the panorama, the step
+    /// and the random state; the mask is estimated again from the seed).
+    @Test func aStoppedPanoramaEditResumesToTheSameResult() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = try CommandRunner.run(["world", "panorama", "--caption", "a red ball on grass", "--size", "256x32", "-o", "\(dir)/p.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let common = ["\(dir)/p.png", "--wrap", "--tiling", "--model", EditCommandTests.model, "--source", "a red ball on grass",
+                      "--target", "a blue ball on grass", "--steps", "4", "--working-size", "32", "--seed", "3"]
+        r = try CommandRunner.run(["edit", "panorama", "-o", "\(dir)/a.png", "--stop-after", "2"] + common)
+        #expect(r.status == 0 && !FileManager.default.fileExists(atPath: "\(dir)/a.png"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/a.png.checkpoint.safetensors"))
+        r = try CommandRunner.run(["edit", "panorama", "-o", "\(dir)/full.png"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try CommandRunner.run(["edit", "panorama", "-o", "\(dir)/a.png", "--resume"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains(" 3/4 ") && !r.stderr.contains(" 1/4 "), "it went on from step 2: \(r.stderr)")
+        let (resumed, full) = (FileManager.default.contents(atPath: "\(dir)/a.png"), FileManager.default.contents(atPath: "\(dir)/full.png"))
+        #expect(resumed != nil && resumed == full)
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/a.png.checkpoint.safetensors"), "the finished edit removes its checkpoint")
+    }
+
     /// Odd sizes are edited at a working size rounded to 8 pixels and written back at the input's
     /// own size; `--wrap` on a panorama that is not a full turn (here 90°) is the user's statement
     /// and is accepted, as documented; the input is left as it was.
