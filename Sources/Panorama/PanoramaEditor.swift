@@ -72,7 +72,6 @@ public final class PanoramaEditor {
         }
         let t = distillation.drawTimestep(&rng)
         let x = Tensor.concatenateBatch(chosen.map { layout.extract(panorama, $0) })
-        let s = Tensor.concatenateBatch(chosen.map { layout.extract(source, $0) })
         // Each window draws its own noise: cutting every window's noise from one panorama-wide draw
         // (as MultiDiffusion does) measured worse seams here (2.32 against 1.46, 200 steps).
         let noise = rng.normal(x.shape)
@@ -82,7 +81,8 @@ public final class PanoramaEditor {
         let scored = chosen.indices.filter { scoresEveryWindow || touched[chosen[$0]] }
         var direction = Tensor(zeros: x.shape)
         if !scored.isEmpty {
-            direction.setRows(scored, to: ddsScores(x.rows(scored), sources: s.rows(scored), timestep: t, noise: noise.rows(scored)).scaled(by: -1))
+            let sources = Tensor.concatenateBatch(scored.map { layout.extract(source, chosen[$0]) })
+            direction.setRows(scored, to: ddsScores(x.rows(scored), sources: sources, timestep: t, noise: noise.rows(scored)).scaled(by: -1))
             scoredWindows += scored.count
         }
         // The mask weighs each window's score by √m before the coupling and the scattered update by
