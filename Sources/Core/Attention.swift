@@ -18,9 +18,12 @@ public struct Attention {
 
     /// Self-attention when `context` is nil, cross-attention otherwise.
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
-        let ctx = context ?? x
-        let out = Tensor.attention(query: toQ(x), key: toK(ctx), value: toV(ctx), heads: heads)
-        return toOut(out)
+        callAsFunction(Variable(x), context: context.map(Variable.init)).value
+    }
+
+    public func callAsFunction(_ x: Variable, context: Variable? = nil) -> Variable {
+        let ctx = context?.sharingTape(with: x) ?? x
+        return toOut(Variable.attention(query: toQ(x), key: toK(ctx), value: toV(ctx), heads: heads))
     }
 }
 
@@ -44,11 +47,13 @@ public struct BasicTransformerBlock {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
-        var h = x
-        h.add(attn1(norm1(h)))
-        h.add(attn2(norm2(h), context: context))
-        h.add(ffOut(Self.gatedGelu(geglu(norm3(h)))))
-        return h
+        callAsFunction(Variable(x), context: Variable(context)).value
+    }
+
+    public func callAsFunction(_ x: Variable, context: Variable) -> Variable {
+        var h = x + attn1(norm1(x))
+        h = h + attn2(norm2(h), context: context)
+        return h + ffOut(geglu(norm3(h)).gatedGelu())
     }
 
     /// GEGLU: splits the last axis into (value, gate) halves and returns `value·gelu(gate)`.
@@ -93,11 +98,13 @@ public struct Transformer2DModel {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        callAsFunction(Variable(x), context: Variable(context)).value
+    }
+
+    public func callAsFunction(_ x: Variable, context: Variable) -> Variable {
         let (h, w) = (x.shape[2], x.shape[3])
         var tokens = projIn(norm(x).channelsLast())
         for block in blocks { tokens = block(tokens, context: context) }
-        var out = projOut(tokens).channelsFirst(height: h, width: w)
-        out.add(x)
-        return out
+        return projOut(tokens).channelsFirst(height: h, width: w) + x
     }
 }

@@ -12,13 +12,11 @@ struct SpatialSelfAttention {
         toOut = try Linear(store, "\(prefix).to_out.0", inFeatures: channels, outFeatures: channels)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    func callAsFunction(_ x: Variable) -> Variable {
         let (h, w) = (x.shape[2], x.shape[3])
         let tokens = norm(x).channelsLast()
-        let attended = Tensor.attention(query: toQ(tokens), key: toK(tokens), value: toV(tokens), heads: 1)
-        var out = toOut(attended).channelsFirst(height: h, width: w)
-        out.add(x)
-        return out
+        let attended = Variable.attention(query: toQ(tokens), key: toK(tokens), value: toV(tokens), heads: 1)
+        return toOut(attended).channelsFirst(height: h, width: w) + x
     }
 }
 
@@ -32,7 +30,7 @@ struct VAEMidBlock {
         resnet2 = try ResnetBlock2D(store, "\(prefix).resnets.1", inChannels: channels, outChannels: channels, timeChannels: nil, groups: groups, eps: 1e-6)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    func callAsFunction(_ x: Variable) -> Variable {
         var h = resnet1(x, nil)
         if let a = attention { h = a(h) }
         return resnet2(h, nil)
@@ -109,7 +107,10 @@ public struct AutoencoderKL {
     }
 
     /// Images in [-1, 1], NCHW → scaled latents (the posterior's mean).
-    public func encode(_ images: Tensor) -> Tensor {
+    public func encode(_ images: Tensor) -> Tensor { encode(Variable(images)).value }
+
+    /// `encode` on variables: differentiable in the images and the selected parameters.
+    public func encode(_ images: Variable) -> Variable {
         var h = encConvIn(images)
         for block in encBlocks {
             for r in block.resnets { h = r(h, nil) }
@@ -117,21 +118,17 @@ public struct AutoencoderKL {
         }
         h = encConvOut(encNorm(encMid(h), thenSiLU: true))
         if let q = quantConv { h = q(h) }
-        let z = configuration.latentChannels
-        let (n, hh, ww) = (h.shape[0], h.shape[2], h.shape[3])
-        var mean = Tensor(zeros: [n, z, hh, ww])
-        let plane = z * hh * ww
-        for b in 0..<n {
-            mean.storage.replaceSubrange(b * plane ..< (b + 1) * plane, with: h.storage[b * 2 * plane ..< b * 2 * plane + plane])
-        }
-        let shift = configuration.shiftFactor ?? 0
-        return mean.mapped({ ($0 - shift) * self.configuration.scalingFactor }, { ($0 - shift) * self.configuration.scalingFactor })
+        let s = configuration.scalingFactor, shift = configuration.shiftFactor ?? 0
+        return h.channels(0..<configuration.latentChannels).affine(scale: s, shift: -shift * s)
     }
 
     /// Scaled latents → images in about [-1, 1], NCHW.
-    public func decode(_ latents: Tensor) -> Tensor {
+    public func decode(_ latents: Tensor) -> Tensor { decode(Variable(latents)).value }
+
+    /// `decode` on variables: differentiable in the latents and the selected parameters.
+    public func decode(_ latents: Variable) -> Variable {
         let s = configuration.scalingFactor, shift = configuration.shiftFactor ?? 0
-        var h = latents.mapped({ $0 / s + shift }, { $0 / s + shift })
+        var h = latents.affine(scale: 1 / s, shift: shift)
         if let p = postQuantConv { h = p(h) }
         h = decMid(decConvIn(h))
         for block in decBlocks {

@@ -16,6 +16,8 @@ public struct CLIPTextModel {
 
     public let configuration: CLIPTextModelConfiguration
     var tokenEmbedding: Tensor, positionEmbedding: Tensor
+    /// `text_model.` when the weights carry it (transformers 4.x), else empty.
+    let prefix: String
     var layers: [Layer]
     var finalNorm: LayerNorm
 
@@ -25,6 +27,7 @@ public struct CLIPTextModel {
         let d = c.hiddenSize, eps = c.layerNormEps
         // transformers 4.x saves names under `text_model.`; 5.x saves them without it.
         let p = store.contains("text_model.embeddings.token_embedding.weight") ? "text_model." : ""
+        prefix = p
         tokenEmbedding = try store.tensor("\(p)embeddings.token_embedding.weight", shape: [c.vocabSize, d])
         positionEmbedding = try store.tensor("\(p)embeddings.position_embedding.weight", shape: [c.maxPositionEmbeddings, d])
         layers = try (0..<c.numHiddenLayers).map { i in
@@ -53,7 +56,7 @@ public struct CLIPTextModel {
         try self.init(configuration: configuration, store: store, configPath: configPath)
     }
 
-    func activation(_ x: Tensor) -> Tensor {
+    func activation(_ x: Variable) -> Variable {
         switch configuration.hiddenAct {
         case "gelu": return x.gelu()
         case "gelu_pytorch_tanh": return x.geluTanh()
@@ -63,33 +66,36 @@ public struct CLIPTextModel {
 
     /// Encodes token ids [N][L] (all the same length, at most `max_position_embeddings`).
     public func callAsFunction(_ ids: [[Int]]) -> Output {
+        let out = callAsFunction(ids, tape: nil)
+        return Output(lastHiddenState: out.lastHiddenState.value, pooled: out.pooled.value)
+    }
+
+    /// `callAsFunction(ids)` on `tape` (when given): the outputs as variables, differentiable in
+    /// the parameters the tape selects (the embedding tables among them).
+    public func callAsFunction(_ ids: [[Int]], tape: GradientTape?) -> (lastHiddenState: Variable, pooled: Variable) {
         let c = configuration, d = c.hiddenSize
         let n = ids.count, length = ids[0].count
         precondition(length <= c.maxPositionEmbeddings, "CLIPTextModel: \(length) tokens exceed \(c.maxPositionEmbeddings)")
-        var h = Tensor(zeros: [n, length, d])
-        for (b, row) in ids.enumerated() {
-            precondition(row.count == length, "CLIPTextModel: token rows differ in length")
-            for (i, id) in row.enumerated() {
-                let dst = (b * length + i) * d
-                for j in 0..<d { h.storage[dst + j] = tokenEmbedding.storage[id * d + j] + positionEmbedding.storage[i * d + j] }
-            }
-        }
+        for row in ids { precondition(row.count == length, "CLIPTextModel: token rows differ in length") }
+        let anchor = tape.map { $0.constant(Tensor(zeros: [0])) } ?? Variable(Tensor(zeros: [0]))
+        let tokens = anchor.parameter("\(prefix)embeddings.token_embedding.weight", tokenEmbedding).gatheringRows(ids.flatMap { $0 })
+        let positions = anchor.parameter("\(prefix)embeddings.position_embedding.weight", positionEmbedding)
+            .gatheringRows((0..<n).flatMap { _ in 0..<length })
+        var h = (tokens + positions).reshaped([n, length, d])
         for layer in layers {
             let x = layer.norm1(h)
-            h.add(layer.out(Tensor.attention(query: layer.q(x), key: layer.k(x), value: layer.v(x),
-                                             heads: c.numAttentionHeads, causal: true)))
-            h.add(layer.fc2(activation(layer.fc1(layer.norm2(h)))))
+            h = h + layer.out(Variable.attention(query: layer.q(x), key: layer.k(x), value: layer.v(x),
+                                                 heads: c.numAttentionHeads, causal: true))
+            h = h + layer.fc2(activation(layer.fc1(layer.norm2(h))))
         }
         let last = finalNorm(h)
-        var pooled = Tensor(zeros: [n, d])
-        for (b, row) in ids.enumerated() {
+        let positionsPooled = ids.enumerated().map { b, row in
             // transformers: legacy configs (eos_token_id 2) pool at the largest id, others at the first eos.
             let position = c.eosTokenId == 2
                 ? row.indices.max { row[$0] < row[$1] }!
                 : (row.firstIndex(of: c.eosTokenId) ?? 0)
-            let src = (b * length + position) * d
-            pooled.storage.replaceSubrange(b * d ..< (b + 1) * d, with: last.storage[src ..< src + d])
+            return b * length + position
         }
-        return Output(lastHiddenState: last, pooled: pooled)
+        return (last, last.reshaped([n * length, d]).gatheringRows(positionsPooled))
     }
 }

@@ -25,13 +25,16 @@ public struct ResnetBlock2D {
 
     /// `x` NCHW; `timeEmbedding` [N, timeChannels] already passed through SiLU, or nil.
     public func callAsFunction(_ x: Tensor, _ activatedTimeEmbedding: Tensor?) -> Tensor {
+        callAsFunction(Variable(x), activatedTimeEmbedding.map(Variable.init)).value
+    }
+
+    public func callAsFunction(_ x: Variable, _ activatedTimeEmbedding: Variable?) -> Variable {
         var h = conv1(norm1(x, thenSiLU: true))
         if let proj = timeProjection, let t = activatedTimeEmbedding {
-            h = h.addingPerChannel(proj(t))
+            h = h.addingPerChannel(proj(t.sharingTape(with: x)))
         }
         h = conv2(norm2(h, thenSiLU: true))
-        var out = shortcut.map { $0(x) } ?? x
-        out.add(h)
+        let out = (shortcut.map { $0(x) } ?? x) + h
         return outputScaleFactor == 1 ? out : out.scaled(by: 1 / outputScaleFactor)
     }
 }

@@ -117,19 +117,29 @@ public struct UNet2DConditionModel {
     /// pooled text vectors `classLabels` [N, P].
     public func callAsFunction(_ sample: Tensor, timesteps: [Float], encoderHiddenStates context: Tensor,
                                classLabels: Tensor? = nil) -> Tensor {
+        callAsFunction(Variable(sample), timesteps: timesteps, encoderHiddenStates: Variable(context),
+                       classLabels: classLabels.map(Variable.init)).value
+    }
+
+    /// The prediction on variables: differentiable in the sample, the text states, the pooled
+    /// text and the parameters that the variables' tape selects.
+    public func callAsFunction(_ sample: Variable, timesteps: [Float], encoderHiddenStates context: Variable,
+                               classLabels: Variable? = nil) -> Variable {
         let c = configuration
         let batch = sample.shape[0]
         precondition(timesteps.count == batch, "UNet: \(timesteps.count) timesteps for a batch of \(batch)")
-        let features = SinusoidalEmbedding.timesteps(timesteps, dim: c.blockOutChannels[0], flipSinToCos: c.flipSinToCos,
-                                                     downscaleFreqShift: c.freqShift)
+        let anchor = [sample, context, classLabels].compactMap { $0 }.first { $0.tape != nil } ?? sample
+        let sample = sample.sharingTape(with: anchor), context = context.sharingTape(with: anchor)
+        let features = anchor.constant(SinusoidalEmbedding.timesteps(timesteps, dim: c.blockOutChannels[0], flipSinToCos: c.flipSinToCos,
+                                                                     downscaleFreqShift: c.freqShift))
         var embedding = timeLinear2(timeLinear1(features).silu())
         if let l1 = classLinear1, let l2 = classLinear2 {
             precondition(classLabels != nil, "UNet: this model needs pooled text (class_embed_type projection)")
-            embedding.add(l2(l1(classLabels!).silu()))
+            embedding = embedding + l2(l1(classLabels!.sharingTape(with: anchor)).silu())
         }
         let time = embedding.silu()
 
-        var h = c.centerInputSample ? sample.linearCombination(2, Tensor(shape: sample.shape, repeating: 1), -1) : sample
+        var h = c.centerInputSample ? sample.affine(scale: 2, shift: -1) : sample
         h = convIn(h)
         var skips = [h]
         for block in downBlocks {

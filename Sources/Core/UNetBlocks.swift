@@ -1,10 +1,16 @@
 /// One resnet, optionally followed by a transformer: the unit that `DownBlock2D`,
-/// `CrossAttnDownBlock2D`, `UpBlock2D` and `CrossAttnUpBlock2D` repeat.
+/// `CrossAttnDownBlock2D`, `UpBlock2D` and `CrossAttnUpBlock2D` repeat, and the segment that a
+/// checkpointing tape recomputes in its backward pass.
 struct ResnetAttentionLayer {
     var resnet: ResnetBlock2D
     var attention: Transformer2DModel?
 
-    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor) -> Tensor {
+    func callAsFunction(_ x: Variable, time: Variable, context: Variable) -> Variable {
+        guard x.tape?.checkpointsSegments == true else { return forward(x, time: time, context: context) }
+        return GradientTape.checkpointed([x, time, context]) { v in forward(v[0], time: v[1], context: v[2]) }
+    }
+
+    func forward(_ x: Variable, time: Variable, context: Variable) -> Variable {
         let h = resnet(x, time)
         return attention.map { $0(h, context: context) } ?? h
     }
@@ -16,9 +22,9 @@ struct UNetDownBlock {
     var downsampler: Conv2d?
 
     /// Returns the block's output and the skip tensors it hands to the up path.
-    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor) -> (Tensor, [Tensor]) {
+    func callAsFunction(_ x: Variable, time: Variable, context: Variable) -> (Variable, [Variable]) {
         var h = x
-        var skips = [Tensor]()
+        var skips = [Variable]()
         for layer in layers {
             h = layer(h, time: time, context: context)
             skips.append(h)
@@ -36,11 +42,11 @@ struct UNetUpBlock {
     var layers: [ResnetAttentionLayer]
     var upsampler: Conv2d?
 
-    func callAsFunction(_ x: Tensor, skips: inout [Tensor], time: Tensor, context: Tensor, upsampleTo size: (Int, Int)?) -> Tensor {
+    func callAsFunction(_ x: Variable, skips: inout [Variable], time: Variable, context: Variable, upsampleTo size: (Int, Int)?) -> Variable {
         var h = x
         for layer in layers {
             let skip = skips.removeLast()
-            h = layer(Tensor.concatenateChannels(h, skip), time: time, context: context)
+            h = layer(Variable.concatenateChannels(h, skip), time: time, context: context)
         }
         if let up = upsampler {
             let (th, tw) = size ?? (h.shape[2] * 2, h.shape[3] * 2)
@@ -55,7 +61,7 @@ struct UNetMidBlock {
     var first: ResnetBlock2D
     var rest: [ResnetAttentionLayer]
 
-    func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor) -> Tensor {
+    func callAsFunction(_ x: Variable, time: Variable, context: Variable) -> Variable {
         var h = first(x, time)
         for pair in rest {
             if let a = pair.attention { h = a(h, context: context) }

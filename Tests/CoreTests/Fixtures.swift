@@ -17,12 +17,12 @@ enum Fixtures {
     }
 }
 
-/// Expects `actual` to match `expected` within `relative × max|expected|`.
-func expectClose(_ actual: Tensor, _ expected: Tensor, relative: Float = 1e-4, _ what: String,
+/// Expects `actual` to match `expected` within `relative × max(max|expected|, floor)`.
+func expectClose(_ actual: Tensor, _ expected: Tensor, relative: Float = 1e-4, floor: Float = 1e-6, _ what: String,
                  sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape) vs \(expected.shape)", sourceLocation: sourceLocation)
     guard actual.shape == expected.shape else { return }
-    let scale = max(expected.maxAbs, 1e-6)
+    let scale = max(expected.maxAbs, floor)
     let error = actual.maxAbsDifference(expected)
     #expect(error <= relative * scale, "\(what): max abs error \(error) exceeds \(relative) × \(scale)", sourceLocation: sourceLocation)
 }

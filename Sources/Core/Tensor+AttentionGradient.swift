@@ -1,0 +1,69 @@
+/// The vector-Jacobian product of multi-head scaled dot-product attention. For each (item, head)
+/// and each tile of query rows the probabilities are recomputed, P = softmax(Q·Kᵀ·s), then
+/// dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·s, dQ = dS·K, dK += dSᵀ·Q.
+/// Tiles run in order within a head, so dK and dV sum the same way whatever the thread count.
+extension Tensor {
+    /// Gradients of `Tensor.attention(query:key:value:heads:causal:)` for the output gradient `dOut`.
+    static func attentionGradients(_ dOut: Tensor, query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool)
+        -> (query: Tensor, key: Tensor, value: Tensor) {
+        let (b, lq, c) = (query.shape[0], query.shape[1], query.shape[2])
+        let lk = key.shape[1]
+        let d = c / heads
+        let scale = 1 / Float(d).squareRoot()
+        let tile = max(16, min(256, (1 << 18) / max(1, lk)))
+        var dq = Tensor(uninitialized: query.shape), dk = Tensor(zeros: key.shape), dv = Tensor(zeros: value.shape)
+        query.storage.withUnsafeBufferPointer { q in
+            key.storage.withUnsafeBufferPointer { k in
+                value.storage.withUnsafeBufferPointer { v in
+                    dOut.storage.withUnsafeBufferPointer { g in
+                        dq.storage.withUnsafeMutableBufferPointer { dqs in
+                            dk.storage.withUnsafeMutableBufferPointer { dks in
+                                dv.storage.withUnsafeMutableBufferPointer { dvs in
+                                    let (qb, kb, vb, gb) = (q.baseAddress!, k.baseAddress!, v.baseAddress!, g.baseAddress!)
+                                    let (dqb, dkb, dvb) = (dqs.baseAddress!, dks.baseAddress!, dvs.baseAddress!)
+                                    parallelFor(b * heads) { item in
+                                        let h = item % heads, bi = item / heads
+                                        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
+                                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
+                                        defer { probabilities.deallocate(); scores.deallocate() }
+                                        let kp = kb + bi * lk * c + h * d, vp = vb + bi * lk * c + h * d
+                                        let dkp = dkb + bi * lk * c + h * d, dvp = dvb + bi * lk * c + h * d
+                                        var row0 = 0
+                                        while row0 < lq {
+                                            let rows = min(tile, lq - row0)
+                                            let qp = qb + (bi * lq + row0) * c + h * d
+                                            let gp = gb + (bi * lq + row0) * c + h * d
+                                            let dqp = dqb + (bi * lq + row0) * c + h * d
+                                            BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, alpha: scale,
+                                                       a: qp, lda: c, b: kp, ldb: c, c: probabilities, ldc: lk, parallel: false)
+                                            for r in 0..<rows {
+                                                let row = probabilities + r * lk
+                                                if causal { for j in min(lk, row0 + r + 1)..<lk { row[j] = -Float.infinity } }
+                                                Tensor.softmaxRow(row, lk)
+                                            }
+                                            BLAS.sgemm(transA: true, transB: false, m: lk, n: d, k: rows, a: probabilities, lda: lk,
+                                                       b: gp, ldb: c, beta: 1, c: dvp, ldc: c, parallel: false)
+                                            BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, a: gp, lda: c,
+                                                       b: vp, ldb: c, c: scores, ldc: lk, parallel: false)
+                                            for r in 0..<rows {
+                                                let s = scores + r * lk
+                                                Tensor.softmaxRowGradient(s, probabilities + r * lk, s, lk)
+                                                for j in 0..<lk { s[j] *= scale }
+                                            }
+                                            BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: lk, a: scores, lda: lk,
+                                                       b: kp, ldb: c, c: dqp, ldc: c, parallel: false)
+                                            BLAS.sgemm(transA: true, transB: false, m: lk, n: d, k: rows, a: scores, lda: lk,
+                                                       b: qp, ldb: c, beta: 1, c: dkp, ldc: c, parallel: false)
+                                            row0 += rows
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (dq, dk, dv)
+    }
+}
