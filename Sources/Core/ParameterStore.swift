@@ -31,13 +31,23 @@ public final class ParameterStore {
         try self.init(files: paths.map { try SafetensorsFile(path: $0) })
     }
 
+    /// A store over tensors in memory (a network being trained rebuilds its layers from it).
+    public convenience init(tensors: [String: Tensor], source: String = "parameters in memory") {
+        self.init(files: [])
+        memory = tensors
+        memorySource = source
+    }
+
+    private var memory: [String: Tensor] = [:]
+    private var memorySource = ""
+
     /// A description of where the weights come from, for messages.
-    public var source: String { files.map(\.path).joined(separator: ", ") }
+    public var source: String { memory.isEmpty ? files.map(\.path).joined(separator: ", ") : memorySource }
 
     public func contains(_ name: String) -> Bool { generator != nil ? false : resolve(name) != nil }
 
     private func resolve(_ name: String) -> String? {
-        if owner[name] != nil { return name }
+        if owner[name] != nil || memory[name] != nil { return name }
         for (new, old) in aliases where name.contains(new) {
             let alt = name.replacingOccurrences(of: new, with: old)
             if owner[alt] != nil { return alt }
@@ -48,6 +58,11 @@ public final class ParameterStore {
     /// The parameter `name`, which must have `shape`.
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
         if generator != nil { return invent(name, shape: shape) }
+        if let t = memory[name] {
+            guard t.shape == shape else { throw InputError(source, "parameter '\(name)' has shape \(t.shape), expected \(shape)") }
+            taken.insert(name)
+            return t
+        }
         guard let resolved = resolve(name), let file = owner[resolved] else {
             throw InputError(source, "missing parameter '\(name)' (shape \(shape))")
         }
@@ -87,11 +102,11 @@ public final class ParameterStore {
 
     /// Fails if any parameter in the files was not taken by a layer.
     public func finish() throws {
-        let unused = owner.keys.filter { !taken.contains($0) }.sorted()
+        let unused = (Array(owner.keys) + Array(memory.keys)).filter { !taken.contains($0) }.sorted()
         guard unused.isEmpty else {
             let shown = unused.prefix(3).map { "'\($0)'" }.joined(separator: ", ")
             let more = unused.count > 3 ? " and \(unused.count - 3) more" : ""
-            throw InputError(owner[unused[0]]!.path, "unexpected parameter \(shown)\(more): the config does not describe these weights")
+            throw InputError(owner[unused[0]]?.path ?? source, "unexpected parameter \(shown)\(more): the config does not describe these weights")
         }
     }
 }
