@@ -2,8 +2,9 @@
 
 csd-bench writes a folder with config.json, diffusion_pytorch_model.safetensors and inputs.safetensors
 (sample, timesteps, context, optional class_labels); this script loads them strictly, times the
-forward (median of --runs after one warm-up), writes output.safetensors there, and prints one JSON
-line: {"torch_ms": ..., "threads": ..., "torch_version": ...}.
+forward (median of --runs after one warm-up), or with --backward the forward and backward for the
+cotangent in inputs.safetensors, writes output.safetensors there (the output, or the sample's
+gradient), and prints one JSON line: {"torch_ms": ..., "threads": ..., "torch_version": ...}.
 """
 import argparse
 import json
@@ -21,6 +22,7 @@ def main():
     parser.add_argument("--folder", required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backward", action="store_true", help="time forward + backward (sample and parameters)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with open(os.path.join(args.folder, "config.json")) as f:
@@ -33,13 +35,28 @@ def main():
     if "class_labels" in inputs:
         kwargs["class_labels"] = inputs["class_labels"]
     times = []
-    with torch.inference_mode():
-        out = unet(inputs["sample"], inputs["timesteps"], **kwargs).sample
+    if args.backward:
+        # Forward + backward with respect to the sample and every parameter, for a fixed cotangent.
+        sample = inputs["sample"].clone().requires_grad_(True)
+        def step():
+            unet.zero_grad(set_to_none=True)
+            sample.grad = None
+            out = unet(sample, inputs["timesteps"], **kwargs).sample
+            out.backward(inputs["cotangent"])
+        step()
         for _ in range(args.runs):
             start = time.perf_counter()
-            out = unet(inputs["sample"], inputs["timesteps"], **kwargs).sample
+            step()
             times.append((time.perf_counter() - start) * 1000)
-    save_file({"out": out.contiguous()}, os.path.join(args.folder, "output.safetensors"))
+        save_file({"grad_sample": sample.grad.contiguous()}, os.path.join(args.folder, "output.safetensors"))
+    else:
+        with torch.inference_mode():
+            out = unet(inputs["sample"], inputs["timesteps"], **kwargs).sample
+            for _ in range(args.runs):
+                start = time.perf_counter()
+                out = unet(inputs["sample"], inputs["timesteps"], **kwargs).sample
+                times.append((time.perf_counter() - start) * 1000)
+        save_file({"out": out.contiguous()}, os.path.join(args.folder, "output.safetensors"))
     print(json.dumps({"torch_ms": statistics.median(times), "threads": torch.get_num_threads(),
                       "torch_version": torch.__version__}))
 

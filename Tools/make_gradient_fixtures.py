@@ -4,7 +4,8 @@ never by CI): torch.autograd's vector-Jacobian products for a fixed random cotan
 - every layer Core has, alone, with respect to its input(s) and each of its parameters;
 - the fixture UNets (unet-pixel, tiny-sd/unet), the tiny-sd VAE (encoder and decoder) and the
   tiny-sd CLIP text model, loaded from the committed folders, with respect to their inputs and to
-  every parameter (the text model's token embedding only at the rows the ids use).
+  every parameter (the text model's token embedding only at the rows the ids use);
+- a partial graph: the output of unet-pixel's first up-block self-attention, back to the sample.
 
 Writes Tests/CoreTests/Fixtures/gradients.safetensors. Each case `NAME` stores its inputs
 (`NAME.x`, …), the cotangent (`NAME.cotangent`), the output (`NAME.out`) and the gradients
@@ -45,15 +46,19 @@ def layers():
     w, b = randn(4, 5), randn(4)
     record("linear", F.linear(x, w, b), {"x": x, "weight": w, "bias": b})
 
-    # Convolutions: square and non-square kernels, strides, symmetric and the VAE's asymmetric padding.
-    for name, (cin, cout, kh, kw, stride, pad, h, wd) in {
-        "conv3": (3, 4, 3, 3, 1, (1, 1, 1, 1), 7, 9),
-        "conv1": (5, 3, 1, 1, 1, (0, 0, 0, 0), 4, 6),
-        "conv3_s2_asym": (3, 5, 3, 3, 2, (0, 1, 0, 1), 9, 8),
-        "conv4_s2": (2, 3, 4, 4, 2, (1, 1, 1, 1), 8, 10),
-        "conv3x2_s3": (3, 2, 3, 2, 3, (2, 1, 2, 1), 10, 11),
+    # Convolutions: square and non-square kernels, strides, symmetric and the VAE's asymmetric
+    # padding, padding wider than the kernel, and one image (the per-image weight gradient).
+    for name, (n, cin, cout, kh, kw, stride, pad, h, wd) in {
+        "conv3": (2, 3, 4, 3, 3, 1, (1, 1, 1, 1), 7, 9),
+        "conv1": (2, 5, 3, 1, 1, 1, (0, 0, 0, 0), 4, 6),
+        "conv3_s2_asym": (2, 3, 5, 3, 3, 2, (0, 1, 0, 1), 9, 8),
+        "conv4_s2": (2, 2, 3, 4, 4, 2, (1, 1, 1, 1), 8, 10),
+        "conv3x2_s3": (2, 3, 2, 3, 2, 3, (2, 1, 2, 1), 10, 11),
+        "conv3_s1_asym": (2, 3, 4, 3, 3, 1, (0, 2, 1, 0), 6, 7),
+        "conv1_pad1": (2, 3, 2, 1, 1, 1, (1, 1, 1, 1), 5, 4),
+        "conv3_one_image": (1, 4, 3, 3, 3, 1, (1, 1, 1, 1), 8, 7),
     }.items():
-        x = randn(2, cin, h, wd)
+        x = randn(n, cin, h, wd)
         w, b = randn(cout, cin, kh, kw, scale=0.5), randn(cout)
         left, right, top, bottom = pad
         out = F.conv2d(F.pad(x, (left, right, top, bottom)), w, b, stride=stride)
@@ -162,9 +167,24 @@ def models():
     refs["clip.grad.token_rows"] = token_grad[used]
 
 
+def partial_graph():
+    """From the output of one self-attention layer in an up-block (a forward hook) back to the sample."""
+    pixel = UNet2DConditionModel.from_pretrained(os.path.join(FIXTURES, "unet-pixel")).float()
+    features = {}
+    layer = pixel.up_blocks[0].attentions[0].transformer_blocks[0].attn1
+    hook = layer.register_forward_hook(lambda module, args, out: features.__setitem__("attn1", out))
+    x, ctx, pooled = randn(2, 3, 16, 24), torch.randn(2, 5, 16, generator=g), torch.randn(2, 16, generator=g)
+    t = torch.tensor([10.0, 873.0])
+    pixel(x, t, encoder_hidden_states=ctx, class_labels=pooled)
+    hook.remove()
+    refs.update({"unet_pixel_attn1.context": ctx, "unet_pixel_attn1.class_labels": pooled, "unet_pixel_attn1.timesteps": t})
+    record("unet_pixel_attn1", features["attn1"], {"x": x})
+
+
 def main():
     layers()
     models()
+    partial_graph()
     path = os.path.join(FIXTURES, "gradients.safetensors")
     save_file({k: v.detach().float().clone().contiguous() for k, v in refs.items()}, path)
     print(f"wrote {len(refs)} tensors to {os.path.normpath(path)}")

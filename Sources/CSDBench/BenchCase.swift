@@ -34,7 +34,40 @@ struct BenchCase {
         BenchCase(name: "sd15-latent32-b2", config: sd15, batch: 2, height: 32, width: 32, contextLength: 77),
     ]
 
-    func measure(runs: Int, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
+    /// The case built: its UNet with random weights and its inputs.
+    struct Prepared {
+        var configData: Data
+        var configuration: UNet2DConditionModelConfiguration
+        var store: ParameterStore
+        var unet: UNet2DConditionModel
+        var sample: Tensor, context: Tensor, pooled: Tensor?, timesteps: [Float]
+        /// The cotangent of the backward pass, in the output's shape.
+        var cotangent: Tensor
+
+        func forward() -> Tensor { unet(sample, timesteps: timesteps, encoderHiddenStates: context, classLabels: pooled) }
+
+        /// Forward and backward with respect to the sample and every parameter; returns the
+        /// sample's gradient.
+        func forwardAndBackward(checkpointing: Bool = false) -> Tensor {
+            let tape = GradientTape(parameters: .all, checkpointing: checkpointing)
+            let x = tape.watch(sample)
+            let out = unet(x, timesteps: timesteps, encoderHiddenStates: tape.constant(context),
+                           classLabels: pooled.map { tape.constant($0) })
+            return tape.gradients(of: out, seed: cotangent)[x]
+        }
+
+        var parameterCount: Int { store.invented.values.reduce(0) { $0 + $1.count } }
+
+        /// The inputs, timesteps and cotangent in the file the PyTorch peer reads.
+        func writeInputs(to path: String) throws {
+            var inputs = ["sample": sample, "context": context, "timesteps": Tensor(shape: [timesteps.count], storage: timesteps),
+                          "cotangent": cotangent]
+            if let pooled { inputs["class_labels"] = pooled }
+            try SafetensorsFile.write(inputs, to: path)
+        }
+    }
+
+    func prepare() throws -> Prepared {
         let configData = try JSONSerialization.data(withJSONObject: config)
         let configuration = try JSONDecoder().decode(UNet2DConditionModelConfiguration.self, from: configData)
         let store = ParameterStore.randomlyInitialised(seed: 1)
@@ -44,47 +77,120 @@ struct BenchCase {
         let context = rng.normal([batch, contextLength, configuration.crossAttentionDim])
         let pooled = configuration.projectionClassEmbeddingsInputDim.map { rng.normal([batch, $0]) }
         let timesteps = (0..<batch).map { Float(500 + 37 * $0) }
-        func forward() -> Tensor { unet(sample, timesteps: timesteps, encoderHiddenStates: context, classLabels: pooled) }
+        let cotangent = rng.normal([batch, configuration.outChannels, height, width])
+        return Prepared(configData: configData, configuration: configuration, store: store, unet: unet, sample: sample,
+                        context: context, pooled: pooled, timesteps: timesteps, cotangent: cotangent)
+    }
 
-        _ = forward()
-        var times = [Double]()
-        var output = Tensor(zeros: [1])
-        for _ in 0..<runs {
+    /// A folder for the files exchanged with the PyTorch peer: weights, config and inputs.
+    func peerFolder(_ prepared: Prepared, keepIn: String?) throws -> String {
+        let folder = keepIn.map { "\($0)/\(name)" }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("csd-bench-\(name)-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try prepared.configData.write(to: URL(fileURLWithPath: "\(folder)/config.json"))
+        try SafetensorsFile.write(prepared.store.invented, to: "\(folder)/diffusion_pytorch_model.safetensors")
+        try prepared.writeInputs(to: "\(folder)/inputs.safetensors")
+        return folder
+    }
+
+    /// Milliseconds of each of `runs` calls of `body` after one warm-up call.
+    static func time(runs: Int, _ body: () -> Void) -> [Double] {
+        body()
+        return (0..<runs).map { _ in
             let start = DispatchTime.now().uptimeNanoseconds
-            output = forward()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         }
-        // Per-kind rates: each kind's median time over several profiled forwards (one forward's
-        // figures moved by up to 3x between runs on a shared VM).
+    }
+
+    /// Per-kind FLOPs and median times over `count` profiled calls of `body`.
+    static func profile(_ count: Int, _ body: () -> Void) -> [Profiler.Kind: Profiler.Totals] {
         var profiles = [[Profiler.Kind: Profiler.Totals]]()
-        for _ in 0..<max(1, min(runs, 5)) {
+        for _ in 0..<max(1, count) {
             Profiler.reset()
             Profiler.enabled = true
-            _ = forward()
+            body()
             Profiler.enabled = false
             profiles.append(Profiler.snapshot())
         }
-        let totals = Self.medianTotals(profiles)
+        return medianTotals(profiles)
+    }
+
+    /// Forward + backward (sample and every parameter) timed against PyTorch's autograd on the
+    /// same weights, inputs, cotangent and threads; GFLOP/s of the backward products.
+    func measureBackward(runs: Int, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
+        let prepared = try prepare()
+        var gradient = Tensor(zeros: [1])
+        let times = Self.time(runs: runs) { gradient = prepared.forwardAndBackward() }
+        let checkpointedTimes = Self.time(runs: runs) { _ = prepared.forwardAndBackward(checkpointing: true) }
+        let totals = Self.profile(min(runs, 3)) { _ = prepared.forwardAndBackward() }
+        let ms = times.sorted()[times.count / 2]
+        var result: [String: Any] = [
+            "name": name, "forward_backward_ms": ms, "forward_backward_ms_min": times.min()!,
+            "checkpointed_forward_backward_ms": checkpointedTimes.sorted()[times.count / 2],
+            "parameters": prepared.parameterCount,
+            "gflops_by_kind": Dictionary(uniqueKeysWithValues: totals.map { ($0.key.rawValue, $0.value.gflops) }),
+            "ms_by_kind": Dictionary(uniqueKeysWithValues: totals.map { ($0.key.rawValue, $0.value.seconds * 1000) }),
+            "gradient_scale": Double(gradient.maxAbs), "gradient_non_finite": gradient.nonFiniteCount,
+        ]
+        if let python {
+            let folder = try peerFolder(prepared, keepIn: keepIn)
+            defer { if keepIn == nil { try? FileManager.default.removeItem(atPath: folder) } }
+            let peer = try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, backward: true)
+            if let torchMs = peer["torch_ms"] as? Double {
+                let reference = try SafetensorsFile(path: "\(folder)/output.safetensors").tensor("grad_sample")
+                result["torch_ms"] = torchMs
+                result["ratio_vs_torch"] = ms / torchMs
+                result["max_abs_difference"] = Double(gradient.maxAbsDifference(reference))
+                result["torch_gradient_scale"] = Double(reference.maxAbs)
+            }
+        }
+        return result
+    }
+
+    /// One forward, backward or checkpointed backward, for a child process that reports its peak memory.
+    func runOnce(_ mode: String) throws -> [String: Any] {
+        let prepared = try prepare()
+        let before = Self.residentMegabytes()
+        switch mode {
+        case "forward": _ = prepared.forward()
+        case "backward": _ = prepared.forwardAndBackward()
+        default: _ = prepared.forwardAndBackward(checkpointing: true)
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return ["mode": mode, "peak_mb": Double(usage.ru_maxrss) / 1024, "before_mb": before,
+                "parameter_mb": Double(prepared.parameterCount * 4) / 1_048_576]
+    }
+
+    /// Resident memory now, from /proc/self/statm.
+    static func residentMegabytes() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+              let pages = text.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
+    }
+
+    /// The forward timed against PyTorch CPU on the same weights, inputs and threads.
+    func measure(runs: Int, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
+        let prepared = try prepare()
+        var output = Tensor(zeros: [1])
+        let times = Self.time(runs: runs) { output = prepared.forward() }
+        // Per-kind rates: each kind's median time over several profiled forwards (one forward's
+        // figures moved by up to 3x between runs on a shared VM).
+        let totals = Self.profile(min(runs, 5)) { _ = prepared.forward() }
         let flops = totals.values.reduce(0) { $0 + $1.flops }
         let ms = times.sorted()[times.count / 2]
         var result: [String: Any] = [
             "name": name, "unet_ms": ms, "unet_ms_min": times.min()!, "gflop": flops / 1e9, "gflops": flops / (ms / 1000) / 1e9,
             "conv_gflops": totals[.convolution]?.gflops ?? 0, "attention_gflops": totals[.attention]?.gflops ?? 0,
             "linear_gflops": totals[.linear]?.gflops ?? 0,
-            "parameters": store.invented.values.reduce(0) { $0 + $1.count },
+            "parameters": prepared.parameterCount,
             "output_non_finite": output.nonFiniteCount, "output_scale": Double(output.maxAbs),
             "ms_by_kind": Dictionary(uniqueKeysWithValues: totals.map { ($0.key.rawValue, $0.value.seconds * 1000) }),
         ]
         if let python {
-            let folder = keepIn.map { "\($0)/\(name)" }
-                ?? FileManager.default.temporaryDirectory.appendingPathComponent("csd-bench-\(name)-\(getpid())").path
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let folder = try peerFolder(prepared, keepIn: keepIn)
             defer { if keepIn == nil { try? FileManager.default.removeItem(atPath: folder) } }
-            try configData.write(to: URL(fileURLWithPath: "\(folder)/config.json"))
-            try SafetensorsFile.write(store.invented, to: "\(folder)/diffusion_pytorch_model.safetensors")
-            var inputs = ["sample": sample, "context": context, "timesteps": Tensor(shape: [batch], storage: timesteps)]
-            if let pooled { inputs["class_labels"] = pooled }
-            try SafetensorsFile.write(inputs, to: "\(folder)/inputs.safetensors")
             let peer = try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs)
             if let torchMs = peer["torch_ms"] as? Double {
                 let reference = try SafetensorsFile(path: "\(folder)/output.safetensors").tensor("out")
@@ -110,10 +216,11 @@ struct BenchCase {
         return result
     }
 
-    static func runPeer(python: String, folder: String, threads: Int, runs: Int) throws -> [String: Any] {
+    static func runPeer(python: String, folder: String, threads: Int, runs: Int, backward: Bool = false) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["Tools/bench_torch.py", "--folder", folder, "--threads", "\(threads)", "--runs", "\(runs)"]
+            + (backward ? ["--backward"] : [])
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONWARNINGS"] = "ignore"
         process.environment = environment

@@ -18,8 +18,22 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Cases to run, comma-separated: \(BenchCase.all.map(\.name).joined(separator: ", ")).")
     var cases: String = BenchCase.all.map(\.name).joined(separator: ",")
     @Flag(help: "Also time attention alone at Stable Diffusion 1.x shapes (32×32 latent, batch 2).") var attention = false
+    @Flag(help: "Time forward + backward (the sample and every parameter) against PyTorch's autograd instead of the forward.")
+    var backward = false
+    @Flag(help: "Measure each case's peak memory for a forward, a backward and a checkpointed backward (one child process each).")
+    var peakMemory = false
+    @Option(help: .hidden) var runOnce: String?
 
     func run() throws {
+        if let mode = runOnce {
+            for benchCase in BenchCase.all where cases == benchCase.name {
+                let data = try JSONSerialization.data(withJSONObject: try benchCase.runOnce(mode), options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            }
+            return
+        }
+        if peakMemory { return try measurePeakMemory() }
+        if backward { return try measureBackward() }
         let core = BLAS.prepare()
         let threads = Parallelism.workers
         let sgemm = Self.sgemmRate()
@@ -62,6 +76,76 @@ struct BenchCommand: ParsableCommand {
             }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// Forward + backward for each case, against PyTorch's autograd.
+    func measureBackward() throws {
+        let core = BLAS.prepare()
+        let threads = Parallelism.workers
+        let sgemm = Self.sgemmRate()
+        log(String(format: "OpenBLAS %@ kernels, %d threads: sgemm 2048³ %.0f GFLOP/s", core, threads, sgemm))
+        let peer = noTorch ? nil : (python ?? (FileManager.default.isExecutableFile(atPath: "Tools/.venv/bin/python") ? "Tools/.venv/bin/python" : nil))
+        var results = [[String: Any]]()
+        let wanted = Set(cases.split(separator: ",").map(String.init))
+        for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
+            var r = try benchCase.measureBackward(runs: runs, python: peer, threads: threads, keepIn: peerFolder)
+            let rates = r["gflops_by_kind"] as? [String: Double] ?? [:]
+            r["backward_vs_sgemm"] = rates.mapValues { $0 / sgemm }
+            results.append(r)
+            var line = String(format: "%@ forward+backward: %.1f ms (min %.1f; checkpointed %.1f)", benchCase.name,
+                              r["forward_backward_ms"] as! Double, r["forward_backward_ms_min"] as! Double,
+                              r["checkpointed_forward_backward_ms"] as! Double)
+            if let torch = r["torch_ms"] as? Double {
+                line += String(format: "; PyTorch autograd %.1f ms, ratio %.2f (sample gradient max |Δ| %.2e of %.2e)", torch,
+                               r["ratio_vs_torch"] as! Double, r["max_abs_difference"] as! Double, r["torch_gradient_scale"] as! Double)
+            }
+            log(line)
+            let backwardKinds = rates.filter { $0.key.hasSuffix("_backward") && $0.value > 0 }.sorted { $0.key < $1.key }
+            log("    backward products: " + backwardKinds.map { String(format: "%@ %.0f GFLOP/s (%.0f%% of sgemm)", $0.key, $0.value, 100 * $0.value / sgemm) }
+                .joined(separator: ", "))
+            let kinds = (r["ms_by_kind"] as? [String: Double] ?? [:]).sorted { $0.value > $1.value }
+            log("    ms by kind: " + kinds.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "))
+        }
+        if json {
+            let object: [String: Any] = ["sgemm_gflops": sgemm, "blas_core": core, "threads": threads, "cases": results]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+
+    /// Peak resident memory of a forward, a backward and a checkpointed backward of each case, each
+    /// in a process of its own (the kernel's peak is per process).
+    func measurePeakMemory() throws {
+        var results = [[String: Any]]()
+        let wanted = cases.split(separator: ",").map(String.init)
+        for name in wanted {
+            var row: [String: Any] = ["name": name]
+            for mode in ["forward", "backward", "checkpointed"] {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+                process.arguments = ["--cases", name, "--run-once", mode]
+                let out = Pipe()
+                process.standardOutput = out
+                try process.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+                row["\(mode)_peak_mb"] = object["peak_mb"]
+                row["parameter_mb"] = object["parameter_mb"]
+                row["before_mb"] = object["before_mb"]
+            }
+            if let f = row["forward_peak_mb"] as? Double, let p = row["parameter_mb"] as? Double {
+                for mode in ["backward", "checkpointed"] {
+                    if let b = row["\(mode)_peak_mb"] as? Double { row["\(mode)_vs_budget"] = b / (2 * f + p) }
+                }
+                log(String(format: "%@: peak %.0f MB forward, %.0f MB backward, %.0f MB checkpointed backward; parameters %.0f MB; budget 2×forward + parameters = %.0f MB (backward %.2f of it, checkpointed %.2f)",
+                           name, f, row["backward_peak_mb"] as? Double ?? 0, row["checkpointed_peak_mb"] as? Double ?? 0, p, 2 * f + p,
+                           row["backward_vs_budget"] as? Double ?? 0, row["checkpointed_vs_budget"] as? Double ?? 0))
+            }
+            results.append(row)
+        }
+        if json {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: ["cases": results], options: [.sortedKeys]), as: UTF8.self))
         }
     }
 

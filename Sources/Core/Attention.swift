@@ -4,6 +4,8 @@ import CVectorKernels
 public struct Attention {
     var toQ: Linear, toK: Linear, toV: Linear, toOut: Linear
     var heads: Int
+    /// The module's diffusers name (`…transformer_blocks.0.attn1`), under which a tape captures its output.
+    public let name: String
 
     public init(_ store: ParameterStore, _ prefix: String, queryDim: Int, contextDim: Int?, heads: Int,
                 headDim: Int, bias: Bool = false) throws {
@@ -14,6 +16,7 @@ public struct Attention {
         toV = try Linear(store, "\(prefix).to_v", inFeatures: ctx, outFeatures: inner, bias: bias)
         toOut = try Linear(store, "\(prefix).to_out.0", inFeatures: inner, outFeatures: queryDim)
         self.heads = heads
+        name = prefix
     }
 
     /// Self-attention when `context` is nil, cross-attention otherwise.
@@ -23,7 +26,7 @@ public struct Attention {
 
     public func callAsFunction(_ x: Variable, context: Variable? = nil) -> Variable {
         let ctx = context?.sharingTape(with: x) ?? x
-        return toOut(Variable.attention(query: toQ(x), key: toK(ctx), value: toV(ctx), heads: heads))
+        return toOut(Variable.attention(query: toQ(x), key: toK(ctx), value: toV(ctx), heads: heads)).captured(as: name)
     }
 }
 
@@ -83,6 +86,8 @@ public struct Transformer2DModel {
     var norm: GroupNorm
     var projIn: TokenProjection, projOut: TokenProjection
     var blocks: [BasicTransformerBlock]
+    /// The module's diffusers name (`up_blocks.1.attentions.0`), under which a tape captures its output.
+    public let name: String
 
     public init(_ store: ParameterStore, _ prefix: String, channels: Int, heads: Int, layers: Int,
                 crossAttentionDim: Int, groups: Int, useLinearProjection: Bool) throws {
@@ -95,6 +100,7 @@ public struct Transformer2DModel {
                                       headDim: headDim, crossAttentionDim: crossAttentionDim)
         }
         projOut = try TokenProjection(store, "\(prefix).proj_out", inFeatures: inner, outFeatures: channels, asConv: !useLinearProjection)
+        name = prefix
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
@@ -105,6 +111,6 @@ public struct Transformer2DModel {
         let (h, w) = (x.shape[2], x.shape[3])
         var tokens = projIn(norm(x).channelsLast())
         for block in blocks { tokens = block(tokens, context: context) }
-        return projOut(tokens).channelsFirst(height: h, width: w) + x
+        return (projOut(tokens).channelsFirst(height: h, width: w) + x).captured(as: name)
     }
 }

@@ -43,6 +43,22 @@ public final class GradientTape {
     /// Parameter gradients handed up by checkpointed segments (see `checkpointed`).
     var segmentParameterGradients: [String: Tensor] = [:]
     var finished = false
+    /// Module outputs kept by name (value and node), for `captured(_:)`.
+    var capturedOutputs: [String: (value: Tensor, node: Int?)] = [:]
+
+    /// Diffusers names of modules (`up_blocks.1.attentions.0.transformer_blocks.0.attn1`, a
+    /// `Transformer2DModel`'s or a `ResnetBlock2D`'s name) whose outputs this tape keeps while a
+    /// model runs on it: a loss on them differentiates back through the part of the model before them.
+    public var capturing: Set<String> = []
+
+    /// The output of the module `name` (one of `capturing`) from the last forward on this tape.
+    public func captured(_ name: String) -> Variable? {
+        capturedOutputs[name].map { Variable($0.value, tape: self, node: $0.node) }
+    }
+
+    func capture(_ name: String, _ variable: Variable) {
+        if capturing.contains(name) { capturedOutputs[name] = (variable.value, variable.node) }
+    }
 
     /// A tape that differentiates the selected `parameters` besides the watched inputs; with
     /// `checkpointing`, models keep only each block's input and recompute the block backward.

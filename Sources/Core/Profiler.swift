@@ -2,7 +2,12 @@ import Foundation
 
 /// Counts FLOPs and wall time per kind of layer while `enabled`, for the benchmark.
 public enum Profiler {
-    public enum Kind: String, CaseIterable, Sendable { case convolution, linear, attention, normalization, elementwise }
+    public enum Kind: String, CaseIterable, Sendable {
+        case convolution, linear, attention, normalization, elementwise
+        /// The vector-Jacobian products of the backward pass.
+        case convolutionBackward = "convolution_backward", linearBackward = "linear_backward"
+        case attentionBackward = "attention_backward", normalizationBackward = "normalization_backward"
+    }
 
     public struct Totals: Sendable {
         public var flops: Double = 0

@@ -7,6 +7,8 @@ public struct ResnetBlock2D {
     var norm2: GroupNorm, conv2: Conv2d
     var shortcut: Conv2d?
     var outputScaleFactor: Float
+    /// The module's diffusers name (`down_blocks.0.resnets.1`), under which a tape captures its output.
+    public let name: String
 
     public init(_ store: ParameterStore, _ prefix: String, inChannels: Int, outChannels: Int,
                 timeChannels: Int?, groups: Int, eps: Float, outputScaleFactor: Float = 1) throws {
@@ -21,6 +23,7 @@ public struct ResnetBlock2D {
             ? try Conv2d(store, "\(prefix).conv_shortcut", inChannels: inChannels, outChannels: outChannels, kernel: 1)
             : nil
         self.outputScaleFactor = outputScaleFactor
+        name = prefix
     }
 
     /// `x` NCHW; `timeEmbedding` [N, timeChannels] already passed through SiLU, or nil.
@@ -35,6 +38,6 @@ public struct ResnetBlock2D {
         }
         h = conv2(norm2(h, thenSiLU: true))
         let out = (shortcut.map { $0(x) } ?? x) + h
-        return outputScaleFactor == 1 ? out : out.scaled(by: 1 / outputScaleFactor)
+        return (outputScaleFactor == 1 ? out : out.scaled(by: 1 / outputScaleFactor)).captured(as: name)
     }
 }

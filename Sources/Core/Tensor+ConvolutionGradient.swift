@@ -1,6 +1,7 @@
-/// Vector-Jacobian products of `conv2d` (any kernel, stride and padding), image by image so that
-/// memory holds one image's unfolded patches: the weight gradient is `Σ_b dy_b·col(x_b)ᵀ`, summed
-/// over the images in order, and the input gradient folds `Wᵀ·dy_b` back onto the image (col2im).
+/// Vector-Jacobian products of `conv2d` (any kernel, stride and padding). The weight gradient is
+/// `Σ_b dy_b·col(x_b)ᵀ`: one product over the whole batch when its unfolded patches are small,
+/// else image by image, summed in order. The input gradient of a stride-1 convolution is the
+/// convolution of dy with the flipped kernel; otherwise `Wᵀ·dy_b` is folded back (col2im).
 extension Tensor {
     /// Gradients of `x.conv2d(weight:bias:stride:padding:)` for the output gradient `dy`; each is
     /// computed only when asked for.
@@ -12,8 +13,8 @@ extension Tensor {
         let (ho, wo) = (dy.shape[2], dy.shape[3])
         let k = cin * kh * kw, p = ho * wo
         let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .uniform(0)
-        var dx: Tensor? = wantInput ? Tensor(uninitialized: x.shape) : nil
-        var dw: Tensor? = wantWeight ? Tensor(zeros: weight.shape) : nil
+        var dx: Tensor? = nil
+        var dw: Tensor? = nil
         var db: Tensor? = nil
         if wantBias {
             // Per channel, images then pixels in order.
@@ -33,9 +34,29 @@ extension Tensor {
             }
             db = sums
         }
-        guard wantInput || wantWeight else { return (nil, nil, db) }
-        let columns = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
-        let columnGradient = wantInput && !pointwise ? UnsafeMutablePointer<Float>.allocate(capacity: k * p) : nil
+        // Stride 1: the input gradient is itself a convolution, of dy with the kernel flipped and
+        // its channel axes swapped (padding k − 1 − p), and runs on the forward's fast kernels.
+        let transposedPadding = Padding2D(top: kh - 1 - padding.top, left: kw - 1 - padding.left,
+                                          bottom: kh - 1 - padding.bottom, right: kw - 1 - padding.right)
+        let asConvolution = wantInput && !pointwise && stride == 1
+            && [transposedPadding.top, transposedPadding.left, transposedPadding.bottom, transposedPadding.right].allSatisfy { $0 >= 0 }
+        if asConvolution {
+            dx = dy.convolved(weight: weight.flippedTransposedKernel(), bias: nil, stride: 1, padding: transposedPadding)
+        }
+        let wantColumns = wantInput && !asConvolution
+        if wantColumns { dx = Tensor(uninitialized: x.shape) }
+        guard wantColumns || wantWeight else { return (dx, dw, db) }
+        // Small planes: the weight gradient of the whole batch in one product, every image's
+        // patches side by side, as the forward does (a product per image would sum over only p).
+        let batchedWeight = wantWeight && n > 1 && k * n * p <= Tensor.batchedGradientLimit
+        if batchedWeight {
+            dw = Tensor.batchedConvolutionWeightGradient(dy, input: x, weight: weight, stride: stride, padding: padding)
+        }
+        let perImageWeight = wantWeight && !batchedWeight
+        if perImageWeight { dw = Tensor(uninitialized: weight.shape) }
+        guard wantColumns || perImageWeight else { return (dx, dw, db) }
+        let columns = pointwise || !perImageWeight ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)
+        let columnGradient = wantColumns && !pointwise ? UnsafeMutablePointer<Float>.allocate(capacity: k * p) : nil
         defer { columns?.deallocate(); columnGradient?.deallocate() }
         x.storage.withUnsafeBufferPointer { xs in
             weight.storage.withUnsafeBufferPointer { ws in
@@ -44,7 +65,7 @@ extension Tensor {
                     for b in 0..<n {
                         let image = xb + b * cin * h * w
                         let g = gb + b * cout * p
-                        if wantWeight {
+                        if perImageWeight {
                             var source = image
                             if let columns {
                                 Tensor.im2col(image, cin: cin, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding,
@@ -56,7 +77,7 @@ extension Tensor {
                                            beta: b == 0 ? 0 : 1, c: d.baseAddress!, ldc: k)
                             }
                         }
-                        if wantInput {
+                        if wantColumns {
                             dx!.storage.withUnsafeMutableBufferPointer { d in
                                 let target = d.baseAddress! + b * cin * h * w
                                 // Wᵀ·dy: [k, p]; for a 1x1 convolution that is the image's gradient itself.
@@ -73,6 +94,58 @@ extension Tensor {
             }
         }
         return (dx, dw, db)
+    }
+
+    /// The batch's unfolded patches (floats) up to which the weight gradient is one product.
+    static let batchedGradientLimit = 1 << 24
+
+    /// `dy_wide·col_wideᵀ`: every image's output gradient [Cout, N·P] against its patches
+    /// [K, N·P], summed in one product.
+    static func batchedConvolutionWeightGradient(_ dy: Tensor, input x: Tensor, weight: Tensor, stride: Int,
+                                                 padding: Padding2D) -> Tensor {
+        let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let (ho, wo) = (dy.shape[2], dy.shape[3])
+        let k = cin * kh * kw, p = ho * wo, wide = n * p
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * wide)
+        let gradient = UnsafeMutablePointer<Float>.allocate(capacity: cout * wide)
+        defer { columns.deallocate(); gradient.deallocate() }
+        var dw = Tensor(uninitialized: weight.shape)
+        x.storage.withUnsafeBufferPointer { xs in
+            dy.storage.withUnsafeBufferPointer { gs in
+                let (xb, gb) = (xs.baseAddress!, gs.baseAddress!)
+                for b in 0..<n {
+                    Tensor.im2col(xb + b * cin * h * w, cin: cin, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding,
+                                  ho: ho, wo: wo, into: columns + b * p, rowStride: wide)
+                }
+                parallelFor(n * cout) { bo in
+                    let b = bo / cout, o = bo % cout
+                    (gradient + o * wide + b * p).update(from: gb + bo * p, count: p)
+                }
+                dw.storage.withUnsafeMutableBufferPointer { d in
+                    BLAS.sgemm(transA: false, transB: true, m: cout, n: k, k: wide, a: gradient, lda: wide, b: columns, ldb: wide,
+                               c: d.baseAddress!, ldc: k)
+                }
+            }
+        }
+        return dw
+    }
+
+    /// [Cout, Cin, kh, kw] → [Cin, Cout, kh, kw] with each kernel turned by 180°: the weight of
+    /// the convolution that computes a stride-1 convolution's input gradient.
+    func flippedTransposedKernel() -> Tensor {
+        let (cout, cin, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
+        var out = Tensor(uninitialized: [cin, cout, kh, kw])
+        for o in 0..<cout {
+            for c in 0..<cin {
+                for i in 0..<kh {
+                    for j in 0..<kw {
+                        out.storage[((c * cout + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] = storage[((o * cin + c) * kh + i) * kw + j]
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// The adjoint of `im2col`: adds each patch column back onto the pixels it was read from,

@@ -6,7 +6,8 @@ struct ResnetAttentionLayer {
     var attention: Transformer2DModel?
 
     func callAsFunction(_ x: Variable, time: Variable, context: Variable) -> Variable {
-        guard x.tape?.checkpointsSegments == true else { return forward(x, time: time, context: context) }
+        // A segment recomputed in the backward pass keeps no module outputs, so capturing tapes do not checkpoint.
+        guard let tape = x.tape, tape.checkpointsSegments, tape.capturing.isEmpty else { return forward(x, time: time, context: context) }
         return GradientTape.checkpointed([x, time, context]) { v in forward(v[0], time: v[1], context: v[2]) }
     }
 

@@ -158,11 +158,14 @@ extension Variable {
     public func linear(weight: Variable, bias: Variable?) -> Variable {
         let (x, w) = (value, weight.value)
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
-        let wantInput = node != nil, wantWeight = weight.node != nil
+        let wantInput = node != nil, wantWeight = weight.node != nil, wantBias = bias?.node != nil
         return Variable.record(x.linear(weight: w, bias: bias?.value), inputs) { g in
-            [wantInput ? Tensor.linearInputGradient(g, weight: w, inputShape: x.shape) : nil,
-             wantWeight ? Tensor.linearWeightGradient(g, input: x, weightShape: w.shape) : nil,
-             g.sumOverLeadingAxes()]
+            let products = Double((wantInput ? 1 : 0) + (wantWeight ? 1 : 0))
+            return Profiler.measure(.linearBackward, flops: products * 2 * Double(g.count) * Double(w.count / w.shape[0])) {
+                [wantInput ? Tensor.linearInputGradient(g, weight: w, inputShape: x.shape) : nil,
+                 wantWeight ? Tensor.linearWeightGradient(g, input: x, weightShape: w.shape) : nil,
+                 wantBias ? g.sumOverLeadingAxes() : nil]
+            }
         }
     }
 
@@ -172,8 +175,12 @@ extension Variable {
         let inputs = [self, weight] + (bias.map { [$0] } ?? [])
         let wants = (node != nil, weight.node != nil, bias?.node != nil)
         return Variable.record(x.conv2d(weight: w, bias: bias?.value, stride: stride, padding: padding), inputs) { g in
-            let grads = Tensor.conv2dGradients(g, input: x, weight: w, stride: stride, padding: padding,
-                                               input: wants.0, weight: wants.1, bias: wants.2)
+            let products = Double((wants.0 ? 1 : 0) + (wants.1 ? 1 : 0))
+            let flops = products * 2 * Double(x.shape[0]) * Double(w.count) * Double(g.shape[2] * g.shape[3])
+            let grads = Profiler.measure(.convolutionBackward, flops: flops) {
+                Tensor.conv2dGradients(g, input: x, weight: w, stride: stride, padding: padding,
+                                       input: wants.0, weight: wants.1, bias: wants.2)
+            }
             return [grads.input, grads.weight, grads.bias]
         }
     }
@@ -183,7 +190,9 @@ extension Variable {
         let x = value, w = weight?.value, b = bias?.value
         let inputs = [self] + [weight, bias].compactMap { $0 }
         return Variable.record(x.groupNorm(groups: groups, weight: w, bias: b, eps: eps, thenSiLU: thenSiLU), inputs) { g in
-            let grads = Tensor.groupNormGradients(g, input: x, groups: groups, weight: w, bias: b, eps: eps, thenSiLU: thenSiLU)
+            let grads = Profiler.measure(.normalizationBackward, flops: 0) {
+                Tensor.groupNormGradients(g, input: x, groups: groups, weight: w, bias: b, eps: eps, thenSiLU: thenSiLU)
+            }
             return [grads.input] + [grads.weight, grads.bias].compactMap { $0 }
         }
     }
@@ -193,7 +202,9 @@ extension Variable {
         let x = value, w = weight?.value, b = bias?.value
         let inputs = [self] + [weight, bias].compactMap { $0 }
         return Variable.record(x.layerNorm(weight: w, bias: b, eps: eps), inputs) { g in
-            let grads = Tensor.layerNormGradients(g, input: x, weight: w, bias: b, eps: eps)
+            let grads = Profiler.measure(.normalizationBackward, flops: 0) {
+                Tensor.layerNormGradients(g, input: x, weight: w, bias: b, eps: eps)
+            }
             return [grads.input] + [grads.weight, grads.bias].compactMap { $0 }
         }
     }
@@ -202,7 +213,10 @@ extension Variable {
     public static func attention(query: Variable, key: Variable, value: Variable, heads: Int, causal: Bool = false) -> Variable {
         let (q, k, v) = (query.value, key.value, value.value)
         return record(Tensor.attention(query: q, key: k, value: v, heads: heads, causal: causal), [query, key, value]) { g in
-            let grads = Tensor.attentionGradients(g, query: q, key: k, value: v, heads: heads, causal: causal)
+            // Five products per head: the recomputed scores, dV, dP, dQ and dK.
+            let grads = Profiler.measure(.attentionBackward, flops: 10 * Double(q.count) * Double(k.shape[1])) {
+                Tensor.attentionGradients(g, query: q, key: k, value: v, heads: heads, causal: causal)
+            }
             return [grads.query, grads.key, grads.value]
         }
     }
@@ -214,6 +228,12 @@ extension Variable {
     /// `value` as a constant on this variable's tape (so that layers applied to it find the
     /// tape's parameters), or on no tape.
     public func constant(_ value: Tensor) -> Variable { tape?.constant(value) ?? Variable(value) }
+
+    /// This variable, after its tape (if it captures `name`) has kept it as the output of that module.
+    func captured(as name: String) -> Variable {
+        tape?.capture(name, self)
+        return self
+    }
 
     /// This variable, or, when it is on no tape, its value as a constant on `other`'s tape.
     public func sharingTape(with other: Variable) -> Variable { tape == nil ? other.constant(value) : self }

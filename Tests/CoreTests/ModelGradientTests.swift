@@ -40,6 +40,24 @@ import Testing
         expectParameterGradients("unet_pixel", grads)
     }
 
+    /// A partial graph: a loss on the output of one self-attention layer in an up-block (captured
+    /// by name, as CDS takes its features) differentiates back to the sample.
+    @Test func fromAnUpBlockSelfAttentionBackToTheSample() throws {
+        let unet = try UNet2DConditionModel(folder: Fixtures.path("unet-pixel"))
+        let name = "up_blocks.0.attentions.0.transformer_blocks.0.attn1"
+        let tape = GradientTape(checkpointing: true)
+        tape.capturing = [name]
+        let x = tape.watch(GradientFixtures.tensor("unet_pixel_attn1.x"))
+        _ = unet(x, timesteps: GradientFixtures.tensor("unet_pixel_attn1.timesteps").storage,
+                 encoderHiddenStates: Variable(GradientFixtures.tensor("unet_pixel_attn1.context")),
+                 classLabels: Variable(GradientFixtures.tensor("unet_pixel_attn1.class_labels")))
+        let features = try #require(tape.captured(name))
+        #expect(tape.captured("up_blocks.0.attentions.0.transformer_blocks.0.attn2") == nil)
+        expectClose(features.value, GradientFixtures.tensor("unet_pixel_attn1.out"), "captured attn1 output")
+        let grads = tape.gradients(of: features, seed: GradientFixtures.tensor("unet_pixel_attn1.cotangent"))
+        expectClose(grads[x], GradientFixtures.tensor("unet_pixel_attn1.grad.x"), "d attn1 / d sample")
+    }
+
     @Test func latentUNetMatchesAutograd() throws {
         let unet = try UNet2DConditionModel(folder: Fixtures.path("tiny-sd/unet"))
         let tape = GradientTape(parameters: .all)
