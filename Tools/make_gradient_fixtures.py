@@ -57,6 +57,8 @@ def layers():
         "conv3_s1_asym": (2, 3, 4, 3, 3, 1, (0, 2, 1, 0), 6, 7),
         "conv1_pad1": (2, 3, 2, 1, 1, 1, (1, 1, 1, 1), 5, 4),
         "conv3_one_image": (1, 4, 3, 3, 3, 1, (1, 1, 1, 1), 8, 7),
+        "conv3_s1_asym_one_image": (1, 3, 4, 3, 3, 1, (0, 2, 1, 0), 6, 7),
+        "conv3_s2_one_image": (1, 3, 2, 3, 3, 2, (1, 0, 1, 0), 9, 8),
     }.items():
         x = randn(n, cin, h, wd)
         w, b = randn(cout, cin, kh, kw, scale=0.5), randn(cout)

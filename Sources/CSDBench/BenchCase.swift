@@ -148,19 +148,35 @@ struct BenchCase {
         return result
     }
 
-    /// One forward, backward or checkpointed backward, for a child process that reports its peak memory.
+    /// One forward, backward or checkpointed backward, for a child process that reports its peak
+    /// memory; or ("gradient-digest") a hash of every gradient's bits.
     func runOnce(_ mode: String) throws -> [String: Any] {
         let prepared = try prepare()
         let before = Self.residentMegabytes()
+        var digest: String? = nil
         switch mode {
         case "forward": _ = prepared.forward()
         case "backward": _ = prepared.forwardAndBackward()
+        case "gradient-digest":
+            // Every gradient's bits, for checking that they do not depend on the thread count.
+            let tape = GradientTape(parameters: .all)
+            let x = tape.watch(prepared.sample), context = tape.watch(prepared.context)
+            let out = prepared.unet(x, timesteps: prepared.timesteps, encoderHiddenStates: context,
+                                    classLabels: prepared.pooled.map { tape.constant($0) })
+            let grads = tape.gradients(of: out, seed: prepared.cotangent)
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for tensor in [grads[x], grads[context]] + grads.parameters.keys.sorted().map({ grads.parameters[$0]! }) {
+                for v in tensor.storage { hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
+            }
+            digest = String(hash, radix: 16)
         default: _ = prepared.forwardAndBackward(checkpointing: true)
         }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return ["mode": mode, "peak_mb": Double(usage.ru_maxrss) / 1024, "before_mb": before,
-                "parameter_mb": Double(prepared.parameterCount * 4) / 1_048_576]
+        var result: [String: Any] = ["mode": mode, "peak_mb": Double(usage.ru_maxrss) / 1024, "before_mb": before,
+                                     "parameter_mb": Double(prepared.parameterCount * 4) / 1_048_576]
+        if let digest { result["digest"] = digest }
+        return result
     }
 
     /// Resident memory now, from /proc/self/statm.

@@ -38,12 +38,18 @@ extension Tensor {
         // its channel axes swapped (padding k − 1 − p), and runs on the forward's fast kernels.
         let transposedPadding = Padding2D(top: kh - 1 - padding.top, left: kw - 1 - padding.left,
                                           bottom: kh - 1 - padding.bottom, right: kw - 1 - padding.right)
-        let asConvolution = wantInput && !pointwise && stride == 1
+        // Small planes: Wᵀ·dy for the whole batch in one product, folded back image by image
+        // (turning a large kernel around would cost more than the product).
+        let batchedInput = wantInput && !pointwise && n > 1 && p <= Tensor.batchedPlaneLimit && k * n * p <= Tensor.batchedGradientLimit
+        if batchedInput {
+            dx = Tensor.batchedConvolutionInputGradient(dy, inputShape: x.shape, weight: weight, stride: stride, padding: padding)
+        }
+        let asConvolution = wantInput && !pointwise && !batchedInput && stride == 1
             && [transposedPadding.top, transposedPadding.left, transposedPadding.bottom, transposedPadding.right].allSatisfy { $0 >= 0 }
         if asConvolution {
             dx = dy.convolved(weight: weight.flippedTransposedKernel(), bias: nil, stride: 1, padding: transposedPadding)
         }
-        let wantColumns = wantInput && !asConvolution
+        let wantColumns = wantInput && !asConvolution && !batchedInput
         if wantColumns { dx = Tensor(uninitialized: x.shape) }
         guard wantColumns || wantWeight else { return (dx, dw, db) }
         // Small planes: the weight gradient of the whole batch in one product, every image's
@@ -131,16 +137,50 @@ extension Tensor {
         return dw
     }
 
+    /// `Wᵀ·dy_wide` [K, N·P] in one product, then each image's columns folded back (col2im).
+    static func batchedConvolutionInputGradient(_ dy: Tensor, inputShape: [Int], weight: Tensor, stride: Int,
+                                                padding: Padding2D) -> Tensor {
+        let (n, cin, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let (ho, wo) = (dy.shape[2], dy.shape[3])
+        let k = cin * kh * kw, p = ho * wo, wide = n * p
+        let gradient = UnsafeMutablePointer<Float>.allocate(capacity: cout * wide)
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * wide)
+        defer { columns.deallocate(); gradient.deallocate() }
+        var dx = Tensor(uninitialized: inputShape)
+        dy.storage.withUnsafeBufferPointer { gs in
+            weight.storage.withUnsafeBufferPointer { ws in
+                dx.storage.withUnsafeMutableBufferPointer { ds in
+                    let (gb, wb, db) = (gs.baseAddress!, ws.baseAddress!, ds.baseAddress!)
+                    parallelFor(n * cout) { bo in
+                        let b = bo / cout, o = bo % cout
+                        (gradient + o * wide + b * p).update(from: gb + bo * p, count: p)
+                    }
+                    BLAS.sgemm(transA: true, transB: false, m: k, n: wide, k: cout, a: wb, lda: k, b: gradient, ldb: wide,
+                               c: columns, ldc: wide)
+                    for b in 0..<n {
+                        Tensor.col2im(columns + b * p, cin: cin, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding,
+                                      ho: ho, wo: wo, into: db + b * cin * h * w, rowStride: wide)
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
     /// [Cout, Cin, kh, kw] → [Cin, Cout, kh, kw] with each kernel turned by 180°: the weight of
     /// the convolution that computes a stride-1 convolution's input gradient.
     func flippedTransposedKernel() -> Tensor {
         let (cout, cin, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
+        let taps = kh * kw
         var out = Tensor(uninitialized: [cin, cout, kh, kw])
-        for o in 0..<cout {
-            for c in 0..<cin {
-                for i in 0..<kh {
-                    for j in 0..<kw {
-                        out.storage[((c * cout + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] = storage[((o * cin + c) * kh + i) * kw + j]
+        storage.withUnsafeBufferPointer { s in
+            out.storage.withUnsafeMutableBufferPointer { d in
+                let sp = s.baseAddress!, dp = d.baseAddress!
+                parallelFor(cin) { c in
+                    for o in 0..<cout {
+                        let src = sp + (o * cin + c) * taps, dst = dp + (c * cout + o) * taps
+                        for t in 0..<taps { dst[taps - 1 - t] = src[t] }
                     }
                 }
             }
@@ -149,10 +189,10 @@ extension Tensor {
     }
 
     /// The adjoint of `im2col`: adds each patch column back onto the pixels it was read from,
-    /// into a CHW image it overwrites. Each channel is folded on one core, in a fixed order.
+    /// into a CHW image it overwrites; the column matrix's rows are `rowStride` floats apart. Each channel is folded on one core, in a fixed order.
     static func col2im(_ col: UnsafePointer<Float>, cin: Int, h: Int, w: Int, kh: Int, kw: Int, stride: Int,
-                       padding: Padding2D, ho: Int, wo: Int, into image: UnsafeMutablePointer<Float>) {
-        let p = ho * wo
+                       padding: Padding2D, ho: Int, wo: Int, into image: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+        let p = rowStride ?? ho * wo
         parallelFor(cin) { c in
             let plane = image + c * h * w
             plane.update(repeating: 0, count: h * w)

@@ -28,7 +28,8 @@ enum GradientFixtures {
         GradientFixtures.check("linear", inputs: ["x", "weight", "bias"]) { v in v[0].linear(weight: v[1], bias: v[2]) }
     }
 
-    @Test(arguments: ["conv3", "conv1", "conv3_s2_asym", "conv4_s2", "conv3x2_s3", "conv3_s1_asym", "conv1_pad1", "conv3_one_image"])
+    @Test(arguments: ["conv3", "conv1", "conv3_s2_asym", "conv4_s2", "conv3x2_s3", "conv3_s1_asym", "conv1_pad1", "conv3_one_image",
+                       "conv3_s1_asym_one_image", "conv3_s2_one_image"])
     func convolution(_ name: String) {
         let g = GradientFixtures.tensor("\(name).geometry").storage.map { Int($0) }
         let padding = Padding2D(top: g[1], left: g[2], bottom: g[3], right: g[4])
