@@ -126,7 +126,7 @@ struct BenchCase {
         let totals = Self.profile(min(runs, 3)) { _ = prepared.forwardAndBackward() }
         let ms = times.sorted()[times.count / 2]
         var result: [String: Any] = [
-            "name": name, "forward_backward_ms": ms, "forward_backward_ms_min": times.min()!,
+            "name": name, "forward_backward_ms": ms, "forward_backward_ms_min": times.min()!, "forward_backward_runs_ms": times,
             "checkpointed_forward_backward_ms": checkpointedTimes.sorted()[times.count / 2],
             "parameters": prepared.parameterCount,
             "gflops_by_kind": Dictionary(uniqueKeysWithValues: totals.map { ($0.key.rawValue, $0.value.gflops) }),
