@@ -56,5 +56,19 @@ public struct AutoencoderKLConfiguration: Codable, Equatable, Sendable {
             throw InputError(path, "down_block_types and up_block_types need one entry per block_out_channels")
         }
         guard actFn == "silu" || actFn == "swish" else { throw InputError(path, "unsupported act_fn '\(actFn)' (supported: silu)") }
+        let channels = 1...16384
+        guard !blockOutChannels.isEmpty else { throw InputError(path, "'block_out_channels' is empty") }
+        try ConfigFile.require(inChannels, in: channels, "in_channels", path: path)
+        try ConfigFile.require(outChannels, in: channels, "out_channels", path: path)
+        try ConfigFile.require(latentChannels, in: channels, "latent_channels", path: path)
+        try ConfigFile.require(blockOutChannels, in: channels, "block_out_channels", path: path)
+        try ConfigFile.require(layersPerBlock, in: 1...64, "layers_per_block", path: path)
+        try ConfigFile.require(normNumGroups, in: 1...16384, "norm_num_groups", path: path)
+        for c in blockOutChannels where c % normNumGroups != 0 {
+            throw InputError(path, "block of \(c) channels does not split into \(normNumGroups) groups (norm_num_groups)")
+        }
+        guard scalingFactor.isFinite, abs(scalingFactor) >= 1e-6 else { throw InputError(path, "'scaling_factor' is \(scalingFactor); it must be finite and not 0") }
+        if let s = shiftFactor, !s.isFinite { throw InputError(path, "'shift_factor' is \(s); it must be finite") }
+        if let s = sampleSize { try ConfigFile.require(s, in: 1...65536, "sample_size", path: path) }
     }
 }

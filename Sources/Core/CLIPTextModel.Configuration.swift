@@ -38,6 +38,15 @@ public struct CLIPTextModelConfiguration: Codable, Equatable, Sendable {
         guard ["quick_gelu", "gelu", "gelu_pytorch_tanh"].contains(hiddenAct) else {
             throw InputError(path, "unsupported hidden_act '\(hiddenAct)' (supported: quick_gelu, gelu, gelu_pytorch_tanh)")
         }
+        try ConfigFile.require(vocabSize, in: 1...10_000_000, "vocab_size", path: path)
+        try ConfigFile.require(hiddenSize, in: 1...65536, "hidden_size", path: path)
+        try ConfigFile.require(intermediateSize, in: 1...262_144, "intermediate_size", path: path)
+        try ConfigFile.require(numHiddenLayers, in: 0...256, "num_hidden_layers", path: path)
+        try ConfigFile.require(maxPositionEmbeddings, in: 1...65536, "max_position_embeddings", path: path)
+        try ConfigFile.require(layerNormEps, in: Float.leastNormalMagnitude...1, "layer_norm_eps", path: path)
+        for (key, id) in [("eos_token_id", eosTokenId), ("bos_token_id", bosTokenId)] {
+            try ConfigFile.require(id, in: 0...(vocabSize - 1), key, path: path)
+        }
         guard numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
             throw InputError(path, "hidden_size \(hiddenSize) does not split into \(numAttentionHeads) heads")
         }

@@ -43,8 +43,12 @@ public struct CLIPTextModel {
                 fc2: try Linear(store, "\(l).mlp.fc2", inFeatures: c.intermediateSize, outFeatures: d))
         }
         finalNorm = try LayerNorm(store, "\(p)final_layer_norm", dim: d, eps: eps)
-        // position_ids is a buffer some checkpoints carry; it holds no learned values.
-        _ = try store.optionalTensor("\(p)embeddings.position_ids", shape: [1, c.maxPositionEmbeddings])
+        // position_ids is a buffer some checkpoints carry (I64 from older transformers); the model
+        // reads positions 0..<n, so any other values would be a different model.
+        if let (ids, path) = try store.optionalBuffer("\(p)embeddings.position_ids", shape: [1, c.maxPositionEmbeddings]),
+           let wrong = ids.storage.indices.first(where: { ids.storage[$0] != Float($0) }) {
+            throw InputError(path, "buffer '\(p)embeddings.position_ids' holds \(ids.storage[wrong]) at position \(wrong); expected 0..<\(c.maxPositionEmbeddings)")
+        }
         try store.finish()
     }
 

@@ -25,6 +25,17 @@ public enum ConfigFile {
         }
     }
 
+    /// Fails unless `value` lies in `range` (NaN never does), naming the key: the values a config
+    /// may hold before any layer is built from it.
+    public static func require<T: Comparable>(_ value: T, in range: ClosedRange<T>, _ key: String, path: String) throws {
+        guard range.contains(value) else { throw InputError(path, "'\(key)' is \(value); it must be in \(range.lowerBound)...\(range.upperBound)") }
+    }
+
+    /// `require` for every entry of a list.
+    public static func require<T: Comparable>(_ values: [T], in range: ClosedRange<T>, _ key: String, path: String) throws {
+        for v in values { try require(v, in: range, key, path: path) }
+    }
+
     static func keyPath(_ context: DecodingError.Context) -> String {
         context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }

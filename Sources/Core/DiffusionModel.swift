@@ -55,6 +55,14 @@ public final class DiffusionModel {
         unet = try UNet2DConditionModel(folder: "\(folder)/unet")
         textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder")
         tokenizer = try CLIPTokenizer(folder: "\(folder)/tokenizer", defaultMaxLength: textEncoder.configuration.maxPositionEmbeddings)
+        let text = textEncoder.configuration
+        if tokenizer.maxLength > text.maxPositionEmbeddings || tokenizer.maxLength < 2 {
+            throw InputError("\(folder)/tokenizer/tokenizer_config.json",
+                             "model_max_length \(tokenizer.maxLength) does not fit the text encoder's 2...\(text.maxPositionEmbeddings) positions (max_position_embeddings)")
+        }
+        if let (token, id) = tokenizer.vocabulary.first(where: { $0.value < 0 || $0.value >= text.vocabSize }) {
+            throw InputError("\(folder)/tokenizer/vocab.json", "token '\(token)' has id \(id), outside the text encoder's vocabulary 0..<\(text.vocabSize)")
+        }
         let schedulerPath = "\(folder)/scheduler/scheduler_config.json"
         let schedulerConfiguration = try ConfigFile.decode(SchedulerConfiguration.self, from: schedulerPath)
         try schedulerConfiguration.validate(path: schedulerPath)

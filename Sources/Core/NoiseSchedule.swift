@@ -48,6 +48,11 @@ public struct SchedulerConfiguration: Codable, Equatable, Sendable {
             throw InputError(path, "unsupported timestep_spacing '\(timestepSpacing)' (supported: leading, trailing, linspace)")
         }
         guard numTrainTimesteps > 1 else { throw InputError(path, "num_train_timesteps must be at least 2") }
+        try ConfigFile.require(numTrainTimesteps, in: 2...100_000, "num_train_timesteps", path: path)
+        try ConfigFile.require(betaStart, in: 1e-12...0.999, "beta_start", path: path)
+        try ConfigFile.require(betaEnd, in: betaStart...0.999, "beta_end", path: path)
+        try ConfigFile.require(stepsOffset, in: 0...(numTrainTimesteps - 1), "steps_offset", path: path)
+        try ConfigFile.require(clipSampleRange, in: Float.leastNormalMagnitude...Float.greatestFiniteMagnitude, "clip_sample_range", path: path)
     }
 }
 

@@ -95,6 +95,19 @@ public final class ParameterStore {
         return t
     }
 
+    /// The buffer `name` (integer or float: `position_ids` as older transformers save it, I64) and
+    /// the file that holds it, if the files hold it; it must have `shape`.
+    public func optionalBuffer(_ name: String, shape: [Int]) throws -> (values: Tensor, path: String)? {
+        guard generator == nil, let resolved = resolve(name), let file = owner[resolved], let entry = file.entries[resolved] else {
+            return nil
+        }
+        guard entry.shape == shape else {
+            throw InputError(file.path, "buffer '\(resolved)' has shape \(entry.shape), expected \(shape)")
+        }
+        taken.insert(resolved)
+        return (try file.tensor(resolved), file.path)
+    }
+
     /// The parameter `name` if the files hold it, else nil.
     public func optionalTensor(_ name: String, shape: [Int]) throws -> Tensor? {
         contains(name) ? try tensor(name, shape: shape) : nil

@@ -76,20 +76,46 @@ public final class SafetensorsFile {
             guard begin >= 0, end >= begin, end <= dataLength else {
                 throw InputError(path, "tensor '\(name)': data offsets [\(begin), \(end)] run past the end of the data (\(dataLength) bytes); the file is truncated")
             }
-            let expected = shape.reduce(1, *) * dtype.size
+            guard let expected = Self.byteCount(shape, dtype) else {
+                throw InputError(path, "tensor '\(name)': shape \(shape) holds more elements than any file can")
+            }
             guard end - begin == expected else {
                 throw InputError(path, "tensor '\(name)': \(end - begin) bytes do not hold \(dtypeName) \(shape) (\(expected) bytes)")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: begin, end: end)
         }
-        let sorted = entries.sorted { $0.value.begin < $1.value.begin }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where a.value.end > b.value.begin && a.value.end > a.value.begin {
-            throw InputError(path, "tensors '\(a.key)' and '\(b.key)' overlap in the data")
+        // As the reference library requires: the tensors tile the data section, from its first
+        // byte to its last, with no gap and no overlap (a header one byte off reads every tensor off).
+        let sorted = entries.sorted { ($0.value.begin, $0.value.end, $0.key) < ($1.value.begin, $1.value.end, $1.key) }
+        var covered = 0, previous: String?
+        for (name, e) in sorted {
+            if e.begin < covered {
+                throw InputError(path, "tensors '\(previous ?? name)' and '\(name)' overlap in the data")
+            }
+            if e.begin > covered {
+                throw InputError(path, "tensor '\(name)' starts at data byte \(e.begin), leaving bytes \(covered)..<\(e.begin) to no tensor; the header does not describe the data")
+            }
+            covered = e.end
+            previous = name
+        }
+        guard covered == dataLength else {
+            throw InputError(path, "the tensors cover \(covered) of the \(dataLength) data bytes; the header does not describe the data")
         }
         self.data = data
         self.dataStart = dataStart
         self.entries = entries
         self.metadata = metadata
+    }
+
+    /// Bytes of a `dtype` tensor of `shape`, or nil when the count overflows.
+    static func byteCount(_ shape: [Int], _ dtype: DType) -> Int? {
+        var n = dtype.size
+        for d in shape {
+            let (product, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            n = product
+        }
+        return n
     }
 
     /// The tensor `name` converted to Float32.

@@ -125,6 +125,26 @@ public struct UNet2DConditionModelConfiguration: Codable, Equatable, Sendable {
               transformerLayersPerBlock.perBlock(n).count == n else {
             throw fail("per-block lists (attention_head_dim, layers_per_block, transformer_layers_per_block) need \(n) entries")
         }
+        let channels = 1...16384
+        try ConfigFile.require(inChannels, in: channels, "in_channels", path: path)
+        try ConfigFile.require(outChannels, in: channels, "out_channels", path: path)
+        try ConfigFile.require(blockOutChannels, in: channels, "block_out_channels", path: path)
+        try ConfigFile.require(crossAttentionDim, in: channels, "cross_attention_dim", path: path)
+        if let d = projectionClassEmbeddingsInputDim { try ConfigFile.require(d, in: channels, "projection_class_embeddings_input_dim", path: path) }
+        try ConfigFile.require(layersPerBlock.perBlock(n), in: 1...64, "layers_per_block", path: path)
+        try ConfigFile.require(transformerLayersPerBlock.perBlock(n), in: 1...64, "transformer_layers_per_block", path: path)
+        try ConfigFile.require(normNumGroups, in: 1...16384, "norm_num_groups", path: path)
+        for c in blockOutChannels where c % normNumGroups != 0 {
+            throw fail("block of \(c) channels does not split into \(normNumGroups) groups (norm_num_groups)")
+        }
+        try ConfigFile.require(normEps, in: Float.leastNormalMagnitude...1, "norm_eps", path: path)
+        try ConfigFile.require(midBlockScaleFactor, in: 1e-6...1e6, "mid_block_scale_factor", path: path)
+        try ConfigFile.require(freqShift, in: -1e6...1e6, "freq_shift", path: path)
+        try ConfigFile.require(downsamplePadding, in: 0...8, "downsample_padding", path: path)
+        for (key, k) in [("conv_in_kernel", convInKernel), ("conv_out_kernel", convOutKernel)] where k < 1 || k > 15 || k % 2 == 0 {
+            throw fail("'\(key)' is \(k); it must be odd, 1 to 15")
+        }
+        if let s = sampleSize { try ConfigFile.require(s, in: 1...16384, "sample_size", path: path) }
         for (c, h) in zip(blockOutChannels, headsPerBlock) where h <= 0 || c % h != 0 {
             throw fail("block of \(c) channels does not split into \(h) attention heads")
         }

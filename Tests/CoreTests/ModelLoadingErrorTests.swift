@@ -81,6 +81,11 @@ import Testing
             (#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, ["tensor 'a'", "do not hold F32 [3]"]),
             (#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, 8, ["tensor 'a'", "run past the end"]),
             (#"{"a":{"dtype":"F32"}}"#, 0, ["tensor 'a'", "lacks"]),
+            (#"{"a":{"dtype":"F32","shape":[3037000500,3037000500,4],"data_offsets":[0,8]}}"#, 8, ["tensor 'a'", "more elements than any file"]),
+            // One byte short of the data: every tensor would be read a byte off.
+            (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 9, ["cover 8 of the 9 data bytes"]),
+            (#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[5,9]}}"#, 9,
+             ["tensor 'b' starts at data byte 5"]),
             ("[1,2,3]", 0, ["not a JSON object"]),
         ]
         for (header, bytes, parts) in cases {
@@ -139,8 +144,100 @@ import Testing
         expectOneLine(loadError(folder), mentions: [configPath, "unsupported block type 'SimpleCrossAttnDownBlock2D'"])
         try with { $0["act_fn"] = "mish" }
         expectOneLine(loadError(folder), mentions: [configPath, "act_fn"])
+        // Values that used to reach a trap (a division by zero groups, a negative count, a huge size).
+        let traps: [(String, Any, String)] = [
+            ("layers_per_block", -1, "'layers_per_block' is -1"),
+            ("transformer_layers_per_block", [1, -2, 1], "'transformer_layers_per_block' is -2"),
+            ("sample_size", 2_147_483_648, "'sample_size' is 2147483648"),
+            ("norm_num_groups", -0.0, "'norm_num_groups' is 0"),
+            ("norm_num_groups", 5, "does not split into 5 groups"),
+            ("block_out_channels", [16, 0, 32], "'block_out_channels' is 0"),
+            ("norm_eps", -1, "'norm_eps' is -1"),
+            ("conv_in_kernel", 0, "'conv_in_kernel' is 0"),
+            ("in_channels", 0, "'in_channels' is 0"),
+        ]
+        for (key, value, message) in traps {
+            try with { $0[key] = value }
+            expectOneLine(loadError(folder), mentions: [configPath, message])
+        }
         try "{not json".write(toFile: configPath, atomically: true, encoding: .utf8)
         expectOneLine(loadError(folder), mentions: [configPath, "not valid JSON"])
+    }
+
+    /// The other configs of a pipeline: values that used to trap or to write a white image.
+    @Test func badSchedulerTextEncoderVAEAndTokenizerValues() throws {
+        let dir = Fixtures.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sd = "\(dir)/sd"
+        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-sd"), toPath: sd)
+        func edit(_ relative: String, _ change: (inout [String: Any]) -> Void) throws -> String {
+            let path = "\(sd)/\(relative)"
+            var json = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+            change(&json)
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        func loadError() -> InputError? {
+            do { _ = try DiffusionModel(folder: sd); return nil } catch let e as InputError { return e } catch {
+                Issue.record("not an InputError: \(error)")
+                return nil
+            }
+        }
+        let cases: [(String, String, Any, String)] = [
+            ("scheduler/scheduler_config.json", "beta_start", -1e9, "'beta_start' is -1e+09"),
+            ("scheduler/scheduler_config.json", "beta_end", 2.0, "'beta_end' is 2.0"),
+            ("scheduler/scheduler_config.json", "steps_offset", -1, "'steps_offset' is -1"),
+            ("text_encoder/config.json", "layer_norm_eps", -1, "'layer_norm_eps' is -1"),
+            ("text_encoder/config.json", "max_position_embeddings", -5, "'max_position_embeddings' is -5"),
+            ("text_encoder/config.json", "eos_token_id", 49408, "'eos_token_id' is 49408"),
+            ("vae/config.json", "layers_per_block", 0, "'layers_per_block' is 0"),
+            ("vae/config.json", "norm_num_groups", 0, "'norm_num_groups' is 0"),
+            ("vae/config.json", "scaling_factor", 0, "'scaling_factor' is 0"),
+            ("tokenizer/tokenizer_config.json", "model_max_length", 78, "model_max_length 78 does not fit"),
+        ]
+        for (file, key, value, message) in cases {
+            let path = "\(sd)/\(file)"
+            let original = try Data(contentsOf: URL(fileURLWithPath: path))
+            _ = try edit(file) { $0[key] = value }
+            expectOneLine(loadError(), mentions: [path, message])
+            try original.write(to: URL(fileURLWithPath: path))
+        }
+        // A vocabulary id past the text encoder's table, and a negative one.
+        let vocabPath = "\(sd)/tokenizer/vocab.json"
+        let vocab = try Data(contentsOf: URL(fileURLWithPath: vocabPath))
+        for id in [49408, -3] {
+            _ = try edit("tokenizer/vocab.json") { $0["a</w>"] = id }
+            expectOneLine(loadError(), mentions: [vocabPath, "'a</w>' has id \(id)"])
+        }
+        try vocab.write(to: URL(fileURLWithPath: vocabPath))
+        #expect(loadError() == nil)
+    }
+
+    /// Older transformers save `position_ids` as I64: read it, and refuse one that is not 0..<n.
+    @Test func int64PositionIdsLoadAndAreChecked() throws {
+        let dir = Fixtures.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-sd/text_encoder"), toPath: "\(dir)/te")
+        let path = "\(dir)/te/model.safetensors"
+        let file = try SafetensorsFile(path: path)
+        var raw = [String: SafetensorsFile.RawTensor]()
+        for name in file.entries.keys {
+            let t = try file.tensor(name)
+            raw[name] = .init(dtype: "F32", shape: t.shape, bytes: t.storage.withUnsafeBytes { Data($0) })
+        }
+        let reference = try CLIPTextModel(folder: "\(dir)/te")([[49406, 320, 49407]]).lastHiddenState
+        for (positions, ok) in [(Array(0..<77), true), (Array(0..<76) + [0], false)] {
+            let ids = positions.map { Int64($0).littleEndian }
+            raw["embeddings.position_ids"] = .init(dtype: "I64", shape: [1, 77], bytes: ids.withUnsafeBytes { Data($0) })
+            try SafetensorsFile.write(raw: raw, to: path)
+            if ok {
+                #expect(try CLIPTextModel(folder: "\(dir)/te")([[49406, 320, 49407]]).lastHiddenState == reference)
+            } else {
+                var caught: InputError?
+                do { _ = try CLIPTextModel(folder: "\(dir)/te") } catch let e as InputError { caught = e }
+                expectOneLine(caught, mentions: [path, "position_ids", "at position 76"])
+            }
+        }
     }
 
     @Test func pipelineFolderProblems() throws {
