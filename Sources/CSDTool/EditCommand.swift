@@ -97,14 +97,26 @@ struct EditOptions: ParsableArguments {
     }
 
     /// Working size for an input of `width`×`height`: the short side at the model's size, the long
-    /// side in proportion, both multiples of 8.
-    func workingSize(width: Int, height: Int, model: DiffusionModel) throws -> (Int, Int) {
+    /// side in proportion, both multiples of 8. An input more than `maximumAspect` times longer than
+    /// it is wide (a 64×1 strip would take a 64×4096 working size) or whose long working side would
+    /// pass `maximumWorkingSide` is refused, naming the input.
+    func workingSize(width: Int, height: Int, model: DiffusionModel, input: String) throws -> (Int, Int) {
         guard let short = workingSize ?? model.nativeImageSize else { throw InputError("--working-size", "the model has no sample_size; give one") }
         guard (8...4096).contains(short) else { throw InputError("--working-size", "must be between 8 and 4096") }
+        guard width > 0, height > 0 else { throw InputError(input, "is \(width)×\(height): no pixels") }
+        let aspect = Double(max(width, height)) / Double(min(width, height))
         func round8(_ v: Double) -> Int { max(8, Int((v / 8).rounded()) * 8) }
-        return width <= height ? (round8(Double(short)), round8(Double(short) * Double(height) / Double(width)))
-                               : (round8(Double(short) * Double(width) / Double(height)), round8(Double(short)))
+        let long = round8(Double(short) * aspect)
+        guard aspect <= Self.maximumAspect, long <= Self.maximumWorkingSide else {
+            throw InputError(input, "is \(width)×\(height), more than \(Int(Self.maximumAspect)):1 or a working size past \(Self.maximumWorkingSide) px (it would be \(long) px long); crop it, or give a smaller --working-size")
+        }
+        return width <= height ? (round8(Double(short)), long) : (long, round8(Double(short)))
     }
+
+    /// The longest side an input may have against its short side (a 360° panorama strip is about 8:1).
+    static let maximumAspect: Double = 32
+    /// The longest working side, in pixels.
+    static let maximumWorkingSide = 8192
 }
 
 /// An editor that advances one step at a time and saves and restores its state.
@@ -170,7 +182,7 @@ struct EditImage: ParsableCommand {
             let image = try readImage(input)
             BLAS.prepare()
             let model = try DiffusionModel(folder: options.model)
-            let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model)
+            let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model, input: input)
             let original = image.workingTensor(width: w, height: h)
             let editor = try ParticleEditor(model: model, settings: settings, source: model.toModelSpace(original),
                                             sourcePrompt: options.source, targetPrompt: options.target)
@@ -219,7 +231,7 @@ struct EditVideo: ParsableCommand {
             BLAS.prepare()
             let model = try DiffusionModel(folder: options.model)
             let (fw, fh) = (frames[0].image.width, frames[0].image.height)
-            let (w, h) = try options.workingSize(width: fw, height: fh, model: model)
+            let (w, h) = try options.workingSize(width: fw, height: fh, model: model, input: input)
             let originals = frames.map { $0.image.workingTensor(width: w, height: h) }
             let sources = originals.map { model.toModelSpace($0) }
             var edited = sources
@@ -349,7 +361,7 @@ struct EditPanorama: ParsableCommand {
             let model = try DiffusionModel(folder: options.model)
             guard let native = options.workingSize ?? model.nativeImageSize else { throw InputError("--working-size", "the model has no sample_size; give one") }
             // The short side (the height of a wide panorama) goes to the working size.
-            let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model)
+            let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model, input: input)
             let cell = model.pixelsPerCell
             // The window defaults to the working short side, which is the working size rounded to
             // 8 pixels: an odd --working-size (17) left a 17-pixel window on a 16-pixel-high panorama.

@@ -68,6 +68,13 @@ public final class DiffusionModel {
         try schedulerConfiguration.validate(path: schedulerPath)
         schedule = NoiseSchedule(schedulerConfiguration)
         vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae") : nil
+        // The UNet must take and return what the runtime feeds it: the VAE's latents or RGB.
+        let space = vae.map { ("the VAE's latent_channels", $0.configuration.latentChannels) } ?? ("RGB pixels (no vae/)", 3)
+        for (key, channels) in [("in_channels", unet.configuration.inChannels), ("out_channels", unet.configuration.outChannels)]
+        where channels != space.1 {
+            throw InputError("\(folder)/unet/config.json",
+                             "\(key) \(channels) does not match \(space.0), \(space.1); image-conditioned models (InstructPix2Pix's in_channels 8) are not supported")
+        }
         if unet.configuration.crossAttentionDim != textEncoder.configuration.hiddenSize {
             throw InputError("\(folder)/unet/config.json",
                              "cross_attention_dim \(unet.configuration.crossAttentionDim) does not match the text encoder's hidden_size \(textEncoder.configuration.hiddenSize)")

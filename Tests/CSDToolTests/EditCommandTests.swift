@@ -51,6 +51,23 @@ import Video
         #expect(png[16..<24] == Data([0, 0, 0, 96, 0, 0, 0, 72]), "96x72 kept")
     }
 
+    /// A 64×1 strip would take a 64×4096 working size (2 GB), a 1000×1 one 6 GB: refused before
+    /// any step, naming the input, with nothing written.
+    @Test func hostileAspectRatiosAreOneLineErrors() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (w, h) in [(64, 1), (1000, 1), (1, 700)] {
+            let path = "\(dir)/strip-\(w)x\(h).png"
+            try RGBImage(width: w, height: h, pixels: [UInt8](repeating: 120, count: w * h * 3)).writePNG(to: path)
+            for kind in ["image", "panorama"] {
+                let r = try CommandRunner.run(["edit", kind, path, "-o", "\(dir)/out.png"] + commonOptions(steps: 2))
+                #expect(r.status != 0, "\(kind) \(w)x\(h) was accepted")
+                #expect(r.stderr.contains(path) && r.stderr.contains("\(w)×\(h)") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/out.png"))
+            }
+        }
+    }
+
     @Test(arguments: ["image", "video"])
     func anEditResumedFromItsCheckpointEndsWhereAnUninterruptedOneDoes(kind: String) throws {
         let dir = CommandRunner.scratch()

@@ -213,6 +213,29 @@ import Testing
         #expect(loadError() == nil)
     }
 
+    /// An InstructPix2Pix-style UNet (8 input channels) beside a 4-channel VAE loads as a UNet, and
+    /// the pipeline refuses it in one line instead of trapping in the first convolution.
+    @Test func aUNetWhoseChannelsDoNotFitTheVAEIsRefused() throws {
+        let dir = Fixtures.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sd = "\(dir)/sd"
+        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-sd"), toPath: sd)
+        let config = "\(sd)/unet/config.json"
+        var json = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
+        json["in_channels"] = 8
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+        let weightsPath = "\(sd)/unet/diffusion_pytorch_model.safetensors"
+        let file = try SafetensorsFile(path: weightsPath)
+        var weights = Dictionary(uniqueKeysWithValues: try file.entries.keys.map { ($0, try file.tensor($0)) })
+        let w = weights["conv_in.weight"]!
+        weights["conv_in.weight"] = Tensor(zeros: [w.shape[0], 8, w.shape[2], w.shape[3]])
+        try SafetensorsFile.write(weights, to: weightsPath)
+        _ = try UNet2DConditionModel(folder: "\(sd)/unet")
+        var caught: InputError?
+        do { _ = try DiffusionModel(folder: sd) } catch let e as InputError { caught = e }
+        expectOneLine(caught, mentions: [config, "in_channels 8 does not match the VAE's latent_channels, 4"])
+    }
+
     /// Older transformers save `position_ids` as I64: read it, and refuse one that is not 0..<n.
     @Test func int64PositionIdsLoadAndAreChecked() throws {
         let dir = Fixtures.scratch()
