@@ -24,6 +24,13 @@ struct CSDCommand: ParsableCommand {
         } catch let error as InputError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            // Anything else (a Foundation file error) in the same one-line form, never a raw dump.
+            let path = (error as NSError).userInfo[NSFilePathErrorKey] as? String ?? "csd"
+            FileHandle.standardError.write(Data("error: \(path): \(AtomicFile.reason(error))\n".utf8))
+            throw ExitCode(1)
         }
     }
 }

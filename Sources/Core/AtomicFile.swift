@@ -19,6 +19,39 @@ public enum AtomicFile {
         }
     }
 
+    /// Creates the folder `path` (and its parents), or fails in one line naming it and why.
+    public static func createFolder(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            // Name a file standing where a folder should, which Foundation reports only as "error 512".
+            var ancestor = URL(fileURLWithPath: path)
+            var isDirectory: ObjCBool = false
+            while ancestor.path != "/" && !FileManager.default.fileExists(atPath: ancestor.path, isDirectory: &isDirectory) {
+                ancestor.deleteLastPathComponent()
+            }
+            let why = isDirectory.boolValue || ancestor.path == "/" ? reason(error) : "\(ancestor.path) is a file, not a folder"
+            throw InputError(path, "cannot be created (\(why))")
+        }
+    }
+
+    /// The operating system's reason behind a Foundation file error ("Permission denied"), else
+    /// the error's own description, on one line.
+    public static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        switch CocoaError.Code(rawValue: ns.code) {
+        case .fileWriteNoPermission, .fileReadNoPermission: return "permission denied"
+        case .fileNoSuchFile, .fileReadNoSuchFile: return "no such file or folder"
+        case .fileWriteOutOfSpace: return "no space left"
+        case .fileWriteVolumeReadOnly: return "read-only file system"
+        case .fileWriteFileExists: return "a file is in the way"
+        default: return ns.localizedDescription.split(separator: "\n").first.map(String.init) ?? "\(ns.domain) \(ns.code)"
+        }
+    }
+
     /// Writes `data` to `path` atomically.
     public static func write(_ data: Data, to path: String) throws {
         try checkDestination(path)
@@ -31,7 +64,7 @@ public enum AtomicFile {
             throw error
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw InputError(path, "cannot be written (\(error.localizedDescription))")
+            throw InputError(path, "cannot be written (\(reason(error)))")
         }
     }
 

@@ -78,7 +78,7 @@ public enum WorldExports {
     /// `transforms.json` (camera_angle_x, fl_x, fl_y, cx, cy, w, h, frames with file_path and
     /// transform_matrix, camera-to-world, OpenGL axes).
     public static func nerfScene(scene: WorldScene, views: Int, size: Int, folder: String) throws {
-        try FileManager.default.createDirectory(atPath: "\(folder)/images", withIntermediateDirectories: true)
+        try AtomicFile.createFolder("\(folder)/images")
         var frames = [[String: Any]]()
         var camera = Camera.orbit(angle: 0)
         for v in 0..<views {

@@ -51,7 +51,7 @@ public enum WorldTokenizerFiles {
 
     /// Writes the three files into `folder` (created if needed).
     public static func write(to folder: String, maxLength: Int = 32) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try AtomicFile.createFolder(folder)
         let encoder = CLIPTokenizer.byteEncoder.map { String($0) }
         let learnt = merges(for: words)
         var vocabulary = encoder + encoder.map { $0 + "</w>" } + learnt.map { $0.0 + $0.1 } + ["<|startoftext|>", "<|endoftext|>"]

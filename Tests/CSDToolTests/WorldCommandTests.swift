@@ -54,4 +54,21 @@ import Testing
         #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("--count"))
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/t.safetensors"))
     }
+
+    /// An output folder that cannot be made (a file stands where a folder should) is the usual
+    /// one-line `error: PATH: problem`, not a Foundation error dump, and comes before any rendering.
+    @Test func unwritableOutputFoldersAreOneLineErrors() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: "\(dir)/file"))
+        for arguments in [["world", "vocab", "-o", "\(dir)/file/vocab"], ["world", "nerf", "--caption", "a red ball on grass", "--views", "1000", "-o", "\(dir)/file/scene"]] {
+            let start = Date()
+            let r = try CommandRunner.run(arguments)
+            #expect(r.status != 0, "\(arguments) succeeded")
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("error: \(dir)/file/") && r.stderr.contains("\(dir)/file is a file, not a folder"),
+                    "\(r.stderr)")
+            #expect(Date().timeIntervalSince(start) < 20, "\(arguments[1]) rendered before failing")
+        }
+    }
 }
