@@ -145,12 +145,14 @@ public final class ParticleEditor {
     // MARK: Checkpoints
 
     /// Saves particles, step and random state (atomically).
-    public func saveCheckpoint(to path: String) throws {
+    public func saveCheckpoint(to path: String) throws { try saveCheckpoint(to: path, metadata: [:]) }
+
+    /// `saveCheckpoint(to:)` with `metadata` added, to bind the checkpoint to what it belongs to.
+    public func saveCheckpoint(to path: String, metadata: [String: String]) throws {
         var tensors = ["particles": particles]
         if let m = firstMoment, let v = secondMoment { tensors["adam_m"] = m; tensors["adam_v"] = v }
-        try SafetensorsFile.write(tensors, metadata: ["step": "\(step)", "rng": "\(rng.state)",
-                                                                       "settings": String(decoding: try EditSettings.encoder.encode(settings), as: UTF8.self)],
-                                  to: path)
+        let own = ["step": "\(step)", "rng": "\(rng.state)", "settings": String(decoding: try EditSettings.encoder.encode(settings), as: UTF8.self)]
+        try SafetensorsFile.write(tensors, metadata: metadata.merging(own) { $1 }, to: path)
     }
 
     /// Restores a checkpoint written by the same edit (same settings and input).

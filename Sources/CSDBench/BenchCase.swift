@@ -164,11 +164,7 @@ struct BenchCase {
             let out = prepared.unet(x, timesteps: prepared.timesteps, encoderHiddenStates: context,
                                     classLabels: prepared.pooled.map { tape.constant($0) })
             let grads = tape.gradients(of: out, seed: prepared.cotangent)
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for tensor in [grads[x], grads[context]] + grads.parameters.keys.sorted().map({ grads.parameters[$0]! }) {
-                for v in tensor.storage { hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }
-            }
-            digest = String(hash, radix: 16)
+            digest = Tensor.fingerprint([grads[x], grads[context]] + grads.parameters.keys.sorted().map { grads.parameters[$0]! })
         default: _ = prepared.forwardAndBackward(checkpointing: true)
         }
         var usage = rusage()

@@ -59,11 +59,28 @@ struct EditOptions: ParsableArguments {
         }
     }
 
+    /// The checkpoint files of an edit writing `output`: the edit's own and a video window's.
+    static func checkpointPaths(of output: String) -> [String] {
+        [output + ".checkpoint.safetensors", output + ".checkpoint.safetensors.window"]
+    }
+
+    /// Removes what killed writes of `output` and its checkpoints left half-written.
+    func removeStrayTemporaries(of output: String) {
+        for path in [output] + Self.checkpointPaths(of: output) { AtomicFile.removeStrayTemporaries(of: path) }
+    }
+
+    /// After the output is written: removes its checkpoints and any stray temporary file.
+    func removeCheckpoints(of output: String) {
+        for path in Self.checkpointPaths(of: output) { try? FileManager.default.removeItem(atPath: path) }
+        removeStrayTemporaries(of: output)
+    }
+
     /// Runs `editor` to `total` steps with a progress bar: resumes from `checkpoint` when asked,
     /// writes it every `--checkpoint-every` steps, and stops early at `--stop-after` (leaving the
     /// checkpoint). Returns false when it stopped early.
     func runSteps(_ editor: ResumableEdit, total: Int, label: String, checkpoint: String,
                   afterStep: (Int) throws -> Void = { _ in }) throws -> Bool {
+        AtomicFile.removeStrayTemporaries(of: checkpoint)
         if resume, FileManager.default.fileExists(atPath: checkpoint) { try editor.loadCheckpoint(from: checkpoint) }
         let bar = ProgressBar(label: label, total: total)
         defer { bar.finish() }
@@ -192,8 +209,7 @@ struct EditImage: ParsableCommand {
             }) else { return }
             let edited = model.toImages(editor.particles).clamped(to: -1...1)
             try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
-            try? FileManager.default.removeItem(atPath: checkpoint)
-            try? FileManager.default.removeItem(atPath: checkpoint + ".window")
+            options.removeCheckpoints(of: output)
             print("wrote \(output)")
         }
     }
@@ -236,30 +252,47 @@ struct EditVideo: ParsableCommand {
             let sources = originals.map { model.toModelSpace($0) }
             var edited = sources
             let checkpoint = output + ".checkpoint.safetensors"
+            let windowCheckpoint = checkpoint + ".window"
             var firstWindow = 0
             let starts = stride(from: 0, to: max(1, frames.count - overlap), by: window - overlap).map { $0 }
+            // Both checkpoints carry the source frames' fingerprint, and the window's its index:
+            // a kill between finishing a window and removing its file leaves a window file that
+            // the next resume recognises as stale instead of loading it into the next window.
+            let fingerprint = Tensor.fingerprint(sources)
+            options.removeStrayTemporaries(of: output)
             if options.resume, FileManager.default.fileExists(atPath: checkpoint) {
                 let file = try SafetensorsFile(path: checkpoint)
-                let saved = try file.tensor("frames")
-                guard saved.shape[0] == frames.count, let done = file.metadata["windows_done"].flatMap(Int.init) else {
-                    throw InputError(checkpoint, "does not belong to this video")
+                guard file.metadata["source"] == fingerprint, let done = file.metadata["windows_done"].flatMap(Int.init),
+                      (0...starts.count).contains(done), file.entries["frames"]?.shape.first == frames.count else {
+                    throw InputError(checkpoint, "does not belong to this video and these settings; rerun without --resume")
                 }
+                let saved = try file.tensor("frames")
+                guard saved.count == frames.count * sources[0].count else { throw InputError(checkpoint, "holds frames of another size") }
                 edited = (0..<frames.count).map { saved.item($0).reshaped(sources[0].shape) }
                 firstWindow = done
+            }
+            func saveVideoCheckpoint(windowsDone: Int) throws {
+                try SafetensorsFile.write(["frames": Tensor.concatenateBatch(edited)],
+                                          metadata: ["windows_done": "\(windowsDone)", "source": fingerprint], to: checkpoint)
             }
             let bar = ProgressBar(label: "editing \(frames.count) frames", total: starts.count * settings.steps)
             var (advancing, inStein) = (0.0, 0.0)
             var (windowSteps, frameSteps) = (0, 0)
             for (index, start) in starts.enumerated() where index >= firstWindow {
                 let range = start..<min(frames.count, start + window)
-                let windowCheckpoint = checkpoint + ".window"
+                let windowMetadata = ["window": "\(index)", "source": fingerprint]
                 let editor = try ParticleEditor(model: model, settings: settings, source: Tensor.concatenateBatch(range.map { sources[$0] }),
                                                 sourcePrompt: options.source, targetPrompt: options.target)
                 editor.setParticles(Tensor.concatenateBatch(range.map { edited[$0] }))
                 // Frames the previous window edited are carried as fixed particles.
                 editor.fixed = range.map { index > 0 && $0 < starts[index - 1] + window }
                 if options.resume, index == firstWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {
-                    try editor.loadCheckpoint(from: windowCheckpoint)
+                    let saved = try SafetensorsFile(path: windowCheckpoint).metadata
+                    if saved["window"] == windowMetadata["window"], saved["source"] == fingerprint {
+                        try editor.loadCheckpoint(from: windowCheckpoint)
+                    } else {
+                        try? FileManager.default.removeItem(atPath: windowCheckpoint)
+                    }
                 }
                 let firstStep = editor.step
                 while editor.step < settings.steps {
@@ -267,11 +300,11 @@ struct EditVideo: ParsableCommand {
                     bar.update(index * settings.steps + editor.step)
                     try options.saveIntermediate(editor, model: model, output: output, step: index * settings.steps + editor.step)
                     if options.checkpointEvery > 0 && editor.step % options.checkpointEvery == 0 {
-                        try editor.saveCheckpoint(to: windowCheckpoint)
+                        try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)
                     }
                     if index * settings.steps + editor.step == options.stopAfter {
-                        try editor.saveCheckpoint(to: windowCheckpoint)
-                        try SafetensorsFile.write(["frames": Tensor.concatenateBatch(edited)], metadata: ["windows_done": "\(index)"], to: checkpoint)
+                        try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)
+                        try saveVideoCheckpoint(windowsDone: index)
                         bar.finish()
                         print("stopped after \(index * settings.steps + editor.step) steps; --resume continues from \(checkpoint)")
                         return
@@ -280,8 +313,13 @@ struct EditVideo: ParsableCommand {
                 (advancing, inStein) = (advancing + editor.secondsAdvancing, inStein + editor.secondsInSteinUpdate)
                 (windowSteps, frameSteps) = (windowSteps + editor.step - firstStep, frameSteps + range.count * (editor.step - firstStep))
                 for (k, f) in range.enumerated() { edited[f] = editor.particles.item(k).reshaped(sources[0].shape) }
-                try SafetensorsFile.write(["frames": Tensor.concatenateBatch(edited)], metadata: ["windows_done": "\(index + 1)"], to: checkpoint)
-                try? FileManager.default.removeItem(atPath: windowCheckpoint)
+                // The finished windows are recorded first, then the window's own file goes: a kill
+                // between the two leaves a window file for a window already done, which is stale.
+                // Without --checkpoint-every nothing is written per window (no resume was asked for).
+                if options.checkpointEvery > 0 {
+                    try saveVideoCheckpoint(windowsDone: index + 1)
+                    try? FileManager.default.removeItem(atPath: windowCheckpoint)
+                }
             }
             bar.finish()
             if windowSteps > 0 {
@@ -305,8 +343,7 @@ struct EditVideo: ParsableCommand {
             if let contactSheet {
                 try RGBImage.grid(sheetTop + sheetBottom, columns: sheetTop.count).writePNG(to: contactSheet)
             }
-            try? FileManager.default.removeItem(atPath: checkpoint)
-            try? FileManager.default.removeItem(atPath: checkpoint + ".window")
+            options.removeCheckpoints(of: output)
             print("wrote \(output)")
         }
     }
@@ -398,7 +435,7 @@ struct EditPanorama: ParsableCommand {
                                        checkpoint: checkpoint) else { return }
             let edited = model.toImages(editor.panorama, tiled: true).clamped(to: -1...1)
             try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
-            try? FileManager.default.removeItem(atPath: checkpoint)
+            options.removeCheckpoints(of: output)
             print("wrote \(output)")
         }
     }

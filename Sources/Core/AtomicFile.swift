@@ -10,6 +10,17 @@ public enum AtomicFile {
             .appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path
     }
 
+    /// Removes the temporary siblings (`.NAME.partial-PID`) that writes of `path` killed before
+    /// their rename left behind, from any process.
+    public static func removeStrayTemporaries(of path: String) {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        let prefix = ".\(url.lastPathComponent).partial-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(atPath: "\(folder)/\(name)")
+        }
+    }
+
     /// Checks that the folder `path` goes into exists, before any work is done.
     public static func checkDestination(_ path: String) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path

@@ -51,6 +51,33 @@ import Video
         #expect(png[16..<24] == Data([0, 0, 0, 96, 0, 0, 0, 72]), "96x72 kept")
     }
 
+    /// The kill the issue found: after window 0 ends, the video checkpoint records it as done and
+    /// then window 0's own file is removed; a kill between the two left window 0's state to be
+    /// loaded into window 1. That state is built here by hand (window 1 started, window 0's file
+    /// put back, and a stray temporary file from a killed write); the resume must end on the bytes
+    /// of an edit never stopped, and leave no checkpoint or temporary file behind.
+    @Test func aKillBetweenFinishingAWindowAndRemovingItsFileResumesExactly() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let common = ["--window", "8", "--overlap", "2"] + commonOptions(steps: 4)
+        var r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/full.mp4"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/a.mp4", "--stop-after", "6"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/b.mp4", "--stop-after", "4"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        let windowFile = "\(dir)/a.mp4.checkpoint.safetensors.window"
+        try FileManager.default.removeItem(atPath: windowFile)
+        try FileManager.default.copyItem(atPath: "\(dir)/b.mp4.checkpoint.safetensors.window", toPath: windowFile)
+        try Data("half".utf8).write(to: URL(fileURLWithPath: "\(dir)/.a.mp4.checkpoint.safetensors.partial-99999"))
+        r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/a.mp4", "--resume"] + common)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(FileManager.default.contents(atPath: "\(dir)/a.mp4") == FileManager.default.contents(atPath: "\(dir)/full.mp4"),
+                "the resumed edit differs from the uninterrupted one")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains("a.mp4") }.sorted()
+        #expect(left == ["a.mp4"], "left behind: \(left)")
+    }
+
     /// A 64×1 strip would take a 64×4096 working size (2 GB), a 1000×1 one 6 GB: refused before
     /// any step, naming the input, with nothing written.
     @Test func hostileAspectRatiosAreOneLineErrors() throws {
