@@ -8,6 +8,8 @@ struct SampleCommand: ParsableCommand {
         commandName: "sample", abstract: "Generate an image from a prompt with a diffusers-format model.")
 
     @Option(help: "Model folder in the diffusers layout.") var model: String
+    @Option(help: "Weights variant to load, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors (default: the plain files).")
+    var variant: String?
     @Option(help: "What to draw.") var prompt: String
     @Option(help: "What to steer away from (the unconditional prompt).") var negativePrompt: String = ""
     @Option(help: "DDIM steps.") var steps: Int = 50
@@ -29,7 +31,7 @@ struct SampleCommand: ParsableCommand {
             try checkOptions()
             try AtomicFile.checkDestination(output)
             BLAS.prepare()
-            let diffusion = try DiffusionModel(folder: model)
+            let diffusion = try DiffusionModel(folder: model, variant: variant)
             let (width, height) = try imageSize(diffusion)
             let cell = diffusion.pixelsPerCell
             var rng = RandomGenerator(seed: seed)

@@ -99,10 +99,10 @@ public struct AutoencoderKL {
     }
 
     /// Loads `vae/` of a diffusers folder.
-    public init(folder: String) throws {
+    public init(folder: String, variant: String? = nil) throws {
         let configPath = "\(folder)/config.json"
         let configuration = try ConfigFile.decode(AutoencoderKLConfiguration.self, from: configPath)
-        let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder))
+        let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder, variant: variant))
         try self.init(configuration: configuration, store: store, configPath: configPath)
     }
 

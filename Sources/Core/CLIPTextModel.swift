@@ -53,10 +53,10 @@ public struct CLIPTextModel {
     }
 
     /// Loads `text_encoder/` of a diffusers folder.
-    public init(folder: String) throws {
+    public init(folder: String, variant: String? = nil) throws {
         let configPath = "\(folder)/config.json"
         let configuration = try ConfigFile.decode(CLIPTextModelConfiguration.self, from: configPath)
-        let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder))
+        let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder, variant: variant))
         try self.init(configuration: configuration, store: store, configPath: configPath)
     }
 

@@ -21,7 +21,9 @@ public final class DiffusionModel {
         public init(hiddenStates: Tensor, pooled: Tensor) { (self.hiddenStates, self.pooled) = (hiddenStates, pooled) }
     }
 
-    public init(folder: String) throws {
+    /// Loads a pipeline folder; `variant` picks weights such as `diffusion_pytorch_model.fp16.safetensors`
+    /// in every component (see `ModelFolder.weightsFiles`).
+    public init(folder: String, variant: String? = nil) throws {
         self.folder = folder
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -52,8 +54,8 @@ public final class DiffusionModel {
                           required: true)
         let hasVAE = try component("vae", expected: ["AutoencoderKL"], required: false)
 
-        unet = try UNet2DConditionModel(folder: "\(folder)/unet")
-        textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder")
+        unet = try UNet2DConditionModel(folder: "\(folder)/unet", variant: variant)
+        textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder", variant: variant)
         tokenizer = try CLIPTokenizer(folder: "\(folder)/tokenizer", defaultMaxLength: textEncoder.configuration.maxPositionEmbeddings)
         let text = textEncoder.configuration
         if tokenizer.maxLength > text.maxPositionEmbeddings || tokenizer.maxLength < 2 {
@@ -67,7 +69,7 @@ public final class DiffusionModel {
         let schedulerConfiguration = try ConfigFile.decode(SchedulerConfiguration.self, from: schedulerPath)
         try schedulerConfiguration.validate(path: schedulerPath)
         schedule = NoiseSchedule(schedulerConfiguration)
-        vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae") : nil
+        vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae", variant: variant) : nil
         // The UNet must take and return what the runtime feeds it: the VAE's latents or RGB.
         let space = vae.map { ("the VAE's latent_channels", $0.configuration.latentChannels) } ?? ("RGB pixels (no vae/)", 3)
         for (key, channels) in [("in_channels", unet.configuration.inChannels), ("out_channels", unet.configuration.outChannels)]

@@ -105,10 +105,10 @@ public struct UNet2DConditionModel {
     }
 
     /// Loads `unet/` of a diffusers folder: `config.json` and its safetensors weights.
-    public init(folder: String) throws {
+    public init(folder: String, variant: String? = nil) throws {
         let configPath = "\(folder)/config.json"
         let configuration = try ConfigFile.decode(UNet2DConditionModelConfiguration.self, from: configPath)
-        let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder))
+        let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder, variant: variant))
         try self.init(configuration: configuration, store: store, configPath: configPath)
     }
 

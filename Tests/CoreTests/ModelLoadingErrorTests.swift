@@ -236,6 +236,53 @@ import Testing
         expectOneLine(caught, mentions: [config, "in_channels 8 does not match the VAE's latent_channels, 4"])
     }
 
+    /// Variant weights as diffusers names them: `--variant fp16` loads `….fp16.safetensors` (the
+    /// plain files in a component that has no fp16 ones); with
+    /// none the plain files win, a folder holding only one variant uses it, and one holding several
+    /// asks which. A published model_index.json's safety checker and feature extractor, whose
+    /// folders a converted checkpoint often lacks, are accepted.
+    @Test func variantWeightsAndAPublishedModelIndex() throws {
+        let dir = Fixtures.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sd = "\(dir)/sd"
+        try FileManager.default.copyItem(atPath: Fixtures.path("tiny-sd"), toPath: sd)
+        let unet = "\(sd)/unet"
+        let plain = "\(unet)/diffusion_pytorch_model.safetensors"
+        let file = try SafetensorsFile(path: plain)
+        let weights = Dictionary(uniqueKeysWithValues: try file.entries.keys.map { ($0, try file.tensor($0)) })
+        // The fp16 variant differs from the plain file in one bias, so the two can be told apart.
+        var fp16 = weights
+        fp16["conv_out.bias"] = fp16["conv_out.bias"]!.linearCombination(1, Tensor(shape: fp16["conv_out.bias"]!.shape, repeating: 1), 1)
+        try SafetensorsFile.write(fp16, to: "\(unet)/diffusion_pytorch_model.fp16.safetensors")
+        #expect(try ModelFolder.weightsFiles(in: unet) == [plain])
+        #expect(try ModelFolder.weightsFiles(in: unet, variant: "fp16") == ["\(unet)/diffusion_pytorch_model.fp16.safetensors"])
+        let withVariant = try DiffusionModel(folder: sd, variant: "fp16")
+        #expect(withVariant.unet.convOut.bias == fp16["conv_out.bias"])
+        #expect(try ModelFolder.weightsFiles(in: unet, variant: "bf16") == [plain], "no bf16 files: the plain ones")
+        try FileManager.default.removeItem(atPath: plain)
+        #expect(try ModelFolder.weightsFiles(in: unet) == ["\(unet)/diffusion_pytorch_model.fp16.safetensors"])
+        var caught: InputError?
+        do { _ = try ModelFolder.weightsFiles(in: unet, variant: "bf16") } catch let e as InputError { caught = e }
+        expectOneLine(caught, mentions: [unet, "no 'bf16' weights", "fp16"])
+        try SafetensorsFile.write(weights, to: "\(unet)/diffusion_pytorch_model.ema.safetensors")
+        caught = nil
+        do { _ = try ModelFolder.weightsFiles(in: unet) } catch let e as InputError { caught = e }
+        expectOneLine(caught, mentions: [unet, "ema, fp16", "--variant"])
+        // Sharded variant files with their index.
+        #expect(ModelFolder.variantName("diffusion_pytorch_model-00001-of-00002.fp16.safetensors") == "fp16")
+        #expect(ModelFolder.variantName("diffusion_pytorch_model.safetensors.index.fp16.json") == "fp16")
+        #expect(ModelFolder.variantName("diffusion_pytorch_model-00001-of-00002.safetensors") == nil)
+        #expect(ModelFolder.variantName("model.safetensors") == nil)
+
+        let index = "\(sd)/model_index.json"
+        var json = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: index))) as! [String: Any]
+        json["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+        json["feature_extractor"] = ["transformers", "CLIPImageProcessor"]
+        json["requires_safety_checker"] = true
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: index))
+        #expect(throws: Never.self) { _ = try DiffusionModel(folder: sd, variant: "fp16") }
+    }
+
     /// Older transformers save `position_ids` as I64: read it, and refuse one that is not 0..<n.
     @Test func int64PositionIdsLoadAndAreChecked() throws {
         let dir = Fixtures.scratch()
