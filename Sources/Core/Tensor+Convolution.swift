@@ -194,12 +194,17 @@ extension Tensor {
         }
     }
 
+    /// For each of `outputs` positions, the one of `inputs` that nearest-neighbour resizing copies
+    /// (torch's legacy `nearest`: ⌊i·in/out⌋).
+    static func nearestSources(_ outputs: Int, of inputs: Int) -> [Int] {
+        (0..<outputs).map { min(inputs - 1, Int((Double($0) * Double(inputs) / Double(outputs)).rounded(.down))) }
+    }
+
     /// Nearest-neighbour resize of an NCHW tensor (`F.interpolate(mode="nearest")`).
     public func upsampleNearest(height ho: Int, width wo: Int) -> Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         var out = Tensor(uninitialized: [n, c, ho, wo])
-        let xIndex = (0..<wo).map { min(w - 1, Int((Double($0) * Double(w) / Double(wo)).rounded(.down))) }
-        let yIndex = (0..<ho).map { min(h - 1, Int((Double($0) * Double(h) / Double(ho)).rounded(.down))) }
+        let (xIndex, yIndex) = (Tensor.nearestSources(wo, of: w), Tensor.nearestSources(ho, of: h))
         storage.withUnsafeBufferPointer { s in
             out.storage.withUnsafeMutableBufferPointer { d in
                 let sp = s.baseAddress!, dp = d.baseAddress!

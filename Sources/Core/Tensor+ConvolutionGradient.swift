@@ -124,10 +124,7 @@ extension Tensor {
                     Tensor.im2col(xb + b * cin * h * w, cin: cin, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding,
                                   ho: ho, wo: wo, into: columns + b * p, rowStride: wide)
                 }
-                parallelFor(n * cout) { bo in
-                    let b = bo / cout, o = bo % cout
-                    (gradient + o * wide + b * p).update(from: gb + bo * p, count: p)
-                }
+                Tensor.widen(gb, images: n, channels: cout, plane: p, into: gradient)
                 dw.storage.withUnsafeMutableBufferPointer { d in
                     BLAS.sgemm(transA: false, transB: true, m: cout, n: k, k: wide, a: gradient, lda: wide, b: columns, ldb: wide,
                                c: d.baseAddress!, ldc: k)
@@ -135,6 +132,14 @@ extension Tensor {
             }
         }
         return dw
+    }
+
+    /// [N, C, P] → [C, N·P]: each channel's planes of all images side by side, as one product wants them.
+    static func widen(_ source: UnsafePointer<Float>, images n: Int, channels c: Int, plane p: Int, into wide: UnsafeMutablePointer<Float>) {
+        parallelFor(n * c) { bc in
+            let b = bc / c, ch = bc % c
+            (wide + ch * n * p + b * p).update(from: source + bc * p, count: p)
+        }
     }
 
     /// `Wᵀ·dy_wide` [K, N·P] in one product, then each image's columns folded back (col2im).
@@ -152,10 +157,7 @@ extension Tensor {
             weight.storage.withUnsafeBufferPointer { ws in
                 dx.storage.withUnsafeMutableBufferPointer { ds in
                     let (gb, wb, db) = (gs.baseAddress!, ws.baseAddress!, ds.baseAddress!)
-                    parallelFor(n * cout) { bo in
-                        let b = bo / cout, o = bo % cout
-                        (gradient + o * wide + b * p).update(from: gb + bo * p, count: p)
-                    }
+                    Tensor.widen(gb, images: n, channels: cout, plane: p, into: gradient)
                     BLAS.sgemm(transA: true, transB: false, m: k, n: wide, k: cout, a: wb, lda: k, b: gradient, ldb: wide,
                                c: columns, ldc: wide)
                     for b in 0..<n {

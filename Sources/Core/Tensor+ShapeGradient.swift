@@ -6,8 +6,7 @@ extension Tensor {
     static func upsampleNearestGradient(_ dy: Tensor, inputShape: [Int]) -> Tensor {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (ho, wo) = (dy.shape[2], dy.shape[3])
-        let xIndex = (0..<wo).map { min(w - 1, Int((Double($0) * Double(w) / Double(wo)).rounded(.down))) }
-        let yIndex = (0..<ho).map { min(h - 1, Int((Double($0) * Double(h) / Double(ho)).rounded(.down))) }
+        let (xIndex, yIndex) = (Tensor.nearestSources(wo, of: w), Tensor.nearestSources(ho, of: h))
         var dx = Tensor(zeros: inputShape)
         dy.storage.withUnsafeBufferPointer { g in
             dx.storage.withUnsafeMutableBufferPointer { d in
