@@ -32,7 +32,7 @@ public struct EditSettings: Codable, Equatable, Sendable {
     public var optimizer: Optimizer = .sgd
     public var steps: Int = 200
     public var guidance: Float = 7.5
-    /// 0.05 since session 17: with the bundled prior on Stable Diffusion's schedule, 0.1 took
+    /// 0.05 since 2026-11-23: with the bundled prior on Stable Diffusion's schedule, 0.1 took
     /// single images' backgrounds under 25 dB (`csd eval edits`; see the README).
     public var learningRate: Float = 0.05
     /// Multiply the learning rate by `decayFactor` every `decayEvery` steps (0: never).

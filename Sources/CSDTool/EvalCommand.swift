@@ -18,7 +18,7 @@ struct EvalCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")
         @Option(help: "Model folder.") var model: String = "Models/prior"
         @Option(help: "Held-out renders for the caption probe.") var renders: Int = 200
-        @Option(help: "Noise draws per render and timestep in the caption probe (the same draws for every caption, their errors summed, estimating each caption's expected noise error; 1 was the gate before session 11, 4 before session 15).")
+        @Option(help: "Noise draws per render and timestep in the caption probe (the same draws for every caption, their errors summed, estimating each caption's expected noise error; it was 1 at first, then 4).")
         var probeDraws: Int = 16
         @Option(help: "Also run the caption probe with the world's Bayes-optimal denoiser (the posterior mean over this many renders of each caption's words at random layouts): the best win rate any model could reach. Pixel-space models only.")
         var posteriorLayouts: Int?

@@ -89,7 +89,7 @@ extension PanoramaEditor {
     /// some cell of its core (the region shrunk by `blur` cells): a nearest-neighbour split between
     /// the region's looks and the background's, so an object's lit face that the region missed
     /// joins it and the ground or sky beside it does not. Each side's looks are at most 512 cells,
-    /// evenly spaced. Measured (`csd eval panorama --mask`, session 11): the bricks scene's green
+    /// evenly spaced. Measured (`csd eval panorama --mask`, 2026-11-23): the bricks scene's green
     /// cube kept its lit face under every method without this (spread 1552–1891, ideal 172).
     static func growByAppearance(_ region: [Bool], source: Tensor, reach: Int, blur: Int, wrap: Bool) -> [Bool] {
         let (c, h, w) = (source.shape[1], source.shape[2], source.shape[3])
@@ -150,7 +150,7 @@ extension PanoramaEditor {
     /// Timesteps of the mask's draws, in turn. At t = 200–500 the prompts also disagreed along the
     /// whole horizon of a brick panorama (each imagined its own objects there) and every method
     /// painted a purple band; at 100–250 the mask holds the two objects alone (`csd eval
-    /// panorama`, four scenes, session 6).
+    /// panorama`, four scenes, 2026-11-22).
     static let maskTimesteps = [100, 200, 150, 250]
 
     /// Mean over the (2r+1)² cells around each cell of a [1, 1, H, W] map; columns wrap with
