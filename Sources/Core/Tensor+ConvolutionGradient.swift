@@ -15,25 +15,8 @@ extension Tensor {
         let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == .uniform(0)
         var dx: Tensor? = nil
         var dw: Tensor? = nil
-        var db: Tensor? = nil
-        if wantBias {
-            // Per channel, images then pixels in order.
-            var sums = Tensor(zeros: [cout])
-            dy.storage.withUnsafeBufferPointer { g in
-                sums.storage.withUnsafeMutableBufferPointer { s in
-                    let gp = g.baseAddress!, sp = s.baseAddress!
-                    parallelFor(cout) { o in
-                        var total: Float = 0
-                        for b in 0..<n {
-                            let row = gp + (b * cout + o) * p
-                            for i in 0..<p { total += row[i] }
-                        }
-                        sp[o] = total
-                    }
-                }
-            }
-            db = sums
-        }
+        // Per (image, channel), then over the images.
+        let db: Tensor? = wantBias ? dy.sumPerChannel().sumOverLeadingAxes() : nil
         // Stride 1: the input gradient is itself a convolution, of dy with the kernel flipped and
         // its channel axes swapped (padding k − 1 − p), and runs on the forward's fast kernels.
         let transposedPadding = Padding2D(top: kh - 1 - padding.top, left: kw - 1 - padding.left,
@@ -51,7 +34,6 @@ extension Tensor {
         }
         let wantColumns = wantInput && !asConvolution && !batchedInput
         if wantColumns { dx = Tensor(uninitialized: x.shape) }
-        guard wantColumns || wantWeight else { return (dx, dw, db) }
         // Small planes: the weight gradient of the whole batch in one product, every image's
         // patches side by side, as the forward does (a product per image would sum over only p).
         let batchedWeight = wantWeight && n > 1 && k * n * p <= Tensor.batchedGradientLimit

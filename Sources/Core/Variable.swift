@@ -79,9 +79,10 @@ extension Variable {
     /// Concatenation along the channel axis.
     public static func concatenateChannels(_ a: Variable, _ b: Variable) -> Variable {
         let ca = a.shape[1], cb = b.shape[1], shapeA = a.shape, shapeB = b.shape
+        let (wantA, wantB) = (a.node != nil, b.node != nil)
         return record(Tensor.concatenateChannels(a.value, b.value), [a, b]) { g in
-            [a.node == nil ? nil : g.channels(0..<ca).reshaped(shapeA),
-             b.node == nil ? nil : g.channels(ca..<(ca + cb)).reshaped(shapeB)]
+            [wantA ? g.channels(0..<ca).reshaped(shapeA) : nil,
+             wantB ? g.channels(ca..<(ca + cb)).reshaped(shapeB) : nil]
         }
     }
 
