@@ -2,31 +2,37 @@ import ArgumentParser
 import Core
 import Foundation
 import NeRF
+import Video
 
-/// `csd nerf`: fit a voxel radiance field to a NeRF scene and render its views.
+/// `csd nerf`: fit a radiance field to a NeRF scene and render its views.
 struct NeRFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "nerf", abstract: "Fit and render radiance fields of posed images.",
                                                     subcommands: [Fit.self, Render.self])
 
-    static func parseBounds(_ text: String) throws -> (SIMD3<Float>, SIMD3<Float>) {
+    /// Reads a scene, decoding JPEG and other images through FFmpeg.
+    static func dataset(_ path: String, downscale: Int = 1) throws -> NeRFDataset {
+        try NeRFDataset(path: path, downscale: downscale, readImage: readImage)
+    }
+
+    static func parseVector(_ text: String, option: String) throws -> SIMD3<Float> {
         let v = text.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
-        guard v.count == 6, v[0] < v[3], v[1] < v[4], v[2] < v[5] else {
-            throw InputError("--bounds", "'\(text)' is not minX,minY,minZ,maxX,maxY,maxZ with each minimum below its maximum")
-        }
-        return ([v[0], v[1], v[2]], [v[3], v[4], v[5]])
+        guard v.count == 3, v.allSatisfy(\.isFinite) else { throw InputError(option, "'\(text)' is not x,y,z") }
+        return SIMD3(v[0], v[1], v[2])
     }
 
     struct Fit: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Fit a voxel radiance field to a scene's posed images (transforms.json).")
+        static let configuration = CommandConfiguration(abstract: "Fit a radiance field to a scene's posed images (transforms.json).")
         @Argument(help: "Scene folder or its transforms.json (nerfstudio / Blender layout).") var scene: String
         @Option(name: .shortAndLong, help: "Output field (.safetensors).") var output: String
-        @Option(help: "Grid points per axis.") var resolution: Int = 48
-        @Option(help: "Box holding the scene: minX,minY,minZ,maxX,maxY,maxZ (default: the world generator's scenes).") var bounds: String = "-3.5,-0.3,-3.5,3.5,3,3.5"
-        @Option(help: "Samples per ray.") var samples: Int = 64
-        @Option(help: "Adam steps.") var steps: Int = 1000
-        @Option(help: "Rays per step.") var rays: Int = 2048
-        @Option(help: "Learning rate.") var lr: Float = 0.1
-        @Option(help: "Weight of the total-variation prior.") var smoothness: Float = 0.1
+        @Option(help: "Grid points per axis at the end of the coarse-to-fine schedule (it starts at a quarter, then a half).") var resolution: Int = 128
+        @Option(help: "Steps.") var steps: Int = 1500
+        @Option(help: "Rays per step.") var rays: Int = 4096
+        @Option(help: "Learning rate (Adam).") var lr: Float = 0.1
+        @Option(help: "Weight of the smoothing prior on density.") var densitySmoothness: Float = 0
+        @Option(help: "Weight of the smoothing prior on colour.") var colorSmoothness: Float = 0
+        @Option(help: "World point at the centre of the scene's full-resolution cube (default: where the cameras look).") var center: String?
+        @Option(help: "Half-width of that cube in world units (default: half the cameras' median distance to the centre).") var radius: Float?
+        @Option(help: "Shrink every image this many times on each side.") var downscale: Int = 1
         @Option(help: "Leave every Kth view out of training and report PSNR on them (0: none).") var holdOut: Int = 8
         @Option(help: "Seed.") var seed: UInt64 = 0
 
@@ -34,43 +40,58 @@ struct NeRFCommand: ParsableCommand {
             try CSDCommand.reportingInputErrors {
                 guard output.hasSuffix(".safetensors") else { throw InputError(output, "the field is written as .safetensors") }
                 try AtomicFile.checkDestination(output)
-                guard (2...512).contains(resolution), (1...4096).contains(samples), steps >= 1, rays >= 1 else {
-                    throw InputError("nerf fit", "resolution 2...512, samples 1...4096, steps and rays ≥ 1")
+                guard (8...512).contains(resolution), (1...1_000_000).contains(steps), (1...1 << 20).contains(rays), lr > 0, lr.isFinite else {
+                    throw InputError("nerf fit", "--resolution 8...512, --steps and --rays ≥ 1, --lr positive")
                 }
-                let (low, high) = try NeRFCommand.parseBounds(bounds)
-                let dataset = try NeRFDataset(path: scene)
-                let heldOut = holdOut > 0 ? dataset.views.indices.filter { $0 % holdOut == holdOut / 2 } : []
-                let training = dataset.views.indices.filter { !heldOut.contains($0) }.map { dataset.views[$0] }
-                guard !training.isEmpty else { throw InputError("--hold-out", "leaves no view to train on") }
-                let field = VoxelRadianceField(resolution: resolution, boundsMin: low, boundsMax: high, samplesPerRay: samples)
-                let trainer = RadianceFieldTrainer(field: field, views: training, raysPerStep: rays, learningRate: lr, smoothness: smoothness, seed: seed)
-                let bar = ProgressBar(label: "fitting \(training.count) views", total: steps)
-                var loss: Float = 0
-                for s in 1...steps {
-                    loss = trainer.advance()
-                    bar.update(s)
-                }
+                guard densitySmoothness >= 0, colorSmoothness >= 0 else { throw InputError("nerf fit", "smoothness weights must not be negative") }
+                if let radius { guard radius > 0 && radius.isFinite else { throw InputError("--radius", "must be positive") } }
+                var settings = RadianceFieldFit.Settings()
+                (settings.resolution, settings.steps, settings.raysPerStep, settings.learningRate) = (resolution, steps, rays, lr)
+                (settings.densitySmoothness, settings.colorSmoothness, settings.holdOut, settings.seed) = (densitySmoothness, colorSmoothness, holdOut, seed)
+                settings.center = try center.map { try NeRFCommand.parseVector($0, option: "--center") }
+                settings.radius = radius
+                let dataset = try NeRFCommand.dataset(scene, downscale: downscale)
+                let training = dataset.views.count - RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut).count
+                let bar = ProgressBar(label: "fitting \(training) views", total: steps)
+                let result = try RadianceFieldFit.run(dataset, settings: settings) { step, _ in bar.update(step) }
                 bar.finish()
-                try field.write(to: output)
-                let psnr = heldOut.map { EditMetrics.psnr(field.render(view: dataset.views[$0]), dataset.views[$0].image) }
-                print(String(format: "wrote %@; final batch MSE %.5f", output, loss)
-                      + (psnr.isEmpty ? "" : String(format: "; PSNR on %d held-out views %.2f dB", psnr.count, psnr.reduce(0, +) / Double(psnr.count))))
+                try result.field.write(to: output)
+                print(String(format: "wrote %@; fitted in %.1f s; final batch MSE %.5f", output, result.seconds, result.finalLoss)
+                      + (result.meanHeldOutPSNR.map { String(format: "; PSNR on %d held-out views %.2f dB", result.heldOut.count, $0) } ?? ""))
             }
         }
     }
 
     struct Render: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Render a fitted field from every camera of a scene, beside the real views.")
+        static let configuration = CommandConfiguration(
+            abstract: "Render a fitted field: from every camera of a scene beside the real views (PNG), or along an orbit around it (MP4).")
         @Argument(help: "Field written by `csd nerf fit`.") var field: String
-        @Option(help: "Scene folder or transforms.json whose cameras to render.") var scene: String
-        @Option(name: .shortAndLong, help: "Output PNG: a grid of real views above rendered ones.") var output: String
+        @Option(help: "Scene folder or transforms.json whose cameras to render (and whose intrinsics and orbit an --orbit takes).") var scene: String
+        @Option(help: "Render this many frames on a circle around the scene instead, as a video.") var orbit: Int?
+        @Option(help: "Frames per second of the orbit video.") var fps: Double = 24
+        @Option(name: .shortAndLong, help: "Output: a PNG grid of real views above rendered ones, or with --orbit an MP4.") var output: String
 
         func run() throws {
             try CSDCommand.reportingInputErrors {
                 try AtomicFile.checkDestination(output)
-                let radiance = try VoxelRadianceField(path: field)
-                let dataset = try NeRFDataset(path: scene)
-                let rendered = dataset.views.map { radiance.render(view: $0) }
+                if let orbit { guard (1...100_000).contains(orbit) else { throw InputError("--orbit", "must be 1...100000 frames") } }
+                let radiance = try GridRadianceField(path: field)
+                let dataset = try NeRFCommand.dataset(scene)
+                if let orbit {
+                    guard output.lowercased().hasSuffix(".mp4") else { throw InputError(output, "an orbit is written as .mp4") }
+                    let cameras = CameraPath.orbit(around: radiance.contraction.center, like: dataset.views.map(\.camera), frames: orbit)
+                    let writer = try VideoWriter(path: output, width: cameras[0].width, height: cameras[0].height, frameRate: fps)
+                    let bar = ProgressBar(label: "rendering the orbit", total: orbit)
+                    for (k, camera) in cameras.enumerated() {
+                        try writer.append(radiance.render(camera: camera))
+                        bar.update(k + 1)
+                    }
+                    try writer.finish()
+                    bar.finish()
+                    print("wrote \(output): \(orbit) frames around the scene")
+                    return
+                }
+                let rendered = dataset.views.map { radiance.render(camera: $0.camera) }
                 let psnr = zip(rendered, dataset.views).map { EditMetrics.psnr($0, $1.image) }
                 try RGBImage.grid(dataset.views.map(\.image) + rendered, columns: dataset.views.count).writePNG(to: output)
                 print(String(format: "wrote %@; mean PSNR against the %d views %.2f dB", output, dataset.views.count, psnr.reduce(0, +) / Double(psnr.count)))

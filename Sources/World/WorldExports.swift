@@ -77,21 +77,28 @@ public enum WorldExports {
     /// `views` posed images on a circle around the objects, and a nerfstudio/Blender
     /// `transforms.json` (camera_angle_x, fl_x, fl_y, cx, cy, w, h, frames with file_path and
     /// transform_matrix, camera-to-world, OpenGL axes).
+    /// The cameras of a NeRF scene of `views` views: an orbit of radius 6 around the scene
+    /// centre whose height rises and falls three times a turn.
+    public static func nerfCameras(views: Int) -> [Camera] {
+        (0..<views).map { v in
+            let angle = 2 * Float.pi * Float(v) / Float(views)
+            return Camera.orbit(angle: angle, radius: 6, height: 2.2 + 0.8 * Foundation.sin(3 * angle))
+        }
+    }
+
     public static func nerfScene(scene: WorldScene, views: Int, size: Int, folder: String) throws {
         try AtomicFile.createFolder("\(folder)/images")
         var frames = [[String: Any]]()
-        var camera = Camera.orbit(angle: 0)
-        for v in 0..<views {
-            let angle = 2 * Float.pi * Float(v) / Float(views)
-            camera = Camera.orbit(angle: angle, radius: 6, height: 2.2 + 0.8 * Foundation.sin(3 * angle))
+        let cameras = nerfCameras(views: views)
+        for (v, camera) in cameras.enumerated() {
             let r = WorldRenderer(scene: scene).render(camera: camera, width: size, height: size)
             let name = String(format: "images/frame_%03d.png", v)
             try RGBImage(width: size, height: size, pixels: r.bytes).writePNG(to: "\(folder)/\(name)")
             frames.append(["file_path": name, "transform_matrix": camera.cameraToWorld])
         }
-        let focal = camera.focal(width: size)
+        let focal = cameras[0].focal(width: size)
         let transforms: [String: Any] = [
-            "camera_angle_x": camera.fieldOfView, "fl_x": focal, "fl_y": focal, "cx": Float(size) / 2, "cy": Float(size) / 2,
+            "camera_angle_x": cameras[0].fieldOfView, "fl_x": focal, "fl_y": focal, "cx": Float(size) / 2, "cy": Float(size) / 2,
             "w": size, "h": size, "camera_model": "OPENCV", "frames": frames, "caption": scene.caption,
         ]
         try AtomicFile.write(try JSONSerialization.data(withJSONObject: transforms, options: [.prettyPrinted, .sortedKeys]),

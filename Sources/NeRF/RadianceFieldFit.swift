@@ -1,0 +1,63 @@
+import Core
+import Foundation
+
+/// Fitting a radiance field to a dataset, as `csd nerf fit` and `csd eval nerf-field` run it:
+/// every `holdOut`th view is left out (from view `holdOut / 2` on) and measured after the fit.
+public enum RadianceFieldFit {
+    public struct Settings: Sendable {
+        /// Grid points per axis at the end; the fit starts at a quarter of it, then a half.
+        public var resolution = 128
+        public var steps = 1500
+        public var raysPerStep = 4096
+        public var learningRate: Float = 0.1
+        public var densitySmoothness: Float = 0, colorSmoothness: Float = 0
+        /// Leave every Kth view out (0: none).
+        public var holdOut = 8
+        public var seed: UInt64 = 0
+        /// Overrides of the contraction drawn from the cameras.
+        public var center: SIMD3<Float>?, radius: Float?
+
+        public init() {}
+
+        /// The coarse-to-fine resolutions.
+        public var resolutions: [Int] { [max(8, resolution / 4), max(8, resolution / 2), resolution] }
+    }
+
+    public struct Result {
+        public var field: GridRadianceField
+        public var seconds: Double
+        public var finalLoss: Float
+        public var heldOut: [Int]
+        /// PSNR of each held-out view's render against it, in `heldOut`'s order.
+        public var heldOutPSNR: [Double]
+        public var meanHeldOutPSNR: Double? { heldOutPSNR.isEmpty ? nil : heldOutPSNR.reduce(0, +) / Double(heldOutPSNR.count) }
+    }
+
+    /// The indices of the held-out views of `count` views.
+    public static func heldOut(count: Int, every k: Int) -> [Int] {
+        k > 0 ? (0..<count).filter { $0 % k == k / 2 } : []
+    }
+
+    /// Fits a field to `dataset`'s training views; `progress` gets each finished step.
+    public static func run(_ dataset: NeRFDataset, settings: Settings, progress: (Int, Float) -> Void = { _, _ in }) throws -> Result {
+        let heldOut = heldOut(count: dataset.views.count, every: settings.holdOut)
+        let training = dataset.views.indices.filter { !heldOut.contains($0) }.map { dataset.views[$0] }
+        guard !training.isEmpty else { throw InputError("--hold-out", "leaves no view to train on") }
+        var contraction = SceneContraction(cameraToWorld: training.map(\.camera.cameraToWorld))
+        if let center = settings.center { contraction.center = center }
+        if let radius = settings.radius { contraction.radius = radius }
+        let trainer = RadianceFieldTrainer(views: training, contraction: contraction, resolutions: settings.resolutions,
+                                           totalSteps: settings.steps, raysPerStep: settings.raysPerStep, learningRate: settings.learningRate,
+                                           densitySmoothness: settings.densitySmoothness, colorSmoothness: settings.colorSmoothness,
+                                           seed: settings.seed)
+        let start = Date()
+        var loss: Float = 0
+        for s in 1...settings.steps {
+            loss = trainer.advance()
+            progress(s, loss)
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let psnr = heldOut.map { EditMetrics.psnr(trainer.field.render(camera: dataset.views[$0].camera), dataset.views[$0].image) }
+        return Result(field: trainer.field, seconds: seconds, finalLoss: loss, heldOut: heldOut, heldOutPSNR: psnr)
+    }
+}
