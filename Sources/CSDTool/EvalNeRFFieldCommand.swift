@@ -12,13 +12,10 @@ struct EvalNeRFField: ParsableCommand {
                                   "a purple cube on bricks at sunset"]
 
     @Option(name: .customLong("caption"), help: "Scene caption (repeatable; default four scenes).") var captions: [String] = []
-    @Option(name: .customLong("seed"), help: "Scene seed (repeatable; default 0 and 1).") var seeds: [UInt64] = []
+    @Option(name: .customLong("scene-seed"), help: "Scene seed (repeatable; default 0 and 1).") var seeds: [UInt64] = []
     @Option(help: "Views around each scene.") var views: Int = 32
     @Option(help: "Image side.") var size: Int = 64
-    @Option(help: "Leave every Kth view out.") var holdOut: Int = 8
-    @Option(help: "Final grid points per axis.") var resolution: Int = 128
-    @Option(help: "Steps.") var steps: Int = 1500
-    @Option(help: "Rays per step.") var rays: Int = 4096
+    @OptionGroup var fit: NeRFCommand.FitOptions
     @Flag(help: "Print one JSON object.") var json = false
 
     /// A world scene's posed views, rendered in memory with the cameras `csd world nerf` writes.
@@ -35,25 +32,25 @@ struct EvalNeRFField: ParsableCommand {
 
     func run() throws {
         try CSDCommand.reportingInputErrors {
-            guard (2...1000).contains(views), (8...1024).contains(size), holdOut >= 2, (8...512).contains(resolution), steps >= 1, rays >= 1 else {
-                throw InputError("eval nerf-field", "--views 2...1000, --size 8...1024, --hold-out ≥ 2, --resolution 8...512, --steps and --rays ≥ 1")
+            let settings = try fit.settings()
+            guard (2...1000).contains(views), (8...1024).contains(size), settings.holdOut >= 2 else {
+                throw InputError("eval nerf-field", "--views 2...1000, --size 8...1024, --hold-out ≥ 2")
             }
+            let sceneSeeds: [UInt64] = seeds.isEmpty ? [0, 1] : seeds
             let scenes = try (captions.isEmpty ? Self.defaultCaptions : captions).flatMap { caption in
-                try (seeds.isEmpty ? [0, 1] : seeds).map { seed -> WorldScene in
+                try sceneSeeds.map { seed -> WorldScene in
                     guard let scene = WorldScene(caption: caption, seed: seed) else { throw InputError("--caption", "'\(caption)' is not in the world's grammar") }
                     return scene
                 }
             }
-            var settings = RadianceFieldFit.Settings()
-            (settings.resolution, settings.steps, settings.raysPerStep, settings.holdOut) = (resolution, steps, rays, holdOut)
             var rows = [[String: Any]]()
             for (i, scene) in scenes.enumerated() {
                 let dataset = Self.dataset(scene: scene, views: views, size: size)
-                let bar = ProgressBar(label: "scene \(i + 1)/\(scenes.count)", total: steps)
+                let bar = ProgressBar(label: "scene \(i + 1)/\(scenes.count)", total: settings.steps)
                 let result = try RadianceFieldFit.run(dataset, settings: settings) { step, _ in bar.update(step) }
                 bar.finish()
                 let psnr = result.meanHeldOutPSNR ?? 0
-                rows.append(["caption": scene.caption, "seed": seeds.isEmpty ? (i % 2) : Int(seeds[i % seeds.count]), "held_out_psnr": psnr,
+                rows.append(["caption": scene.caption, "seed": Int(sceneSeeds[i % sceneSeeds.count]), "held_out_psnr": psnr,
                              "min_view_psnr": result.heldOutPSNR.min() ?? 0, "seconds": result.seconds, "final_batch_mse": Double(result.finalLoss)])
                 if !json { print(String(format: "%@ (seed %@): held-out PSNR %.2f dB (worst view %.2f), fitted in %.1f s", scene.caption,
                                         "\(rows.last!["seed"]!)", psnr, result.heldOutPSNR.min() ?? 0, result.seconds)) }
@@ -61,7 +58,7 @@ struct EvalNeRFField: ParsableCommand {
             let psnrs = rows.map { $0["held_out_psnr"] as! Double }, seconds = rows.map { $0["seconds"] as! Double }
             let summary: [String: Any] = ["scenes": rows, "mean_held_out_psnr": psnrs.reduce(0, +) / Double(psnrs.count),
                                           "min_held_out_psnr": psnrs.min() ?? 0, "mean_seconds": seconds.reduce(0, +) / Double(seconds.count),
-                                          "max_seconds": seconds.max() ?? 0, "views": views, "size": size, "resolution": resolution, "steps": steps,
+                                          "max_seconds": seconds.max() ?? 0, "views": views, "size": size, "resolution": settings.resolution, "steps": settings.steps,
                                           "threads": Parallelism.workers]
             if json { try EvalCommand.printJSON(summary) } else {
                 print(String(format: "mean held-out PSNR %.2f dB (lowest scene %.2f) over %d scenes; fit %.1f s mean, %.1f s longest, %d threads",

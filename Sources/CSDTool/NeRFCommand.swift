@@ -20,10 +20,8 @@ struct NeRFCommand: ParsableCommand {
         return SIMD3(v[0], v[1], v[2])
     }
 
-    struct Fit: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Fit a radiance field to a scene's posed images (transforms.json).")
-        @Argument(help: "Scene folder or its transforms.json (nerfstudio / Blender layout).") var scene: String
-        @Option(name: .shortAndLong, help: "Output field (.safetensors).") var output: String
+    /// The options of a fit, shared by `csd nerf fit` and `csd eval nerf-field`.
+    struct FitOptions: ParsableArguments {
         @Option(help: "Grid points per axis at the end of the coarse-to-fine schedule (it starts at a quarter, then a half).") var resolution: Int = 128
         @Option(help: "Steps.") var steps: Int = 1500
         @Option(help: "Rays per step.") var rays: Int = 4096
@@ -32,27 +30,40 @@ struct NeRFCommand: ParsableCommand {
         @Option(help: "Weight of the smoothing prior on colour.") var colorSmoothness: Float = 0
         @Option(help: "World point at the centre of the scene's full-resolution cube (default: where the cameras look).") var center: String?
         @Option(help: "Half-width of that cube in world units (default: half the cameras' median distance to the centre).") var radius: Float?
-        @Option(help: "Shrink every image this many times on each side.") var downscale: Int = 1
         @Option(help: "Leave every Kth view out of training and report PSNR on them (0: none).") var holdOut: Int = 8
         @Option(help: "Seed.") var seed: UInt64 = 0
+
+        /// The settings these options give, checked.
+        func settings() throws -> RadianceFieldFit.Settings {
+            guard (8...512).contains(resolution), (1...1_000_000).contains(steps), (1...1 << 20).contains(rays), lr > 0, lr.isFinite, holdOut >= 0 else {
+                throw InputError("nerf fit", "--resolution 8...512, --steps and --rays ≥ 1, --lr positive, --hold-out ≥ 0")
+            }
+            guard densitySmoothness >= 0, colorSmoothness >= 0 else { throw InputError("nerf fit", "smoothness weights must not be negative") }
+            if let radius { guard radius > 0 && radius.isFinite else { throw InputError("--radius", "must be positive") } }
+            var settings = RadianceFieldFit.Settings()
+            (settings.resolution, settings.steps, settings.raysPerStep, settings.learningRate) = (resolution, steps, rays, lr)
+            (settings.densitySmoothness, settings.colorSmoothness, settings.holdOut, settings.seed) = (densitySmoothness, colorSmoothness, holdOut, seed)
+            settings.center = try center.map { try NeRFCommand.parseVector($0, option: "--center") }
+            settings.radius = radius
+            return settings
+        }
+    }
+
+    struct Fit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Fit a radiance field to a scene's posed images (transforms.json).")
+        @Argument(help: "Scene folder or its transforms.json (nerfstudio / Blender layout).") var scene: String
+        @Option(name: .shortAndLong, help: "Output field (.safetensors).") var output: String
+        @Option(help: "Shrink every image this many times on each side.") var downscale: Int = 1
+        @OptionGroup var fit: FitOptions
 
         func run() throws {
             try CSDCommand.reportingInputErrors {
                 guard output.hasSuffix(".safetensors") else { throw InputError(output, "the field is written as .safetensors") }
                 try AtomicFile.checkDestination(output)
-                guard (8...512).contains(resolution), (1...1_000_000).contains(steps), (1...1 << 20).contains(rays), lr > 0, lr.isFinite else {
-                    throw InputError("nerf fit", "--resolution 8...512, --steps and --rays ≥ 1, --lr positive")
-                }
-                guard densitySmoothness >= 0, colorSmoothness >= 0 else { throw InputError("nerf fit", "smoothness weights must not be negative") }
-                if let radius { guard radius > 0 && radius.isFinite else { throw InputError("--radius", "must be positive") } }
-                var settings = RadianceFieldFit.Settings()
-                (settings.resolution, settings.steps, settings.raysPerStep, settings.learningRate) = (resolution, steps, rays, lr)
-                (settings.densitySmoothness, settings.colorSmoothness, settings.holdOut, settings.seed) = (densitySmoothness, colorSmoothness, holdOut, seed)
-                settings.center = try center.map { try NeRFCommand.parseVector($0, option: "--center") }
-                settings.radius = radius
+                let settings = try fit.settings()
                 let dataset = try NeRFCommand.dataset(scene, downscale: downscale)
-                let training = dataset.views.count - RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut).count
-                let bar = ProgressBar(label: "fitting \(training) views", total: steps)
+                let training = dataset.views.count - RadianceFieldFit.heldOut(count: dataset.views.count, every: settings.holdOut).count
+                let bar = ProgressBar(label: "fitting \(training) views", total: settings.steps)
                 let result = try RadianceFieldFit.run(dataset, settings: settings) { step, _ in bar.update(step) }
                 bar.finish()
                 try result.field.write(to: output)

@@ -32,6 +32,20 @@ import Video
         #expect(frames == 6)
     }
 
+    /// `csd eval nerf-field` fits one field per caption and seed and reports each and the means.
+    @Test func theFieldEvaluationReportsEverySceneAndTheMeans() throws {
+        let r = try CommandRunner.run(["eval", "nerf-field", "--caption", "a blue cone on sand", "--caption", "a red ball on grass",
+                                       "--scene-seed", "3", "--views", "8", "--size", "16", "--hold-out", "4", "--resolution", "16",
+                                       "--steps", "40", "--rays", "256", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let scenes = report?["scenes"] as? [[String: Any]] ?? []
+        #expect(scenes.map { $0["caption"] as? String } == ["a blue cone on sand", "a red ball on grass"] && scenes.allSatisfy { $0["seed"] as? Int == 3 })
+        let psnrs = scenes.compactMap { $0["held_out_psnr"] as? Double }
+        #expect(psnrs.count == 2 && psnrs.allSatisfy { $0 > 10 }, "\(psnrs)")
+        #expect(abs((report?["mean_held_out_psnr"] as? Double ?? 0) - psnrs.reduce(0, +) / 2) < 1e-9)
+    }
+
     @Test func badScenesAndFieldsAreOneLineErrors() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
