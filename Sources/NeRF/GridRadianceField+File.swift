@@ -23,7 +23,7 @@ extension GridRadianceField {
             throw InputError(path, "radiance field has no valid center and radius")
         }
         let values = try file.tensor("values"), environment = try file.tensor("environment")
-        guard values.shape.count == 4, (2...1024).contains(values.shape[0]), values.shape[0] == values.shape[1], values.shape[1] == values.shape[2],
+        guard values.shape.count == 4, (2...512).contains(values.shape[0]), values.shape[0] == values.shape[1], values.shape[1] == values.shape[2],
               values.shape[3] == 4, environment.shape == [16, 32, 3] else { throw InputError(path, "radiance field tensors have the wrong shapes") }
         guard values.storage.allSatisfy(\.isFinite), environment.storage.allSatisfy(\.isFinite) else { throw InputError(path, "radiance field holds non-finite values") }
         self.init(resolution: values.shape[0], contraction: SceneContraction(center: SIMD3(center[0], center[1], center[2]), radius: radius))

@@ -50,8 +50,8 @@ public struct NeRFDataset: Sendable {
             }
             let intrinsics = frame.intrinsics.over(transforms.intrinsics)
             let (w, h) = (Double(image.width), Double(image.height))
-            if let fw = intrinsics.w, let fh = intrinsics.h, (Int(fw) != image.width || Int(fh) != image.height) {
-                throw InputError(file, "frame \(i): image \(imagePath) is \(image.width)×\(image.height) but the file says w \(Int(fw)), h \(Int(fh))")
+            if let fw = intrinsics.w, let fh = intrinsics.h, fw != Double(image.width) || fh != Double(image.height) {
+                throw InputError(file, "frame \(i): image \(imagePath) is \(image.width)×\(image.height) but the file says w \(String(format: "%g", fw)), h \(String(format: "%g", fh))")
             }
             if !frame.intrinsics.givesAny { sizes.insert([image.width, image.height]) }
             guard let fx = intrinsics.flX ?? intrinsics.cameraAngleX.map({ 0.5 * w / Foundation.tan(0.5 * $0) }) ??

@@ -83,12 +83,12 @@ public final class RadianceFieldTrainer {
         step += 1
         let stamp = UInt32(step)
         // Every ray's view, pixel and jitter, drawn in order on one thread.
-        var rays = [(view: Int32, pixel: Int32, jitter: Float)]()
+        var rays = [(view: Int, pixel: Int, jitter: Float)]()
         rays.reserveCapacity(raysPerStep)
         for _ in 0..<raysPerStep {
             let v = Int(rng.next() % UInt64(views.count))
             let count = views[v].image.width * views[v].image.height
-            rays.append((Int32(v), Int32(rng.next() % UInt64(count)), Float(rng.uniform())))
+            rays.append((v, Int(rng.next() % UInt64(count)), Float(rng.uniform())))
         }
         var losses = [Float](repeating: 0, count: Self.chunks)
         let scale = 2 / Float(3 * raysPerStep)
@@ -107,9 +107,9 @@ public final class RadianceFieldTrainer {
                                     var loss: Float = 0, count = 0
                                     for r in (k * raysPerStep / Self.chunks)..<((k + 1) * raysPerStep / Self.chunks) {
                                         let (v, pixel, jitter) = rays[r]
-                                        let view = views[Int(v)]
-                                        let target = view.color(at: Int(pixel))
-                                        let ray = view.camera.ray(x: Int(pixel) % view.image.width, y: Int(pixel) / view.image.width)
+                                        let view = views[v]
+                                        let target = view.color(at: pixel)
+                                        let ray = view.camera.ray(x: pixel % view.image.width, y: pixel / view.image.width)
                                         let color = field.renderAndDifferentiate(ray, jitter: jitter, samples: samples,
                                                                                  lossGradient: { ($0 - target) * scale },
                                                                                  gradient: g, environmentGradient: eg)

@@ -71,7 +71,7 @@ import Testing
             ("{\"fl_x\": 10, \"frames\": [{\"file_path\": \"images/a.png\", \"transform_matrix\": [[\"NaN\",0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}]}", [("a.png", 8, 6)], "frames[0].transform_matrix[0][0] has the wrong type"),
             ("{\"frames\": [\(frame)]}", [("a.png", 8, 6)], "neither fl_x nor camera_angle_x"),
             ("{\"fl_x\": 10, \"frames\": [\(frame), {\"file_path\": \"images/b.png\", \"transform_matrix\": \(Self.identity)}]}", [("a.png", 8, 6), ("b.png", 4, 4)], "images of different sizes"),
-            ("{\"fl_x\": 10, \"w\": 9, \"h\": 6, \"frames\": [\(frame)]}", [("a.png", 8, 6)], "is 8×6 but the file says w 9"),
+            ("{\"fl_x\": 10, \"w\": 9, \"h\": 6, \"frames\": [\(frame)]}", [("a.png", 8, 6)], "is 8×6 but the file says w 9, h 6"),
             ("{\"fl_x\": 10, \"frames\": [{\"transform_matrix\": \(Self.identity)}]}", [], "frames[0].file_path is missing"),
             ("{\"fl_x\": 10, \"frames\": [\(frame)", [], "is not JSON"),
         ]
