@@ -299,11 +299,9 @@ final class RaySamples {
     var transmittance: [Float] = []
     var count: Int { sigma.count }
 
-    init() {
-        for n in [512] {
-            corners.reserveCapacity(n); sigma.reserveCapacity(n); color.reserveCapacity(n); step.reserveCapacity(n)
-            clamped.reserveCapacity(n); transmittance.reserveCapacity(n)
-        }
+    init(capacity n: Int = 512) {
+        corners.reserveCapacity(n); sigma.reserveCapacity(n); color.reserveCapacity(n); step.reserveCapacity(n)
+        clamped.reserveCapacity(n); transmittance.reserveCapacity(n)
     }
 
     @inline(__always)
