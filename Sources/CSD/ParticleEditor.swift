@@ -9,9 +9,9 @@ import Foundation
 public final class ParticleEditor {
     public let model: DiffusionModel
     public let settings: EditSettings
-    public let distillation: ScoreDistillation
-    public let stein: SteinVariationalUpdate
-    let target: DiffusionModel.Conditioning, sourcePrompt: DiffusionModel.Conditioning, unconditional: DiffusionModel.Conditioning
+    /// The scores and their coupling, shared with the other editors.
+    public let scoring: CoupledScores
+    public var distillation: ScoreDistillation { scoring.distillation }
     /// The particles being edited, [N, C, h, w].
     public private(set) var particles: Tensor
     /// The unedited particles DDS compares against.
@@ -27,22 +27,9 @@ public final class ParticleEditor {
     public private(set) var secondsAdvancing = 0.0, secondsInSteinUpdate = 0.0
 
     public init(model: DiffusionModel, settings: EditSettings, source: Tensor, sourcePrompt: String, targetPrompt: String) throws {
-        guard settings.minTimestep >= 1, settings.maxTimestep < model.schedule.alphasCumprod.count, settings.minTimestep <= settings.maxTimestep else {
-            throw InputError("--t-range", "timesteps must lie within 1...\(model.schedule.alphasCumprod.count - 1)")
-        }
-        guard let weighting = ScoreDistillation.Weighting(rawValue: settings.weighting) else {
-            throw InputError("--weighting", "'\(settings.weighting)' is not uniform, sds or fantasia3d")
-        }
-        guard let normalization = SteinVariationalUpdate.Normalization(rawValue: settings.normalization) else {
-            throw InputError("--normalization", "'\(settings.normalization)' is not particleCount or kernelRowSum")
-        }
+        scoring = try CoupledScores(model: model, settings: settings, sourcePrompt: sourcePrompt, targetPrompt: targetPrompt)
         self.model = model
         self.settings = settings
-        distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting,
-                                         timesteps: settings.timesteps)
-        stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
-        let c = model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""])
-        (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])
         self.source = source
         particles = source
         fixed = Array(repeating: false, count: source.shape[0])
@@ -53,25 +40,6 @@ public final class ParticleEditor {
     public func setParticles(_ values: Tensor) {
         precondition(values.shape == particles.shape, "setParticles: shape \(values.shape) vs \(particles.shape)")
         particles = values
-    }
-
-    /// Gradients (to descend) for particles `x` (sources `s`) at timestep `t` with `noise`, in chunks.
-    func gradients(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor) -> Tensor {
-        let n = x.shape[0]
-        var parts = [Tensor]()
-        var start = 0
-        while start < n {
-            let chunk = Array(start..<min(n, start + max(1, settings.batchLimit)))
-            let (xc, e) = (x.rows(chunk), noise.rows(chunk))
-            if settings.method == .sds {
-                parts.append(distillation.sds(xc, prompt: target, unconditional: unconditional, timestep: t, noise: e))
-            } else {
-                parts.append(distillation.dds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt,
-                                              unconditional: unconditional, timestep: t, noise: e))
-            }
-            start = chunk.last! + 1
-        }
-        return Tensor.concatenateBatch(parts)
     }
 
     /// The particles this step updates: all, or `settings.subset` drawn at random (in order).
@@ -92,21 +60,13 @@ public final class ParticleEditor {
         let allNoise = rng.normal(particles.shape)
         let everyone = chosen.count == particles.shape[0]
         let (x, noise) = everyone ? (particles, allNoise) : (particles.rows(chosen), allNoise.rows(chosen))
-        let g = gradients(x, sources: everyone ? source : source.rows(chosen), timestep: t, noise: noise)
+        let scores = scoring.scores(x, sources: everyone ? source : source.rows(chosen), timestep: t, noise: noise)
         let lr = settings.learningRate(atStep: step)
-        // The direction to move along (ascent on the log-density): −g, or the Stein update.
+        // The direction to move along (ascent on the log-density): the scores, or the Stein update.
+        let steinStarted = DispatchTime.now().uptimeNanoseconds
         var direction: Tensor
-        if settings.method == .csd && x.shape[0] > 1 {
-            let n = x.shape[0]
-            let steinStarted = DispatchTime.now().uptimeNanoseconds
-            defer { secondsInSteinUpdate += Double(DispatchTime.now().uptimeNanoseconds - steinStarted) / 1e9 }
-            let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
-            let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: g.scaled(by: -1).reshaped([n, g.count / n]))
-            lastRepulsionRatio = result.repulsionRatio
-            direction = result.update.reshaped(x.shape)
-        } else {
-            direction = g.scaled(by: -1)
-        }
+        (direction, lastRepulsionRatio) = scoring.couple(scores, particles: x, timestep: t, noise: noise)
+        if settings.method == .csd { secondsInSteinUpdate += Double(DispatchTime.now().uptimeNanoseconds - steinStarted) / 1e9 }
         if !everyone {
             var full = Tensor(zeros: particles.shape)
             full.setRows(chosen, to: direction)

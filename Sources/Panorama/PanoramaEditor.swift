@@ -20,9 +20,8 @@ public final class PanoramaEditor {
         case shiftedTiling
     }
     public let windows: WindowChoice
-    let distillation: ScoreDistillation
-    let stein: SteinVariationalUpdate
-    let target: DiffusionModel.Conditioning, sourcePrompt: DiffusionModel.Conditioning, unconditional: DiffusionModel.Conditioning
+    /// The window scores and their coupling, shared with the other editors.
+    let scoring: CoupledScores
     public let source: Tensor
     public private(set) var panorama: Tensor
     public private(set) var step = 0
@@ -45,16 +44,9 @@ public final class PanoramaEditor {
 
     public init(model: DiffusionModel, source: Tensor, layout: WindowLayout, settings: EditSettings, windows: WindowChoice,
                 sourcePrompt: String, targetPrompt: String) throws {
-        guard let weighting = ScoreDistillation.Weighting(rawValue: settings.weighting),
-              let normalization = SteinVariationalUpdate.Normalization(rawValue: settings.normalization) else {
-            throw InputError("panorama", "unknown weighting or normalization")
-        }
+        guard settings.method != .sds else { throw InputError("--method", "a panorama is edited by csd or dds") }
+        scoring = try CoupledScores(model: model, settings: settings, sourcePrompt: sourcePrompt, targetPrompt: targetPrompt)
         (self.model, self.layout, self.settings, self.windows, self.source, panorama) = (model, layout, settings, windows, source, source)
-        distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting,
-                                         timesteps: settings.timesteps)
-        stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
-        let c = model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""])
-        (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])
         rng = RandomGenerator(seed: settings.seed)
         touched = Array(repeating: true, count: layout.origins.count)
     }
@@ -70,7 +62,7 @@ public final class PanoramaEditor {
         case .random: break
         case .shiftedTiling: chosen = layout.tiling(phase: step % layout.tilingPhases)
         }
-        let t = distillation.drawTimestep(&rng)
+        let t = scoring.distillation.drawTimestep(&rng)
         let x = Tensor.concatenateBatch(chosen.map { layout.extract(panorama, $0) })
         // Each window draws its own noise: cutting every window's noise from one panorama-wide draw
         // (as MultiDiffusion does) measured worse seams here (2.32 against 1.46, 200 steps).
@@ -82,7 +74,7 @@ public final class PanoramaEditor {
         var direction = Tensor(zeros: x.shape)
         if !scored.isEmpty {
             let sources = Tensor.concatenateBatch(scored.map { layout.extract(source, chosen[$0]) })
-            direction.setRows(scored, to: ddsScores(x.rows(scored), sources: sources, timestep: t, noise: noise.rows(scored)).scaled(by: -1))
+            direction.setRows(scored, to: scoring.scores(x.rows(scored), sources: sources, timestep: t, noise: noise.rows(scored)))
             scoredWindows += scored.count
         }
         // The mask weighs each window's score by √m before the coupling and the scattered update by
@@ -97,12 +89,7 @@ public final class PanoramaEditor {
                 for ch in 0..<c { for p in 0..<plane { direction.storage[(k * c + ch) * plane + p] *= m.storage[p] } }
             }
         }
-        if settings.method == .csd && chosen.count > 1 {
-            let n = chosen.count
-            let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
-            direction = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: direction.reshaped([n, direction.count / n]))
-                .update.reshaped(x.shape)
-        }
+        direction = scoring.couple(direction, particles: x, timestep: t, noise: noise).directions
         var update = layout.scatterAverage(chosen.enumerated().map { ($0.element, direction.item($0.offset).reshaped([1] + Array(x.shape.dropFirst()))) },
                                            channels: x.shape[1])
         if let maskRoot {
@@ -111,20 +98,6 @@ public final class PanoramaEditor {
         }
         panorama.add(update.scaled(by: settings.learningRate(atStep: step)))
         step += 1
-    }
-
-    /// DDS gradients of windows `x` against their `sources` (item i of each paired), at most
-    /// `settings.batchLimit` windows per model call.
-    func ddsScores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor) -> Tensor {
-        var parts = [Tensor]()
-        var start = 0
-        while start < x.shape[0] {
-            let chunk = Array(start..<min(x.shape[0], start + max(1, settings.batchLimit)))
-            parts.append(distillation.dds(x.rows(chunk), source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt,
-                                          unconditional: unconditional, timestep: t, noise: noise.rows(chunk)))
-            start += chunk.count
-        }
-        return Tensor.concatenateBatch(parts)
     }
 
     public func saveCheckpoint(to path: String) throws {
@@ -140,3 +113,5 @@ public final class PanoramaEditor {
         (panorama, step, rng) = (saved, s, RandomGenerator(state: r))
     }
 }
+
+extension PanoramaEditor: ResumableEdit {}

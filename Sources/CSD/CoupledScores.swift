@@ -1,0 +1,99 @@
+import Core
+import Foundation
+
+/// The one step every editor shares: particles in the model's space and their unedited sources
+/// in, one update direction per particle out. The direction is the negative of each particle's
+/// SDS or DDS gradient (`ScoreDistillation`), and under `csd` those scores coupled across the
+/// particles by the Stein variational update (`SteinVariationalUpdate`, Kim et al. 2023, eq. 7).
+///
+/// What a domain does with the directions is its own: video frames take them as they are,
+/// panorama windows are scatter-averaged into the panorama, NeRF views are pulled back through
+/// the renderer into the field (`ParticleDomain`).
+public struct CoupledScores {
+    public let model: DiffusionModel
+    public let settings: EditSettings
+    public let distillation: ScoreDistillation
+    public let stein: SteinVariationalUpdate
+    let target: DiffusionModel.Conditioning, sourcePrompt: DiffusionModel.Conditioning, unconditional: DiffusionModel.Conditioning
+
+    /// Checks `settings` against `model` and encodes the prompts once.
+    public init(model: DiffusionModel, settings: EditSettings, sourcePrompt: String, targetPrompt: String) throws {
+        guard settings.minTimestep >= 1, settings.maxTimestep < model.schedule.alphasCumprod.count, settings.minTimestep <= settings.maxTimestep else {
+            throw InputError("--t-range", "timesteps must lie within 1...\(model.schedule.alphasCumprod.count - 1)")
+        }
+        guard let weighting = ScoreDistillation.Weighting(rawValue: settings.weighting) else {
+            throw InputError("--weighting", "'\(settings.weighting)' is not uniform, sds or fantasia3d")
+        }
+        guard let normalization = SteinVariationalUpdate.Normalization(rawValue: settings.normalization) else {
+            throw InputError("--normalization", "'\(settings.normalization)' is not particleCount or kernelRowSum")
+        }
+        self.model = model
+        self.settings = settings
+        distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting, timesteps: settings.timesteps)
+        stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
+        let c = model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""])
+        (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])
+    }
+
+    /// The scores (directions to ascend, the negative gradients) of particles `x` against their
+    /// `sources` [N, C, h, w] at timestep `t` with `noise`, `settings.batchLimit` particles per
+    /// model call. Under `sds` the sources are not used.
+    public func scores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor) -> Tensor {
+        var parts = [Tensor]()
+        var start = 0
+        while start < x.shape[0] {
+            let chunk = Array(start..<min(x.shape[0], start + max(1, settings.batchLimit)))
+            let (xc, e) = (x.rows(chunk), noise.rows(chunk))
+            if settings.method == .sds {
+                parts.append(distillation.sds(xc, prompt: target, unconditional: unconditional, timestep: t, noise: e))
+            } else {
+                parts.append(distillation.dds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt,
+                                              unconditional: unconditional, timestep: t, noise: e))
+            }
+            start += chunk.count
+        }
+        return Tensor.concatenateBatch(parts).scaled(by: -1)
+    }
+
+    /// `scores` coupled across the particles `x` by the Stein update when the method is `csd`
+    /// (the kernel on the particles noised with `noise` at `t`, or on the particles themselves,
+    /// as `settings.kernelInput` says); as they are otherwise. Also returns the Stein step's
+    /// repulsion ratio (0 when uncoupled).
+    public func couple(_ scores: Tensor, particles x: Tensor, timestep t: Int, noise: Tensor) -> (directions: Tensor, repulsionRatio: Float) {
+        guard settings.method == .csd && x.shape[0] > 1 else { return (scores, 0) }
+        let n = x.shape[0]
+        let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
+        let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: scores.reshaped([n, scores.count / n]))
+        return (result.update.reshaped(x.shape), result.repulsionRatio)
+    }
+
+    /// One direction per particle: `scores` then `couple`, with `t` and the noise drawn from
+    /// `rng` (the timestep first, then the noise, one normal per element of `x`).
+    public func directions(_ x: Tensor, sources: Tensor, rng: inout RandomGenerator) -> Tensor {
+        let t = distillation.drawTimestep(&rng)
+        let noise = rng.normal(x.shape)
+        return couple(scores(x, sources: sources, timestep: t, noise: noise), particles: x, timestep: t, noise: noise).directions
+    }
+}
+
+/// A thing edited through particles: it makes the particles of a step (frames, windows, rendered
+/// views) in the model's space with their sources, and carries one update per particle back into
+/// its own parameters. `CoupledScores` sits between the two.
+public protocol ParticleDomain: AnyObject {
+    /// The particles this step edits and their unedited sources, both [N, C, h, w].
+    func particles(rng: inout RandomGenerator) -> (particles: Tensor, sources: Tensor)
+    /// Moves the domain's parameters along `directions` (one per particle made by the last
+    /// `particles(rng:)`, in its order) with step size `learningRate`.
+    func pullBack(_ directions: Tensor, learningRate: Float)
+}
+
+/// An editor that advances one step at a time and saves and restores its state, so a command
+/// can draw progress, write checkpoints and resume.
+public protocol ResumableEdit: AnyObject {
+    var step: Int { get }
+    func advance()
+    func saveCheckpoint(to path: String) throws
+    func loadCheckpoint(from path: String) throws
+}
+
+extension ParticleEditor: ResumableEdit {}
