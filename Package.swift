@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "CSD", dependencies: ["Core"]),
         .target(name: "Panorama", dependencies: ["Core", "CSD"]),
         .target(name: "Video", dependencies: ["Core", "CFFmpeg"]),
-        .target(name: "NeRF", dependencies: ["Core"]),
+        .target(name: "NeRF", dependencies: ["Core", "CSD"]),
         .executableTarget(
             name: "CSDTool",
             dependencies: ["Core", "CSD", "Panorama", "World", "Video", "NeRF", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

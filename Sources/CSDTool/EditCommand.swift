@@ -23,7 +23,7 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Classifier-free guidance scale.") var guidance: Float = 7.5
     @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas).") var lr: Float?
     @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never).") var decayEvery: Int = 0
-    @Option(help: "Optimiser: sgd or adam.") var optimizer: String = "sgd"
+    @Option(help: "Optimiser: sgd (default) or adam.") var optimizer: String?
     @Option(help: "Write the current result every this many steps (0: never), as OUTPUT.stepNNNN.png.") var saveEvery: Int = 0
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Timestep range MIN-MAX of the noise levels the score is taken at (default: 50-950; 50-250 for a panorama whose edit mask covers more than half of it, or with --mask none).") var tRange: String?
@@ -44,7 +44,7 @@ struct EditOptions: ParsableArguments {
         guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
         let timesteps = try tRange.map(CSDCommand.timestepRange) ?? EditSettings().timesteps
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
-        guard let o = EditSettings.Optimizer(rawValue: optimizer) else { throw InputError("--optimizer", "'\(optimizer)' is not sgd or adam") }
+        guard let o = EditSettings.Optimizer(rawValue: optimizer ?? "sgd") else { throw InputError("--optimizer", "'\(optimizer ?? "")' is not sgd or adam") }
         s.optimizer = o
         (s.timesteps, s.weighting) = (timesteps, weighting)
         return s
@@ -138,16 +138,6 @@ struct EditOptions: ParsableArguments {
     static let maximumWorkingSide = 8192
 }
 
-/// An editor that advances one step at a time and saves and restores its state.
-protocol ResumableEdit: AnyObject {
-    var step: Int { get }
-    func advance()
-    func saveCheckpoint(to path: String) throws
-    func loadCheckpoint(from path: String) throws
-}
-
-extension ParticleEditor: ResumableEdit {}
-extension PanoramaEditor: ResumableEdit {}
 
 /// Reads a still image: PNG through libpng, anything else through FFmpeg.
 func readImage(_ path: String) throws -> RGBImage {

@@ -7,7 +7,7 @@ import World
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Measure the prior (caption probe, generation) or the analyser.",
-        subcommands: [Prior.self, Analyser.self, EvalEdits.self, EvalPanorama.self, EvalNeRFField.self])
+        subcommands: [Prior.self, Analyser.self, EvalEdits.self, EvalPanorama.self, EvalNeRFField.self, EvalNeRF.self])
 
     static func printJSON(_ object: [String: Any]) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

@@ -7,7 +7,7 @@ import Video
 /// `csd nerf`: fit a radiance field to a NeRF scene and render its views.
 struct NeRFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "nerf", abstract: "Fit and render radiance fields of posed images.",
-                                                    subcommands: [Fit.self, Render.self])
+                                                    subcommands: [Fit.self, Render.self, NeRFEdit.self])
 
     /// Reads a scene, decoding JPEG and other images through FFmpeg.
     static func dataset(_ path: String, downscale: Int = 1) throws -> NeRFDataset {

@@ -59,6 +59,27 @@ public struct NeRFCamera: Sendable, Equatable {
         return (u, v)
     }
 
+    /// Where world point `p` lands in the image (pixels, undistorted pinhole) and its distance
+    /// from the camera; nil behind it.
+    public func project(_ p: SIMD3<Float>) -> (x: Float, y: Float, distance: Float)? {
+        let m = cameraToWorld
+        let d = p - position
+        // Camera axes: right (column 0), up (column 1), back (column 2).
+        let right = SIMD3<Float>(m[0][0], m[1][0], m[2][0]), up = SIMD3<Float>(m[0][1], m[1][1], m[2][1]), back = SIMD3<Float>(m[0][2], m[1][2], m[2][2])
+        let (cx, cy, cz) = ((d * right).sum(), (d * up).sum(), (d * back).sum())
+        guard cz < -1e-6 else { return nil }
+        return (centerX + focalX * cx / -cz, centerY - focalY * cy / -cz, (d * d).sum().squareRoot())
+    }
+
+    /// The same camera for images of `newWidth`×`newHeight` (intrinsics scaled per axis).
+    public func resized(width newWidth: Int, height newHeight: Int) -> NeRFCamera {
+        var c = self
+        let (sx, sy) = (Float(newWidth) / Float(width), Float(newHeight) / Float(height))
+        (c.width, c.height) = (newWidth, newHeight)
+        c.focalX *= sx; c.centerX *= sx; c.focalY *= sy; c.centerY *= sy
+        return c
+    }
+
     /// The camera for images `factor` times smaller on each side.
     public func downscaled(by factor: Int) -> NeRFCamera {
         var c = self

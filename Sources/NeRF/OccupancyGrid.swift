@@ -59,4 +59,10 @@ public struct OccupancyGrid: Sendable {
             }
         }
     }
+
+    /// Puts back a state saved from `density` and `occupied` (a checkpoint's).
+    mutating func restore(density: [Float], occupied: [Bool]) {
+        precondition(density.count == self.density.count && occupied.count == self.occupied.count, "OccupancyGrid.restore: sizes")
+        (self.density, self.occupied) = (density, occupied)
+    }
 }

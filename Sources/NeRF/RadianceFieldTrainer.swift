@@ -14,7 +14,8 @@ import Foundation
 /// chunk order: a seed gives the same field on any number of cores.
 public final class RadianceFieldTrainer {
     public private(set) var field: GridRadianceField
-    public let views: [NeRFView]
+    /// The images fitted; a dataset update replaces some of them as it goes.
+    public var views: [NeRFView]
     public var raysPerStep: Int
     public var learningRate: Float
     /// Weight of the smoothing prior on density logits and on colour logits.
@@ -53,6 +54,21 @@ public final class RadianceFieldTrainer {
         environmentMoments = ([Float](repeating: 0, count: field.environment.count), [Float](repeating: 0, count: field.environment.count))
         allocate()
     }
+
+    /// A trainer that goes on fitting `field` at its own resolution (and occupancy grid).
+    public init(continuing field: GridRadianceField, views: [NeRFView], totalSteps: Int, raysPerStep: Int = 4096, learningRate: Float = 0.01,
+                seed: UInt64 = 0) {
+        precondition(!views.isEmpty && totalSteps >= 1, "RadianceFieldTrainer: views and steps ≥ 1")
+        (self.views, resolutions, self.totalSteps, self.raysPerStep) = (views, [field.resolution], totalSteps, raysPerStep)
+        (self.learningRate, densitySmoothness, colorSmoothness) = (learningRate, 0, 0)
+        self.field = field
+        rng = RandomGenerator(seed: seed)
+        environmentMoments = ([Float](repeating: 0, count: field.environment.count), [Float](repeating: 0, count: field.environment.count))
+        allocate()
+    }
+
+    /// Puts back the step and random state of a checkpoint.
+    func restore(step: Int, rng: RandomGenerator) { (self.step, self.rng) = (step, rng) }
 
     var brickCount: Int { field.values.count / GridRadianceField.brickSize }
 

@@ -172,6 +172,24 @@ public final class SceneAnalyser: @unchecked Sendable {
                               shape: shape(of: found.region, pixels: pixels), objectPixels: found.pixelCount)
     }
 
+    /// The object colour most of `region`'s pixels take (each pixel's colour as `judge` reads
+    /// it, under the ground and time the image shows), or nil when fewer than a third of them
+    /// take any one colour: what an edit of one object of several turned it into.
+    public func color(of image: RGBImage, in region: [Bool]) -> ObjectColor? {
+        precondition(image.width == size && image.height == size && region.count == size * size, "SceneAnalyser: built for \(size)x\(size) images")
+        let pixels = Self.pixels(of: image)
+        let found = locateObject(pixels)
+        let labels = classify(pixels, time: found.time, ground: found.ground)
+        var counts = [Int](repeating: 0, count: ObjectColor.allCases.count)
+        var total = 0
+        for (p, inside) in region.enumerated() where inside {
+            total += 1
+            if labels[p] >= 0 { counts[labels[p]] += 1 }
+        }
+        guard let best = counts.indices.max(by: { counts[$0] < counts[$1] }), total > 0, 3 * counts[best] >= total else { return nil }
+        return ObjectColor.allCases[best]
+    }
+
     /// Ground, time and the dominant object region of an image's pixels.
     func locateObject(_ pixels: [SIMD3<Float>]) -> ObjectLocation {
         let n = size * size

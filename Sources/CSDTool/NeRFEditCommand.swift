@@ -1,0 +1,84 @@
+import ArgumentParser
+import CSD
+import Core
+import Foundation
+import NeRF
+import Video
+
+/// `csd nerf edit`: a fitted field edited from a source prompt to a target prompt through its views.
+struct NeRFEdit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edit", abstract: "Edit a fitted radiance field so that every view shows the target prompt.")
+    @Argument(help: "Field written by `csd nerf fit`.") var field: String
+    @Option(help: "The scene the field was fitted to (its cameras are the views edited).") var scene: String
+    @Option(name: .shortAndLong, help: "Edited field (.safetensors).") var output: String
+    @Option(help: "csd (views coupled), dds (views on their own), dataset-update (Instruct-NeRF2NeRF's recipe with DDS) or dataset-update-csd.")
+    var method: String = "csd"
+    @Option(help: "Views rendered and scored per step, drawn at random (0: all).") var views: Int = 8
+    @Option(help: "Leave every Kth camera out of the edit, as `csd nerf fit` left it out of the fit (0: none).") var holdOut: Int = 8
+    @Flag(help: "Let the edit move density (geometry) as well as colour.") var geometry = false
+    @Option(help: "Dataset update: field steps between replacements of training images.") var replaceEvery: Int = 10
+    @Option(help: "Dataset update: rays per field step.") var rays: Int = 4096
+    @Option(help: "Also write an orbit video of the edited field here (.mp4).") var orbit: String?
+    @Option(help: "Frames of that orbit.") var orbitFrames: Int = 48
+    @Option(help: "Also write the held-out views here (.png): the scene's images, the field before, and after the edit.") var contactSheet: String?
+    @OptionGroup var options: EditOptions
+
+    /// The settings the options give, checked.
+    func settings() throws -> NeRFEditSettings {
+        guard let m = NeRFEditSettings.Method(rawValue: method) else {
+            throw InputError("--method", "'\(method)' is not csd, dds, dataset-update or dataset-update-csd")
+        }
+        guard options.optimizer == nil else { throw InputError("--optimizer", "a NeRF edit moves the field by Adam; the option does not apply") }
+        var s = NeRFEditSettings()
+        s.method = m
+        s.edit = try options.settings(method: m.coupling, defaultLearningRate: s.edit.learningRate)
+        (s.viewsPerStep, s.editsGeometry, s.replaceEvery, s.raysPerStep) = (views, geometry, replaceEvery, rays)
+        return try s.validated()
+    }
+
+    func run() throws {
+        try CSDCommand.reportingInputErrors {
+            try options.check(input: field, output: output, ext: "safetensors")
+            for extra in [orbit, contactSheet].compactMap({ $0 }) { try AtomicFile.checkDestination(extra) }
+            if let orbit { guard orbit.lowercased().hasSuffix(".mp4") else { throw InputError(orbit, "the orbit is written as .mp4") } }
+            if let contactSheet { guard contactSheet.lowercased().hasSuffix(".png") else { throw InputError(contactSheet, "the contact sheet is written as .png") } }
+            guard (1...100_000).contains(orbitFrames), holdOut >= 0 else { throw InputError("nerf edit", "--orbit-frames 1...100000, --hold-out ≥ 0") }
+            let settings = try settings()
+            let radiance = try GridRadianceField(path: field)
+            let dataset = try NeRFCommand.dataset(scene)
+            BLAS.prepare()
+            let model = try DiffusionModel(folder: options.model, variant: options.variant)
+            let first = dataset.views[0].camera
+            let (w, h) = try options.workingSize(width: first.width, height: first.height, model: model, input: scene)
+            let heldOut = RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut)
+            let training = dataset.views.indices.filter { !heldOut.contains($0) }
+            guard !training.isEmpty else { throw InputError("--hold-out", "leaves no view to edit") }
+            let cameras = training.map { dataset.views[$0].camera.resized(width: w, height: h) }
+            options.removeStrayTemporaries(of: output)
+            let checkpoint = output + ".checkpoint.safetensors"
+            let editor = try NeRFFieldEdits.make(model: model, field: radiance, cameras: cameras, images: training.map { dataset.views[$0].image },
+                                              settings: settings,
+                                                    sourcePrompt: options.source, targetPrompt: options.target)
+            guard try options.runSteps(editor, total: settings.edit.steps, label: "editing \(cameras.count) views (\(settings.method.rawValue))",
+                                       checkpoint: checkpoint) else { return }
+            let edited = editor.field
+            try edited.write(to: output)
+            if let orbit {
+                let path = CameraPath.orbit(around: edited.contraction.center, like: dataset.views.map(\.camera), frames: orbitFrames)
+                let writer = try VideoWriter(path: orbit, width: path[0].width, height: path[0].height, frameRate: 24)
+                for camera in path { try writer.append(edited.render(camera: camera)) }
+                try writer.finish()
+            }
+            if let contactSheet {
+                let shown = heldOut.isEmpty ? Array(dataset.views.indices.prefix(8)) : heldOut
+                let rows = [shown.map { dataset.views[$0].image }, shown.map { radiance.render(camera: dataset.views[$0].camera) },
+                            shown.map { edited.render(camera: dataset.views[$0].camera) }]
+                try RGBImage.grid(rows.flatMap { $0 }, columns: shown.count).writePNG(to: contactSheet)
+            }
+            options.removeCheckpoints(of: output)
+            print("wrote \(output)" + (orbit.map { ", \($0)" } ?? "") + (contactSheet.map { ", \($0)" } ?? ""))
+        }
+    }
+}
+
