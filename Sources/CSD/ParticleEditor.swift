@@ -19,6 +19,8 @@ public final class ParticleEditor {
     public var fixed: [Bool]
     public private(set) var step = 0
     var rng: RandomGenerator
+    /// The particles the last `particles(rng:)` chose.
+    var chosen: [Int] = []
     /// Adam's moment estimates.
     var firstMoment: Tensor?, secondMoment: Tensor?
     /// Per-step diagnostics of the last step.
@@ -43,7 +45,7 @@ public final class ParticleEditor {
     }
 
     /// The particles this step updates: all, or `settings.subset` drawn at random (in order).
-    func chooseParticles() -> [Int] {
+    func chooseParticles(_ rng: inout RandomGenerator) -> [Int] {
         let n = particles.shape[0]
         var chosen = Array(0..<n)
         guard settings.subset > 0 && settings.subset < n else { return chosen }
@@ -51,23 +53,38 @@ public final class ParticleEditor {
         return Array(chosen.prefix(settings.subset)).sorted()
     }
 
-    /// One optimisation step.
+    /// One optimisation step: the particles (`particles(rng:)`), their scores coupled
+    /// (`CoupledScores`), the update (`pullBack`).
     public func advance() {
         let started = DispatchTime.now().uptimeNanoseconds
         defer { secondsAdvancing += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-        let chosen = chooseParticles()
+        let (x, sources) = particles(rng: &rng)
         let t = distillation.drawTimestep(&rng)
+        // Noise for every particle, chosen or not, so a subset edit draws the same numbers whatever it chose.
         let allNoise = rng.normal(particles.shape)
-        let everyone = chosen.count == particles.shape[0]
-        let (x, noise) = everyone ? (particles, allNoise) : (particles.rows(chosen), allNoise.rows(chosen))
-        let scores = scoring.scores(x, sources: everyone ? source : source.rows(chosen), timestep: t, noise: noise)
-        let lr = settings.learningRate(atStep: step)
-        // The direction to move along (ascent on the log-density): the scores, or the Stein update.
+        let noise = chosen.count == particles.shape[0] ? allNoise : allNoise.rows(chosen)
+        let scores = scoring.scores(x, sources: sources, timestep: t, noise: noise)
         let steinStarted = DispatchTime.now().uptimeNanoseconds
-        var direction: Tensor
+        let direction: Tensor
         (direction, lastRepulsionRatio) = scoring.couple(scores, particles: x, timestep: t, noise: noise)
         if settings.method == .csd { secondsInSteinUpdate += Double(DispatchTime.now().uptimeNanoseconds - steinStarted) / 1e9 }
-        if !everyone {
+        pullBack(direction, learningRate: settings.learningRate(atStep: step))
+        step += 1
+    }
+}
+
+extension ParticleEditor: ParticleDomain {
+    /// The particles this step moves (all, or a random subset) and their sources.
+    public func particles(rng: inout RandomGenerator) -> (particles: Tensor, sources: Tensor) {
+        chosen = chooseParticles(&rng)
+        return chosen.count == particles.shape[0] ? (particles, source) : (particles.rows(chosen), source.rows(chosen))
+    }
+
+    /// Frames are their own parameters: each chosen particle moves along its direction, by SGD
+    /// or Adam; fixed particles stay.
+    public func pullBack(_ directions: Tensor, learningRate lr: Float) {
+        var direction = directions
+        if chosen.count != particles.shape[0] {
             var full = Tensor(zeros: particles.shape)
             full.setRows(chosen, to: direction)
             direction = full
@@ -99,9 +116,10 @@ public final class ParticleEditor {
             for k in 0..<inner { update.storage[i * inner + k] = 0 }
         }
         particles.add(update)
-        step += 1
     }
+}
 
+extension ParticleEditor {
     // MARK: Checkpoints
 
     /// Saves particles, step and random state (atomically).

@@ -55,7 +55,7 @@ public final class NeRFEditor: ParticleDomain {
     }
 
     /// The views this step takes: `viewsPerStep` of them at random (in order), or all.
-    func chooseViews() -> [Int] {
+    func chooseViews(_ rng: inout RandomGenerator) -> [Int] {
         var all = Array(cameras.indices)
         let k = settings.viewsPerStep
         guard k > 0 && k < all.count else { return all }
@@ -63,8 +63,8 @@ public final class NeRFEditor: ParticleDomain {
         return Array(all.prefix(k)).sorted()
     }
 
-    public func particles(rng _: inout RandomGenerator) -> (particles: Tensor, sources: Tensor) {
-        chosen = chooseViews()
+    public func particles(rng: inout RandomGenerator) -> (particles: Tensor, sources: Tensor) {
+        chosen = chooseViews(&rng)
         let images = field.renderViews(chosen.map { cameras[$0] }).asModelImages()
         encoding = nil
         guard let vae = model.vae else { return (images, sources.rows(chosen)) }
@@ -112,8 +112,7 @@ public final class NeRFEditor: ParticleDomain {
 
     /// One step: render, score, couple, pull back.
     public func advance() {
-        var unused = RandomGenerator(seed: 0)
-        let (x, s) = particles(rng: &unused)
+        let (x, s) = particles(rng: &rng)
         let d = scoring.directions(x, sources: s, rng: &rng)
         pullBack(d, learningRate: settings.edit.learningRate(atStep: step))
         step += 1
