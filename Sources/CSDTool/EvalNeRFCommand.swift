@@ -21,7 +21,7 @@ struct EvalNeRF: ParsableCommand {
     @Option(help: "Methods, comma-separated: csd, dds, dataset-update, dataset-update-csd.") var methods: String = "csd,dds,dataset-update"
     @Option(help: "Edit steps.") var steps: Int = NeRFEditSettings().edit.steps
     @Option(help: "Views per step.") var views: Int = NeRFEditSettings().viewsPerStep
-    @Option(help: "Learning rate of the field (Adam).") var lr: Float = NeRFEditSettings().edit.learningRate
+    @Option(help: "Learning rate (default: each method's, as csd nerf edit takes it).") var lr: Float?
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
     @Option(help: "Timestep range MIN-MAX (default: as csd nerf edit).") var tRange: String?
     @Flag(help: "Let the edits move density as well as colour.") var geometry = false
@@ -55,7 +55,7 @@ struct EvalNeRF: ParsableCommand {
                 throw InputError("eval nerf", "--methods must name one, --fit-resolution 8...512, --fit-steps 1...100000")
             }
             var base = NeRFEditSettings()
-            (base.edit.steps, base.viewsPerStep, base.edit.learningRate, base.edit.guidance, base.edit.seed, base.editsGeometry) = (steps, views, lr, guidance, seed, geometry)
+            (base.edit.steps, base.viewsPerStep, base.edit.guidance, base.edit.seed, base.editsGeometry) = (steps, views, guidance, seed, geometry)
             if let tRange { base.edit.timesteps = try CSDCommand.timestepRange(tRange) }
             _ = try base.validated()
             let pairs = try (edits.isEmpty ? Self.defaultEdits : edits).map { text -> (String, String) in
@@ -88,7 +88,7 @@ struct EvalNeRF: ParsableCommand {
                     }
                 }
             }
-            var summary: [String: Any] = ["scenes": reports, "steps": steps, "views_per_step": views, "lr": lr, "guidance": guidance,
+            var summary: [String: Any] = ["scenes": reports, "steps": steps, "views_per_step": views, "guidance": guidance,
                                           "geometry": geometry, "evaluation_cameras": cameras.count, "threads": Parallelism.workers]
             for name in chosen + ["ideal", "unedited"] {
                 let rows = reports.compactMap { $0[name] as? [String: Double] }
@@ -100,18 +100,22 @@ struct EvalNeRF: ParsableCommand {
             }
             if let c = summary["csd"] as? [String: Double], let u = summary["dataset-update"] as? [String: Double], u["colour_spread"]! > 0 {
                 summary["csd_spread_reduction_from_dataset_update"] = 1 - c["colour_spread"]! / u["colour_spread"]!
+                if u["residual_spread"]! > 0 { summary["csd_residual_spread_reduction_from_dataset_update"] = 1 - c["residual_spread"]! / u["residual_spread"]! }
             }
             if json { try EvalCommand.printJSON(summary); return }
             print("mean over \(reports.count) scenes:")
             for name in chosen + ["ideal", "unedited"] { if let m = summary[name] as? [String: Double] { printLine(name, m) } }
             if let g = summary["csd_psnr_gain_over_dds"] as? Double { print(String(format: "CSD's PSNR to the ideal %+.2f dB against per-view DDS", g)) }
             if let r = summary["csd_spread_reduction_from_dataset_update"] as? Double { print(String(format: "CSD's colour spread %.0f%% below dataset update's", 100 * r)) }
+            if let r = summary["csd_residual_spread_reduction_from_dataset_update"] as? Double {
+                print(String(format: "CSD's spread against the ideal %.0f%% below dataset update's", 100 * r))
+            }
         }
     }
 
     func printLine(_ name: String, _ m: [String: Double]) {
-        print(String(format: "  %@: PSNR to the ideal %.2f dB, edit success %.0f%%, PSNR outside the edit %.2f dB, colour spread %.1f, reprojection error %.2f, %.0f s",
-                     name, m["psnr_to_ideal"] ?? 0, 100 * (m["edit_success"] ?? 0), m["outside_psnr"] ?? 0, m["colour_spread"] ?? 0,
+        print(String(format: "  %@: PSNR to the ideal %.2f dB, edit success %.0f%%, PSNR outside the edit %.2f dB, colour spread %.1f (against the ideal %.1f), reprojection error %.2f, %.0f s",
+                     name, m["psnr_to_ideal"] ?? 0, 100 * (m["edit_success"] ?? 0), m["outside_psnr"] ?? 0, m["colour_spread"] ?? 0, m["residual_spread"] ?? 0,
                      m["reprojection_error"] ?? 0, m["seconds"] ?? 0))
     }
 
@@ -152,6 +156,7 @@ struct EvalNeRF: ParsableCommand {
                 "psnr_to_ideal": zip(views, idealImages).map { EditMetrics.psnr($0, $1) }.reduce(0, +) / Double(views.count),
                 "outside_psnr": zip(zip(views, unedited), regions).map { EditMetrics.psnr($0.0, $0.1.image, mask: $1.map { !$0 }) }.reduce(0, +) / Double(views.count),
                 "colour_spread": NeRFEditMetrics.colourSpread(views: views, regions: regions),
+                "residual_spread": NeRFEditMetrics.residualSpread(views: views, truths: idealImages, regions: regions),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0,
             ]
             if let depth {
@@ -175,6 +180,7 @@ struct EvalNeRF: ParsableCommand {
         for name in chosen {
             var settings = base
             settings.method = NeRFEditSettings.Method(rawValue: name)!
+            settings.edit.learningRate = lr ?? NeRFEditSettings.defaultLearningRate(for: settings.method)
             let editor = try NeRFFieldEdits.make(model: diffusion, field: fitted.field, cameras: training.map { dataset.views[$0].camera },
                                               images: training.map { dataset.views[$0].image }, settings: settings,
                                               sourcePrompt: before.caption, targetPrompt: after.caption)
@@ -184,7 +190,8 @@ struct EvalNeRF: ParsableCommand {
             bar?.finish()
             let seconds = Date().timeIntervalSince(started)
             let rendered = nerfCameras.map { editor.field.renderWithDepth(camera: $0) }
-            report[name] = measure(rendered.map(\.image), depth: rendered.map(\.depth)).merging(["seconds": seconds]) { a, _ in a }
+            report[name] = measure(rendered.map(\.image), depth: rendered.map(\.depth))
+                .merging(["seconds": seconds, "lr": Double(settings.edit.learningRate)]) { a, _ in a }
             pictures += rendered.prefix(heldOut.count).map(\.image)
         }
         return (report, pictures)

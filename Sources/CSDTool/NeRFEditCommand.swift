@@ -19,6 +19,8 @@ struct NeRFEdit: ParsableCommand {
     @Flag(help: "Let the edit move density (geometry) as well as colour.") var geometry = false
     @Option(help: "Dataset update: field steps between replacements of training images.") var replaceEvery: Int = 10
     @Option(help: "Dataset update: rays per field step.") var rays: Int = 4096
+    @Option(help: "Dataset update: Adam's learning rate of the field's fit to the images (--lr is then the images' edits' SGD rate).")
+    var fieldLr: Float = NeRFEditSettings().fieldLearningRate
     @Option(help: "Also write an orbit video of the edited field here (.mp4).") var orbit: String?
     @Option(help: "Frames of that orbit.") var orbitFrames: Int = 48
     @Option(help: "Also write the held-out views here (.png): the scene's images, the field before, and after the edit.") var contactSheet: String?
@@ -32,8 +34,8 @@ struct NeRFEdit: ParsableCommand {
         guard options.optimizer == nil else { throw InputError("--optimizer", "a NeRF edit moves the field by Adam; the option does not apply") }
         var s = NeRFEditSettings()
         s.method = m
-        s.edit = try options.settings(method: m.coupling, defaultLearningRate: s.edit.learningRate)
-        (s.viewsPerStep, s.editsGeometry, s.replaceEvery, s.raysPerStep) = (views, geometry, replaceEvery, rays)
+        s.edit = try options.settings(method: m.coupling, defaultLearningRate: NeRFEditSettings.defaultLearningRate(for: m))
+        (s.viewsPerStep, s.editsGeometry, s.replaceEvery, s.raysPerStep, s.fieldLearningRate) = (views, geometry, replaceEvery, rays, fieldLr)
         return try s.validated()
     }
 
@@ -61,7 +63,12 @@ struct NeRFEdit: ParsableCommand {
                                               settings: settings,
                                                     sourcePrompt: options.source, targetPrompt: options.target)
             guard try options.runSteps(editor, total: settings.edit.steps, label: "editing \(cameras.count) views (\(settings.method.rawValue))",
-                                       checkpoint: checkpoint) else { return }
+                                       checkpoint: checkpoint, afterStep: { step in
+                guard options.saveEvery > 0, step % options.saveEvery == 0 else { return }
+                let shown = Array(cameras.prefix(8))
+                try RGBImage.grid(shown.map { editor.field.render(camera: $0) }, columns: shown.count)
+                    .writePNG(to: String(format: "%@.step%04d.png", output, step))
+            }) else { return }
             let edited = editor.field
             try edited.write(to: output)
             if let orbit {

@@ -58,7 +58,8 @@ public final class NeRFDatasetUpdate {
         var edit = settings.edit
         edit.steps = settings.replaceEvery
         edit.seed = rng.next()
-        edit.learningRate = settings.imageLearningRate
+        // The run's decay, applied replacement by replacement.
+        edit.learningRate = settings.edit.learningRate(atStep: step)
         edit.decayEvery = 0
         let renders = trainer.field.renderViews(chosen.map { cameras[$0] }).asModelImages()
         do {

@@ -21,6 +21,25 @@ public enum NeRFEditMetrics {
         return means.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(means.count)
     }
 
+    /// `colourSpread` of the edit's residual: the variance across views of the mean colour of
+    /// `views − truths` over each view's region, summed over the channels. Shading that changes
+    /// from view to view is in the truth too, so what is left is the edit's own inconsistency.
+    public static func residualSpread(views: [RGBImage], truths: [RGBImage], regions: [[Bool]]) -> Double {
+        precondition(views.count == truths.count && views.count == regions.count, "residualSpread: one truth and region per view")
+        var means = [SIMD3<Double>]()
+        for ((image, truth), region) in zip(zip(views, truths), regions) {
+            var (sum, count) = (SIMD3<Double>(), 0)
+            for (p, inside) in region.enumerated() where inside {
+                for c in 0..<3 { sum[c] += Double(image.pixels[3 * p + c]) - Double(truth.pixels[3 * p + c]) }
+                count += 1
+            }
+            if count >= 4 { means.append(sum / Double(count)) }
+        }
+        guard means.count > 1 else { return 0 }
+        let mean = means.reduce(SIMD3<Double>(), +) / Double(means.count)
+        return means.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(means.count)
+    }
+
     /// The mean absolute difference (8-bit levels, over channels) between view A's pixels in
     /// `region` and view B's colour where they land in B, each pixel carried by A's rendered
     /// depth into the world and projected into B (nearest pixel). Pixels that land outside B,

@@ -77,13 +77,13 @@ import Video
         #expect(scene?["target"] as? String == "a blue ball on grass")
         for name in ["csd", "dds", "dataset-update", "unedited"] {
             let m = scene?[name] as? [String: Double] ?? [:]
-            for key in ["psnr_to_ideal", "outside_psnr", "colour_spread", "edit_success", "reprojection_error"] {
+            for key in ["psnr_to_ideal", "outside_psnr", "colour_spread", "residual_spread", "edit_success", "reprojection_error"] {
                 #expect(m[key].map { $0.isFinite && $0 >= 0 } == true, "\(name).\(key): \(m)")
             }
             #expect((m["psnr_to_ideal"] ?? 0) > 10 && (m["psnr_to_ideal"] ?? 99) < 60, "\(name): \(m)")
         }
         let ideal = scene?["ideal"] as? [String: Double] ?? [:]
-        #expect(ideal["psnr_to_ideal"] ?? 0 > 100 && ideal["edit_success"] ?? 0 > 0.8, "\(ideal)")
+        #expect(ideal["psnr_to_ideal"] ?? 0 > 100 && ideal["edit_success"] ?? 0 > 0.8 && ideal["residual_spread"] == 0, "\(ideal)")
         #expect((scene?["unedited"] as? [String: Double])?["edit_success"] ?? 1 < 0.2)
         #expect(report?["csd_psnr_gain_over_dds"] is Double && report?["csd_spread_reduction_from_dataset_update"] is Double)
     }
