@@ -21,9 +21,9 @@ struct EditOptions: ParsableArguments {
     @Option(help: "What it should show.") var target: String
     @Option(help: "Optimisation steps.") var steps: Int = 200
     @Option(help: "Classifier-free guidance scale.") var guidance: Float = 7.5
-    @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas).") var lr: Float?
+    @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas; a NeRF edit: Adam on the field, 0.05, or a dataset update's SGD on its images, 0.5).") var lr: Float?
     @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never).") var decayEvery: Int = 0
-    @Option(help: "Optimiser: sgd (default) or adam.") var optimizer: String?
+    @Option(help: "Optimiser: sgd (default) or adam (a NeRF edit always moves the field by Adam).") var optimizer: String?
     @Option(help: "Write the current result every this many steps (0: never), as OUTPUT.stepNNNN.png.") var saveEvery: Int = 0
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Timestep range MIN-MAX of the noise levels the score is taken at (default: 50-950; 50-250 for a panorama whose edit mask covers more than half of it, or with --mask none).") var tRange: String?

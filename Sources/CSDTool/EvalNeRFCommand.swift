@@ -129,7 +129,7 @@ struct EvalNeRF: ParsableCommand {
                   diffusion: DiffusionModel, analyser: SceneAnalyser, cameras: [Camera], nerfCameras: [NeRFCamera]) throws -> ([String: Any], [RGBImage]) {
         let size = Self.size
         let dataset = EvalNeRFField.dataset(scene: before, views: Self.viewCount, size: size)
-        let fitted = try RadianceFieldFit.run(dataset, settings: fit)
+        let fitted = try RadianceFieldFit.run(dataset, settings: fit)!  // nil only when a checkpoint stops it
         let heldOut = RadianceFieldFit.heldOut(count: Self.viewCount, every: fit.holdOut)
         let training = dataset.views.indices.filter { !heldOut.contains($0) }
         let editsGround = after.ground != before.ground

@@ -47,7 +47,7 @@ struct EvalNeRFField: ParsableCommand {
             for (i, scene) in scenes.enumerated() {
                 let dataset = Self.dataset(scene: scene, views: views, size: size)
                 let bar = ProgressBar(label: "scene \(i + 1)/\(scenes.count)", total: settings.steps)
-                let result = try RadianceFieldFit.run(dataset, settings: settings) { step, _ in bar.update(step) }
+                let result = try RadianceFieldFit.run(dataset, settings: settings) { step, _ in bar.update(step) }!  // nil only when a checkpoint stops it
                 bar.finish()
                 let psnr = result.meanHeldOutPSNR ?? 0
                 rows.append(["caption": scene.caption, "seed": Int(sceneSeeds[i % sceneSeeds.count]), "held_out_psnr": psnr,

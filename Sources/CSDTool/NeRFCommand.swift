@@ -55,6 +55,10 @@ struct NeRFCommand: ParsableCommand {
         @Option(name: .shortAndLong, help: "Output field (.safetensors).") var output: String
         @Option(help: "Shrink every image this many times on each side.") var downscale: Int = 1
         @OptionGroup var fit: FitOptions
+        @Option(help: "Write a checkpoint every this many steps (0: never); --resume continues from it.") var checkpointEvery: Int = 250
+        @Flag(help: "Continue an interrupted fit from its checkpoint.") var resume = false
+        @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
+        var stopAfter: Int?
 
         func run() throws {
             try CSDCommand.reportingInputErrors {
@@ -63,10 +67,16 @@ struct NeRFCommand: ParsableCommand {
                 let settings = try fit.settings()
                 let dataset = try NeRFCommand.dataset(scene, downscale: downscale)
                 let training = dataset.views.count - RadianceFieldFit.heldOut(count: dataset.views.count, every: settings.holdOut).count
+                guard checkpointEvery >= 0 else { throw InputError("--checkpoint-every", "must be ≥ 0") }
+                let checkpoint = output + ".checkpoint.safetensors"
+                AtomicFile.removeStrayTemporaries(of: checkpoint)
+                AtomicFile.removeStrayTemporaries(of: output)
                 let bar = ProgressBar(label: "fitting \(training) views", total: settings.steps)
-                let result = try RadianceFieldFit.run(dataset, settings: settings) { step, _ in bar.update(step) }
+                let run = try RadianceFieldFit.run(dataset, settings: settings, checkpointing: .init(path: checkpoint, every: checkpointEvery, resume: resume, stopAfter: stopAfter)) { step, _ in bar.update(step) }
                 bar.finish()
+                guard let result = run else { print("stopped after \(stopAfter ?? 0) steps; --resume continues from \(checkpoint)"); return }
                 try result.field.write(to: output)
+                try? FileManager.default.removeItem(atPath: checkpoint)
                 print(String(format: "wrote %@; fitted in %.1f s; final batch MSE %.5f", output, result.seconds, result.finalLoss)
                       + (result.meanHeldOutPSNR.map { String(format: "; PSNR on %d held-out views %.2f dB", result.heldOut.count, $0) } ?? ""))
             }

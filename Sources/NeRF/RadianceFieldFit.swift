@@ -38,8 +38,22 @@ public enum RadianceFieldFit {
         k > 0 ? (0..<count).filter { $0 % k == k / 2 } : []
     }
 
-    /// Fits a field to `dataset`'s training views; `progress` gets each finished step.
-    public static func run(_ dataset: NeRFDataset, settings: Settings, progress: (Int, Float) -> Void = { _, _ in }) throws -> Result {
+    /// Where and how often a fit saves its state, and whether it starts from it.
+    public struct Checkpointing: Sendable {
+        public var path: String
+        /// Save every this many steps (0: never, except at `stopAfter`).
+        public var every: Int
+        public var resume: Bool
+        /// Stop after this many steps in total, leaving the checkpoint (as an interruption would).
+        public var stopAfter: Int?
+        public init(path: String, every: Int, resume: Bool, stopAfter: Int? = nil) { (self.path, self.every, self.resume, self.stopAfter) = (path, every, resume, stopAfter) }
+    }
+
+    /// Fits a field to `dataset`'s training views; `progress` gets each finished step. With
+    /// `checkpointing`, the fit saves its state as it goes and can start from it; it returns nil
+    /// when it stopped at `stopAfter`.
+    public static func run(_ dataset: NeRFDataset, settings: Settings, checkpointing: Checkpointing? = nil,
+                           progress: (Int, Float) -> Void = { _, _ in }) throws -> Result? {
         let heldOut = heldOut(count: dataset.views.count, every: settings.holdOut)
         let training = dataset.views.indices.filter { !heldOut.contains($0) }.map { dataset.views[$0] }
         guard !training.isEmpty else { throw InputError("--hold-out", "leaves no view to train on") }
@@ -50,11 +64,24 @@ public enum RadianceFieldFit {
                                            totalSteps: settings.steps, raysPerStep: settings.raysPerStep, learningRate: settings.learningRate,
                                            densitySmoothness: settings.densitySmoothness, colorSmoothness: settings.colorSmoothness,
                                            seed: settings.seed)
+        // What binds a checkpoint to this fit: its settings and its contraction.
+        let identity = ["fit": "\(settings.resolution) \(settings.steps) \(settings.raysPerStep) \(settings.learningRate) \(settings.densitySmoothness) "
+                            + "\(settings.colorSmoothness) \(settings.holdOut) \(settings.seed) \(contraction.center) \(contraction.radius) \(training.count)"]
+        if let c = checkpointing, c.resume, FileManager.default.fileExists(atPath: c.path) {
+            guard (try? SafetensorsFile(path: c.path))?.metadata["fit"] == identity["fit"] else {
+                throw InputError(c.path, "checkpoint of another fit; rerun without --resume or with the same scene and options")
+            }
+            try trainer.loadCheckpoint(from: c.path)
+        }
         let start = Date()
         var loss: Float = 0
-        for s in 1...settings.steps {
+        while trainer.step < settings.steps {
             loss = trainer.advance()
-            progress(s, loss)
+            progress(trainer.step, loss)
+            if let c = checkpointing {
+                if trainer.step == c.stopAfter { try trainer.saveCheckpoint(to: c.path, metadata: identity); return nil }
+                if c.every > 0 && trainer.step % c.every == 0 && trainer.step < settings.steps { try trainer.saveCheckpoint(to: c.path, metadata: identity) }
+            }
         }
         let seconds = Date().timeIntervalSince(start)
         let psnr = heldOut.map { EditMetrics.psnr(trainer.field.render(camera: dataset.views[$0].camera), dataset.views[$0].image) }

@@ -70,6 +70,44 @@ public final class RadianceFieldTrainer {
     /// Puts back the step and random state of a checkpoint.
     func restore(step: Int, rng: RandomGenerator) { (self.step, self.rng) = (step, rng) }
 
+    /// Saves everything a resumed fit needs (atomically): the field at its current resolution,
+    /// Adam's moments, the occupancy grid, the step and the random state, with `metadata`.
+    public func saveCheckpoint(to path: String, metadata: [String: String] = [:]) throws {
+        let (n, e) = (field.values.count, field.environment.count)
+        let occupancy = field.occupancy?.density ?? [], occupied = (field.occupancy?.occupied ?? []).map { $0 ? Float(1) : 0 }
+        try SafetensorsFile.write(["values": Tensor(shape: [n], storage: field.values), "environment": Tensor(shape: [e], storage: field.environment),
+                                   "adam_m": Tensor(shape: [n], storage: firstMoment), "adam_v": Tensor(shape: [n], storage: secondMoment),
+                                   "environment_adam_m": Tensor(shape: [e], storage: environmentMoments.0),
+                                   "environment_adam_v": Tensor(shape: [e], storage: environmentMoments.1),
+                                   "occupancy": Tensor(shape: [occupancy.count], storage: occupancy), "occupied": Tensor(shape: [occupied.count], storage: occupied)],
+                                  metadata: metadata.merging(["step": "\(step)", "rng": "\(rng.state)", "resolution": "\(field.resolution)"]) { $1 }, to: path)
+    }
+
+    /// Restores a checkpoint written by `saveCheckpoint` for the same fit.
+    public func loadCheckpoint(from path: String) throws {
+        let file = try SafetensorsFile(path: path)
+        guard let s = file.metadata["step"].flatMap(Int.init), let r = file.metadata["rng"].flatMap(UInt64.init),
+              let resolution = file.metadata["resolution"].flatMap(Int.init), resolutions.contains(resolution), (0...totalSteps).contains(s) else {
+            throw InputError(path, "not a checkpoint of this fit")
+        }
+        if resolution != field.resolution {
+            let grown = GridRadianceField(resolution: resolution, contraction: field.contraction)
+            grown.occupancy = field.occupancy
+            field = grown
+            allocate()
+        }
+        let (n, e) = (field.values.count, field.environment.count), cells = field.occupancy?.density.count ?? 0
+        let names = ["values", "environment", "adam_m", "adam_v", "environment_adam_m", "environment_adam_v", "occupancy", "occupied"]
+        let tensors = try names.map { try file.tensor($0) }
+        guard tensors.map(\.count) == [n, e, n, n, e, e, cells, cells] else { throw InputError(path, "checkpoint holds a field of another size") }
+        field.values = tensors[0].storage
+        field.environment = tensors[1].storage
+        (firstMoment, secondMoment) = (tensors[2].storage, tensors[3].storage)
+        environmentMoments = (tensors[4].storage, tensors[5].storage)
+        field.occupancy?.restore(density: tensors[6].storage, occupied: tensors[7].storage.map { $0 > 0.5 })
+        (step, rng) = (s, RandomGenerator(state: r))
+    }
+
     var brickCount: Int { field.values.count / GridRadianceField.brickSize }
 
     func allocate() {

@@ -32,6 +32,28 @@ import Video
         #expect(frames == 6)
     }
 
+    /// A fit stopped and resumed from its checkpoint (resuming across a change of resolution) writes
+    /// the bytes of a fit never stopped, and removes the checkpoint; a checkpoint of another
+    /// fit is refused.
+    @Test func aStoppedFitResumesToTheSameBytes() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = try CommandRunner.run(["world", "nerf", "--caption", "a red ball on grass", "--views", "6", "--size", "16", "-o", "\(dir)/scene"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let fit = ["nerf", "fit", "\(dir)/scene", "--resolution", "16", "--steps", "60", "--rays", "256", "--hold-out", "3"]
+        r = try CommandRunner.run(fit + ["-o", "\(dir)/straight.safetensors"])
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try CommandRunner.run(fit + ["-o", "\(dir)/resumed.safetensors", "--stop-after", "31"])
+        #expect(r.status == 0 && r.stdout.contains("stopped after 31") && !FileManager.default.fileExists(atPath: "\(dir)/resumed.safetensors"), "\(r.stdout)")
+        r = try CommandRunner.run(fit + ["-o", "\(dir)/resumed.safetensors", "--resume", "--seed", "5"])
+        #expect(r.status != 0 && r.stderr.contains("another fit"), "\(r.stderr)")
+        r = try CommandRunner.run(fit + ["-o", "\(dir)/resumed.safetensors", "--resume"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let straight = FileManager.default.contents(atPath: "\(dir)/straight.safetensors")
+        #expect(straight != nil && straight == FileManager.default.contents(atPath: "\(dir)/resumed.safetensors"))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/resumed.safetensors.checkpoint.safetensors"))
+    }
+
     /// `csd eval nerf-field` fits one field per caption and seed and reports each and the means.
     @Test func theFieldEvaluationReportsEverySceneAndTheMeans() throws {
         let r = try CommandRunner.run(["eval", "nerf-field", "--caption", "a blue cone on sand", "--caption", "a red ball on grass",
