@@ -39,7 +39,7 @@ let package = Package(
             dependencies: ["Core", "CSD", "Panorama", "World", "Video", "NeRF", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "CSDBench",
-            dependencies: ["Core", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Core", "NeRF", "World", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool", "Video"], exclude: ["Fixtures"]),
         .testTarget(name: "WorldTests", dependencies: ["World"], resources: [.copy("Fixtures")]),

@@ -22,7 +22,22 @@ struct BenchCommand: ParsableCommand {
     var backward = false
     @Flag(help: "Measure each case's peak memory for a forward, a backward and a checkpointed backward (one child process each).")
     var peakMemory = false
+    @Flag(help: "Time the NeRF grid field's training and rendering rays/s instead, against the same field in PyTorch.") var nerf = false
     @Option(help: .hidden) var runOnce: String?
+
+    /// `--nerf`: the field's rays/s against PyTorch's.
+    func measureNeRF() throws {
+        let threads = Parallelism.workers
+        let peer = noTorch ? nil : (python ?? (FileManager.default.isExecutableFile(atPath: "Tools/.venv/bin/python") ? "Tools/.venv/bin/python" : nil))
+        let r = try NeRFBench.measure(runs: runs, python: peer, threads: threads, keepIn: peerFolder)
+        if json { print(String(decoding: try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys]), as: UTF8.self)); return }
+        var line = String(format: "NeRF grid field 128³, %d threads: training %.0f rays/s, rendering %.0f rays/s", threads,
+                          r["train_rays_per_s"] as! Double, r["render_rays_per_s"] as! Double)
+        if let t = r["torch_train_rays_per_s"] as? Double, let rr = r["torch_render_rays_per_s"] as? Double {
+            line += String(format: "; PyTorch %.0f and %.0f rays/s: %.2f× and %.2f×", t, rr, r["train_speedup_vs_torch"] as! Double, r["render_speedup_vs_torch"] as! Double)
+        }
+        print(line)
+    }
 
     func run() throws {
         if let mode = runOnce {
@@ -34,6 +49,7 @@ struct BenchCommand: ParsableCommand {
         }
         if peakMemory { return try measurePeakMemory() }
         if backward { return try measureBackward() }
+        if nerf { return try measureNeRF() }
         let core = BLAS.prepare()
         let threads = Parallelism.workers
         let sgemm = Self.sgemmRate()
