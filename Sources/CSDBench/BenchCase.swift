@@ -229,10 +229,15 @@ struct BenchCase {
     }
 
     static func runPeer(python: String, folder: String, threads: Int, runs: Int, backward: Bool = false) throws -> [String: Any] {
+        try runScript(python: python, arguments: ["Tools/bench_torch.py", "--folder", folder, "--threads", "\(threads)", "--runs", "\(runs)"]
+            + (backward ? ["--backward"] : []))
+    }
+
+    /// Runs a peer script and reads the JSON object on the last line it prints (empty when it fails).
+    static func runScript(python: String, arguments: [String]) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["Tools/bench_torch.py", "--folder", folder, "--threads", "\(threads)", "--runs", "\(runs)"]
-            + (backward ? ["--backward"] : [])
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONWARNINGS"] = "ignore"
         process.environment = environment

@@ -74,18 +74,9 @@ enum NeRFBench {
                                    "render_directions": Tensor(shape: [renderRays, 3], storage: render.directions),
                                    "render_colours": rendered.channelsLast().reshaped([renderRays, 3])],
                                   metadata: [:], to: "\(folder)/rays.safetensors")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["Tools/bench_nerf_torch.py", "--folder", folder, "--threads", "\(threads)", "--runs", "\(max(1, runs))"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let peer = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let torchTrain = peer["train_rays_per_s"] as? Double, let torchRender = peer["render_rays_per_s"] as? Double else { return result }
+        let peer = try BenchCase.runScript(python: python, arguments: ["Tools/bench_nerf_torch.py", "--folder", folder, "--threads", "\(threads)",
+                                                                   "--runs", "\(max(1, runs))"])
+        guard let torchTrain = peer["train_rays_per_s"] as? Double, let torchRender = peer["render_rays_per_s"] as? Double else { return result }
         result["torch_train_rays_per_s"] = torchTrain
         result["torch_render_rays_per_s"] = torchRender
         result["train_speedup_vs_torch"] = (result["train_rays_per_s"] as! Double) / torchTrain
