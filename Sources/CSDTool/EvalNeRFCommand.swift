@@ -41,12 +41,6 @@ struct EvalNeRF: ParsableCommand {
         return RadianceFieldFit.heldOut(count: viewCount, every: holdOut).map { training[$0] } + between
     }
 
-    static func nerfCamera(_ camera: Camera) -> NeRFCamera {
-        let f = camera.focal(width: size)
-        return NeRFCamera(width: size, height: size, focalX: f, focalY: f, centerX: Float(size) / 2, centerY: Float(size) / 2,
-                          cameraToWorld: camera.cameraToWorld)
-    }
-
     func run() throws {
         try CSDCommand.reportingInputErrors {
             let chosen = methods.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
@@ -70,7 +64,7 @@ struct EvalNeRF: ParsableCommand {
             var fit = RadianceFieldFit.Settings()
             (fit.resolution, fit.steps) = (fitResolution, fitSteps)
             let cameras = Self.evaluationCameras(holdOut: fit.holdOut)
-            let nerfCameras = cameras.map(Self.nerfCamera)
+            let nerfCameras = cameras.map { EvalNeRFField.nerfCamera($0, size: Self.size) }
             var reports = [[String: Any]]()
             for (source, target) in pairs {
                 for sceneSeed in seeds.isEmpty ? [0] : seeds {

@@ -22,12 +22,16 @@ struct EvalNeRFField: ParsableCommand {
     static func dataset(scene: WorldScene, views: Int, size: Int) -> NeRFDataset {
         let renderer = WorldRenderer(scene: scene)
         return NeRFDataset(views: WorldExports.nerfCameras(views: views).map { camera in
-            let r = renderer.render(camera: camera, width: size, height: size)
-            let f = camera.focal(width: size)
-            return NeRFView(image: RGBImage(width: size, height: size, pixels: r.bytes),
-                            camera: NeRFCamera(width: size, height: size, focalX: f, focalY: f, centerX: Float(size) / 2, centerY: Float(size) / 2,
-                                               cameraToWorld: camera.cameraToWorld))
+            NeRFView(image: RGBImage(width: size, height: size, pixels: renderer.render(camera: camera, width: size, height: size).bytes),
+                     camera: nerfCamera(camera, size: size))
         })
+    }
+
+    /// The world camera as a NeRF camera of `size`×`size` pixels.
+    static func nerfCamera(_ camera: Camera, size: Int) -> NeRFCamera {
+        let f = camera.focal(width: size)
+        return NeRFCamera(width: size, height: size, focalX: f, focalY: f, centerX: Float(size) / 2, centerY: Float(size) / 2,
+                          cameraToWorld: camera.cameraToWorld)
     }
 
     func run() throws {

@@ -75,45 +75,30 @@ public final class NeRFDatasetUpdate {
 
     // MARK: Checkpoints
 
+    /// The trainer's checkpoint with the current training images, this edit's random state and settings.
     public func saveCheckpoint(to path: String) throws {
-        let (n, e) = (trainer.field.values.count, trainer.field.environment.count)
         let images = trainer.views.flatMap(\.image.pixels).map(Float.init)
-        let occupancy = trainer.field.occupancy?.density ?? [], occupied = (trainer.field.occupancy?.occupied ?? []).map { $0 ? Float(1) : 0 }
-        try SafetensorsFile.write(["values": Tensor(shape: [n], storage: trainer.field.values), "environment": Tensor(shape: [e], storage: trainer.field.environment),
-                                   "adam_m": Tensor(shape: [n], storage: trainer.firstMoment), "adam_v": Tensor(shape: [n], storage: trainer.secondMoment),
-                                   "environment_adam_m": Tensor(shape: [e], storage: trainer.environmentMoments.0),
-                                   "environment_adam_v": Tensor(shape: [e], storage: trainer.environmentMoments.1),
-                                   "images": Tensor(shape: [images.count], storage: images),
-                                   "occupancy": Tensor(shape: [occupancy.count], storage: occupancy),
-                                   "occupied": Tensor(shape: [occupied.count], storage: occupied)],
-                                  metadata: ["step": "\(step)", "rng": "\(rng.state)", "trainer_step": "\(trainer.step)", "trainer_rng": "\(trainer.rng.state)",
-                                             "settings": String(decoding: try EditSettings.encoder.encode(settings), as: UTF8.self)], to: path)
+        try trainer.saveCheckpoint(to: path, metadata: ["edit_rng": "\(rng.state)", "settings": try settingsText()],
+                                   tensors: ["images": Tensor(shape: [images.count], storage: images)])
     }
 
     public func loadCheckpoint(from path: String) throws {
         let file = try SafetensorsFile(path: path)
-        guard let s = file.metadata["step"].flatMap(Int.init), let r = file.metadata["rng"].flatMap(UInt64.init),
-              let ts = file.metadata["trainer_step"].flatMap(Int.init), let tr = file.metadata["trainer_rng"].flatMap(UInt64.init),
-              file.metadata["settings"] == String(decoding: try EditSettings.encoder.encode(settings), as: UTF8.self) else {
+        let pixels = trainer.views.map { $0.image.pixels.count }
+        guard let r = file.metadata["edit_rng"].flatMap(UInt64.init), file.metadata["settings"] == (try settingsText()) else {
             throw InputError(path, "not a checkpoint of this NeRF edit (other settings?); rerun without --resume or with the same options")
         }
-        let (n, e) = (trainer.field.values.count, trainer.field.environment.count)
-        let pixels = trainer.views.map { $0.image.pixels.count }
-        let tensors = try ["values", "environment", "adam_m", "adam_v", "environment_adam_m", "environment_adam_v", "images", "occupancy", "occupied"].map { try file.tensor($0) }
-        guard tensors.map(\.count) == [n, e, n, n, e, e, pixels.reduce(0, +), trainer.field.occupancy?.density.count ?? 0, trainer.field.occupancy?.density.count ?? 0] else {
-            throw InputError(path, "checkpoint holds a field or images of another size")
-        }
-        trainer.field.values = tensors[0].storage
-        trainer.field.environment = tensors[1].storage
-        (trainer.firstMoment, trainer.secondMoment) = (tensors[2].storage, tensors[3].storage)
-        trainer.environmentMoments = (tensors[4].storage, tensors[5].storage)
+        let images = try file.tensor("images")
+        guard images.count == pixels.reduce(0, +) else { throw InputError(path, "checkpoint holds images of another size") }
+        try trainer.loadCheckpoint(from: path)
         var offset = 0
         for i in trainer.views.indices {
-            trainer.views[i].image.pixels = tensors[6].storage[offset..<(offset + pixels[i])].map { UInt8(max(0, min(255, $0))) }
+            trainer.views[i].image.pixels = images.storage[offset..<(offset + pixels[i])].map { UInt8(max(0, min(255, $0))) }
             offset += pixels[i]
         }
-        trainer.field.occupancy?.restore(density: tensors[7].storage, occupied: tensors[8].storage.map { $0 > 0.5 })
-        trainer.restore(step: ts, rng: RandomGenerator(state: tr))
-        (step, rng) = (s, RandomGenerator(state: r))
+        // One field step per edit step.
+        (step, rng) = (trainer.step, RandomGenerator(state: r))
     }
+
+    func settingsText() throws -> String { String(decoding: try EditSettings.encoder.encode(settings), as: UTF8.self) }
 }

@@ -7,11 +7,18 @@ public enum NeRFEditMetrics {
     /// pixels, summed over the channels; views with fewer than 4 such pixels are left out.
     public static func colourSpread(views: [RGBImage], regions: [[Bool]]) -> Double {
         precondition(views.count == regions.count, "colourSpread: one region per view")
+        return spread(views.indices.map { v in { p in SIMD3(Double(views[v].pixels[3 * p]), Double(views[v].pixels[3 * p + 1]), Double(views[v].pixels[3 * p + 2])) } },
+                      regions: regions)
+    }
+
+    /// The variance across views of each view's mean of `colour` over its region (views with
+    /// fewer than 4 region pixels left out), summed over the channels.
+    static func spread(_ colour: [(Int) -> SIMD3<Double>], regions: [[Bool]]) -> Double {
         var means = [SIMD3<Double>]()
-        for (image, region) in zip(views, regions) {
+        for (pixel, region) in zip(colour, regions) {
             var (sum, count) = (SIMD3<Double>(), 0)
             for (p, inside) in region.enumerated() where inside {
-                sum += SIMD3(Double(image.pixels[3 * p]), Double(image.pixels[3 * p + 1]), Double(image.pixels[3 * p + 2]))
+                sum += pixel(p)
                 count += 1
             }
             if count >= 4 { means.append(sum / Double(count)) }
@@ -26,18 +33,9 @@ public enum NeRFEditMetrics {
     /// from view to view is in the truth too, so what is left is the edit's own inconsistency.
     public static func residualSpread(views: [RGBImage], truths: [RGBImage], regions: [[Bool]]) -> Double {
         precondition(views.count == truths.count && views.count == regions.count, "residualSpread: one truth and region per view")
-        var means = [SIMD3<Double>]()
-        for ((image, truth), region) in zip(zip(views, truths), regions) {
-            var (sum, count) = (SIMD3<Double>(), 0)
-            for (p, inside) in region.enumerated() where inside {
-                for c in 0..<3 { sum[c] += Double(image.pixels[3 * p + c]) - Double(truth.pixels[3 * p + c]) }
-                count += 1
-            }
-            if count >= 4 { means.append(sum / Double(count)) }
-        }
-        guard means.count > 1 else { return 0 }
-        let mean = means.reduce(SIMD3<Double>(), +) / Double(means.count)
-        return means.map { let d = $0 - mean; return (d * d).sum() }.reduce(0, +) / Double(means.count)
+        return spread(views.indices.map { v in { p in
+            SIMD3((0..<3).map { Double(views[v].pixels[3 * p + $0]) - Double(truths[v].pixels[3 * p + $0]) })
+        } }, regions: regions)
     }
 
     /// The mean absolute difference (8-bit levels, over channels) between view A's pixels in

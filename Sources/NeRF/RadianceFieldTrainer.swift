@@ -67,19 +67,18 @@ public final class RadianceFieldTrainer {
         allocate()
     }
 
-    /// Puts back the step and random state of a checkpoint.
-    func restore(step: Int, rng: RandomGenerator) { (self.step, self.rng) = (step, rng) }
-
     /// Saves everything a resumed fit needs (atomically): the field at its current resolution,
-    /// Adam's moments, the occupancy grid, the step and the random state, with `metadata`.
-    public func saveCheckpoint(to path: String, metadata: [String: String] = [:]) throws {
+    /// Adam's moments, the occupancy grid, the step and the random state, with `metadata` and
+    /// the caller's own `tensors`.
+    public func saveCheckpoint(to path: String, metadata: [String: String] = [:], tensors: [String: Tensor] = [:]) throws {
         let (n, e) = (field.values.count, field.environment.count)
         let occupancy = field.occupancy?.density ?? [], occupied = (field.occupancy?.occupied ?? []).map { $0 ? Float(1) : 0 }
         try SafetensorsFile.write(["values": Tensor(shape: [n], storage: field.values), "environment": Tensor(shape: [e], storage: field.environment),
                                    "adam_m": Tensor(shape: [n], storage: firstMoment), "adam_v": Tensor(shape: [n], storage: secondMoment),
                                    "environment_adam_m": Tensor(shape: [e], storage: environmentMoments.0),
                                    "environment_adam_v": Tensor(shape: [e], storage: environmentMoments.1),
-                                   "occupancy": Tensor(shape: [occupancy.count], storage: occupancy), "occupied": Tensor(shape: [occupied.count], storage: occupied)],
+                                   "occupancy": Tensor(shape: [occupancy.count], storage: occupancy), "occupied": Tensor(shape: [occupied.count], storage: occupied)]
+                                    .merging(tensors) { own, _ in own },
                                   metadata: metadata.merging(["step": "\(step)", "rng": "\(rng.state)", "resolution": "\(field.resolution)"]) { $1 }, to: path)
     }
 

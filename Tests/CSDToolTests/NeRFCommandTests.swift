@@ -3,16 +3,21 @@ import Testing
 import Video
 
 @Suite struct NeRFCommandTests {
+    /// Writes the world scene of `caption` (`views` views at `size`²) as `dir/scene`.
+    static func writeScene(_ caption: String, views: Int, size: Int, in dir: String) throws {
+        let r = try CommandRunner.run(["world", "nerf", "--caption", caption, "--views", "\(views)", "--size", "\(size)", "-o", "\(dir)/scene"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
     /// A small world scene fitted by `csd nerf fit` renders its held-out views far better than
     /// chance, `csd nerf render` reads the field back, and the field's bytes do not depend on the
     /// number of threads.
     @Test func fitsAWorldSceneThenRendersItsViewsTheSameOnAnyCoreCount() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var r = try CommandRunner.run(["world", "nerf", "--caption", "a green cone on snow", "--views", "16", "--size", "32", "-o", "\(dir)/scene"])
-        #expect(r.status == 0, "\(r.stderr)")
+        try Self.writeScene("a green cone on snow", views: 16, size: 32, in: dir)
         let fit = ["nerf", "fit", "\(dir)/scene", "--resolution", "64", "--steps", "300", "--rays", "1024", "--hold-out", "4"]
-        r = try CommandRunner.run(fit + ["-o", "\(dir)/field.safetensors"], environment: ["CSD_THREADS": "2"])
+        var r = try CommandRunner.run(fit + ["-o", "\(dir)/field.safetensors"], environment: ["CSD_THREADS": "2"])
         #expect(r.status == 0, "\(r.stderr)")
         let heldOut = r.stdout.components(separatedBy: "held-out views ").last.flatMap { Double($0.prefix { $0 != " " }) }
         #expect(r.stdout.contains("PSNR on 4 held-out views") && (heldOut ?? 0) > 24, "\(r.stdout)")
@@ -38,10 +43,9 @@ import Video
     @Test func aStoppedFitResumesToTheSameBytes() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var r = try CommandRunner.run(["world", "nerf", "--caption", "a red ball on grass", "--views", "6", "--size", "16", "-o", "\(dir)/scene"])
-        #expect(r.status == 0, "\(r.stderr)")
+        try Self.writeScene("a red ball on grass", views: 6, size: 16, in: dir)
         let fit = ["nerf", "fit", "\(dir)/scene", "--resolution", "16", "--steps", "60", "--rays", "256", "--hold-out", "3"]
-        r = try CommandRunner.run(fit + ["-o", "\(dir)/straight.safetensors"])
+        var r = try CommandRunner.run(fit + ["-o", "\(dir)/straight.safetensors"])
         #expect(r.status == 0, "\(r.stderr)")
         r = try CommandRunner.run(fit + ["-o", "\(dir)/resumed.safetensors", "--stop-after", "31"])
         #expect(r.status == 0 && r.stdout.contains("stopped after 31") && !FileManager.default.fileExists(atPath: "\(dir)/resumed.safetensors"), "\(r.stdout)")

@@ -5,9 +5,8 @@ import Video
 @Suite struct NeRFEditCommandTests {
     /// A scene of 8 views at 16² and a coarse field of it, in `dir`.
     static func fittedScene(in dir: String) throws {
-        var r = try CommandRunner.run(["world", "nerf", "--caption", "a red ball on grass", "--views", "8", "--size", "16", "-o", "\(dir)/scene"])
-        #expect(r.status == 0, "\(r.stderr)")
-        r = try CommandRunner.run(["nerf", "fit", "\(dir)/scene", "-o", "\(dir)/field.safetensors", "--resolution", "16", "--steps", "60", "--rays", "512"])
+        try NeRFCommandTests.writeScene("a red ball on grass", views: 8, size: 16, in: dir)
+        let r = try CommandRunner.run(["nerf", "fit", "\(dir)/scene", "-o", "\(dir)/field.safetensors", "--resolution", "16", "--steps", "60", "--rays", "512"])
         #expect(r.status == 0, "\(r.stderr)")
     }
 
