@@ -7,7 +7,7 @@ struct CSDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "csd",
         abstract: "Consistent text-guided editing of videos, panoramas and 3D scenes with diffusion models.",
-        subcommands: [SampleCommand.self, EditCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
+        subcommands: [SampleCommand.self, EditCommand.self, ConvertCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
 
     /// A `--t-range` value, MIN-MAX with MIN ≤ MAX (the model's schedule bounds are checked where
     /// the model is known).

@@ -14,7 +14,7 @@ struct EditCommand: ParsableCommand {
 
 /// Options every edit takes.
 struct EditOptions: ParsableArguments {
-    @Option(help: "Model folder in the diffusers layout.") var model: String = "Models/prior"
+    @Option(help: "Model: a diffusers folder, or a single-file SD 1.x/2.x .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(help: "Weights variant to load, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors (default: the plain files).")
     var variant: String?
     @Option(help: "What the input shows.") var source: String
@@ -190,7 +190,7 @@ struct EditImage: ParsableCommand {
             let settings = try options.settings(method: m)
             let image = try readImage(input)
             BLAS.prepare()
-            let model = try DiffusionModel(folder: options.model, variant: options.variant)
+            let model = try DiffusionModel(path: options.model, variant: options.variant)
             let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model, input: input)
             let original = image.workingTensor(width: w, height: h)
             let editor = try ParticleEditor(model: model, settings: settings, source: model.toModelSpace(original),
@@ -237,7 +237,7 @@ struct EditVideo: ParsableCommand {
             let reader = try VideoReader(path: input)
             let frames = try reader.readAll()
             BLAS.prepare()
-            let model = try DiffusionModel(folder: options.model, variant: options.variant)
+            let model = try DiffusionModel(path: options.model, variant: options.variant)
             let (fw, fh) = (frames[0].image.width, frames[0].image.height)
             let (w, h) = try options.workingSize(width: fw, height: fh, model: model, input: input)
             let originals = frames.map { $0.image.workingTensor(width: w, height: h) }
@@ -387,7 +387,7 @@ struct EditPanorama: ParsableCommand {
             settings.kernelInput = k
             let image = try readImage(input)
             BLAS.prepare()
-            let model = try DiffusionModel(folder: options.model, variant: options.variant)
+            let model = try DiffusionModel(path: options.model, variant: options.variant)
             guard let native = options.workingSize ?? model.nativeImageSize else { throw InputError("--working-size", "the model has no sample_size; give one") }
             // The short side (the height of a wide panorama) goes to the working size.
             let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model, input: input)

@@ -16,7 +16,7 @@ struct EvalCommand: ParsableCommand {
 
     struct Prior: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")
-        @Option(help: "Model folder.") var model: String = "Models/prior"
+        @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
         @Option(help: "Held-out renders for the caption probe.") var renders: Int = 200
         @Option(help: "Noise draws per render and timestep in the caption probe (the same draws for every caption, their errors summed, estimating each caption's expected noise error; it was 1 at first, then 4).")
         var probeDraws: Int = 16
@@ -36,7 +36,7 @@ struct EvalCommand: ParsableCommand {
                 if let posteriorLayouts, posteriorLayouts < 1 { throw InputError("--posterior-layouts", "must be at least 1, got \(posteriorLayouts)") }
                 if let grid { try AtomicFile.checkDestination(grid) }
                 BLAS.prepare()
-                let diffusion = try DiffusionModel(folder: model)
+                let diffusion = try DiffusionModel(path: model)
                 if posteriorLayouts != nil, diffusion.vae != nil {
                     throw InputError(model, "--posterior-layouts needs a pixel-space model (this one has a VAE)")
                 }

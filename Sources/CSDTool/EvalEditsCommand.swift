@@ -9,7 +9,7 @@ import World
 /// per-frame DDS on a video (CSD should add less flicker at equal edit success).
 struct EvalEdits: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "edits", abstract: "DDS vs SDS on images, CSD vs per-frame DDS on a video, on world scenes.")
-    @Option(help: "Model folder.") var model: String = "Models/prior"
+    @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(help: "Images for DDS vs SDS.") var images: Int = 8
     @Option(help: "Frames of the video for CSD vs DDS (0 skips it).") var frames: Int = 24
     @Option(help: "Steps per edit.") var steps: Int = 200
@@ -36,7 +36,7 @@ struct EvalEdits: ParsableCommand {
         try CSDCommand.reportingInputErrors {
             guard images >= 0, frames >= 0, (1...100_000).contains(steps) else { throw InputError("eval edits", "counts must be ≥ 0 and steps ≥ 1") }
             BLAS.prepare()
-            let diffusion = try DiffusionModel(folder: model)
+            let diffusion = try DiffusionModel(path: model)
             let analyser = SceneAnalyser(size: size)
             var settings = EditSettings()
             (settings.steps, settings.learningRate, settings.guidance) = (steps, lr, guidance)

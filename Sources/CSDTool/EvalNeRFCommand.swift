@@ -15,7 +15,7 @@ struct EvalNeRF: ParsableCommand {
                                "a white cylinder on grass -> a white cylinder on snow",
                                "a red ball and a yellow cube on grass -> a blue ball and a yellow cube on grass"]
 
-    @Option(help: "Model folder.") var model: String = "Models/prior"
+    @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(name: .customLong("edit"), help: "SOURCE -> TARGET captions (repeatable; default four scenes).") var edits: [String] = []
     @Option(name: .customLong("scene-seed"), help: "Scene seed (repeatable; default 0).") var seeds: [UInt64] = []
     @Option(help: "Methods, comma-separated: csd, dds, dataset-update, dataset-update-csd.") var methods: String = "csd,dds,dataset-update"
@@ -59,7 +59,7 @@ struct EvalNeRF: ParsableCommand {
             }
             if let sheets { try AtomicFile.createFolder(sheets) }
             BLAS.prepare()
-            let diffusion = try DiffusionModel(folder: model)
+            let diffusion = try DiffusionModel(path: model)
             let analyser = SceneAnalyser(size: Self.size)
             var fit = RadianceFieldFit.Settings()
             (fit.resolution, fit.steps) = (fitResolution, fitSteps)

@@ -20,7 +20,7 @@ struct EvalPanorama: ParsableCommand {
         ("a green cone and a yellow cylinder on sand", "a blue cone and a blue cylinder on sand"),
         ("a yellow ball and a green cube on bricks", "a purple ball and a purple cube on bricks"),
     ]
-    @Option(help: "Model folder.") var model: String = "Models/prior"
+    @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(help: "Panorama size WxH at the working size.") var size: String = "512x64"
     @Option(help: "Steps.") var steps: Int = 200
     @Option(help: "Learning rate.") var lr: Float = EditPanorama.defaultLearningRate
@@ -56,7 +56,7 @@ struct EvalPanorama: ParsableCommand {
             let rates = try learningRates()
             let scenes = try scenePairs()
             BLAS.prepare()
-            let diffusion = try DiffusionModel(folder: model)
+            let diffusion = try DiffusionModel(path: model)
             let timesteps = try tRange.map(CSDCommand.timestepRange)
             if let timesteps, timesteps.lowerBound < 1 || timesteps.upperBound >= diffusion.schedule.alphasCumprod.count {
                 throw InputError("--t-range", "timesteps must lie within 1...\(diffusion.schedule.alphasCumprod.count - 1)")

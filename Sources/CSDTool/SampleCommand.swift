@@ -7,7 +7,7 @@ struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample", abstract: "Generate an image from a prompt with a diffusers-format model.")
 
-    @Option(help: "Model folder in the diffusers layout.") var model: String
+    @Option(help: "Model: a diffusers folder, or a single-file SD 1.x/2.x .safetensors checkpoint.") var model: String
     @Option(help: "Weights variant to load, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors (default: the plain files).")
     var variant: String?
     @Option(help: "What to draw.") var prompt: String
@@ -31,7 +31,7 @@ struct SampleCommand: ParsableCommand {
             try checkOptions()
             try AtomicFile.checkDestination(output)
             BLAS.prepare()
-            let diffusion = try DiffusionModel(folder: model, variant: variant)
+            let diffusion = try DiffusionModel(path: model, variant: variant)
             let (width, height) = try imageSize(diffusion)
             let cell = diffusion.pixelsPerCell
             var rng = RandomGenerator(seed: seed)

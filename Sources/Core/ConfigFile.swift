@@ -6,6 +6,16 @@ public enum ConfigFile {
     public static func decode<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
         guard FileManager.default.fileExists(atPath: path) else { throw InputError(path, "no such file") }
         guard let data = FileManager.default.contents(atPath: path) else { throw InputError(path, "cannot be read") }
+        return try decode(type, data: data, path: path)
+    }
+
+    /// A config built in memory (one inferred from a checkpoint's tensors), decoded with the same
+    /// keys and defaults as a file; errors name `path`.
+    public static func decode<T: Decodable>(_ type: T.Type, json: [String: Any], path: String) throws -> T {
+        try decode(type, data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), path: path)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, data: Data, path: String) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as InputError {

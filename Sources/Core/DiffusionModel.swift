@@ -1,9 +1,11 @@
 import Foundation
 
-/// A text-to-image diffusion model loaded from a diffusers folder: `model_index.json`, `unet/`,
-/// `text_encoder/`, `tokenizer/`, `scheduler/` and, for latent models, `vae/`.
+/// A text-to-image diffusion model loaded from a diffusers folder (`model_index.json`, `unet/`,
+/// `text_encoder/`, `tokenizer/`, `scheduler/` and, for latent models, `vae/`) or from a
+/// single-file SD 1.x/2.x checkpoint (`SingleFileCheckpoint`).
 public final class DiffusionModel {
-    public let folder: String
+    /// The folder or file the model came from.
+    public let path: String
     public let unet: UNet2DConditionModel
     public let textEncoder: CLIPTextModel
     public let tokenizer: CLIPTokenizer
@@ -21,10 +23,46 @@ public final class DiffusionModel {
         public init(hiddenStates: Tensor, pooled: Tensor) { (self.hiddenStates, self.pooled) = (hiddenStates, pooled) }
     }
 
+    /// Loads `path`: a diffusers folder, or a single-file `.safetensors` checkpoint with LDM names.
+    public convenience init(path: String, variant: String? = nil) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            guard path.hasSuffix(".safetensors") else {
+                throw InputError(path, "is a file, not a model; give a diffusers folder or a single-file .safetensors checkpoint")
+            }
+            if let variant { throw InputError(path, "is a single-file checkpoint; --variant \(variant) applies to diffusers folders only") }
+            try self.init(singleFile: SingleFileCheckpoint(path: path))
+        } else {
+            try self.init(folder: path, variant: variant)
+        }
+    }
+
+    /// Loads a single-file checkpoint: each component from its view of the file, with the
+    /// inferred configs and the bundled CLIP vocabulary.
+    public convenience init(singleFile checkpoint: SingleFileCheckpoint) throws {
+        let path = checkpoint.path
+        let unet = try UNet2DConditionModel(
+            configuration: ConfigFile.decode(UNet2DConditionModelConfiguration.self, json: checkpoint.unetConfig, path: path),
+            store: ParameterStore(files: [checkpoint.unet]), configPath: path)
+        let text = try CLIPTextModel(
+            configuration: ConfigFile.decode(CLIPTextModelConfiguration.self, json: checkpoint.textEncoderConfig, path: path),
+            store: ParameterStore(files: [checkpoint.textEncoder]), configPath: path)
+        let folder = SingleFileCheckpoint.bundledTokenizerFolder
+        let tokenizer = try CLIPTokenizer(vocabularyPath: "\(folder)/vocab.json", mergesPath: "\(folder)/merges.txt",
+                                          maxLength: checkpoint.tokenizerConfig["model_max_length"] as? Int ?? 77,
+                                          padToken: checkpoint.tokenizerConfig["pad_token"] as? String)
+        let scheduler = try ConfigFile.decode(SchedulerConfiguration.self, json: checkpoint.schedulerConfig, path: path)
+        try scheduler.validate(path: path)
+        let vae = try AutoencoderKL(
+            configuration: ConfigFile.decode(AutoencoderKLConfiguration.self, json: checkpoint.vaeConfig, path: path),
+            store: ParameterStore(files: [checkpoint.vae]), configPath: path)
+        try self.init(path: path, unet: unet, textEncoder: text, tokenizer: tokenizer, schedule: NoiseSchedule(scheduler), vae: vae,
+                      unetConfigPath: path, tokenizerPath: path)
+    }
+
     /// Loads a pipeline folder; `variant` picks weights such as `diffusion_pytorch_model.fp16.safetensors`
     /// in every component (see `ModelFolder.weightsFiles`).
-    public init(folder: String, variant: String? = nil) throws {
-        self.folder = folder
+    public convenience init(folder: String, variant: String? = nil) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw InputError(folder, "no such model folder")
@@ -54,31 +92,41 @@ public final class DiffusionModel {
                           required: true)
         let hasVAE = try component("vae", expected: ["AutoencoderKL"], required: false)
 
-        unet = try UNet2DConditionModel(folder: "\(folder)/unet", variant: variant)
-        textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder", variant: variant)
-        tokenizer = try CLIPTokenizer(folder: "\(folder)/tokenizer", defaultMaxLength: textEncoder.configuration.maxPositionEmbeddings)
-        let text = textEncoder.configuration
-        if tokenizer.maxLength > text.maxPositionEmbeddings || tokenizer.maxLength < 2 {
-            throw InputError("\(folder)/tokenizer/tokenizer_config.json",
-                             "model_max_length \(tokenizer.maxLength) does not fit the text encoder's 2...\(text.maxPositionEmbeddings) positions (max_position_embeddings)")
-        }
-        if let (token, id) = tokenizer.vocabulary.first(where: { $0.value < 0 || $0.value >= text.vocabSize }) {
-            throw InputError("\(folder)/tokenizer/vocab.json", "token '\(token)' has id \(id), outside the text encoder's vocabulary 0..<\(text.vocabSize)")
-        }
+        let unet = try UNet2DConditionModel(folder: "\(folder)/unet", variant: variant)
+        let textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder", variant: variant)
+        let tokenizer = try CLIPTokenizer(folder: "\(folder)/tokenizer", defaultMaxLength: textEncoder.configuration.maxPositionEmbeddings)
         let schedulerPath = "\(folder)/scheduler/scheduler_config.json"
         let schedulerConfiguration = try ConfigFile.decode(SchedulerConfiguration.self, from: schedulerPath)
         try schedulerConfiguration.validate(path: schedulerPath)
-        schedule = NoiseSchedule(schedulerConfiguration)
-        vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae", variant: variant) : nil
+        let vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae", variant: variant) : nil
+        try self.init(path: folder, unet: unet, textEncoder: textEncoder, tokenizer: tokenizer,
+                      schedule: NoiseSchedule(schedulerConfiguration), vae: vae,
+                      unetConfigPath: "\(folder)/unet/config.json", tokenizerPath: "\(folder)/tokenizer")
+    }
+
+    /// The components, checked to fit together: the tokenizer's ids and length against the text
+    /// encoder, the UNet's channels against the VAE's latents (or RGB), its cross-attention against the text.
+    init(path: String, unet: UNet2DConditionModel, textEncoder: CLIPTextModel, tokenizer: CLIPTokenizer,
+         schedule: NoiseSchedule, vae: AutoencoderKL?, unetConfigPath: String, tokenizerPath: String) throws {
+        (self.path, self.unet, self.textEncoder, self.tokenizer, self.schedule, self.vae) = (path, unet, textEncoder, tokenizer, schedule, vae)
+        let text = textEncoder.configuration
+        if tokenizer.maxLength > text.maxPositionEmbeddings || tokenizer.maxLength < 2 {
+            throw InputError(tokenizerPath == path ? path : "\(tokenizerPath)/tokenizer_config.json",
+                             "model_max_length \(tokenizer.maxLength) does not fit the text encoder's 2...\(text.maxPositionEmbeddings) positions (max_position_embeddings)")
+        }
+        if let (token, id) = tokenizer.vocabulary.first(where: { $0.value < 0 || $0.value >= text.vocabSize }) {
+            throw InputError(tokenizerPath == path ? path : "\(tokenizerPath)/vocab.json",
+                             "token '\(token)' has id \(id), outside the text encoder's vocabulary 0..<\(text.vocabSize)")
+        }
         // The UNet must take and return what the runtime feeds it: the VAE's latents or RGB.
         let space = vae.map { ("the VAE's latent_channels", $0.configuration.latentChannels) } ?? ("RGB pixels (no vae/)", 3)
         for (key, channels) in [("in_channels", unet.configuration.inChannels), ("out_channels", unet.configuration.outChannels)]
         where channels != space.1 {
-            throw InputError("\(folder)/unet/config.json",
-                             "\(key) \(channels) does not match \(space.0), \(space.1); image-conditioned models (InstructPix2Pix's in_channels 8) are not supported")
+            throw InputError(unetConfigPath,
+                             "\(key) \(channels) does not match \(space.0), \(space.1); image-conditioned models (InstructPix2Pix's in_channels 8, inpainting's 9) are not supported")
         }
         if unet.configuration.crossAttentionDim != textEncoder.configuration.hiddenSize {
-            throw InputError("\(folder)/unet/config.json",
+            throw InputError(unetConfigPath,
                              "cross_attention_dim \(unet.configuration.crossAttentionDim) does not match the text encoder's hidden_size \(textEncoder.configuration.hiddenSize)")
         }
     }

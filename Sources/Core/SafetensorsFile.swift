@@ -107,6 +107,44 @@ public final class SafetensorsFile {
         self.metadata = metadata
     }
 
+    private init(path: String, entries: [String: Entry], metadata: [String: String], data: Data, dataStart: Int) {
+        (self.path, self.entries, self.metadata, self.data, self.dataStart) = (path, entries, metadata, data, dataStart)
+    }
+
+    /// Where a tensor of a `view` comes from: elements `elements` of the file's tensor `name`
+    /// (a run of whole rows or all of it), read as `shape`.
+    public struct Slice: Sendable {
+        public var name: String
+        public var elements: Range<Int>?
+        public var shape: [Int]
+        public init(_ name: String, elements: Range<Int>? = nil, shape: [Int]) { (self.name, self.elements, self.shape) = (name, elements, shape) }
+    }
+
+    /// The same bytes under other names and shapes, without copying: each tensor of the view is
+    /// a `Slice` of this file's tensors (a renamed checkpoint, a fused projection split in three).
+    public func view(_ slices: [String: Slice]) throws -> SafetensorsFile {
+        var viewed = [String: Entry]()
+        for (name, slice) in slices {
+            guard var e = entries[slice.name] else { throw InputError(path, "no tensor '\(slice.name)'") }
+            let count = e.shape.reduce(1, *)
+            let range = slice.elements ?? 0..<count
+            guard range.lowerBound >= 0, range.upperBound <= count, slice.shape.reduce(1, *) == range.count else {
+                throw InputError(path, "tensor '\(slice.name)' \(e.shape) cannot be read as '\(name)' \(slice.shape)")
+            }
+            e.begin += range.lowerBound * e.dtype.size
+            e.end = e.begin + range.count * e.dtype.size
+            e.shape = slice.shape
+            viewed[name] = e
+        }
+        return SafetensorsFile(path: path, entries: viewed, metadata: metadata, data: data, dataStart: dataStart)
+    }
+
+    /// The tensor `name` as its file stores it (dtype and bytes), for writing it elsewhere unchanged.
+    public func rawTensor(_ name: String) throws -> RawTensor {
+        guard let e = entries[name] else { throw InputError(path, "no tensor '\(name)'") }
+        return RawTensor(dtype: e.dtype.rawValue, shape: e.shape, bytes: data.subdata(in: dataStart + e.begin ..< dataStart + e.end))
+    }
+
     /// Bytes of a `dtype` tensor of `shape`, or nil when the count overflows.
     static func byteCount(_ shape: [Int], _ dtype: DType) -> Int? {
         var n = dtype.size

@@ -35,7 +35,7 @@ public final class NeRFEditor: ParticleDomain {
         guard !settings.method.updatesDataset else { throw InputError("--method", "\(settings.method.rawValue) is run by NeRFDatasetUpdate") }
         guard !cameras.isEmpty else { throw InputError("nerf edit", "no cameras to render") }
         guard model.modelChannels == (model.vae?.configuration.latentChannels ?? 3) else {
-            throw InputError(model.folder, "the UNet takes \(model.modelChannels) channels, but views give \(model.vae?.configuration.latentChannels ?? 3)")
+            throw InputError(model.path, "the UNet takes \(model.modelChannels) channels, but views give \(model.vae?.configuration.latentChannels ?? 3)")
         }
         let cell = model.pixelsPerCell
         guard cameras.allSatisfy({ $0.width == cameras[0].width && $0.height == cameras[0].height && $0.width % cell == 0 && $0.height % cell == 0 }) else {
