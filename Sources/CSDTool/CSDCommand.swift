@@ -17,6 +17,12 @@ struct CSDCommand: ParsableCommand {
         return bounds[0]...bounds[1]
     }
 
+    /// The model at `path` (a diffusers folder or a single-file checkpoint) with the `--lora`
+    /// arguments (`FILE[:scale]`) merged in.
+    static func loadModel(_ path: String, variant: String?, loras: [String]) throws -> DiffusionModel {
+        try DiffusionModel(path: path, variant: variant, loras: loras.map(LoRA.init(argument:)))
+    }
+
     /// Runs `body`, turning an `InputError` into one line on stderr and exit status 1.
     static func reportingInputErrors(_ body: () throws -> Void) throws {
         do {

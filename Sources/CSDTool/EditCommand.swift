@@ -17,6 +17,8 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Model: a diffusers folder, or a single-file SD 1.x/2.x .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(help: "Weights variant to load, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors (default: the plain files).")
     var variant: String?
+    @Option(name: .customLong("lora"), help: "A LoRA to merge into the model, FILE.safetensors[:scale] (kohya or diffusers/PEFT names; repeatable).")
+    var loras: [String] = []
     @Option(help: "What the input shows.") var source: String
     @Option(help: "What it should show.") var target: String
     @Option(help: "Optimisation steps.") var steps: Int = 200
@@ -190,7 +192,7 @@ struct EditImage: ParsableCommand {
             let settings = try options.settings(method: m)
             let image = try readImage(input)
             BLAS.prepare()
-            let model = try DiffusionModel(path: options.model, variant: options.variant)
+            let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
             let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model, input: input)
             let original = image.workingTensor(width: w, height: h)
             let editor = try ParticleEditor(model: model, settings: settings, source: model.toModelSpace(original),
@@ -237,7 +239,7 @@ struct EditVideo: ParsableCommand {
             let reader = try VideoReader(path: input)
             let frames = try reader.readAll()
             BLAS.prepare()
-            let model = try DiffusionModel(path: options.model, variant: options.variant)
+            let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
             let (fw, fh) = (frames[0].image.width, frames[0].image.height)
             let (w, h) = try options.workingSize(width: fw, height: fh, model: model, input: input)
             let originals = frames.map { $0.image.workingTensor(width: w, height: h) }
@@ -387,7 +389,7 @@ struct EditPanorama: ParsableCommand {
             settings.kernelInput = k
             let image = try readImage(input)
             BLAS.prepare()
-            let model = try DiffusionModel(path: options.model, variant: options.variant)
+            let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
             guard let native = options.workingSize ?? model.nativeImageSize else { throw InputError("--working-size", "the model has no sample_size; give one") }
             // The short side (the height of a wide panorama) goes to the working size.
             let (w, h) = try options.workingSize(width: image.width, height: image.height, model: model, input: input)

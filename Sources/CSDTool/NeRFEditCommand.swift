@@ -50,7 +50,7 @@ struct NeRFEdit: ParsableCommand {
             let radiance = try GridRadianceField(path: field)
             let dataset = try NeRFCommand.dataset(scene)
             BLAS.prepare()
-            let model = try DiffusionModel(path: options.model, variant: options.variant)
+            let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
             let first = dataset.views[0].camera
             let (w, h) = try options.workingSize(width: first.width, height: first.height, model: model, input: scene)
             let heldOut = RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut)

@@ -10,6 +10,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Model: a diffusers folder, or a single-file SD 1.x/2.x .safetensors checkpoint.") var model: String
     @Option(help: "Weights variant to load, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors (default: the plain files).")
     var variant: String?
+    @Option(name: .customLong("lora"), help: "A LoRA to merge into the model, FILE.safetensors[:scale] (kohya or diffusers/PEFT names; repeatable).")
+    var loras: [String] = []
     @Option(help: "What to draw.") var prompt: String
     @Option(help: "What to steer away from (the unconditional prompt).") var negativePrompt: String = ""
     @Option(help: "DDIM steps.") var steps: Int = 50
@@ -31,7 +33,7 @@ struct SampleCommand: ParsableCommand {
             try checkOptions()
             try AtomicFile.checkDestination(output)
             BLAS.prepare()
-            let diffusion = try DiffusionModel(path: model, variant: variant)
+            let diffusion = try CSDCommand.loadModel(model, variant: variant, loras: loras)
             let (width, height) = try imageSize(diffusion)
             let cell = diffusion.pixelsPerCell
             var rng = RandomGenerator(seed: seed)

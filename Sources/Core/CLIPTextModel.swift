@@ -52,11 +52,12 @@ public struct CLIPTextModel {
         try store.finish()
     }
 
-    /// Loads `text_encoder/` of a diffusers folder.
-    public init(folder: String, variant: String? = nil) throws {
+    /// Loads `text_encoder/` of a diffusers folder, with `loras` merged in.
+    public init(folder: String, variant: String? = nil, loras: [LoRA] = []) throws {
         let configPath = "\(folder)/config.json"
         let configuration = try ConfigFile.decode(CLIPTextModelConfiguration.self, from: configPath)
         let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder, variant: variant))
+        store.loras = loras.map { ($0, .textEncoder) }
         try self.init(configuration: configuration, store: store, configPath: configPath)
     }
 

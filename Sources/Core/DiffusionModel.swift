@@ -23,30 +23,34 @@ public final class DiffusionModel {
         public init(hiddenStates: Tensor, pooled: Tensor) { (self.hiddenStates, self.pooled) = (hiddenStates, pooled) }
     }
 
-    /// Loads `path`: a diffusers folder, or a single-file `.safetensors` checkpoint with LDM names.
-    public convenience init(path: String, variant: String? = nil) throws {
+    /// Loads `path`: a diffusers folder, or a single-file `.safetensors` checkpoint with LDM names,
+    /// with `loras` merged into its UNet and text encoder.
+    public convenience init(path: String, variant: String? = nil, loras: [LoRA] = []) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
             guard path.hasSuffix(".safetensors") else {
                 throw InputError(path, "is a file, not a model; give a diffusers folder or a single-file .safetensors checkpoint")
             }
             if let variant { throw InputError(path, "is a single-file checkpoint; --variant \(variant) applies to diffusers folders only") }
-            try self.init(singleFile: SingleFileCheckpoint(path: path))
+            try self.init(singleFile: SingleFileCheckpoint(path: path), loras: loras)
         } else {
-            try self.init(folder: path, variant: variant)
+            try self.init(folder: path, variant: variant, loras: loras)
         }
     }
 
     /// Loads a single-file checkpoint: each component from its view of the file, with the
     /// inferred configs and the bundled CLIP vocabulary.
-    public convenience init(singleFile checkpoint: SingleFileCheckpoint) throws {
+    public convenience init(singleFile checkpoint: SingleFileCheckpoint, loras: [LoRA] = []) throws {
         let path = checkpoint.path
+        let unetStore = ParameterStore(files: [checkpoint.unet]), textStore = ParameterStore(files: [checkpoint.textEncoder])
+        unetStore.loras = loras.map { ($0, .unet) }
+        textStore.loras = loras.map { ($0, .textEncoder) }
         let unet = try UNet2DConditionModel(
             configuration: ConfigFile.decode(UNet2DConditionModelConfiguration.self, json: checkpoint.unetConfig, path: path),
-            store: ParameterStore(files: [checkpoint.unet]), configPath: path)
+            store: unetStore, configPath: path)
         let text = try CLIPTextModel(
             configuration: ConfigFile.decode(CLIPTextModelConfiguration.self, json: checkpoint.textEncoderConfig, path: path),
-            store: ParameterStore(files: [checkpoint.textEncoder]), configPath: path)
+            store: textStore, configPath: path)
         let folder = SingleFileCheckpoint.bundledTokenizerFolder
         let tokenizer = try CLIPTokenizer(vocabularyPath: "\(folder)/vocab.json", mergesPath: "\(folder)/merges.txt",
                                           maxLength: checkpoint.tokenizerConfig["model_max_length"] as? Int ?? 77,
@@ -57,12 +61,12 @@ public final class DiffusionModel {
             configuration: ConfigFile.decode(AutoencoderKLConfiguration.self, json: checkpoint.vaeConfig, path: path),
             store: ParameterStore(files: [checkpoint.vae]), configPath: path)
         try self.init(path: path, unet: unet, textEncoder: text, tokenizer: tokenizer, schedule: NoiseSchedule(scheduler), vae: vae,
-                      unetConfigPath: path, tokenizerPath: path)
+                      unetConfigPath: path, tokenizerPath: path, loras: loras)
     }
 
     /// Loads a pipeline folder; `variant` picks weights such as `diffusion_pytorch_model.fp16.safetensors`
     /// in every component (see `ModelFolder.weightsFiles`).
-    public convenience init(folder: String, variant: String? = nil) throws {
+    public convenience init(folder: String, variant: String? = nil, loras: [LoRA] = []) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw InputError(folder, "no such model folder")
@@ -92,8 +96,8 @@ public final class DiffusionModel {
                           required: true)
         let hasVAE = try component("vae", expected: ["AutoencoderKL"], required: false)
 
-        let unet = try UNet2DConditionModel(folder: "\(folder)/unet", variant: variant)
-        let textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder", variant: variant)
+        let unet = try UNet2DConditionModel(folder: "\(folder)/unet", variant: variant, loras: loras)
+        let textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder", variant: variant, loras: loras)
         let tokenizer = try CLIPTokenizer(folder: "\(folder)/tokenizer", defaultMaxLength: textEncoder.configuration.maxPositionEmbeddings)
         let schedulerPath = "\(folder)/scheduler/scheduler_config.json"
         let schedulerConfiguration = try ConfigFile.decode(SchedulerConfiguration.self, from: schedulerPath)
@@ -101,14 +105,16 @@ public final class DiffusionModel {
         let vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae", variant: variant) : nil
         try self.init(path: folder, unet: unet, textEncoder: textEncoder, tokenizer: tokenizer,
                       schedule: NoiseSchedule(schedulerConfiguration), vae: vae,
-                      unetConfigPath: "\(folder)/unet/config.json", tokenizerPath: "\(folder)/tokenizer")
+                      unetConfigPath: "\(folder)/unet/config.json", tokenizerPath: "\(folder)/tokenizer", loras: loras)
     }
 
     /// The components, checked to fit together: the tokenizer's ids and length against the text
-    /// encoder, the UNet's channels against the VAE's latents (or RGB), its cross-attention against the text.
+    /// encoder, the UNet's channels against the VAE's latents (or RGB), its cross-attention against
+    /// the text, and every module of each LoRA against a weight it was merged into.
     init(path: String, unet: UNet2DConditionModel, textEncoder: CLIPTextModel, tokenizer: CLIPTokenizer,
-         schedule: NoiseSchedule, vae: AutoencoderKL?, unetConfigPath: String, tokenizerPath: String) throws {
+         schedule: NoiseSchedule, vae: AutoencoderKL?, unetConfigPath: String, tokenizerPath: String, loras: [LoRA]) throws {
         (self.path, self.unet, self.textEncoder, self.tokenizer, self.schedule, self.vae) = (path, unet, textEncoder, tokenizer, schedule, vae)
+        for lora in loras { try lora.checkAllMerged() }
         let text = textEncoder.configuration
         if tokenizer.maxLength > text.maxPositionEmbeddings || tokenizer.maxLength < 2 {
             throw InputError(tokenizerPath == path ? path : "\(tokenizerPath)/tokenizer_config.json",

@@ -55,8 +55,17 @@ public final class ParameterStore {
         return nil
     }
 
-    /// The parameter `name`, which must have `shape`.
+    /// LoRAs merged into the weights as they are handed out, with the component they apply to.
+    public var loras: [(LoRA, LoRA.Component)] = []
+
+    /// The parameter `name`, which must have `shape`, with the LoRAs merged in.
     public func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+        var t = try storedTensor(name, shape: shape)
+        for (lora, component) in loras { t = try lora.merge(into: t, name: name, component: component, source: source) }
+        return t
+    }
+
+    private func storedTensor(_ name: String, shape: [Int]) throws -> Tensor {
         if generator != nil { return invent(name, shape: shape) }
         if let t = memory[name] {
             guard t.shape == shape else { throw InputError(source, "parameter '\(name)' has shape \(t.shape), expected \(shape)") }

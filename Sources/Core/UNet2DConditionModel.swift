@@ -104,11 +104,12 @@ public struct UNet2DConditionModel {
         try store.finish()
     }
 
-    /// Loads `unet/` of a diffusers folder: `config.json` and its safetensors weights.
-    public init(folder: String, variant: String? = nil) throws {
+    /// Loads `unet/` of a diffusers folder: `config.json` and its safetensors weights, with `loras` merged in.
+    public init(folder: String, variant: String? = nil, loras: [LoRA] = []) throws {
         let configPath = "\(folder)/config.json"
         let configuration = try ConfigFile.decode(UNet2DConditionModelConfiguration.self, from: configPath)
         let store = try ParameterStore(paths: try ModelFolder.weightsFiles(in: folder, variant: variant))
+        store.loras = loras.map { ($0, .unet) }
         try self.init(configuration: configuration, store: store, configPath: configPath)
     }
 

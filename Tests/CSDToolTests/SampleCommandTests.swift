@@ -20,6 +20,25 @@ import Testing
         #expect(FileManager.default.contents(atPath: "\(dir)/again.png") == data, "the same seed gives the same image")
     }
 
+    /// `--lora FILE[:scale]`, repeatable, changes the image; a LoRA that does not fit is one line.
+    @Test func loRAsMergeIntoTheModelAndOneThatDoesNotFitFailsCleanly() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["sample", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--prompt", "a red ball on grass", "--steps", "2"]
+        let kohya = "\(CommandRunner.fixtures)/lora/kohya.safetensors", peft = "\(CommandRunner.fixtures)/lora/peft.safetensors"
+        var images = [Data]()
+        for (i, loras) in [[], ["--lora", "\(kohya):0.7"], ["--lora", "\(kohya):0.7", "--lora", peft]].enumerated() {
+            let result = try CommandRunner.run(base + loras + ["-o", "\(dir)/\(i).png"])
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            images.append(FileManager.default.contents(atPath: "\(dir)/\(i).png") ?? Data())
+        }
+        #expect(Set(images).count == 3, "each LoRA changes the image")
+        try expectCleanFailure(["sample", "--model", "\(CommandRunner.fixtures)/single-file/sd1.safetensors", "--lora", kohya,
+                                "--prompt", "x", "-o", "\(dir)/bad.png"], output: "\(dir)/bad.png", mentions: [kohya, "do not fit its weight"])
+        try expectCleanFailure(base + ["--lora", "\(dir)/none.safetensors:0.5", "-o", "\(dir)/bad.png"],
+                               output: "\(dir)/bad.png", mentions: ["\(dir)/none.safetensors", "no such file"])
+    }
+
     /// Expects exit status 1, one line on stderr mentioning `parts`, and no file at `output` or beside it.
     func expectCleanFailure(_ arguments: [String], output: String, mentions parts: [String],
                             sourceLocation: SourceLocation = #_sourceLocation) throws {
