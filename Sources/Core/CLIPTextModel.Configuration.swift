@@ -11,12 +11,14 @@ public struct CLIPTextModelConfiguration: Codable, Equatable, Sendable {
     public var eosTokenId: Int
     public var bosTokenId: Int
     public var padTokenId: Int
+    /// Width of `text_projection` in a `CLIPTextModelWithProjection`.
+    public var projectionDim: Int
 
     enum CodingKeys: String, CodingKey {
         case vocabSize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
         case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
         case maxPositionEmbeddings = "max_position_embeddings", hiddenAct = "hidden_act", layerNormEps = "layer_norm_eps"
-        case eosTokenId = "eos_token_id", bosTokenId = "bos_token_id", padTokenId = "pad_token_id"
+        case eosTokenId = "eos_token_id", bosTokenId = "bos_token_id", padTokenId = "pad_token_id", projectionDim = "projection_dim"
     }
 
     public init(from decoder: Decoder) throws {
@@ -32,6 +34,7 @@ public struct CLIPTextModelConfiguration: Codable, Equatable, Sendable {
         eosTokenId = try c.value(.eosTokenId, or: 49407)
         bosTokenId = try c.value(.bosTokenId, or: 49406)
         padTokenId = try c.value(.padTokenId, or: 1)
+        projectionDim = try c.value(.projectionDim, or: 512)
     }
 
     public func validate(path: String) throws {
@@ -44,6 +47,7 @@ public struct CLIPTextModelConfiguration: Codable, Equatable, Sendable {
         try ConfigFile.require(numHiddenLayers, in: 0...256, "num_hidden_layers", path: path)
         try ConfigFile.require(maxPositionEmbeddings, in: 1...65536, "max_position_embeddings", path: path)
         try ConfigFile.require(layerNormEps, in: Float.leastNormalMagnitude...1, "layer_norm_eps", path: path)
+        try ConfigFile.require(projectionDim, in: 1...65536, "projection_dim", path: path)
         for (key, id) in [("eos_token_id", eosTokenId), ("bos_token_id", bosTokenId)] {
             try ConfigFile.require(id, in: 0...(vocabSize - 1), key, path: path)
         }

@@ -1,5 +1,7 @@
 /// transformers' `CLIPTextModel` (`models/clip/modeling_clip.py`): token + position embeddings,
-/// pre-LayerNorm transformer layers with a causal mask, final layer norm.
+/// pre-LayerNorm transformer layers with a causal mask, final layer norm; with the weights of a
+/// `CLIPTextModelWithProjection` (`text_projection.weight`, SDXL's second encoder), also the
+/// projected pooled state.
 public struct CLIPTextModel {
     struct Layer {
         var norm1: LayerNorm, q: Linear, k: Linear, v: Linear, out: Linear
@@ -12,6 +14,10 @@ public struct CLIPTextModel {
         public var lastHiddenState: Tensor
         /// [N, hidden]
         public var pooled: Tensor
+        /// [N, L, hidden]: the input of the last layer (`hidden_states[-2]`, no final norm), which SDXL conditions on.
+        public var penultimateHiddenState: Tensor
+        /// [N, projection_dim]: `text_projection(pooled)`, for a model with a projection.
+        public var textEmbeds: Tensor?
     }
 
     public let configuration: CLIPTextModelConfiguration
@@ -20,6 +26,8 @@ public struct CLIPTextModel {
     let prefix: String
     var layers: [Layer]
     var finalNorm: LayerNorm
+    /// `text_projection` (no bias) of a `CLIPTextModelWithProjection`.
+    var textProjection: Linear?
 
     public init(configuration c: CLIPTextModelConfiguration, store: ParameterStore, configPath: String = "text_encoder/config.json") throws {
         try c.validate(path: configPath)
@@ -43,6 +51,8 @@ public struct CLIPTextModel {
                 fc2: try Linear(store, "\(l).mlp.fc2", inFeatures: c.intermediateSize, outFeatures: d))
         }
         finalNorm = try LayerNorm(store, "\(p)final_layer_norm", dim: d, eps: eps)
+        textProjection = store.contains("text_projection.weight")
+            ? try Linear(store, "text_projection", inFeatures: d, outFeatures: c.projectionDim, bias: false) : nil
         // position_ids is a buffer some checkpoints carry (I64 from older transformers); the model
         // reads positions 0..<n, so any other values would be a different model.
         if let (ids, path) = try store.optionalBuffer("\(p)embeddings.position_ids", shape: [1, c.maxPositionEmbeddings]),
@@ -72,12 +82,14 @@ public struct CLIPTextModel {
     /// Encodes token ids [N][L] (all the same length, at most `max_position_embeddings`).
     public func callAsFunction(_ ids: [[Int]]) -> Output {
         let out = callAsFunction(ids, tape: nil)
-        return Output(lastHiddenState: out.lastHiddenState.value, pooled: out.pooled.value)
+        return Output(lastHiddenState: out.lastHiddenState.value, pooled: out.pooled.value,
+                      penultimateHiddenState: out.penultimate.value, textEmbeds: out.textEmbeds?.value)
     }
 
     /// `callAsFunction(ids)` on `tape` (when given): the outputs as variables, differentiable in
     /// the parameters the tape selects (the embedding tables among them).
-    public func callAsFunction(_ ids: [[Int]], tape: GradientTape?) -> (lastHiddenState: Variable, pooled: Variable) {
+    public func callAsFunction(_ ids: [[Int]], tape: GradientTape?)
+        -> (lastHiddenState: Variable, pooled: Variable, penultimate: Variable, textEmbeds: Variable?) {
         let c = configuration, d = c.hiddenSize
         let n = ids.count, length = ids[0].count
         precondition(length <= c.maxPositionEmbeddings, "CLIPTextModel: \(length) tokens exceed \(c.maxPositionEmbeddings)")
@@ -87,7 +99,9 @@ public struct CLIPTextModel {
         let positions = anchor.parameter("\(prefix)embeddings.position_embedding.weight", positionEmbedding)
             .gatheringRows((0..<n).flatMap { _ in 0..<length })
         var h = (tokens + positions).reshaped([n, length, d])
+        var penultimate = h
         for layer in layers {
+            penultimate = h
             let x = layer.norm1(h)
             h = h + layer.out(Variable.attention(query: layer.q(x), key: layer.k(x), value: layer.v(x),
                                                  heads: c.numAttentionHeads, causal: true))
@@ -101,6 +115,7 @@ public struct CLIPTextModel {
                 : (row.firstIndex(of: c.eosTokenId) ?? 0)
             return b * length + position
         }
-        return (last, last.reshaped([n * length, d]).gatheringRows(positionsPooled))
+        let pooled = last.reshaped([n * length, d]).gatheringRows(positionsPooled)
+        return (last, pooled, penultimate, textProjection.map { $0(pooled) })
     }
 }

@@ -2,13 +2,19 @@ import Foundation
 
 /// A text-to-image diffusion model loaded from a diffusers folder (`model_index.json`, `unet/`,
 /// `text_encoder/`, `tokenizer/`, `scheduler/` and, for latent models, `vae/`) or from a
-/// single-file SD 1.x/2.x checkpoint (`SingleFileCheckpoint`).
+/// single-file SD 1.x/2.x checkpoint (`SingleFileCheckpoint`). An SDXL folder adds `text_encoder_2/`
+/// (with projection) and `tokenizer_2/`, as `StableDiffusionXLPipeline` lays it out.
 public final class DiffusionModel {
     /// The folder or file the model came from.
     public let path: String
     public let unet: UNet2DConditionModel
     public let textEncoder: CLIPTextModel
     public let tokenizer: CLIPTokenizer
+    /// SDXL's second text encoder (`CLIPTextModelWithProjection`) and its tokenizer; nil otherwise.
+    public let textEncoder2: CLIPTextModel?
+    public let tokenizer2: CLIPTokenizer?
+    /// An empty prompt encodes as zeros (SDXL's `force_zeros_for_empty_prompt`, from model_index.json).
+    public let forceZerosForEmptyPrompt: Bool
     public let schedule: NoiseSchedule
     /// nil for pixel-space models, whose UNet works on images directly.
     public let vae: AutoencoderKL?
@@ -95,6 +101,8 @@ public final class DiffusionModel {
                                                   "LMSDiscreteScheduler", "DPMSolverMultistepScheduler", "EulerAncestralDiscreteScheduler"],
                           required: true)
         let hasVAE = try component("vae", expected: ["AutoencoderKL"], required: false)
+        let hasSecondEncoder = try component("text_encoder_2", expected: ["CLIPTextModelWithProjection"], required: false)
+        if hasSecondEncoder { _ = try component("tokenizer_2", expected: ["CLIPTokenizer", "CLIPTokenizerFast"], required: true) }
 
         let unet = try UNet2DConditionModel(folder: "\(folder)/unet", variant: variant, loras: loras)
         let textEncoder = try CLIPTextModel(folder: "\(folder)/text_encoder", variant: variant, loras: loras)
@@ -103,7 +111,16 @@ public final class DiffusionModel {
         let schedulerConfiguration = try ConfigFile.decode(SchedulerConfiguration.self, from: schedulerPath)
         try schedulerConfiguration.validate(path: schedulerPath)
         let vae = hasVAE ? try AutoencoderKL(folder: "\(folder)/vae", variant: variant) : nil
-        try self.init(path: folder, unet: unet, textEncoder: textEncoder, tokenizer: tokenizer,
+        var second: (CLIPTextModel, CLIPTokenizer)?
+        if hasSecondEncoder {
+            let encoder = try CLIPTextModel(folder: "\(folder)/text_encoder_2", variant: variant, loras: [])
+            guard encoder.textProjection != nil else {
+                throw InputError("\(folder)/text_encoder_2", "lacks text_projection.weight; SDXL's second encoder is a CLIPTextModelWithProjection")
+            }
+            second = (encoder, try CLIPTokenizer(folder: "\(folder)/tokenizer_2", defaultMaxLength: encoder.configuration.maxPositionEmbeddings))
+        }
+        try self.init(path: folder, unet: unet, textEncoder: textEncoder, tokenizer: tokenizer, second: second,
+                      forceZerosForEmptyPrompt: index["force_zeros_for_empty_prompt"] as? Bool ?? false,
                       schedule: NoiseSchedule(schedulerConfiguration), vae: vae,
                       unetConfigPath: "\(folder)/unet/config.json", tokenizerPath: "\(folder)/tokenizer", loras: loras)
     }
@@ -112,8 +129,10 @@ public final class DiffusionModel {
     /// encoder, the UNet's channels against the VAE's latents (or RGB), its cross-attention against
     /// the text, and every module of each LoRA against a weight it was merged into.
     init(path: String, unet: UNet2DConditionModel, textEncoder: CLIPTextModel, tokenizer: CLIPTokenizer,
+         second: (CLIPTextModel, CLIPTokenizer)? = nil, forceZerosForEmptyPrompt: Bool = false,
          schedule: NoiseSchedule, vae: AutoencoderKL?, unetConfigPath: String, tokenizerPath: String, loras: [LoRA]) throws {
         (self.path, self.unet, self.textEncoder, self.tokenizer, self.schedule, self.vae) = (path, unet, textEncoder, tokenizer, schedule, vae)
+        (textEncoder2, tokenizer2, self.forceZerosForEmptyPrompt) = (second?.0, second?.1, forceZerosForEmptyPrompt)
         for lora in loras { try lora.checkAllMerged() }
         let text = textEncoder.configuration
         if tokenizer.maxLength > text.maxPositionEmbeddings || tokenizer.maxLength < 2 {
@@ -131,9 +150,17 @@ public final class DiffusionModel {
             throw InputError(unetConfigPath,
                              "\(key) \(channels) does not match \(space.0), \(space.1); image-conditioned models (InstructPix2Pix's in_channels 8, inpainting's 9) are not supported")
         }
-        if unet.configuration.crossAttentionDim != textEncoder.configuration.hiddenSize {
+        let textWidth = textEncoder.configuration.hiddenSize + (second?.0.configuration.hiddenSize ?? 0)
+        if unet.configuration.crossAttentionDim != textWidth {
             throw InputError(unetConfigPath,
-                             "cross_attention_dim \(unet.configuration.crossAttentionDim) does not match the text encoder's hidden_size \(textEncoder.configuration.hiddenSize)")
+                             "cross_attention_dim \(unet.configuration.crossAttentionDim) does not match the text encoders' hidden_size \(textWidth)")
+        }
+        let pooledWidth = second.map { $0.0.configuration.projectionDim } ?? textEncoder.configuration.hiddenSize
+        if let wanted = unet.configuration.pooledTextDim, wanted != pooledWidth {
+            throw InputError(unetConfigPath, "takes pooled text of \(wanted) values, but the text encoder gives \(pooledWidth)")
+        }
+        if unet.configuration.additionEmbedType == "text_time", second == nil {
+            throw InputError(unetConfigPath, "is an SDXL UNet (addition_embed_type text_time) but the model has no text_encoder_2")
         }
     }
 
@@ -165,10 +192,43 @@ public final class DiffusionModel {
         }
     }
 
-    /// Encodes prompts (an empty string is the unconditional prompt).
+    /// Encodes prompts (an empty string is the unconditional prompt). With a second encoder
+    /// (SDXL, as `StableDiffusionXLPipeline.encode_prompt`): both encoders' penultimate states side
+    /// by side, and the second's projected pooled state; an empty prompt is zeros where
+    /// `forceZerosForEmptyPrompt`.
     public func encode(prompts: [String]) -> Conditioning {
         let output = textEncoder(prompts.map(tokenizer.encode))
-        return Conditioning(hiddenStates: output.lastHiddenState, pooled: output.pooled)
+        guard let encoder2 = textEncoder2, let tokenizer2 else {
+            return Conditioning(hiddenStates: output.lastHiddenState, pooled: output.pooled)
+        }
+        let output2 = encoder2(prompts.map(tokenizer2.encode))
+        let (n, length) = (prompts.count, output.penultimateHiddenState.shape[1])
+        let (d1, d2) = (output.penultimateHiddenState.shape[2], output2.penultimateHiddenState.shape[2])
+        var hidden = Tensor.concatenateChannels(output.penultimateHiddenState.reshaped([n * length, d1]),
+                                                output2.penultimateHiddenState.reshaped([n * length, d2])).reshaped([n, length, d1 + d2])
+        var pooled = output2.textEmbeds!
+        if forceZerosForEmptyPrompt {
+            for (i, prompt) in prompts.enumerated() where prompt.isEmpty {
+                let (h, p) = (length * (d1 + d2), pooled.shape[1])
+                for j in 0..<h { hidden.storage[i * h + j] = 0 }
+                for j in 0..<p { pooled.storage[i * p + j] = 0 }
+            }
+        }
+        return Conditioning(hiddenStates: hidden, pooled: pooled)
+    }
+
+    /// What the UNet takes beside the text states for `sample` (model space): nothing, the pooled
+    /// text (`class_embed_type: projection`), or SDXL's pooled text followed by its six time ids,
+    /// original size, crop corner (0, 0) and target size, all the image's size in pixels, as
+    /// `StableDiffusionXLPipeline` sets them by default.
+    public func addedConditions(pooled: Tensor, sample: Tensor) -> Tensor? {
+        let c = unet.configuration
+        if c.additionEmbedType == "text_time" {
+            let (h, w) = (Float(sample.shape[2] * pixelsPerCell), Float(sample.shape[3] * pixelsPerCell))
+            let ids = Tensor(shape: [pooled.shape[0], 6], storage: Array(repeating: [h, w, 0, 0, h, w], count: pooled.shape[0]).flatMap { $0 })
+            return Tensor.concatenateChannels(pooled, ids)
+        }
+        return c.classEmbedType == "projection" ? pooled : nil
     }
 
     /// The UNet's prediction for `sample` at one timestep, with classifier-free guidance when
@@ -176,16 +236,15 @@ public final class DiffusionModel {
     public func guidedPrediction(_ sample: Tensor, timestep: Int, conditional: Conditioning,
                                  unconditional: Conditioning?, guidance: Float) -> Tensor {
         let n = sample.shape[0]
-        let usesPooled = unet.configuration.classEmbedType == "projection"
         guard let uncond = unconditional else {
             return unet(sample, timesteps: Array(repeating: Float(timestep), count: n),
-                        encoderHiddenStates: conditional.hiddenStates, classLabels: usesPooled ? conditional.pooled : nil)
+                        encoderHiddenStates: conditional.hiddenStates, classLabels: addedConditions(pooled: conditional.pooled, sample: sample))
         }
         let both = Tensor.concatenateBatch([sample, sample])
         let states = Tensor.concatenateBatch([uncond.hiddenStates, conditional.hiddenStates])
         let pooled = Tensor.concatenateBatch([uncond.pooled, conditional.pooled])
         let out = unet(both, timesteps: Array(repeating: Float(timestep), count: 2 * n),
-                       encoderHiddenStates: states, classLabels: usesPooled ? pooled : nil)
+                       encoderHiddenStates: states, classLabels: addedConditions(pooled: pooled, sample: both))
         let half = out.count / 2
         let u = Tensor(shape: sample.shape.replacingFirst(n: out.shape[0] / 2, from: out.shape), storage: Array(out.storage[..<half]))
         let c = Tensor(shape: u.shape, storage: Array(out.storage[half...]))

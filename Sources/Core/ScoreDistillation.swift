@@ -39,9 +39,8 @@ public struct ScoreDistillation {
 
     /// Noise predictions for a batch where item i has its own conditioning (rows of `hidden`/`pooled`).
     func predict(_ samples: Tensor, timestep t: Int, hidden: Tensor, pooled: Tensor) -> Tensor {
-        let usesPooled = model.unet.configuration.classEmbedType == "projection"
         let out = model.unet(samples, timesteps: Array(repeating: Float(t), count: samples.shape[0]),
-                             encoderHiddenStates: hidden, classLabels: usesPooled ? pooled : nil)
+                             encoderHiddenStates: hidden, classLabels: model.addedConditions(pooled: pooled, sample: samples))
         // The distillation gradient is written in ε; convert v- or x₀-predictions.
         guard model.schedule.configuration.predictionType != "epsilon" else { return out }
         return model.schedule.predictions(sample: samples, modelOutput: out, timestep: t).epsilon

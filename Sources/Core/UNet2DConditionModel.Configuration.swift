@@ -29,6 +29,8 @@ public struct UNet2DConditionModelConfiguration: Codable, Equatable, Sendable {
     public var convInKernel: Int
     public var convOutKernel: Int
     public var additionEmbedType: String?
+    /// Width of each time id's sinusoidal embedding under `addition_embed_type: "text_time"` (SDXL: 256).
+    public var additionTimeEmbedDim: Int?
     public var encoderHidDim: Int?
     public var timeCondProjDim: Int?
     public var dualCrossAttention: Bool
@@ -47,7 +49,7 @@ public struct UNet2DConditionModelConfiguration: Codable, Equatable, Sendable {
         case projectionClassEmbeddingsInputDim = "projection_class_embeddings_input_dim"
         case resnetTimeScaleShift = "resnet_time_scale_shift", timeEmbeddingType = "time_embedding_type"
         case convInKernel = "conv_in_kernel", convOutKernel = "conv_out_kernel"
-        case additionEmbedType = "addition_embed_type", encoderHidDim = "encoder_hid_dim"
+        case additionEmbedType = "addition_embed_type", additionTimeEmbedDim = "addition_time_embed_dim", encoderHidDim = "encoder_hid_dim"
         case timeCondProjDim = "time_cond_proj_dim", dualCrossAttention = "dual_cross_attention"
         case upcastAttention = "upcast_attention"
     }
@@ -82,10 +84,20 @@ public struct UNet2DConditionModelConfiguration: Codable, Equatable, Sendable {
         convInKernel = try c.value(.convInKernel, or: 3)
         convOutKernel = try c.value(.convOutKernel, or: 3)
         additionEmbedType = try c.decodeIfPresent(String.self, forKey: .additionEmbedType)
+        additionTimeEmbedDim = try c.decodeIfPresent(Int.self, forKey: .additionTimeEmbedDim)
         encoderHidDim = try c.decodeIfPresent(Int.self, forKey: .encoderHidDim)
         timeCondProjDim = try c.decodeIfPresent(Int.self, forKey: .timeCondProjDim)
         dualCrossAttention = try c.value(.dualCrossAttention, or: false)
         upcastAttention = try c.value(.upcastAttention, or: false)
+    }
+
+    /// The width of the pooled text vector the UNet takes beside the time ids (`text_time`), or as
+    /// its class labels (`projection`); nil when it takes none.
+    public var pooledTextDim: Int? {
+        if additionEmbedType == "text_time", let input = projectionClassEmbeddingsInputDim, let time = additionTimeEmbedDim {
+            return input - 6 * time
+        }
+        return classEmbedType == "projection" ? projectionClassEmbeddingsInputDim : nil
     }
 
     /// Heads per block. diffusers reads `attention_head_dim` as the number of heads when
@@ -117,7 +129,17 @@ public struct UNet2DConditionModelConfiguration: Codable, Equatable, Sendable {
         if classEmbedType == "projection", projectionClassEmbeddingsInputDim == nil {
             throw fail("class_embed_type 'projection' needs projection_class_embeddings_input_dim")
         }
-        if let t = additionEmbedType { throw fail("unsupported addition_embed_type '\(t)'") }
+        if let t = additionEmbedType, t != "text_time" { throw fail("unsupported addition_embed_type '\(t)' (supported: text_time)") }
+        if additionEmbedType == "text_time" {
+            guard classEmbedType == nil else { throw fail("class_embed_type and addition_embed_type 'text_time' together are not supported") }
+            guard let time = additionTimeEmbedDim, let input = projectionClassEmbeddingsInputDim else {
+                throw fail("addition_embed_type 'text_time' needs addition_time_embed_dim and projection_class_embeddings_input_dim")
+            }
+            try ConfigFile.require(time, in: 2...4096, "addition_time_embed_dim", path: path)
+            guard input > 6 * time, time % 2 == 0 else {
+                throw fail("projection_class_embeddings_input_dim \(input) must exceed the six time ids' 6 × addition_time_embed_dim (\(6 * time)), which must be even")
+            }
+        }
         if encoderHidDim != nil { throw fail("unsupported encoder_hid_dim") }
         if timeCondProjDim != nil { throw fail("unsupported time_cond_proj_dim") }
         if dualCrossAttention { throw fail("unsupported dual_cross_attention") }

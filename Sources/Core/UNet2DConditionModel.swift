@@ -27,9 +27,12 @@ public struct UNet2DConditionModel {
 
         timeLinear1 = try Linear(store, "time_embedding.linear_1", inFeatures: ch0, outFeatures: timeDim)
         timeLinear2 = try Linear(store, "time_embedding.linear_2", inFeatures: timeDim, outFeatures: timeDim)
-        if c.classEmbedType == "projection", let dim = c.projectionClassEmbeddingsInputDim {
-            classLinear1 = try Linear(store, "class_embedding.linear_1", inFeatures: dim, outFeatures: timeDim)
-            classLinear2 = try Linear(store, "class_embedding.linear_2", inFeatures: timeDim, outFeatures: timeDim)
+        // class_embed_type "projection" (pooled text) and SDXL's addition_embed_type "text_time"
+        // (pooled text beside the time ids) are the same two layers under two names.
+        if let dim = c.projectionClassEmbeddingsInputDim, c.classEmbedType == "projection" || c.additionEmbedType == "text_time" {
+            let name = c.additionEmbedType == "text_time" ? "add_embedding" : "class_embedding"
+            classLinear1 = try Linear(store, "\(name).linear_1", inFeatures: dim, outFeatures: timeDim)
+            classLinear2 = try Linear(store, "\(name).linear_2", inFeatures: timeDim, outFeatures: timeDim)
         }
         convIn = try Conv2d(store, "conv_in", inChannels: c.inChannels, outChannels: ch0, kernel: c.convInKernel)
 
@@ -115,7 +118,8 @@ public struct UNet2DConditionModel {
 
     /// The noise (or v) prediction for `sample` [N, C, H, W] at `timesteps` (one per item),
     /// given `encoderHiddenStates` [N, L, D] and, for `class_embed_type: projection`, the
-    /// pooled text vectors `classLabels` [N, P].
+    /// pooled text vectors `classLabels` [N, P] (for `addition_embed_type: text_time`, SDXL, the
+    /// pooled text followed by the six time ids: [N, P + 6]).
     public func callAsFunction(_ sample: Tensor, timesteps: [Float], encoderHiddenStates context: Tensor,
                                classLabels: Tensor? = nil) -> Tensor {
         callAsFunction(Variable(sample), timesteps: timesteps, encoderHiddenStates: Variable(context),
@@ -135,8 +139,16 @@ public struct UNet2DConditionModel {
                                                                      downscaleFreqShift: c.freqShift))
         var embedding = timeLinear2(timeLinear1(features).silu())
         if let l1 = classLinear1, let l2 = classLinear2 {
-            precondition(classLabels != nil, "UNet: this model needs pooled text (class_embed_type projection)")
-            embedding = embedding + l2(l1(classLabels!.sharingTape(with: anchor)).silu())
+            precondition(classLabels != nil, "UNet: this model needs pooled text (class_embed_type projection or addition_embed_type text_time)")
+            var labels = classLabels!.sharingTape(with: anchor)
+            if c.additionEmbedType == "text_time", let timeDim = c.additionTimeEmbedDim {
+                // SDXL: [pooled text, the six time ids] → [pooled text, each id's sinusoidal embedding] (`add_time_proj`).
+                let width = labels.shape[1] - 6
+                let ids = labels.value.channels(width..<(width + 6)).storage
+                let idFeatures = SinusoidalEmbedding.timesteps(ids, dim: timeDim, flipSinToCos: c.flipSinToCos, downscaleFreqShift: c.freqShift)
+                labels = Variable.concatenateChannels(labels.channels(0..<width), anchor.constant(idFeatures.reshaped([batch, 6 * timeDim])))
+            }
+            embedding = embedding + l2(l1(labels).silu())
         }
         let time = embedding.silu()
 

@@ -20,6 +20,21 @@ import Testing
         #expect(FileManager.default.contents(atPath: "\(dir)/again.png") == data, "the same seed gives the same image")
     }
 
+    /// An SDXL folder (two text encoders, time ids) samples and edits through the same commands.
+    @Test func anSDXLModelSamplesAndEdits() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = "\(CommandRunner.fixtures)/tiny-sdxl"
+        let sampled = try CommandRunner.run(["sample", "--model", model, "--prompt", "a red ball on grass", "--steps", "2",
+                                             "--size", "16x16", "-o", "\(dir)/in.png"])
+        #expect(sampled.status == 0, "stderr: \(sampled.stderr)")
+        let edited = try CommandRunner.run(["edit", "image", "\(dir)/in.png", "-o", "\(dir)/out.png", "--model", model,
+                                            "--source", "a red ball on grass", "--target", "a blue ball on grass", "--steps", "3"])
+        #expect(edited.status == 0, "stderr: \(edited.stderr)")
+        let input = FileManager.default.contents(atPath: "\(dir)/in.png"), output = FileManager.default.contents(atPath: "\(dir)/out.png")
+        #expect(input != nil && output != nil && input != output)
+    }
+
     /// `--lora FILE[:scale]`, repeatable, changes the image; a LoRA that does not fit is one line.
     @Test func loRAsMergeIntoTheModelAndOneThatDoesNotFitFailsCleanly() throws {
         let dir = CommandRunner.scratch()
