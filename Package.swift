@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "csd", targets: ["CSDTool"]),
         .executable(name: "csd-bench", targets: ["CSDBench"]),
+        .executable(name: "csd-fuzz", targets: ["CSDFuzz"]),
         .library(name: "Core", targets: ["Core"]),
         .library(name: "CSD", targets: ["CSD"]),
         .library(name: "Panorama", targets: ["Panorama"]),
@@ -41,12 +42,14 @@ let package = Package(
         .executableTarget(
             name: "CSDBench",
             dependencies: ["Core", "NeRF", "World", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "CSDFuzz", dependencies: ["Core", "NeRF", "Video"]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool", "Video"], exclude: ["Fixtures"]),
         .testTarget(name: "WorldTests", dependencies: ["World"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NeRFTests", dependencies: ["NeRF", "World"]),
         .testTarget(name: "VideoTests", dependencies: ["Video", "World"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDTests", dependencies: ["CSD"]),
+        .testTarget(name: "FuzzTests", dependencies: ["CSDFuzz"]),
         .testTarget(name: "PanoramaTests", dependencies: ["Panorama", "World"]),
     ],
     swiftLanguageModes: [.v5]

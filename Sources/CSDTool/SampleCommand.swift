@@ -34,6 +34,7 @@ struct SampleCommand: ParsableCommand {
             try AtomicFile.checkDestination(output)
             BLAS.prepare()
             let diffusion = try CSDCommand.loadModel(model, variant: variant, loras: loras)
+            _ = try DDIMScheduler.validated(schedule: diffusion.schedule, steps: steps)
             let (width, height) = try imageSize(diffusion)
             let cell = diffusion.pixelsPerCell
             var rng = RandomGenerator(seed: seed)

@@ -15,7 +15,8 @@ public enum ConfigFile {
         try decode(type, data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), path: path)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, data: Data, path: String) throws -> T {
+    /// `data` read from `path` (errors name it).
+    public static func decode<T: Decodable>(_ type: T.Type, data: Data, path: String) throws -> T {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as InputError {

@@ -25,6 +25,18 @@ public struct DDIMScheduler: Sendable {
         }
     }
 
+    /// A scheduler for `steps` steps, or the reason the schedule cannot take them: more steps than
+    /// `num_train_timesteps`, or a `steps_offset` that pushes a timestep past the schedule's end.
+    public static func validated(schedule: NoiseSchedule, steps: Int) throws -> DDIMScheduler {
+        let t = schedule.configuration.numTrainTimesteps
+        guard (1...t).contains(steps) else { throw InputError("--steps", "\(steps) steps do not fit the model's \(t) training timesteps (num_train_timesteps)") }
+        let scheduler = DDIMScheduler(schedule: schedule, steps: steps)
+        if let bad = scheduler.timesteps.first(where: { !(0..<t).contains($0) }) {
+            throw InputError("--steps", "with \(steps) steps the scheduler's steps_offset \(schedule.configuration.stepsOffset) gives timestep \(bad), outside 0..<\(t)")
+        }
+        return scheduler
+    }
+
     /// One DDIM step from `sample` at `timestep` given the model output there.
     ///
     /// With `clip_sample`, x̂0 is clamped; ε stays the model's own unless `useClippedModelOutput`

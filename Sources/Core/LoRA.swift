@@ -32,11 +32,16 @@ public final class LoRA {
         }
     }
 
-    public init(path: String, scale: Float) throws {
+    public convenience init(path: String, scale: Float) throws {
         guard scale.isFinite, abs(scale) <= 100 else { throw InputError("--lora", "scale \(scale) for \(path) must be a number within ±100") }
-        self.path = path
+        try self.init(file: SafetensorsFile(path: path), scale: scale)
+    }
+
+    /// The LoRA in an open file.
+    public init(file: SafetensorsFile, scale: Float) throws {
+        self.path = file.path
         self.scale = scale
-        file = try SafetensorsFile(path: path)
+        self.file = file
         var modules = [Component: [String: (down: String, up: String, alpha: Float?)]]()
         var alphas = [String: Float]()
         for name in file.entries.keys where name.hasSuffix(".alpha") {

@@ -32,8 +32,7 @@ public final class SafetensorsFile {
     private let data: Data
     private let dataStart: Int
 
-    public init(path: String) throws {
-        self.path = path
+    public convenience init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw InputError(path, "no such file")
         }
@@ -43,6 +42,12 @@ public final class SafetensorsFile {
         } catch {
             throw InputError(path, "cannot be read (\(error.localizedDescription))")
         }
+        try self.init(data: data, path: path)
+    }
+
+    /// The file's bytes, already read (`path` names it in errors).
+    public init(data: Data, path: String) throws {
+        self.path = path
         guard data.count >= 8 else { throw InputError(path, "truncated: \(data.count) bytes, too short for a safetensors header") }
         let headerLength = data.withUnsafeBytes { raw in
             UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))

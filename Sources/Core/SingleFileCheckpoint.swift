@@ -39,8 +39,13 @@ public struct SingleFileCheckpoint {
     }
 
     public init(path: String) throws {
+        try self.init(file: SafetensorsFile(path: path))
+    }
+
+    /// The checkpoint in an open file.
+    public init(file: SafetensorsFile) throws {
+        let path = file.path
         self.path = path
-        let file = try SafetensorsFile(path: path)
         let names = Array(file.entries.keys)
         func has(_ prefix: String) -> Bool { names.contains { $0.hasPrefix(prefix) } }
         guard has(Self.unetPrefix) else {

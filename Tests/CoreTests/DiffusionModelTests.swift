@@ -11,6 +11,17 @@ import Testing
         expectClose(image, Fixtures.reference("ddim.image"), "decoded DDIM sample")
     }
 
+    /// Found by fuzzing: a schedule shorter than --steps, or a steps_offset past its end, trapped.
+    @Test func stepsTheScheduleCannotTakeAreErrorsNotTraps() throws {
+        var c = try ConfigFile.decode(SchedulerConfiguration.self, from: Fixtures.path("tiny-sd/scheduler/scheduler_config.json"))
+        c.numTrainTimesteps = 10
+        #expect(throws: InputError.self) { _ = try DDIMScheduler.validated(schedule: NoiseSchedule(c), steps: 50) }
+        #expect(try DDIMScheduler.validated(schedule: NoiseSchedule(c), steps: 5).timesteps == [9, 7, 5, 3, 1])
+        c.stepsOffset = 9
+        try c.validate(path: "scheduler_config.json")
+        #expect(throws: InputError.self) { _ = try DDIMScheduler.validated(schedule: NoiseSchedule(c), steps: 5) }
+    }
+
     @Test func trailingVPredictionDDIMMatchesDiffusers() throws {
         let unet = try UNet2DConditionModel(folder: Fixtures.path("unet-pixel"))
         let configuration = try ConfigFile.decode(SchedulerConfiguration.self, from: Fixtures.path("scheduler-trailing-v/scheduler_config.json"))
