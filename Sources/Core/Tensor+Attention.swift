@@ -12,20 +12,25 @@ extension Tensor {
         }
     }
 
+    /// The cores the tiles are cut for, whatever the machine has: a tile's rows change how the
+    /// kernels round (the fused kernel's last block, sgemm's edge), so tiles cut for the thread
+    /// count gave other results on 8 or more threads than on 1 to 4.
+    static let tilingCores = 4
+
     /// Query rows per tile: each tile's scores (rows × Lk, at most 1 MiB) stay in the core's L2
     /// cache between the two products, and larger tiles let sgemm spread its packing of Kᵀ and V
     /// over more rows (64 → 256 rows: 0.66 → 0.70 of the sgemm rate on SD's 1024-token layers);
     /// smaller where that would leave a core without tiles.
     static func attentionTile(queries: Int, keys: Int, items: Int) -> Int {
         var rows = max(16, min(256, (1 << 18) / max(1, keys)))
-        while rows > 16 && items * ((queries + rows - 1) / rows) < 2 * Parallelism.workers { rows /= 2 }
+        while rows > 16 && items * ((queries + rows - 1) / rows) < 2 * tilingCores { rows /= 2 }
         return rows
     }
 
     /// Query rows per call of the fused kernel, which transposes its head's keys once per call:
     /// as many as leave every core two calls or more.
     static func fusedAttentionTile(queries: Int, items: Int) -> Int {
-        let splits = max(1, (2 * Parallelism.workers + items - 1) / items)
+        let splits = max(1, (2 * tilingCores + items - 1) / items)
         return max(8, ((queries + splits - 1) / splits + 7) / 8 * 8)
     }
 
