@@ -63,9 +63,10 @@ struct EditOptions: ParsableArguments {
         }
     }
 
-    /// The checkpoint files of an edit writing `output`: the edit's own and a video window's.
+    /// The checkpoint files of an edit writing `output`: the edit's own, a video window's, and the
+    /// folder of a video's finished windows.
     static func checkpointPaths(of output: String) -> [String] {
-        [output + ".checkpoint.safetensors", output + ".checkpoint.safetensors.window"]
+        [output + ".checkpoint.safetensors", output + ".checkpoint.safetensors.window", output + ".checkpoint.windows"]
     }
 
     /// Removes what killed writes of `output` and its checkpoints left half-written.
@@ -75,7 +76,7 @@ struct EditOptions: ParsableArguments {
 
     /// After the output is written: removes its checkpoints and any stray temporary file.
     func removeCheckpoints(of output: String) {
-        for path in Self.checkpointPaths(of: output) { try? FileManager.default.removeItem(atPath: path) }
+        for path in Self.checkpointPaths(of: output) { AtomicFile.remove(path) }
         removeStrayTemporaries(of: output)
     }
 
@@ -245,29 +246,45 @@ struct EditVideo: ParsableCommand {
             let originals = frames.map { $0.image.workingTensor(width: w, height: h) }
             let sources = originals.map { model.toModelSpace($0) }
             var edited = sources
-            let checkpoint = output + ".checkpoint.safetensors"
-            let windowCheckpoint = checkpoint + ".window"
+            let windowCheckpoint = output + ".checkpoint.safetensors.window"
+            let finishedWindows = output + ".checkpoint.windows"
             var firstWindow = 0
             let starts = stride(from: 0, to: max(1, frames.count - overlap), by: window - overlap).map { $0 }
-            // Both checkpoints carry the source frames' fingerprint, and the window's its index:
-            // a kill between finishing a window and removing its file leaves a window file that
-            // the next resume recognises as stale instead of loading it into the next window.
+            func windowRange(_ index: Int) -> Range<Int> { starts[index]..<min(frames.count, starts[index] + window) }
+            // Each finished window's frames go to a file of their own, so checkpoints cost the work
+            // done, not the video's length per window. Every file carries the source frames'
+            // fingerprint and its window's index and frames: a kill between finishing a window and
+            // removing the in-window file leaves a window file the next resume sees as stale.
             let fingerprint = Tensor.fingerprint(sources)
+            func finishedPath(_ index: Int) -> String { "\(finishedWindows)/window-\(String(format: "%05d", index)).safetensors" }
             options.removeStrayTemporaries(of: output)
-            if options.resume, FileManager.default.fileExists(atPath: checkpoint) {
-                let file = try SafetensorsFile(path: checkpoint)
-                guard file.metadata["source"] == fingerprint, let done = file.metadata["windows_done"].flatMap(Int.init),
-                      (0...starts.count).contains(done), file.entries["frames"]?.shape.first == frames.count else {
-                    throw InputError(checkpoint, "does not belong to this video and these settings; rerun without --resume")
+            if !options.resume { AtomicFile.remove(finishedWindows) }   // another edit's windows
+            if options.resume {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: finishedWindows)) ?? [] where name.hasPrefix(".") {
+                    try? FileManager.default.removeItem(atPath: "\(finishedWindows)/\(name)")   // a killed write's temporary
                 }
-                let saved = try file.tensor("frames")
-                guard saved.count == frames.count * sources[0].count else { throw InputError(checkpoint, "holds frames of another size") }
-                edited = (0..<frames.count).map { saved.item($0).reshaped(sources[0].shape) }
-                firstWindow = done
+                while firstWindow < starts.count, FileManager.default.fileExists(atPath: finishedPath(firstWindow)) {
+                    let path = finishedPath(firstWindow), range = windowRange(firstWindow)
+                    let file = try SafetensorsFile(path: path)
+                    guard file.metadata["source"] == fingerprint, file.metadata["window"] == "\(firstWindow)",
+                          file.metadata["frames"] == "\(range.lowerBound)..<\(range.upperBound)",
+                          file.entries["frames"]?.shape == [range.count] + Array(sources[0].shape.dropFirst()) else {
+                        throw InputError(path, "does not belong to this video and these settings; rerun without --resume")
+                    }
+                    let saved = try file.tensor("frames")
+                    for (k, f) in range.enumerated() { edited[f] = saved.item(k).reshaped(sources[0].shape) }
+                    firstWindow += 1
+                }
             }
-            func saveVideoCheckpoint(windowsDone: Int) throws {
-                try SafetensorsFile.write(["frames": Tensor.concatenateBatch(edited)],
-                                          metadata: ["windows_done": "\(windowsDone)", "source": fingerprint], to: checkpoint)
+            func saveFinishedWindows(through last: Int) throws {
+                guard last >= 0 else { return }
+                try AtomicFile.createFolder(finishedWindows)
+                for index in 0...last where !FileManager.default.fileExists(atPath: finishedPath(index)) {
+                    let range = windowRange(index)
+                    try SafetensorsFile.write(["frames": Tensor.concatenateBatch(range.map { edited[$0] })],
+                                              metadata: ["window": "\(index)", "source": fingerprint, "frames": "\(range.lowerBound)..<\(range.upperBound)"],
+                                              to: finishedPath(index))
+                }
             }
             let bar = ProgressBar(label: "editing \(frames.count) frames", total: starts.count * settings.steps)
             var (advancing, inStein) = (0.0, 0.0)
@@ -285,7 +302,7 @@ struct EditVideo: ParsableCommand {
                     if saved["window"] == windowMetadata["window"], saved["source"] == fingerprint {
                         try editor.loadCheckpoint(from: windowCheckpoint)
                     } else {
-                        try? FileManager.default.removeItem(atPath: windowCheckpoint)
+                        AtomicFile.remove(windowCheckpoint)
                     }
                 }
                 let firstStep = editor.step
@@ -298,21 +315,21 @@ struct EditVideo: ParsableCommand {
                     }
                     if index * settings.steps + editor.step == options.stopAfter {
                         try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)
-                        try saveVideoCheckpoint(windowsDone: index)
+                        try saveFinishedWindows(through: index - 1)
                         bar.finish()
-                        print("stopped after \(index * settings.steps + editor.step) steps; --resume continues from \(checkpoint)")
+                        print("stopped after \(index * settings.steps + editor.step) steps; --resume continues from \(windowCheckpoint) and \(finishedWindows)")
                         return
                     }
                 }
                 (advancing, inStein) = (advancing + editor.secondsAdvancing, inStein + editor.secondsInSteinUpdate)
                 (windowSteps, frameSteps) = (windowSteps + editor.step - firstStep, frameSteps + range.count * (editor.step - firstStep))
                 for (k, f) in range.enumerated() { edited[f] = editor.particles.item(k).reshaped(sources[0].shape) }
-                // The finished windows are recorded first, then the window's own file goes: a kill
+                // The finished window is recorded first, then the in-window file goes: a kill
                 // between the two leaves a window file for a window already done, which is stale.
                 // Without --checkpoint-every nothing is written per window (no resume was asked for).
                 if options.checkpointEvery > 0 {
-                    try saveVideoCheckpoint(windowsDone: index + 1)
-                    try? FileManager.default.removeItem(atPath: windowCheckpoint)
+                    try saveFinishedWindows(through: index)
+                    AtomicFile.remove(windowCheckpoint)
                 }
             }
             bar.finish()

@@ -76,7 +76,7 @@ struct NeRFCommand: ParsableCommand {
                 bar.finish()
                 guard let result = run else { print("stopped after \(stopAfter ?? 0) steps; --resume continues from \(checkpoint)"); return }
                 try result.field.write(to: output)
-                try? FileManager.default.removeItem(atPath: checkpoint)
+                AtomicFile.remove(checkpoint)
                 print(String(format: "wrote %@; fitted in %.1f s; final batch MSE %.5f", output, result.seconds, result.finalLoss)
                       + (result.meanHeldOutPSNR.map { String(format: "; PSNR on %d held-out views %.2f dB", result.heldOut.count, $0) } ?? ""))
             }

@@ -81,10 +81,35 @@ public enum AtomicFile {
 
     /// Renames a finished temporary file onto `path`.
     public static func commit(_ temporary: String, to path: String) throws {
+        killPoint()
         if rename(temporary, path) != 0 {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: temporary)
             throw InputError(path, "cannot be written (\(reason))")
         }
+        killPoint()
     }
+
+    /// Removes a checkpoint or other file a job is done with (nothing when it is not there).
+    public static func remove(_ path: String) {
+        killPoint()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Fault injection for the tests: with `CSD_KILL_AT_FILE_OPERATION=N` in the environment, the
+    /// process ends at once, as a kill would (no cleanup, status 137), at the Nth point where a
+    /// file operation of a job's outputs begins or ends: before and after each rename into place,
+    /// before each removal.
+    static func killPoint() {
+        guard let target = killTarget else { return }
+        killLock.lock()
+        operations += 1
+        let now = operations
+        killLock.unlock()
+        if now == target { _exit(137) }
+    }
+
+    private static let killTarget: Int? = ProcessInfo.processInfo.environment["CSD_KILL_AT_FILE_OPERATION"].flatMap(Int.init)
+    nonisolated(unsafe) private static var operations = 0
+    private static let killLock = NSLock()
 }
