@@ -8,7 +8,7 @@ developer, never by CI).
   `text_encoder.…`), as `save_lora_weights` writes it.
 
 References (Tests/CoreTests/Fixtures/lora/references.safetensors), for kohya at scale 0.7 alone and
-with peft at 1.0 beside it:
+with peft at 1.0 beside it (and a 2-step sample of diffusers' pipeline on the merged weights):
 - the UNet output of diffusers' StableDiffusionPipeline after `load_lora_weights`, `set_adapters`
   and `fuse_lora`;
 - the text encoder's output with each LoRA merged as W + scale·(alpha/rank)·up·down. diffusers 0.42
@@ -127,7 +127,8 @@ def main():
     x = torch.randn(2, 4, 8, 8, generator=g)
     t = torch.tensor([700.0, 80.0])
     ids = torch.tensor([pipeline_cache.tokenizer("a red ball on grass", padding="max_length", max_length=77).input_ids])
-    refs = {"unet.sample": x, "unet.timesteps": t, "text.ids": ids.float()}
+    noise = torch.randn(1, 4, 8, 8, generator=g)
+    refs = {"unet.sample": x, "unet.timesteps": t, "text.ids": ids.float(), "ddim.noise": noise}
     base = pipeline()
     context = base.text_encoder(ids).last_hidden_state.repeat(2, 1, 1)
     refs["unet.context"] = context
@@ -153,6 +154,10 @@ def main():
             err = (fused - module(manual, text_module_path(path)).weight).abs().max().item()
             assert err < 1e-5, (path, err)
         refs[f"{case}.text"] = manual.text_encoder(ids).last_hidden_state
+        # A 2-step sample by diffusers' own pipeline on the merged weights.
+        latents = manual("a red ball on grass", num_inference_steps=2, guidance_scale=7.5, latents=noise.clone(),
+                         height=16, width=16, output_type="latent").images
+        refs[f"{case}.ddim.image"] = manual.vae.decode(latents / manual.vae.config.scaling_factor).sample
         assert torch.allclose(manual.unet(x, t, encoder_hidden_states=context).sample, refs[f"{case}.unet"], atol=1e-5)
         moved = (refs[f"{case}.unet"] - refs["base.unet"]).abs().max().item()
         moved_text = (refs[f"{case}.text"] - refs["base.text"]).abs().max().item()

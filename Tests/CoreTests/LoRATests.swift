@@ -9,12 +9,13 @@ import Testing
     func reference(_ name: String) -> Tensor { try! Self.references.tensor(name) }
     let kohya = Fixtures.path("lora/kohya.safetensors"), peft = Fixtures.path("lora/peft.safetensors")
 
-    func outputs(_ loras: [LoRA]) throws -> (unet: Tensor, text: Tensor) {
+    func outputs(_ loras: [LoRA]) throws -> (unet: Tensor, text: Tensor, image: Tensor) {
         let model = try DiffusionModel(folder: Fixtures.path("tiny-sd"), loras: loras)
         let unet = model.unet(reference("unet.sample"), timesteps: reference("unet.timesteps").storage,
                               encoderHiddenStates: reference("unet.context"))
         let text = model.textEncoder([reference("text.ids").storage.map { Int($0) }]).lastHiddenState
-        return (unet, text)
+        let image = model.sample(prompt: "a red ball on grass", noise: reference("ddim.noise"), steps: 2, guidance: 7.5)
+        return (unet, text, image)
     }
 
     @Test func kohyaAndPEFTLoRAsMergeAsDiffusersFusesThem() throws {
@@ -26,6 +27,8 @@ import Testing
         let both = try outputs([LoRA(path: kohya, scale: 0.7), LoRA(argument: peft)])
         expectClose(both.unet, reference("both.unet"), "UNet with kohya at 0.7 and PEFT at 1")
         expectClose(both.text, reference("both.text"), "text encoder with kohya at 0.7 and PEFT at 1")
+        expectClose(one.image, reference("kohya.ddim.image"), relative: 2e-4, "2-step sample with the kohya LoRA")
+        expectClose(both.image, reference("both.ddim.image"), relative: 2e-4, "2-step sample with both LoRAs")
         #expect(both.unet.maxAbsDifference(one.unet) > 1e-3, "the second LoRA changes the output")
         let zero = try outputs([LoRA(path: kohya, scale: 0)])
         #expect(zero.unet.storage == base.unet.storage, "scale 0 changes nothing")
