@@ -18,6 +18,7 @@ import os
 import shutil
 
 import torch
+from fixture_weights import randomize
 from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
 from safetensors.torch import save_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -25,17 +26,6 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CoreTests", "Fixtures")
 OUT = os.path.join(FIXTURES, "tiny-sdxl")
 torch.set_grad_enabled(False)
-
-
-def randomize(module, seed, half=False, scale=0.2):
-    g = torch.Generator().manual_seed(seed)
-    for name, p in module.named_parameters():
-        if p.dim() == 1 and "norm" in name and name.endswith("weight"):
-            p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
-        else:
-            p.copy_(scale * torch.randn(p.shape, generator=g) / max(1, p[0].numel()) ** 0.25)
-        if half:
-            p.copy_(p.half().float())
 
 
 def main():

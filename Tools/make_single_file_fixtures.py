@@ -22,6 +22,7 @@ safetensors; reads the CLIP tokenizer of Tests/CoreTests/Fixtures/tiny-sd.)
 import os
 
 import torch
+from fixture_weights import randomize
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from diffusers.loaders.single_file_utils import (convert_ldm_clip_checkpoint, convert_ldm_unet_checkpoint,
                                                  convert_ldm_vae_checkpoint, convert_open_clip_checkpoint)
@@ -31,17 +32,6 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "CoreTests", "Fixtures")
 OUT = os.path.join(FIXTURES, "single-file")
 torch.set_grad_enabled(False)
-
-
-def randomize(module, seed, scale=0.2):
-    """Random weights everywhere, rounded to F16 (the file's dtype) so both sides use the same values."""
-    g = torch.Generator().manual_seed(seed)
-    for name, p in module.named_parameters():
-        if p.dim() == 1 and "norm" in name and name.endswith("weight"):
-            p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
-        else:
-            p.copy_(scale * torch.randn(p.shape, generator=g) / max(1, p[0].numel()) ** 0.25)
-        p.copy_(p.half().float())
 
 
 RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
@@ -189,7 +179,7 @@ def build(family, seed):
                         norm_num_groups=32, sample_size=64, scaling_factor=0.18215)
     text = CLIPTextModel(text_config)
     for i, m in enumerate((unet, vae, text)):
-        randomize(m, seed * 10 + i)
+        randomize(m, seed * 10 + i, half=True)
         m.eval()
 
     checkpoint = {}

@@ -164,15 +164,26 @@ public struct SingleFileCheckpoint {
         return slices
     }
 
-    static func unetConfig(_ unet: SafetensorsFile, family: Family, path: String) throws -> [String: Any] {
+    /// What a config is inferred from: a component's tensor shapes and numbered blocks, by diffusers' names.
+    struct Shapes {
+        let view: SafetensorsFile, component: String, path: String
+        var names: [String] { Array(view.entries.keys) }
+
         func shape(_ name: String) throws -> [Int] {
-            guard let e = unet.entries[name] else { throw InputError(path, "its UNet lacks \(name) (diffusers' name)") }
+            guard let e = view.entries[name] else { throw InputError(path, "its \(component) lacks \(name) (diffusers' name)") }
             return e.shape
         }
-        let names = Array(unet.entries.keys)
+
+        /// How many distinct numbers follow `prefix` (the blocks `down_blocks.0`, `down_blocks.1`, …).
         func count(_ prefix: String) -> Int {
-            Set(names.filter { $0.hasPrefix(prefix) }.compactMap { Int($0.dropFirst(prefix.count).prefix { $0 != "." }) }).count
+            Set(view.entries.keys.filter { $0.hasPrefix(prefix) }.compactMap { Int($0.dropFirst(prefix.count).prefix { $0 != "." }) }).count
         }
+    }
+
+    static func unetConfig(_ unet: SafetensorsFile, family: Family, path: String) throws -> [String: Any] {
+        let shapes = Shapes(view: unet, component: "UNet", path: path)
+        let names = shapes.names
+        let (shape, count) = (shapes.shape, shapes.count)
         let levels = count("down_blocks.")
         let layers = count("down_blocks.0.resnets.")
         var channels = [Int]()
@@ -234,14 +245,8 @@ public struct SingleFileCheckpoint {
     }
 
     static func vaeConfig(_ vae: SafetensorsFile, family: Family, path: String) throws -> [String: Any] {
-        func shape(_ name: String) throws -> [Int] {
-            guard let e = vae.entries[name] else { throw InputError(path, "its VAE lacks \(name) (diffusers' name)") }
-            return e.shape
-        }
-        let names = Array(vae.entries.keys)
-        func count(_ prefix: String) -> Int {
-            Set(names.filter { $0.hasPrefix(prefix) }.compactMap { Int($0.dropFirst(prefix.count).prefix { $0 != "." }) }).count
-        }
+        let shapes = Shapes(view: vae, component: "VAE", path: path)
+        let (shape, count) = (shapes.shape, shapes.count)
         let levels = count("encoder.down_blocks.")
         var channels = [Int]()
         for i in 0..<levels { channels.append(try shape("encoder.down_blocks.\(i).resnets.0.conv2.weight")[0]) }
@@ -306,12 +311,9 @@ public struct SingleFileCheckpoint {
     }
 
     static func textConfig(_ text: SafetensorsFile, family: Family, path: String) throws -> [String: Any] {
-        func shape(_ name: String) throws -> [Int] {
-            guard let e = text.entries[name] else { throw InputError(path, "its text encoder lacks \(name) (transformers' name)") }
-            return e.shape
-        }
-        let prefix = "text_model.encoder.layers."
-        let layers = Set(text.entries.keys.filter { $0.hasPrefix(prefix) }.compactMap { Int($0.dropFirst(prefix.count).prefix { $0 != "." }) }).count
+        let shapes = Shapes(view: text, component: "text encoder", path: path)
+        let shape = shapes.shape
+        let layers = shapes.count("text_model.encoder.layers.")
         let tokens = try shape("text_model.embeddings.token_embedding.weight")
         return [
             "architectures": ["CLIPTextModel"], "model_type": "clip_text_model",
