@@ -12,4 +12,5 @@ target=${1:?usage: scripts/fuzz.sh TARGET [libFuzzer options…]}
 shift
 swift build -c release --sanitize fuzzer -Xswiftc -DFUZZING --product csd-fuzz --scratch-path .build-fuzz >&2
 mkdir -p ".build-fuzz/corpus/$target"
-CSD_FUZZ_TARGET="$target" exec .build-fuzz/release/csd-fuzz ".build-fuzz/corpus/$target" "Fuzz/corpus/$target" "$@"
+# Swift's own backtracer would catch a crash before libFuzzer can save the input that caused it.
+CSD_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no exec .build-fuzz/release/csd-fuzz ".build-fuzz/corpus/$target" "Fuzz/corpus/$target" "$@"

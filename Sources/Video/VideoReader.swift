@@ -148,10 +148,14 @@ public final class VideoReader {
         scaler = sws_getCachedContext(scaler, Int32(w), Int32(h), AVPixelFormat(frame.pointee.format), Int32(w), Int32(h),
                                       AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
         guard let scaler else { throw InputError(path, "cannot convert pixel format \(frame.pointee.format) to RGB") }
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)
-        pixels.withUnsafeMutableBufferPointer { buffer in
+        // swscale's vector code may write past the end of a row, so it gets rows aligned to 64
+        // bytes and 64 spare bytes at the end; the rows are then packed. (Packed rows of an
+        // unaligned width let it overrun the buffer: heap corruption found by fuzzing.)
+        let stride = (w * 3 + 63) / 64 * 64
+        var padded = [UInt8](repeating: 0, count: stride * h + 64)
+        padded.withUnsafeMutableBufferPointer { buffer in
             var destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-            var strides: [Int32] = [Int32(w * 3), 0, 0, 0]
+            var strides: [Int32] = [Int32(stride), 0, 0, 0]
             withUnsafePointer(to: &frame.pointee.data) { dataTuple in
                 withUnsafePointer(to: &frame.pointee.linesize) { lineTuple in
                     let data = UnsafeRawPointer(dataTuple).assumingMemoryBound(to: UnsafePointer<UInt8>?.self)
@@ -160,6 +164,8 @@ public final class VideoReader {
                 }
             }
         }
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h { pixels[(y * w * 3)..<((y + 1) * w * 3)] = padded[(y * stride)..<(y * stride + w * 3)] }
         return RGBImage(width: w, height: h, pixels: pixels).rotated(clockwise: rotation)
     }
 }
