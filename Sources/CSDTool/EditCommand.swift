@@ -276,15 +276,18 @@ struct EditVideo: ParsableCommand {
                     firstWindow += 1
                 }
             }
+            // Windows below this are in their files (read back on resume, or written here).
+            var windowsSaved = firstWindow
             func saveFinishedWindows(through last: Int) throws {
-                guard last >= 0 else { return }
+                guard last >= windowsSaved else { return }
                 try AtomicFile.createFolder(finishedWindows)
-                for index in 0...last where !FileManager.default.fileExists(atPath: finishedPath(index)) {
+                for index in windowsSaved...last {
                     let range = windowRange(index)
                     try SafetensorsFile.write(["frames": Tensor.concatenateBatch(range.map { edited[$0] })],
                                               metadata: ["window": "\(index)", "source": fingerprint, "frames": "\(range.lowerBound)..<\(range.upperBound)"],
                                               to: finishedPath(index))
                 }
+                windowsSaved = last + 1
             }
             let bar = ProgressBar(label: "editing \(frames.count) frames", total: starts.count * settings.steps)
             var (advancing, inStein) = (0.0, 0.0)

@@ -145,6 +145,7 @@ public final class VideoReader {
     /// The decoded picture as upright RGB.
     func convert(_ frame: UnsafeMutablePointer<AVFrame>) throws -> RGBImage {
         let (w, h) = (Int(frame.pointee.width), Int(frame.pointee.height))
+        guard w > 0, h > 0 else { throw InputError(path, "holds a frame of \(w)×\(h) pixels") }
         scaler = sws_getCachedContext(scaler, Int32(w), Int32(h), AVPixelFormat(frame.pointee.format), Int32(w), Int32(h),
                                       AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
         guard let scaler else { throw InputError(path, "cannot convert pixel format \(frame.pointee.format) to RGB") }
@@ -164,8 +165,12 @@ public final class VideoReader {
                 }
             }
         }
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)
-        for y in 0..<h { pixels[(y * w * 3)..<((y + 1) * w * 3)] = padded[(y * stride)..<(y * stride + w * 3)] }
+        let pixels = [UInt8](unsafeUninitializedCapacity: w * h * 3) { packed, count in
+            padded.withUnsafeBufferPointer { rows in
+                for y in 0..<h { (packed.baseAddress! + y * w * 3).update(from: rows.baseAddress! + y * stride, count: w * 3) }
+            }
+            count = w * h * 3
+        }
         return RGBImage(width: w, height: h, pixels: pixels).rotated(clockwise: rotation)
     }
 }
