@@ -169,8 +169,10 @@ public struct SingleFileCheckpoint {
         let view: SafetensorsFile, component: String, path: String
         var names: [String] { Array(view.entries.keys) }
 
+        /// The shape of the weight `name`, which must have two dimensions or more (the configs read both).
         func shape(_ name: String) throws -> [Int] {
             guard let e = view.entries[name] else { throw InputError(path, "its \(component) lacks \(name) (diffusers' name)") }
+            guard e.shape.count >= 2 else { throw InputError(path, "its \(component) weight \(name) has shape \(e.shape); a weight has two dimensions or more") }
             return e.shape
         }
 
@@ -295,6 +297,9 @@ public struct SingleFileCheckpoint {
             let leaf = String(rest.drop { $0 != "." }.dropFirst())
             let layer = "text_model.encoder.layers.\(i)."
             if leaf == "attn.in_proj_weight" || leaf == "attn.in_proj_bias" {
+                guard (1...2).contains(e.shape.count), e.shape[0] % 3 == 0 else {
+                    throw InputError(file.path, "tensor '\(key)' has shape \(e.shape); a fused q, k, v projection has 3·d rows")
+                }
                 let d = e.shape[0] / 3
                 let width = e.shape.count == 2 ? e.shape[1] : 1
                 for (j, q) in ["q", "k", "v"].enumerated() {

@@ -99,9 +99,15 @@ import Testing
         let sdxl = try brokenCopy(dir, keep: { _ in true }, add: ["conditioner.embedders.0.transformer.text_model.final_layer_norm.weight": Tensor(zeros: [4])])
         let missing = try brokenCopy(dir, keep: { $0 != "model.diffusion_model.output_blocks.2.1.conv.weight" })
         let extra = try brokenCopy(dir, keep: { _ in true }, add: ["model.diffusion_model.input_blocks.1.1.mystery.weight": Tensor(zeros: [2])])
+        // Shapes a config is read from, too few dimensions for it (these trapped before).
+        let flatConv = try brokenCopy(dir, keep: { _ in true }, add: ["model.diffusion_model.input_blocks.0.0.weight": Tensor(zeros: [8])])
+        let scalarProjection = try brokenCopy(dir, keep: { _ in true },
+                                              add: ["cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight": Tensor(zeros: []),
+                                                    "cond_stage_model.model.transformer.resblocks.1.ln_1.weight": Tensor(zeros: [4])])
         for (path, problem) in [(lora, "holds LoRA weights"), (noVAE, "holds no VAE"), (noText, "holds no text encoder"),
                                 (sdxl, "is an SDXL checkpoint"), (missing, "missing parameter 'up_blocks.0.upsamplers.0.conv.weight'"),
-                                (extra, "unexpected parameter 'down_blocks.0.attentions.0.mystery.weight'")] {
+                                (extra, "unexpected parameter 'down_blocks.0.attentions.0.mystery.weight'"),
+                                (flatConv, "weight conv_in.weight has shape [8]"), (scalarProjection, "a fused q, k, v projection has 3·d rows")] {
             let message = loadError(path)
             #expect(message?.contains(path) == true && message?.contains(problem) == true, "\(problem): \(message ?? "loaded")")
             #expect(message?.contains("\n") == false)
