@@ -12,9 +12,12 @@ let package = Package(
         .library(name: "CSD", targets: ["CSD"]),
         .library(name: "Panorama", targets: ["Panorama"]),
         .library(name: "NeRF", targets: ["NeRF"]),
+        .library(name: "Video", targets: ["Video"]),
+        .library(name: "World", targets: ["World"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,14 +37,14 @@ let package = Package(
         .target(name: "World", dependencies: ["Core"], resources: [.copy("Resources")]),
         .target(name: "CSD", dependencies: ["Core"]),
         .target(name: "Panorama", dependencies: ["Core", "CSD"]),
-        .target(name: "Video", dependencies: ["Core", "CFFmpeg"]),
+        .target(name: "Video", dependencies: ["Core", "CSD", "CFFmpeg"]),
         .target(name: "NeRF", dependencies: ["Core", "CSD"]),
         .executableTarget(
             name: "CSDTool",
             dependencies: ["Core", "CSD", "Panorama", "World", "Video", "NeRF", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "CSDBench",
-            dependencies: ["Core", "NeRF", "World", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Core", "CSD", "NeRF", "Video", "World", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "CSDFuzz", dependencies: ["Core", "NeRF", "Video"]),
         .testTarget(name: "CoreTests", dependencies: ["Core"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CSDToolTests", dependencies: ["CSDTool", "Video"], exclude: ["Fixtures"]),

@@ -23,7 +23,27 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Measure each case's peak memory for a forward, a backward and a checkpointed backward (one child process each).")
     var peakMemory = false
     @Flag(help: "Time the NeRF grid field's training and rendering rays/s instead, against the same field in PyTorch.") var nerf = false
+    @Flag(help: "Measure a video edit's peak memory against the video's length (one child process per edit), instead.") var videoMemory = false
+    @Option(help: "With --video-memory: frame sizes WxH, comma-separated.") var videoSizes = "640x360,1920x1080"
+    @Option(help: "With --video-memory: frame counts, comma-separated.") var videoFrames = "24,6000"
+    @Option(help: "With --video-memory: the model the edits use.") var model = "Models/prior"
+    @Option(help: .hidden) var videoInput: String?
     @Option(help: .hidden) var runOnce: String?
+
+    /// `--video-memory`: the edit's peak memory at each length.
+    func measureVideoMemory() throws {
+        let sizes = try videoSizes.split(separator: ",").map { text -> (Int, Int) in
+            let parts = text.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ (16...8192).contains($0) }) else { throw InputError("--video-sizes", "'\(text)' is not WxH") }
+            return (parts[0], parts[1])
+        }
+        let counts = try videoFrames.split(separator: ",").map { text -> Int in
+            guard let n = Int(text), (1...1_000_000).contains(n) else { throw InputError("--video-frames", "'\(text)' is not a frame count") }
+            return n
+        }
+        let rows = try VideoMemoryBench.measure(sizes: sizes, frameCounts: counts, model: model, log: log)
+        if json { print(String(decoding: try JSONSerialization.data(withJSONObject: ["video_memory": rows], options: [.sortedKeys]), as: UTF8.self)) }
+    }
 
     /// `--nerf`: the field's rays/s against PyTorch's.
     func measureNeRF() throws {
@@ -40,6 +60,12 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if runOnce == "video-edit", let videoInput {
+            print(String(decoding: try JSONSerialization.data(withJSONObject: try VideoMemoryBench.editOnce(input: videoInput, model: model),
+                                                              options: [.sortedKeys]), as: UTF8.self))
+            return
+        }
+        if videoMemory { return try measureVideoMemory() }
         if let mode = runOnce {
             for benchCase in BenchCase.all where cases == benchCase.name {
                 let data = try JSONSerialization.data(withJSONObject: try benchCase.runOnce(mode), options: [.sortedKeys])

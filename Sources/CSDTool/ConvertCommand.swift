@@ -12,7 +12,10 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The single-file checkpoint (.safetensors).") var checkpoint: String
     @Option(name: .shortAndLong, help: "The diffusers folder to create.") var output: String
 
+    @OptionGroup var console: ConsoleOptions
+
     func run() throws {
+        console.apply()
         try CSDCommand.reportingInputErrors {
             guard URL(fileURLWithPath: output).standardized.path != URL(fileURLWithPath: checkpoint).standardized.path else {
                 throw InputError(output, "is the input; give a new folder")
@@ -20,7 +23,7 @@ struct ConvertCommand: ParsableCommand {
             let file = try SingleFileCheckpoint(path: checkpoint)
             try file.writeDiffusersFolder(to: output)
             let unet = file.unetConfig
-            print("\(file.family.rawValue) checkpoint → \(output): UNet \(unet["block_out_channels"] ?? ""), \(file.schedulerConfig["prediction_type"] ?? "") prediction")
+            Console.say("\(file.family.rawValue) checkpoint → \(output): UNet \(unet["block_out_channels"] ?? ""), \(file.schedulerConfig["prediction_type"] ?? "") prediction")
         }
     }
 }

@@ -9,11 +9,6 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval", abstract: "Measure the prior (caption probe, generation) or the analyser.",
         subcommands: [Prior.self, Analyser.self, EvalEdits.self, EvalPanorama.self, EvalNeRFField.self, EvalNeRF.self])
 
-    static func printJSON(_ object: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
-    }
-
     struct Prior: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")
         @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
@@ -29,7 +24,10 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Write the generated images as a grid PNG here.") var grid: String?
         @Flag(help: "Print one JSON object.") var json = false
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 guard renders >= 0, samples >= 0, (1...1000).contains(steps) else { throw InputError("eval prior", "counts must be ≥ 0 and steps 1...1000") }
                 guard probeDraws >= 1 else { throw InputError("--probe-draws", "must be at least 1, got \(probeDraws)") }
@@ -87,7 +85,7 @@ struct EvalCommand: ParsableCommand {
                             "effective_layouts": Dictionary(uniqueKeysWithValues: posterior.effectiveLayouts.map { ("t\($0.key)", $0.value) }),
                         ]) { a, _ in a }
                     }
-                    try EvalCommand.printJSON(object)
+                    try Console.printJSON(object)
                 } else {
                     func printRates(_ probe: PriorEvaluation.ProbeResult) {
                         for swap in PriorEvaluation.Swap.allCases {
@@ -106,7 +104,7 @@ struct EvalCommand: ParsableCommand {
                     print(String(format: "generation (%d held-out captions, DDIM %d, guidance %.1f): colour %.1f%%, ground %.1f%%, shape %.1f%%",
                                  samples, steps, guidance, 100 * generation.colorAccuracy, 100 * generation.groundAccuracy, 100 * generation.shapeAccuracy))
                     print(unmet.isEmpty ? "targets: every measured target met" : "targets not met: " + unmet.joined(separator: "; "))
-                    if let grid { print("wrote \(grid)") }
+                    if let grid { Console.say("wrote \(grid)") }
                 }
             }
         }
@@ -118,7 +116,10 @@ struct EvalCommand: ParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
         @Option(help: "Write the renders the analyser misjudges to this folder, as SEED.png.") var writeMisses: String?
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 var isFolder: ObjCBool = false
                 if let folder = writeMisses, !(FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue) {
@@ -145,7 +146,7 @@ struct EvalCommand: ParsableCommand {
                 }
                 let n = Double(max(renders, 1))
                 if json {
-                    try EvalCommand.printJSON(["renders": renders, "color_accuracy": Double(color) / n,
+                    try Console.printJSON(["renders": renders, "color_accuracy": Double(color) / n,
                                                "ground_accuracy": Double(ground) / n, "shape_accuracy": Double(shape) / n, "misses": misses])
                 } else {
                     print(String(format: "analyser on %d real renders: colour %.1f%%, ground %.1f%%, shape %.1f%%",

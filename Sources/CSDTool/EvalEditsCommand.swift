@@ -32,7 +32,10 @@ struct EvalEdits: ParsableCommand {
         return count > 0 ? sum / Double(count) : 0
     }
 
+    @OptionGroup var console: ConsoleOptions
+
     func run() throws {
+        console.apply()
         try CSDCommand.reportingInputErrors {
             guard images >= 0, frames >= 0, (1...100_000).contains(steps) else { throw InputError("eval edits", "counts must be ≥ 0 and steps ≥ 1") }
             BLAS.prepare()
@@ -117,7 +120,7 @@ struct EvalEdits: ParsableCommand {
                 }
             }
             if json {
-                print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
+                try Console.printJSON(report)
                 return
             }
             for method in [EditSettings.Method.dds, .sds] {

@@ -41,7 +41,10 @@ struct EvalNeRF: ParsableCommand {
         return RadianceFieldFit.heldOut(count: viewCount, every: holdOut).map { training[$0] } + between
     }
 
+    @OptionGroup var console: ConsoleOptions
+
     func run() throws {
+        console.apply()
         try CSDCommand.reportingInputErrors {
             let chosen = methods.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             for m in chosen { guard NeRFEditSettings.Method(rawValue: m) != nil else { throw InputError("--methods", "'\(m)' is not a NeRF edit method") } }
@@ -92,11 +95,11 @@ struct EvalNeRF: ParsableCommand {
             if let c = summary["csd"] as? [String: Double], let d = summary["dds"] as? [String: Double] {
                 summary["csd_psnr_gain_over_dds"] = c["psnr_to_ideal"]! - d["psnr_to_ideal"]!
             }
-            if let c = summary["csd"] as? [String: Double], let u = summary["dataset-update"] as? [String: Double], u["colour_spread"]! > 0 {
-                summary["csd_spread_reduction_from_dataset_update"] = 1 - c["colour_spread"]! / u["colour_spread"]!
+            if let c = summary["csd"] as? [String: Double], let u = summary["dataset-update"] as? [String: Double], u["color_spread"]! > 0 {
+                summary["csd_spread_reduction_from_dataset_update"] = 1 - c["color_spread"]! / u["color_spread"]!
                 if u["residual_spread"]! > 0 { summary["csd_residual_spread_reduction_from_dataset_update"] = 1 - c["residual_spread"]! / u["residual_spread"]! }
             }
-            if json { try EvalCommand.printJSON(summary); return }
+            if json { try Console.printJSON(summary); return }
             print("mean over \(reports.count) scenes:")
             for name in chosen + ["ideal", "unedited"] { if let m = summary[name] as? [String: Double] { printLine(name, m) } }
             if let g = summary["csd_psnr_gain_over_dds"] as? Double { print(String(format: "CSD's PSNR to the ideal %+.2f dB against per-view DDS", g)) }
@@ -109,7 +112,7 @@ struct EvalNeRF: ParsableCommand {
 
     func printLine(_ name: String, _ m: [String: Double]) {
         print(String(format: "  %@: PSNR to the ideal %.2f dB, edit success %.0f%%, PSNR outside the edit %.2f dB, colour spread %.1f (against the ideal %.1f), reprojection error %.2f, %.0f s",
-                     name, m["psnr_to_ideal"] ?? 0, 100 * (m["edit_success"] ?? 0), m["outside_psnr"] ?? 0, m["colour_spread"] ?? 0, m["residual_spread"] ?? 0,
+                     name, m["psnr_to_ideal"] ?? 0, 100 * (m["edit_success"] ?? 0), m["outside_psnr"] ?? 0, m["color_spread"] ?? 0, m["residual_spread"] ?? 0,
                      m["reprojection_error"] ?? 0, m["seconds"] ?? 0))
     }
 
@@ -149,7 +152,7 @@ struct EvalNeRF: ParsableCommand {
             var figures: [String: Double] = [
                 "psnr_to_ideal": zip(views, idealImages).map { EditMetrics.psnr($0, $1) }.reduce(0, +) / Double(views.count),
                 "outside_psnr": zip(zip(views, unedited), regions).map { EditMetrics.psnr($0.0, $0.1.image, mask: $1.map { !$0 }) }.reduce(0, +) / Double(views.count),
-                "colour_spread": NeRFEditMetrics.colourSpread(views: views, regions: regions),
+                "color_spread": NeRFEditMetrics.colourSpread(views: views, regions: regions),
                 "residual_spread": NeRFEditMetrics.residualSpread(views: views, truths: idealImages, regions: regions),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0,
             ]

@@ -34,7 +34,10 @@ struct EvalNeRFField: ParsableCommand {
                           cameraToWorld: camera.cameraToWorld)
     }
 
+    @OptionGroup var console: ConsoleOptions
+
     func run() throws {
+        console.apply()
         try CSDCommand.reportingInputErrors {
             let settings = try fit.settings()
             guard (2...1000).contains(views), (8...1024).contains(size), settings.holdOut >= 2 else {
@@ -64,7 +67,7 @@ struct EvalNeRFField: ParsableCommand {
                                           "min_held_out_psnr": psnrs.min() ?? 0, "mean_seconds": seconds.reduce(0, +) / Double(seconds.count),
                                           "max_seconds": seconds.max() ?? 0, "views": views, "size": size, "resolution": settings.resolution, "steps": settings.steps,
                                           "threads": Parallelism.workers]
-            if json { try EvalCommand.printJSON(summary) } else {
+            if json { try Console.printJSON(summary) } else {
                 print(String(format: "mean held-out PSNR %.2f dB (lowest scene %.2f) over %d scenes; fit %.1f s mean, %.1f s longest, %d threads",
                              summary["mean_held_out_psnr"] as! Double, summary["min_held_out_psnr"] as! Double, rows.count,
                              summary["mean_seconds"] as! Double, summary["max_seconds"] as! Double, Parallelism.workers))

@@ -23,7 +23,7 @@ struct EvalPanorama: ParsableCommand {
     @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(help: "Panorama size WxH at the working size.") var size: String = "512x64"
     @Option(help: "Steps.") var steps: Int = 200
-    @Option(help: "Learning rate.") var lr: Float = EditPanorama.defaultLearningRate
+    @Option(help: "Learning rate.") var lr: Float = PanoramaEditor.Configuration.defaultLearningRate
     @Option(help: "One method's own learning rate, as method=value (repeatable; e.g. averaging=0.02), to compare methods at a similar mean change.")
     var methodLr: [String] = []
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
@@ -45,7 +45,10 @@ struct EvalPanorama: ParsableCommand {
     var turn: [Int] = []
     @Flag(help: "Print one JSON object.") var json = false
 
+    @OptionGroup var console: ConsoleOptions
+
     func run() throws {
+        console.apply()
         try CSDCommand.reportingInputErrors {
             let (w, h) = try WorldCommand.parseSize(size)
             let chosen = methods.split(separator: ",").map(String.init)
@@ -99,7 +102,7 @@ struct EvalPanorama: ParsableCommand {
             Self.addReductions(to: &report)
             if let grid { try RGBImage.grid(pictures, columns: 1).writePNG(to: grid) }
             if json {
-                print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
+                try Console.printJSON(report)
                 return
             }
             for r in reports {
@@ -233,8 +236,8 @@ struct EvalPanorama: ParsableCommand {
             })
         }
         // `csd edit panorama`'s noise levels unless --t-range gives them.
-        let coverage = sharedMask.map(EditPanorama.coverage)
-        let timesteps = chosenTimesteps ?? EditPanorama.defaultTimesteps(maskCoverage: coverage ?? 1)
+        let coverage = sharedMask.map(PanoramaEditor.Configuration.coverage)
+        let timesteps = chosenTimesteps ?? PanoramaEditor.Configuration.defaultTimesteps(maskCoverage: coverage ?? 1)
         report["t_range"] = "\(timesteps.lowerBound)-\(timesteps.upperBound)"
         if let coverage { report["mask_coverage"] = coverage }
         // The ideal edit, the target caption rendered with the same camera: what a perfect edit

@@ -19,7 +19,10 @@ struct MetricsCommand: ParsableCommand {
         return try VideoReader(path: path).readAll().map(\.image)
     }
 
+    @OptionGroup var console: ConsoleOptions
+
     func run() throws {
+        console.apply()
         try CSDCommand.reportingInputErrors {
             let original = try Self.frames(source), result = try Self.frames(edited)
             guard original.count == result.count else { throw InputError(edited, "has \(result.count) frames, the source \(original.count)") }
@@ -62,7 +65,7 @@ struct MetricsCommand: ParsableCommand {
                 report["edit_success_shape"] = Double(shape) / Double(result.count)
             }
             if json {
-                print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
+                try Console.printJSON(report)
             } else {
                 for key in report.keys.sorted() { print("\(key): \(report[key]!)") }
             }

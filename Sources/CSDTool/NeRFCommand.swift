@@ -11,7 +11,7 @@ struct NeRFCommand: ParsableCommand {
 
     /// Reads a scene, decoding JPEG and other images through FFmpeg.
     static func dataset(_ path: String, downscale: Int = 1) throws -> NeRFDataset {
-        try NeRFDataset(path: path, downscale: downscale, readImage: readImage)
+        try NeRFDataset(path: path, downscale: downscale, readImage: RGBImage.init(contentsOf:))
     }
 
     static func parseVector(_ text: String, option: String) throws -> SIMD3<Float> {
@@ -49,6 +49,14 @@ struct NeRFCommand: ParsableCommand {
         }
     }
 
+    /// Writes `frames` renders of `field` on a circle around the scene of `dataset` to `path` (MP4).
+    static func writeOrbit(of field: GridRadianceField, around dataset: NeRFDataset, frames: Int, frameRate: Double, to path: String,
+                           progress: (Int) -> Void = { _ in }) throws {
+        let cameras = CameraPath.orbit(around: field.contraction.center, like: dataset.views.map(\.camera), frames: frames)
+        try VideoWriter.write(frames: frames, width: cameras[0].width, height: cameras[0].height, frameRate: frameRate, to: path,
+                              progress: progress) { field.render(camera: cameras[$0]) }
+    }
+
     struct Fit: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Fit a radiance field to a scene's posed images (transforms.json).")
         @Argument(help: "Scene folder or its transforms.json (nerfstudio / Blender layout).") var scene: String
@@ -59,8 +67,12 @@ struct NeRFCommand: ParsableCommand {
         @Flag(help: "Continue an interrupted fit from its checkpoint.") var resume = false
         @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
         var stopAfter: Int?
+        @Flag(help: "Print one JSON object: the fit's time, final batch MSE and held-out PSNR.") var json = false
+
+        @OptionGroup var console: ConsoleOptions
 
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 guard output.hasSuffix(".safetensors") else { throw InputError(output, "the field is written as .safetensors") }
                 try AtomicFile.checkDestination(output)
@@ -74,10 +86,17 @@ struct NeRFCommand: ParsableCommand {
                 let bar = ProgressBar(label: "fitting \(training) views", total: settings.steps)
                 let run = try RadianceFieldFit.run(dataset, settings: settings, checkpointing: .init(path: checkpoint, every: checkpointEvery, resume: resume, stopAfter: stopAfter)) { step, _ in bar.update(step) }
                 bar.finish()
-                guard let result = run else { print("stopped after \(stopAfter ?? 0) steps; --resume continues from \(checkpoint)"); return }
+                guard let result = run else { Console.say("stopped after \(stopAfter ?? 0) steps; --resume continues from \(checkpoint)"); return }
                 try result.field.write(to: output)
                 AtomicFile.remove(checkpoint)
-                print(String(format: "wrote %@; fitted in %.1f s; final batch MSE %.5f", output, result.seconds, result.finalLoss)
+                if json {
+                    var report: [String: Any] = ["output": output, "fit_seconds": result.seconds, "final_batch_mse": Double(result.finalLoss),
+                                                 "held_out_views": result.heldOut.count]
+                    report["held_out_psnr"] = result.meanHeldOutPSNR
+                    try Console.printJSON(report)
+                    return
+                }
+                Console.say(String(format: "wrote %@; fitted in %.1f s; final batch MSE %.5f", output, result.seconds, result.finalLoss)
                       + (result.meanHeldOutPSNR.map { String(format: "; PSNR on %d held-out views %.2f dB", result.heldOut.count, $0) } ?? ""))
             }
         }
@@ -91,8 +110,12 @@ struct NeRFCommand: ParsableCommand {
         @Option(help: "Render this many frames on a circle around the scene instead, as a video.") var orbit: Int?
         @Option(help: "Frames per second of the orbit video.") var fps: Double = 24
         @Option(name: .shortAndLong, help: "Output: a PNG grid of real views above rendered ones, or with --orbit an MP4.") var output: String
+        @Flag(help: "Print one JSON object: the renders' PSNR against the scene's views.") var json = false
+
+        @OptionGroup var console: ConsoleOptions
 
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 try AtomicFile.checkDestination(output)
                 if let orbit { guard (1...100_000).contains(orbit) else { throw InputError("--orbit", "must be 1...100000 frames") } }
@@ -100,22 +123,18 @@ struct NeRFCommand: ParsableCommand {
                 let dataset = try NeRFCommand.dataset(scene)
                 if let orbit {
                     guard output.lowercased().hasSuffix(".mp4") else { throw InputError(output, "an orbit is written as .mp4") }
-                    let cameras = CameraPath.orbit(around: radiance.contraction.center, like: dataset.views.map(\.camera), frames: orbit)
-                    let writer = try VideoWriter(path: output, width: cameras[0].width, height: cameras[0].height, frameRate: fps)
                     let bar = ProgressBar(label: "rendering the orbit", total: orbit)
-                    for (k, camera) in cameras.enumerated() {
-                        try writer.append(radiance.render(camera: camera))
-                        bar.update(k + 1)
-                    }
-                    try writer.finish()
+                    try NeRFCommand.writeOrbit(of: radiance, around: dataset, frames: orbit, frameRate: fps, to: output, progress: bar.update)
                     bar.finish()
-                    print("wrote \(output): \(orbit) frames around the scene")
+                    Console.say("wrote \(output): \(orbit) frames around the scene")
                     return
                 }
                 let rendered = dataset.views.map { radiance.render(camera: $0.camera) }
                 let psnr = zip(rendered, dataset.views).map { EditMetrics.psnr($0, $1.image) }
                 try RGBImage.grid(dataset.views.map(\.image) + rendered, columns: dataset.views.count).writePNG(to: output)
-                print(String(format: "wrote %@; mean PSNR against the %d views %.2f dB", output, dataset.views.count, psnr.reduce(0, +) / Double(psnr.count)))
+                let mean = psnr.reduce(0, +) / Double(psnr.count)
+                if json { try Console.printJSON(["output": output, "views": dataset.views.count, "psnr": mean, "view_psnr": psnr]); return }
+                Console.say(String(format: "wrote %@; mean PSNR against the %d views %.2f dB", output, dataset.views.count, mean))
             }
         }
     }

@@ -46,45 +46,27 @@ struct NeRFEdit: ParsableCommand {
             if let orbit { guard orbit.lowercased().hasSuffix(".mp4") else { throw InputError(orbit, "the orbit is written as .mp4") } }
             if let contactSheet { guard contactSheet.lowercased().hasSuffix(".png") else { throw InputError(contactSheet, "the contact sheet is written as .png") } }
             guard (1...100_000).contains(orbitFrames), holdOut >= 0 else { throw InputError("nerf edit", "--orbit-frames 1...100000, --hold-out ≥ 0") }
-            let settings = try settings()
+            var configuration = NeRFFieldEdits.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
+            (configuration.settings, configuration.holdOut, configuration.workingSize) = (try settings(), holdOut, options.workingSize)
             let radiance = try GridRadianceField(path: field)
             let dataset = try NeRFCommand.dataset(scene)
             BLAS.prepare()
             let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
-            let first = dataset.views[0].camera
-            let (w, h) = try options.workingSize(width: first.width, height: first.height, model: model, input: scene)
-            let heldOut = RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut)
-            let training = dataset.views.indices.filter { !heldOut.contains($0) }
-            guard !training.isEmpty else { throw InputError("--hold-out", "leaves no view to edit") }
-            let cameras = training.map { dataset.views[$0].camera.resized(width: w, height: h) }
-            options.removeStrayTemporaries(of: output)
-            let checkpoint = output + ".checkpoint.safetensors"
-            let editor = try NeRFFieldEdits.make(model: model, field: radiance, cameras: cameras, images: training.map { dataset.views[$0].image },
-                                              settings: settings,
-                                                    sourcePrompt: options.source, targetPrompt: options.target)
-            guard try options.runSteps(editor, total: settings.edit.steps, label: "editing \(cameras.count) views (\(settings.method.rawValue))",
-                                       checkpoint: checkpoint, afterStep: { step in
-                guard options.saveEvery > 0, step % options.saveEvery == 0 else { return }
-                let shown = Array(cameras.prefix(8))
-                try RGBImage.grid(shown.map { editor.field.render(camera: $0) }, columns: shown.count)
-                    .writePNG(to: String(format: "%@.step%04d.png", output, step))
-            }) else { return }
-            let edited = editor.field
-            try edited.write(to: output)
-            if let orbit {
-                let path = CameraPath.orbit(around: edited.contraction.center, like: dataset.views.map(\.camera), frames: orbitFrames)
-                let writer = try VideoWriter(path: orbit, width: path[0].width, height: path[0].height, frameRate: 24)
-                for camera in path { try writer.append(edited.render(camera: camera)) }
-                try writer.finish()
+            let display = ProgressDisplay()
+            let (outcome, _) = try NeRFFieldEdits.edit(radiance, dataset: dataset, scene: scene, model: model, configuration: configuration,
+                                                       writingTo: output, run: options.editRun(display)) { edited in
+                display.finish()
+                if let orbit { try NeRFCommand.writeOrbit(of: edited, around: dataset, frames: orbitFrames, frameRate: 24, to: orbit) }
+                if let contactSheet {
+                    let heldOut = RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut)
+                    let shown = heldOut.isEmpty ? Array(dataset.views.indices.prefix(8)) : heldOut
+                    let rows = [shown.map { dataset.views[$0].image }, shown.map { radiance.render(camera: dataset.views[$0].camera) },
+                                shown.map { edited.render(camera: dataset.views[$0].camera) }]
+                    try RGBImage.grid(rows.flatMap { $0 }, columns: shown.count).writePNG(to: contactSheet)
+                }
             }
-            if let contactSheet {
-                let shown = heldOut.isEmpty ? Array(dataset.views.indices.prefix(8)) : heldOut
-                let rows = [shown.map { dataset.views[$0].image }, shown.map { radiance.render(camera: dataset.views[$0].camera) },
-                            shown.map { edited.render(camera: dataset.views[$0].camera) }]
-                try RGBImage.grid(rows.flatMap { $0 }, columns: shown.count).writePNG(to: contactSheet)
-            }
-            options.removeCheckpoints(of: output)
-            print("wrote \(output)" + (orbit.map { ", \($0)" } ?? "") + (contactSheet.map { ", \($0)" } ?? ""))
+            display.finish()
+            options.report(outcome, wrote: output + (outcome == .finished ? (orbit.map { ", \($0)" } ?? "") + (contactSheet.map { ", \($0)" } ?? "") : ""))
         }
     }
 }

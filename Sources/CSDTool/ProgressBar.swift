@@ -11,6 +11,7 @@ final class ProgressBar {
     init(label: String, total: Int) { (self.label, self.total) = (label, total) }
 
     func update(_ done: Int) {
+        guard !Console.isQuiet else { return }
         let now = Date()
         guard done == total || now.timeIntervalSince(lastPrinted) > (isTerminal ? 0.1 : 5) else { return }
         lastPrinted = now
@@ -25,7 +26,7 @@ final class ProgressBar {
     }
 
     func finish() {
-        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        if isTerminal && !Console.isQuiet { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
     static func clock(_ seconds: Double) -> String {

@@ -28,7 +28,10 @@ struct SampleCommand: ParsableCommand {
         guard output.lowercased().hasSuffix(".png") else { throw InputError(output, "the output must be a .png file") }
     }
 
+    @OptionGroup var console: ConsoleOptions
+
     func run() throws {
+        console.apply()
         try CSDCommand.reportingInputErrors {
             try checkOptions()
             try AtomicFile.checkDestination(output)
@@ -45,7 +48,7 @@ struct SampleCommand: ParsableCommand {
             bar.finish()
             let pictures = (0..<count).map { RGBImage(tensor: images.item($0).clamped(to: -1...1)) }
             try RGBImage.grid(pictures, columns: Int(Double(count).squareRoot().rounded(.up))).writePNG(to: output)
-            print("wrote \(output)")
+            Console.say("wrote \(output)")
         }
     }
 

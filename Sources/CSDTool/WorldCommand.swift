@@ -36,7 +36,10 @@ struct WorldCommand: ParsableCommand {
         @Option(help: "orbit (camera circles) or objects (objects slide).") var motion: String = "orbit"
         @Option(name: .shortAndLong, help: "Output .mp4; the ground truth goes to the same path with .json.") var output: String
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 let (w, h) = try WorldCommand.parseSize(size)
                 guard (1...10_000).contains(frames) else { throw InputError("--frames", "must be between 1 and 10000") }
@@ -47,7 +50,7 @@ struct WorldCommand: ParsableCommand {
                 for image in images { try writer.append(image) }
                 try writer.finish()
                 try truth.write(to: URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension("json").path)
-                print("wrote \(output): \(truth.caption)")
+                Console.say("wrote \(output): \(truth.caption)")
             }
         }
     }
@@ -59,7 +62,10 @@ struct WorldCommand: ParsableCommand {
         @Option(help: "Horizontal field of view in degrees (360 for a full turn).") var fov: Float = 360
         @Option(name: .shortAndLong, help: "Output .png; the ground truth goes to the same path with .json.") var output: String
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 let (w, h) = try WorldCommand.parseSize(size)
                 guard fov > 0 && fov <= 360 else { throw InputError("--fov", "must be in (0, 360]") }
@@ -67,7 +73,7 @@ struct WorldCommand: ParsableCommand {
                                                            fieldOfView: fov * .pi / 180)
                 try image.writePNG(to: output)
                 try truth.write(to: URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension("json").path)
-                print("wrote \(output): \(truth.caption)")
+                Console.say("wrote \(output): \(truth.caption)")
             }
         }
     }
@@ -79,12 +85,15 @@ struct WorldCommand: ParsableCommand {
         @Option(help: "Image side.") var size: Int = 128
         @Option(name: .shortAndLong, help: "Output folder (images/, transforms.json, scene.json).") var output: String
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 guard (1...1000).contains(views), (8...2048).contains(size) else { throw InputError("nerf", "--views must be 1...1000 and --size 8...2048") }
                 let scene = try self.scene.scene()
                 try WorldExports.nerfScene(scene: scene, views: views, size: size, folder: output)
-                print("wrote \(views) views of \(scene.caption) to \(output)")
+                Console.say("wrote \(views) views of \(scene.caption) to \(output)")
             }
         }
     }
@@ -102,7 +111,10 @@ struct WorldCommand: ParsableCommand {
         @Option(help: "Image side in pixels.") var size: Int = 256
         @Option(name: .shortAndLong, help: "Output PNG.") var output: String
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 guard (8...4096).contains(size) else { throw InputError("--size", "must be between 8 and 4096") }
                 guard (1...1024).contains(count) else { throw InputError("--count", "must be between 1 and 1024") }
@@ -125,7 +137,10 @@ struct WorldCommand: ParsableCommand {
         @Option(help: "Seed of the first scene (held-out sets use a separate range).") var firstSeed: UInt64 = 0
         @Option(name: .shortAndLong, help: "Output .safetensors shard.") var output: String
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 guard (1...10_000_000).contains(count) else { throw InputError("--count", "must be between 1 and 10000000") }
                 guard (8...512).contains(size) else { throw InputError("--size", "must be between 8 and 512") }
@@ -133,7 +148,7 @@ struct WorldCommand: ParsableCommand {
                 let start = Date()
                 try WorldDataset.write(count: count, size: size, firstSeed: firstSeed, to: output) { bar.update($0) }
                 bar.finish()
-                print(String(format: "wrote %d renders to %@ in %.1f s", count, output, Date().timeIntervalSince(start)))
+                Console.say(String(format: "wrote %d renders to %@ in %.1f s", count, output, Date().timeIntervalSince(start)))
             }
         }
     }
@@ -144,13 +159,16 @@ struct WorldCommand: ParsableCommand {
         @Option(help: "Seed of the first render.") var firstSeed: UInt64 = 40_000_000
         @Option(name: .shortAndLong, help: "Output .safetensors file.") var output: String
 
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors {
                 guard (1...1_000_000).contains(count) else { throw InputError("--count", "must be between 1 and 1000000") }
                 let bar = ProgressBar(label: "rendering", total: count)
                 try ShapeTrainingSet.write(count: count, firstSeed: firstSeed, to: output) { bar.update($0) }
                 bar.finish()
-                print("wrote \(output)")
+                Console.say("wrote \(output)")
             }
         }
     }
@@ -158,7 +176,10 @@ struct WorldCommand: ParsableCommand {
     struct Vocabulary: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "vocab", abstract: "Write CLIP-style BPE tokenizer files for the world's words.")
         @Option(name: .shortAndLong, help: "Output folder.") var output: String
+        @OptionGroup var console: ConsoleOptions
+
         func run() throws {
+            console.apply()
             try CSDCommand.reportingInputErrors { try WorldTokenizerFiles.write(to: output) }
         }
     }

@@ -76,7 +76,7 @@ import Video
         #expect(scene?["target"] as? String == "a blue ball on grass")
         for name in ["csd", "dds", "dataset-update", "unedited"] {
             let m = scene?[name] as? [String: Double] ?? [:]
-            for key in ["psnr_to_ideal", "outside_psnr", "colour_spread", "residual_spread", "edit_success", "reprojection_error"] {
+            for key in ["psnr_to_ideal", "outside_psnr", "color_spread", "residual_spread", "edit_success", "reprojection_error"] {
                 #expect(m[key].map { $0.isFinite && $0 >= 0 } == true, "\(name).\(key): \(m)")
             }
             #expect((m["psnr_to_ideal"] ?? 0) > 10 && (m["psnr_to_ideal"] ?? 99) < 60, "\(name): \(m)")

@@ -1,0 +1,68 @@
+import Core
+import Foundation
+import Testing
+@testable import CSD
+
+/// The image pipeline as a library user drives it: progress, cancellation, resume.
+@Suite struct ImageEditorTests {
+    static let prior = ParticleEditorTests.prior
+
+    func configuration() -> ImageEditor.Configuration {
+        var c = ImageEditor.Configuration(sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
+        (c.settings.steps, c.workingSize) = (4, 16)
+        return c
+    }
+
+    func picture() -> RGBImage {
+        RGBImage(width: 24, height: 20, pixels: (0..<(24 * 20 * 3)).map { UInt8(($0 * 37) % 251) })
+    }
+
+    func folder() throws -> String {
+        let path = NSTemporaryDirectory() + "image-editor-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func progressComesOncePerStepAndTheOutputKeepsTheInputsSize() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let editor = ImageEditor(model: try DiffusionModel(path: Self.prior), configuration: configuration())
+        var events = [EditProgress]()
+        let outcome = try editor.edit(picture(), input: "picture", writingTo: dir + "/out.png", run: EditRun(progress: { events.append($0) }))
+        #expect(outcome == .finished)
+        #expect(events.map(\.step) == [1, 2, 3, 4])
+        #expect(events.allSatisfy { $0.total == 4 && $0.label == "editing" })
+        let written = try RGBImage(pngPath: dir + "/out.png")
+        #expect((written.width, written.height) == (24, 20))
+        #expect(written != picture(), "the edit changed the image")
+        #expect(!FileManager.default.fileExists(atPath: EditOutputFiles(output: dir + "/out.png").checkpoint))
+    }
+
+    @Test func aCancelledEditLeavesItsCheckpointAndResumesToTheSameBytes() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let editor = ImageEditor(model: try DiffusionModel(path: Self.prior), configuration: configuration())
+        let whole = dir + "/whole.png", resumed = dir + "/resumed.png"
+        #expect(try editor.edit(picture(), input: "picture", writingTo: whole) == .finished)
+        let files = EditOutputFiles(output: resumed)
+        let stopped = try editor.edit(picture(), input: "picture", writingTo: resumed, run: EditRun(shouldStop: { $0 == 2 }))
+        #expect(stopped == .stopped(step: 2, checkpoints: [files.checkpoint]))
+        #expect(FileManager.default.fileExists(atPath: files.checkpoint))
+        #expect(!FileManager.default.fileExists(atPath: resumed), "a stopped edit writes no output")
+        var steps = [Int]()
+        let finished = try editor.edit(picture(), input: "picture", writingTo: resumed, run: EditRun(progress: { steps.append($0.step) }, resume: true))
+        #expect(finished == .finished)
+        #expect(steps == [3, 4], "the resumed edit runs only the steps left")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: resumed)) == Data(contentsOf: URL(fileURLWithPath: whole)))
+        #expect(!FileManager.default.fileExists(atPath: files.checkpoint))
+    }
+
+    @Test func saveEveryWritesTheIntermediateResults() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let editor = ImageEditor(model: try DiffusionModel(path: Self.prior), configuration: configuration())
+        _ = try editor.edit(picture(), input: "picture", writingTo: dir + "/out.png", run: EditRun(saveEvery: 2))
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        #expect(names == ["out.png", "out.png.step0002.png", "out.png.step0004.png"])
+    }
+}
