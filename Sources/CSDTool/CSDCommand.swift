@@ -7,7 +7,7 @@ struct CSDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "csd",
         abstract: "Consistent text-guided editing of videos, panoramas and 3D scenes with diffusion models.",
-        discussion: "Shell completions: csd --generate-completion-script bash|zsh|fish. A man page: swift package plugin generate-manual --product csd.",
+        discussion: "Shell completions: csd --generate-completion-script bash|zsh|fish. A man page: swift package plugin generate-manual (it writes .build/plugins/GenerateManual/outputs/CSDTool/csd.1).",
         version: CSDVersion.current,
         subcommands: [SampleCommand.self, EditCommand.self, ConvertCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
 
