@@ -123,7 +123,7 @@ struct WorldCommand: ParsableCommand {
                     let sample = WorldSample(seed: seed + UInt64(i))
                     let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size)
                     images.append(RGBImage(width: size, height: size, pixels: r.bytes))
-                    print("\(sample.seed): \(sample.scene.caption)")
+                    Console.say("\(sample.seed): \(sample.scene.caption)")
                 }
                 try RGBImage.grid(images, columns: Int(Double(count).squareRoot().rounded(.up))).writePNG(to: output)
             }
