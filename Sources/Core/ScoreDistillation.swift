@@ -38,9 +38,18 @@ public struct ScoreDistillation {
     }
 
     /// Noise predictions for a batch where item i has its own conditioning (rows of `hidden`/`pooled`).
-    func predict(_ samples: Tensor, timestep t: Int, hidden: Tensor, pooled: Tensor) -> Tensor {
-        let out = model.unet(samples, timesteps: Array(repeating: Float(t), count: samples.shape[0]),
-                             encoderHiddenStates: hidden, classLabels: model.addedConditions(pooled: pooled, sample: samples))
+    /// On `tape` (a capturing one, say) the call runs on constants: nothing is recorded, and the
+    /// tape keeps the outputs of the modules it captures.
+    func predict(_ samples: Tensor, timestep t: Int, hidden: Tensor, pooled: Tensor, on tape: GradientTape? = nil) -> Tensor {
+        let labels = model.addedConditions(pooled: pooled, sample: samples)
+        let timesteps = Array(repeating: Float(t), count: samples.shape[0])
+        let out: Tensor
+        if let tape {
+            out = model.unet(tape.constant(samples), timesteps: timesteps, encoderHiddenStates: tape.constant(hidden),
+                             classLabels: labels.map { tape.constant($0) }).value
+        } else {
+            out = model.unet(samples, timesteps: timesteps, encoderHiddenStates: hidden, classLabels: labels)
+        }
         // The distillation gradient is written in ε; convert v- or x₀-predictions.
         guard model.schedule.configuration.predictionType != "epsilon" else { return out }
         return model.schedule.predictions(sample: samples, modelOutput: out, timestep: t).epsilon
@@ -70,6 +79,12 @@ public struct ScoreDistillation {
     /// in one batched model call of 4N: (x, uncond), (x, target), (x̂, uncond), (x̂, source).
     public func dds(_ x: Tensor, source: Tensor, target: DiffusionModel.Conditioning, sourcePrompt: DiffusionModel.Conditioning,
                     unconditional: DiffusionModel.Conditioning, timestep t: Int, noise: Tensor) -> Tensor {
+        dds(x, source: source, target: target, sourcePrompt: sourcePrompt, unconditional: unconditional, timestep: t, noise: noise, on: nil)
+    }
+
+    /// `dds`, its model call run on `tape` when one is given (see `predict`).
+    func dds(_ x: Tensor, source: Tensor, target: DiffusionModel.Conditioning, sourcePrompt: DiffusionModel.Conditioning,
+             unconditional: DiffusionModel.Conditioning, timestep t: Int, noise: Tensor, on tape: GradientTape?) -> Tensor {
         precondition(x.shape == source.shape && x.shape == noise.shape, "dds: x, source and noise shapes differ")
         let n = x.shape[0]
         let xt = model.schedule.addNoise(x, noise: noise, timestep: t)
@@ -78,7 +93,7 @@ public struct ScoreDistillation {
                                               Self.repeatRows(unconditional.hiddenStates, n), Self.repeatRows(sourcePrompt.hiddenStates, n)])
         let pooled = Tensor.concatenateBatch([Self.repeatRows(unconditional.pooled, n), Self.repeatRows(target.pooled, n),
                                               Self.repeatRows(unconditional.pooled, n), Self.repeatRows(sourcePrompt.pooled, n)])
-        let eps = predict(Tensor.concatenateBatch([xt, xt, st, st]), timestep: t, hidden: hidden, pooled: pooled)
+        let eps = predict(Tensor.concatenateBatch([xt, xt, st, st]), timestep: t, hidden: hidden, pooled: pooled, on: tape)
         let quarter = x.count
         func part(_ k: Int) -> Tensor { Tensor(shape: x.shape, storage: Array(eps.storage[k * quarter ..< (k + 1) * quarter])) }
         let edited = part(0).linearCombination(1 - guidance, part(1), guidance)

@@ -113,6 +113,15 @@ extension Variable {
         }
     }
 
+    /// ⟨self, c⟩ as a one-element tensor: a loss whose gradient with respect to `self` is `c`
+    /// (how a hand-written gradient on an intermediate value enters the tape).
+    public func innerProduct(with c: Tensor) -> Variable {
+        precondition(shape == c.shape, "innerProduct: shapes \(shape) and \(c.shape) differ")
+        var total = 0.0
+        for (a, b) in zip(value.storage, c.storage) { total += Double(a) * Double(b) }
+        return Variable.record(Tensor(shape: [1], storage: [Float(total)]), [self]) { g in [c.scaled(by: g.storage[0])] }
+    }
+
     /// Σ (self − target)² / count, as a one-element tensor.
     public func meanSquaredError(to target: Tensor) -> Variable {
         precondition(shape == target.shape, "meanSquaredError: shapes \(shape) and \(target.shape) differ")
