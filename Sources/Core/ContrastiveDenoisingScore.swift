@@ -16,12 +16,12 @@ public struct ContrastiveDenoisingScore: Sendable {
         self.layers = layers
     }
 
-    /// The layers compared on `unet` with the halvings of their grids: `layers`, or every
+    /// The layers compared on `unet` with their transformers' names: `layers`, or every
     /// up-block `attn1`. Nil when a named layer is not one of the up-blocks' self-attentions.
-    public func resolvedLayers(on unet: UNet2DConditionModel) -> [(name: String, halvings: Int)]? {
+    public func resolvedLayers(on unet: UNet2DConditionModel) -> [(name: String, transformer: String)]? {
         let all = unet.upBlockSelfAttentions
         guard !layers.isEmpty else { return all }
-        var chosen = [(name: String, halvings: Int)]()
+        var chosen = [(name: String, transformer: String)]()
         for name in layers {
             guard let layer = all.first(where: { $0.name == name }) else { return nil }
             chosen.append(layer)

@@ -58,9 +58,9 @@ public struct PatchContrastiveLoss: Sendable {
         var loss: Float = 0
         for (s, ids) in zip(patchSizes, locations) where !ids.isEmpty {
             let (ph, pw) = (height / s, width / s)
+            precondition(ids.allSatisfy { $0 >= 0 && $0 < ph * pw }, "PatchContrastiveLoss: a location outside the pooled grid")
             let k = Self.normalizedPooled(source.storage, ids: ids, size: s, width: width, pooledWidth: pw, channels: channels)
             let q = Self.normalizedPooled(edited.storage, ids: ids, size: s, width: width, pooledWidth: pw, channels: channels)
-            precondition(ids.allSatisfy { $0 >= 0 && $0 < ph * pw }, "PatchContrastiveLoss: a location outside the pooled grid")
             let p = ids.count
             let tau = temperature
             // Logits a_ij = k_i·q_j / τ, positive on the diagonal.

@@ -46,12 +46,12 @@ extension ScoreDistillation {
     /// The patch-contrastive loss of the edited branch at x_t = noised `x` against the source
     /// features, and its gradient with respect to `x`.
     func contrastiveLossGradient(_ x: Tensor, target: DiffusionModel.Conditioning, timestep t: Int, noise: Tensor,
-                                 layers: [(name: String, halvings: Int)], sourceFeatures: (String, Int) -> Tensor,
+                                 layers: [(name: String, transformer: String)], sourceFeatures: (String, Int) -> Tensor,
                                  loss: PatchContrastiveLoss, rng: inout RandomGenerator) -> (loss: Float, gradient: Tensor) {
         let n = x.shape[0]
         let xt = model.schedule.addNoise(x, noise: noise, timestep: t)
         let tape = GradientTape()
-        tape.capturing = Set(layers.map(\.name))
+        tape.capturing = Set(layers.map(\.name) + layers.map(\.transformer))
         let sample = tape.watch(xt)
         let hidden = Self.repeatRows(target.hiddenStates, n), pooled = Self.repeatRows(target.pooled, n)
         _ = model.unet(sample, timesteps: Array(repeating: Float(t), count: n), encoderHiddenStates: tape.constant(hidden),
@@ -62,8 +62,9 @@ extension ScoreDistillation {
             for layer in layers {
                 let features = tape.captured(layer.name)!.value
                 let (tokens, channels) = (features.shape[1], features.shape[2])
-                let grid = UNet2DConditionModel.grid(height: x.shape[2], width: x.shape[3], halvings: layer.halvings)
-                precondition(grid.height * grid.width == tokens, "cds: \(layer.name) has \(tokens) tokens, not \(grid.height)×\(grid.width)")
+                // The enclosing transformer's output [N, C, h, w] gives the tokens' grid.
+                let around = tape.captured(layer.transformer)!.value.shape
+                let grid = (height: around[2], width: around[3])
                 let edited = features.rows([item]).reshaped([tokens, channels])
                 let evaluation = loss.evaluate(source: sourceFeatures(layer.name, item).reshaped([tokens, channels]), edited: edited,
                                                height: grid.height, width: grid.width, rng: &rng)
