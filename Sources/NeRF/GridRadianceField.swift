@@ -30,6 +30,11 @@ public final class GridRadianceField {
 
     /// Largest density logit (σ ≤ e^10), to keep the exponential finite.
     static let maximumLogit: Float = 10
+    /// Colour logits (grid and environment) are kept within ±this: colours within 0.6 of a level
+    /// of 0 and 255, and never so saturated that an edit cannot move them. Unbounded, a fit drove
+    /// a yellow cube's blue logits to −16, where Adam at an edit's rate needs hundreds of steps
+    /// to make blue visible, and the cube edited to purple turned dark instead.
+    public static let colorLogitBound: Float = 6
     /// Marching stops at `‖p‖∞` this far (normalised units); the environment lies beyond.
     static let farNorm: Float = 64
     static let minimumTransmittance: Float = 1e-4
@@ -41,6 +46,13 @@ public final class GridRadianceField {
         values = [Float](repeating: 0, count: bricksPerAxis * bricksPerAxis * bricksPerAxis * Self.brickSize)
         for p in stride(from: 0, to: values.count, by: 4) { values[p] = initialDensityLogit }
         environment = [Float](repeating: 0, count: 32 * 16 * 3)
+    }
+
+    /// Clamps every colour logit, of the grid and of the environment, into ±`colorLogitBound`.
+    public func boundColorLogits() {
+        let b = Self.colorLogitBound
+        for i in values.indices where i & 3 != 0 { values[i] = min(max(values[i], -b), b) }
+        for i in environment.indices { environment[i] = min(max(environment[i], -b), b) }
     }
 
     /// Half a grid cell, in normalised units inside the unit cube.

@@ -44,6 +44,8 @@ public final class NeRFEditor: ParticleDomain {
         (self.model, self.settings, self.cameras) = (model, settings, cameras)
         scoring = try CoupledScores(model: model, settings: settings.edit, sourcePrompt: sourcePrompt, targetPrompt: targetPrompt)
         self.field = field.copy()
+        // A field fitted without the bound may hold colour logits no edit can move in time.
+        self.field.boundColorLogits()
         // Density may grow where the occupancy grid says space is empty: march all of it.
         if settings.editsGeometry { self.field.occupancy = nil }
         let images = self.field.renderViews(cameras).asModelImages()
@@ -83,13 +85,18 @@ public final class NeRFEditor: ParticleDomain {
         // Images are 2·colour − 1.
         let g = gradient.compute(field: field, cameras: chosen.map { cameras[$0] }, colourGradient: imageGradient.scaled(by: 2))
         adam(&field.values, gradient: g.values, moments: &moments, learningRate: learningRate, densityToo: settings.editsGeometry)
-        adam(&field.environment, gradient: g.environment, moments: &environmentMoments, learningRate: learningRate, densityToo: true)
+        adam(&field.environment, gradient: g.environment, moments: &environmentMoments, learningRate: learningRate, densityToo: true,
+             everyValueIsColor: true)
     }
 
     /// Adam (β 0.9/0.99, ε 1e-8, bias-corrected at this step) on `values`; with `densityToo`
-    /// false every fourth value (the density logits of the grid's points) stays.
-    func adam(_ values: inout [Float], gradient: ArraySlice<Float>, moments: inout (first: [Float], second: [Float]), learningRate lr: Float, densityToo: Bool) {
+    /// false every fourth value (the density logits of the grid's points) stays. Colour logits
+    /// (every value but the density ones, or with `everyValueIsColor` all) stay within
+    /// ±`GridRadianceField.colorLogitBound`.
+    func adam(_ values: inout [Float], gradient: ArraySlice<Float>, moments: inout (first: [Float], second: [Float]), learningRate lr: Float, densityToo: Bool,
+              everyValueIsColor: Bool = false) {
         let (b1, b2): (Float, Float) = (0.9, 0.99)
+        let bound = GridRadianceField.colorLogitBound
         let k = Float(step + 1)
         let (c1, c2) = (1 - Foundation.pow(b1, k), 1 - Foundation.pow(b2, k))
         values.withUnsafeMutableBufferPointer { v in
@@ -102,6 +109,7 @@ public final class NeRFEditor: ParticleDomain {
                                 m[i] = b1 * m[i] + (1 - b1) * grad
                                 s[i] = b2 * s[i] + (1 - b2) * grad * grad
                                 v[i] -= lr * (m[i] / c1) / ((s[i] / c2).squareRoot() + 1e-8)
+                                if everyValueIsColor || i & 3 != 0 { v[i] = min(max(v[i], -bound), bound) }
                             }
                         }
                     }

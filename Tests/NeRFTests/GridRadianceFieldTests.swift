@@ -53,6 +53,24 @@ import Testing
         #expect(checked.values > 100 && checked.environment >= 12, "\(checked)")
     }
 
+    /// Fitted to images of pure red, whose green and blue pull their logits towards −∞ and red
+    /// towards +∞, the colour logits stop at ±`colorLogitBound` (reached, never passed); so do
+    /// the environment's.
+    @Test func aFitKeepsColourLogitsWithinTheBound() {
+        let start = NeRFCamera(width: 8, height: 8, focalX: 8, focalY: 8, centerX: 4, centerY: 4,
+                               cameraToWorld: [[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 4], [0, 0, 0, 1]])
+        let cameras = CameraPath.orbit(around: .zero, like: [start], frames: 4)
+        let red = RGBImage(width: 8, height: 8, pixels: [UInt8]((0..<64).flatMap { _ in [255, 0, 0] as [UInt8] }))
+        let trainer = RadianceFieldTrainer(views: cameras.map { NeRFView(image: red, camera: $0) },
+                                           contraction: SceneContraction(center: .zero, radius: 1.5), resolutions: [8], totalSteps: 80,
+                                           raysPerStep: 256, learningRate: 0.5)
+        for _ in 0..<80 { trainer.advance() }
+        let values = trainer.field.values, bound = GridRadianceField.colorLogitBound
+        let colors = values.indices.filter { $0 & 3 != 0 }.map { values[$0] } + trainer.field.environment
+        #expect(colors.allSatisfy { abs($0) <= bound })
+        #expect(colors.contains(bound) && colors.contains(-bound))
+    }
+
     @Test func theContractionKeepsTheUnitCubeAndSendsAllSpaceIntoTwice() {
         var rng = RandomGenerator(seed: 1)
         for _ in 0..<200 {

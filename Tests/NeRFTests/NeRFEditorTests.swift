@@ -58,6 +58,22 @@ import World
         #expect(free.field.values.indices.contains { $0 & 3 == 0 && free.field.values[$0] != before[$0] })
     }
 
+    /// A field whose colour logits lie far past the bound (as fits made before it had one)
+    /// starts the edit clamped into it and stays there; its density is left as it was.
+    @Test func anEditStartsFromBoundedColourLogitsAndKeepsThem() throws {
+        let saturated = Self.fitted.field.copy()
+        for i in saturated.values.indices where i & 3 == 3 { saturated.values[i] = -15 }
+        for i in saturated.environment.indices { saturated.environment[i] = 15 }
+        let e = try NeRFEditor(model: try DiffusionModel(folder: Self.prior), field: saturated, cameras: Self.fitted.views.map(\.camera),
+                               settings: Self.settings(.csd), sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
+        let bound = GridRadianceField.colorLogitBound
+        func colors() -> [Float] { e.field.values.indices.filter { $0 & 3 != 0 }.map { e.field.values[$0] } + e.field.environment }
+        #expect(colors().allSatisfy { abs($0) <= bound } && colors().contains(-bound))
+        for _ in 0..<2 { e.advance() }
+        #expect(colors().allSatisfy { abs($0) <= bound })
+        #expect(e.field.values.indices.allSatisfy { $0 & 3 != 0 || e.field.values[$0] == saturated.values[$0] })
+    }
+
     /// A latent model's views go through the VAE's encoder and its updates come back through the
     /// encoder's backward.
     @Test func aLatentModelEditsThroughTheEncoder() throws {
