@@ -26,8 +26,9 @@ struct NeRFCommand: ParsableCommand {
         @Option(help: "Steps.") var steps: Int = 1500
         @Option(help: "Rays per step.") var rays: Int = 4096
         @Option(help: "Learning rate (Adam).") var lr: Float = 0.1
-        @Option(help: "Weight of the smoothing prior on density.") var densitySmoothness: Float = 0
-        @Option(help: "Weight of the smoothing prior on colour.") var colorSmoothness: Float = 0
+        @Option(help: "Smoothing of density per step: a point moves this times its differences to its 6 neighbours (0...1/6).")
+        var densitySmoothness: Float = 0
+        @Option(help: "Smoothing of colour per step, as --density-smoothness (0...1/6).") var colorSmoothness: Float = 0
         @Option(help: "World point at the centre of the scene's full-resolution cube (default: where the cameras look).") var center: String?
         @Option(help: "Half-width of that cube in world units (default: half the cameras' median distance to the centre).") var radius: Float?
         @Option(help: "Leave every Kth view out of training and report PSNR on them (0: none).") var holdOut: Int = 8
@@ -38,7 +39,9 @@ struct NeRFCommand: ParsableCommand {
             guard (8...512).contains(resolution), (1...1_000_000).contains(steps), (1...1 << 20).contains(rays), lr > 0, lr.isFinite, holdOut >= 0 else {
                 throw InputError("nerf fit", "--resolution 8...512, --steps and --rays ≥ 1, --lr positive, --hold-out ≥ 0")
             }
-            guard densitySmoothness >= 0, colorSmoothness >= 0 else { throw InputError("nerf fit", "smoothness weights must not be negative") }
+            guard (0...Float(1) / 6).contains(densitySmoothness), (0...Float(1) / 6).contains(colorSmoothness) else {
+                throw InputError("nerf fit", "--density-smoothness and --color-smoothness must be 0...1/6 (past 1/6 the smoothing overshoots)")
+            }
             if let radius { guard radius > 0 && radius.isFinite else { throw InputError("--radius", "must be positive") } }
             var settings = RadianceFieldFit.Settings()
             (settings.resolution, settings.steps, settings.raysPerStep, settings.learningRate) = (resolution, steps, rays, lr)

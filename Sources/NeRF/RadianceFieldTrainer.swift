@@ -6,7 +6,9 @@ import Foundation
 /// squared colour error, and moves the grid points the batch touched by Adam along the
 /// hand-written gradient, brick by brick (the 4×4×4 bricks the batch touched, as sparse Adam
 /// does), plus an optional Laplacian smoothing of those points (the total-variation prior of
-/// Plenoxels). The learning rate decays exponentially to a
+/// Plenoxels), applied beside Adam rather than through it: Adam scales every coordinate's step
+/// to the learning rate, so a prior gradient added to the data's moved points the data does not
+/// reach (empty space, hidden points of a touched brick) at the full rate whatever its weight. The learning rate decays exponentially to a
 /// tenth over `totalSteps`; the grid is resampled to the next resolution of `resolutions` at
 /// even fractions of the run; the occupancy grid is refreshed every 16 steps after a warm-up.
 ///
@@ -18,7 +20,9 @@ public final class RadianceFieldTrainer {
     public var views: [NeRFView]
     public var raysPerStep: Int
     public var learningRate: Float
-    /// Weight of the smoothing prior on density logits and on colour logits.
+    /// Weight of the smoothing prior on density logits and on colour logits: each step moves a
+    /// touched point by this times the sum of its differences to its 6 neighbours, scaled by the
+    /// learning rate's decay (so below 1/6 it never overshoots their mean).
     public var densitySmoothness: Float, colorSmoothness: Float
     public let totalSteps: Int
     public let resolutions: [Int]
@@ -198,18 +202,19 @@ public final class RadianceFieldTrainer {
         return losses.reduce(0, +) / Float(raysPerStep)
     }
 
-    /// Sums the chunks' gradients (in chunk order) over the touched bricks, adds the smoothing
-    /// prior's gradient, and moves those bricks by Adam; moves the environment; clears the gradients.
+    /// Sums the chunks' gradients (in chunk order) over the touched bricks, moves those bricks by
+    /// Adam, then by the smoothing prior; moves the environment; clears the gradients.
     func applyUpdate(stamp: UInt32) {
         let lr = learningRate * Foundation.pow(0.1, Float(step) / Float(totalSteps))
         let (b1, b2): (Float, Float) = (0.9, 0.99)
         let c1 = 1 - Foundation.pow(b1, Float(step)), c2 = 1 - Foundation.pow(b2, Float(step))
         let r = field.resolution
-        let smooth = SIMD4<Float>(densitySmoothness, colorSmoothness, colorSmoothness, colorSmoothness)
+        let decay = lr / learningRate
+        let smooth = decay * SIMD4<Float>(densitySmoothness, colorSmoothness, colorSmoothness, colorSmoothness)
         let field = field, union = union, n = field.values.count, bricks = brickCount, size = GridRadianceField.brickSize
         let bricksPerAxis = field.bricksPerAxis, colorBound = GridRadianceField.colorLogitBound
         let smoothing = densitySmoothness > 0 || colorSmoothness > 0
-        // The smoothing prior's gradient (a Laplacian), from the values before any move.
+        // The smoothing prior's step (a weighted Laplacian), from the values before any move.
         var prior = [Float](repeating: 0, count: smoothing ? union.count * size : 0)
         if smoothing {
             field.values.withUnsafeBufferPointer { v in
@@ -250,11 +255,12 @@ public final class RadianceFieldTrainer {
                                             for j in start..<(start + size) { g[j] += g[k * n + j]; g[k * n + j] = 0 }
                                         }
                                         for j in start..<(start + size) {
-                                            let grad = g[j] + (smoothing ? prior[i * size + j - start] : 0)
+                                            let grad = g[j]
                                             g[j] = 0
                                             m[j] = b1 * m[j] + (1 - b1) * grad
                                             s[j] = b2 * s[j] + (1 - b2) * grad * grad
                                             v[j] -= lr * (m[j] / c1) / ((s[j] / c2).squareRoot() + 1e-8)
+                                            if smoothing { v[j] -= prior[i * size + j - start] }
                                         }
                                         for j in stride(from: start, to: start + size, by: 4) {
                                             v[j] = min(v[j], GridRadianceField.maximumLogit + 1)

@@ -71,6 +71,29 @@ import Testing
         #expect(colors.contains(bound) && colors.contains(-bound))
     }
 
+    /// The smoothing prior acts in proportion to its weight: a tiny weight leaves a fit nearly
+    /// where it was, a large one smooths it. (Added to the gradient Adam normalises, any weight
+    /// moved the points the data does not reach at the full rate, and every weight from 10⁻⁶ to
+    /// 10⁻³ collapsed the world scenes' fits to 17 dB.)
+    @Test func theSmoothingPriorActsInProportionToItsWeight() {
+        let views = NeRFEditorTests.fitted.views
+        func fit(_ weight: Float) -> [Float] {
+            let trainer = RadianceFieldTrainer(views: views, contraction: SceneContraction(cameraToWorld: views.map(\.camera.cameraToWorld)),
+                                               resolutions: [16], totalSteps: 60, raysPerStep: 512, densitySmoothness: weight, colorSmoothness: weight)
+            for _ in 0..<60 { trainer.advance() }
+            return trainer.field.linearValues
+        }
+        func distance(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.reduce(0, +) / Float(a.count) }
+        /// The mean difference of neighbouring points' density logits along x.
+        func roughness(_ v: [Float]) -> Float {
+            let pairs = stride(from: 0, to: v.count - 4, by: 4).filter { ($0 / 4) % 16 != 15 }
+            return pairs.map { abs(v[$0 + 4] - v[$0]) }.reduce(0, +) / Float(pairs.count)
+        }
+        let plain = fit(0), light = fit(1e-5), strong = fit(0.05)
+        #expect(distance(light, plain) < 0.05 * distance(strong, plain), "\(distance(light, plain)) against \(distance(strong, plain))")
+        #expect(roughness(strong) < 0.8 * roughness(plain), "\(roughness(strong)) against \(roughness(plain))")
+    }
+
     @Test func theContractionKeepsTheUnitCubeAndSendsAllSpaceIntoTwice() {
         var rng = RandomGenerator(seed: 1)
         for _ in 0..<200 {
