@@ -27,8 +27,8 @@ struct NeRFCommand: ParsableCommand {
         @Option(help: "Rays per step.") var rays: Int = 4096
         @Option(help: "Learning rate (Adam).") var lr: Float = 0.1
         @Option(help: "Smoothing of density per step: a point moves this times its differences to its 6 neighbours (0...1/6).")
-        var densitySmoothness: Float = 0
-        @Option(help: "Smoothing of colour per step, as --density-smoothness (0...1/6).") var colorSmoothness: Float = 0
+        var densitySmoothness: Float = RadianceFieldFit.Settings().densitySmoothness
+        @Option(help: "Smoothing of colour per step, as --density-smoothness (0...1/6).") var colorSmoothness: Float = RadianceFieldFit.Settings().colorSmoothness
         @Option(help: "World point at the centre of the scene's full-resolution cube (default: where the cameras look).") var center: String?
         @Option(help: "Half-width of that cube in world units (default: half the cameras' median distance to the centre).") var radius: Float?
         @Option(help: "Leave every Kth view out of training and report PSNR on them (0: none).") var holdOut: Int = 8

@@ -10,7 +10,10 @@ public enum RadianceFieldFit {
         public var steps = 1500
         public var raysPerStep = 4096
         public var learningRate: Float = 0.1
-        public var densitySmoothness: Float = 0, colorSmoothness: Float = 0
+        /// The smoothing prior's weights (`RadianceFieldTrainer`). Colour at 1e-2 was chosen on the
+        /// world scenes (held-out PSNR of seed 1's four: 28.45 dB unsmoothed, 29.20 at 5e-3, 29.30 at
+        /// 1e-2, 28.88 at 3e-2); smoothing density lowered it at every weight tried (1e-2, 1e-3, 3e-4).
+        public var densitySmoothness: Float = 0, colorSmoothness: Float = 1e-2
         /// Leave every Kth view out (0: none).
         public var holdOut = 8
         public var seed: UInt64 = 0
