@@ -8,9 +8,10 @@ import Foundation
 /// does), plus an optional Laplacian smoothing of those points (the total-variation prior of
 /// Plenoxels), applied beside Adam rather than through it: Adam scales every coordinate's step
 /// to the learning rate, so a prior gradient added to the data's moved points the data does not
-/// reach (empty space, hidden points of a touched brick) at the full rate whatever its weight. The learning rate decays exponentially to a
-/// tenth over `totalSteps`; the grid is resampled to the next resolution of `resolutions` at
-/// even fractions of the run; the occupancy grid is refreshed every 16 steps after a warm-up.
+/// reach (empty space, hidden points of a touched brick) at the full rate whatever its weight.
+/// The learning rate decays exponentially to a tenth over `totalSteps`; the grid is resampled to
+/// the next resolution of `resolutions` at even fractions of the run; the occupancy grid is
+/// refreshed every 16 steps after a warm-up.
 ///
 /// Rays are split into a fixed number of chunks, each with its own gradient buffer, summed in
 /// chunk order: a seed gives the same field on any number of cores.
