@@ -29,6 +29,8 @@ struct NeRFCommand: ParsableCommand {
         @Option(help: "Smoothing of density per step: a point moves this times its differences to its 6 neighbours (0...1/6).")
         var densitySmoothness: Float = RadianceFieldFit.Settings().densitySmoothness
         @Option(help: "Smoothing of colour per step, as --density-smoothness (0...1/6).") var colorSmoothness: Float = RadianceFieldFit.Settings().colorSmoothness
+        @Option(help: "Weight of mip-NeRF 360's distortion loss on each ray, against floaters (≥ 0).")
+        var distortion: Float = RadianceFieldFit.Settings().distortion
         @Option(help: "World point at the centre of the scene's full-resolution cube (default: where the cameras look).") var center: String?
         @Option(help: "Half-width of that cube in world units (default: half the cameras' median distance to the centre).") var radius: Float?
         @Option(help: "Leave every Kth view out of training and report PSNR on them (0: none).") var holdOut: Int = 8
@@ -42,12 +44,14 @@ struct NeRFCommand: ParsableCommand {
             guard (0...Float(1) / 6).contains(densitySmoothness), (0...Float(1) / 6).contains(colorSmoothness) else {
                 throw InputError("nerf fit", "--density-smoothness and --color-smoothness must be 0...1/6 (past 1/6 the smoothing overshoots)")
             }
+            guard distortion >= 0, distortion.isFinite else { throw InputError("--distortion", "must be a number ≥ 0") }
             if let radius { guard radius > 0 && radius.isFinite else { throw InputError("--radius", "must be positive") } }
             var settings = RadianceFieldFit.Settings()
             (settings.resolution, settings.steps, settings.raysPerStep, settings.learningRate) = (resolution, steps, rays, lr)
             (settings.densitySmoothness, settings.colorSmoothness, settings.holdOut, settings.seed) = (densitySmoothness, colorSmoothness, holdOut, seed)
             settings.center = try center.map { try NeRFCommand.parseVector($0, option: "--center") }
             settings.radius = radius
+            settings.distortion = distortion
             return settings
         }
     }

@@ -168,6 +168,8 @@ public final class GridRadianceField {
         var transmittance: Float = 1
         var color = SIMD3<Float>(), depth: Float = 0
         var first = true
+        // Marching steps taken so far, sampled or skipped: the distortion loss's coordinate.
+        var steps = 0
         values.withUnsafeBufferPointer { v in
             while true {
                 let p = o + d * t
@@ -175,6 +177,7 @@ public final class GridRadianceField {
                 if n > Self.farNorm { break }
                 let dt = stepLength(norm: n)
                 if first { first = false; t += jitter * dt; continue }
+                steps += 1
                 let q = n <= 1 ? p : p * ((2 - 1 / n) / n)
                 if occupancy?.isOccupied(q) ?? true {
                     let c = corners(q)
@@ -189,7 +192,8 @@ public final class GridRadianceField {
                     let weight = transmittance * alpha
                     color += weight * rgb
                     depth += weight * t
-                    samples?.append(corners: c, sigma: sigma, clamped: s.x >= Self.maximumLogit, color: rgb, step: dt, transmittance: transmittance)
+                    samples?.append(corners: c, sigma: sigma, clamped: s.x >= Self.maximumLogit, color: rgb, step: dt, transmittance: transmittance,
+                                    position: Float(steps))
                     transmittance -= weight
                     if transmittance < Self.minimumTransmittance { break }
                 }
@@ -210,22 +214,33 @@ public final class GridRadianceField {
 
     /// Renders `ray` and adds ∂loss/∂values to `gradient` (laid out as `values`) and
     /// ∂loss/∂environment to `environmentGradient`, where `lossGradient` turns the rendered
-    /// colour into ∂loss/∂colour. Returns the colour.
+    /// colour into ∂loss/∂colour, and the loss adds `distortion` times the ray's distortion
+    /// (`distortionLoss`). Returns the colour.
     @discardableResult
     func renderAndDifferentiate(_ ray: Ray, jitter: Float, samples: RaySamples, lossGradient: (SIMD3<Float>) -> SIMD3<Float>,
+                                distortion: Float = 0,
                                 gradient: UnsafeMutablePointer<Float>, environmentGradient: UnsafeMutablePointer<Float>) -> SIMD3<Float> {
         samples.removeAll()
         let result = march(ray, jitter: jitter, record: samples)
         let g = lossGradient(result.color)
         let tail = result.transmittance >= Self.minimumTransmittance ? result.transmittance : 0
+        if distortion > 0 { samples.differentiateDistortion(after: result.transmittance, scale: distortion) }
         // ∂C/∂c_i = w_i; ∂C/∂σ_i = δ_i·(T_{i+1} c_i − S_i), S_i = Σ_{j>i} w_j c_j + T_end·environment.
+        // The distortion's part, with g_i = ∂L/∂w_i: ∂L/∂σ_i = δ_i·(T_{i+1} g_i − Σ_{j>i} w_j g_j).
         var suffix = tail * result.environment
+        var distortionSuffix: Float = 0
         var after = result.transmittance
         for i in stride(from: samples.count - 1, through: 0, by: -1) {
             let sigma = samples.sigma[i], rgb = samples.color[i], dt = samples.step[i], before = samples.transmittance[i]
             let weight = before - after
             let dColor = weight * g * rgb * (1 - rgb)
-            let dDensity = samples.clamped[i] ? 0 : dt * ((after * rgb - suffix) * g).sum() * sigma
+            var dWeight = ((after * rgb - suffix) * g).sum()
+            if distortion > 0 {
+                let gw = samples.distortionGradient[i]
+                dWeight += after * gw - distortionSuffix
+                distortionSuffix += weight * gw
+            }
+            let dDensity = samples.clamped[i] ? 0 : dt * dWeight * sigma
             suffix += weight * rgb
             let c = samples.corners[i]
             for j in 0..<8 {
@@ -309,21 +324,66 @@ final class RaySamples {
     var sigma: [Float] = [], color: [SIMD3<Float>] = [], step: [Float] = [], clamped: [Bool] = []
     /// Transmittance before each sample.
     var transmittance: [Float] = []
+    /// Each sample's marching step along the ray (sampled or skipped ones counted alike): steps
+    /// are half a cell inside the unit cube and lengthen with the contraction beyond it, so this
+    /// plays the part of mip-NeRF 360's normalised distance s.
+    var position: [Float] = []
+    /// Each sample's weight, and ∂(distortion)/∂w_i, filled by `differentiateDistortion`.
+    var weight: [Float] = [], distortionGradient: [Float] = []
     var count: Int { sigma.count }
 
     init(capacity n: Int = 512) {
         corners.reserveCapacity(n); sigma.reserveCapacity(n); color.reserveCapacity(n); step.reserveCapacity(n)
-        clamped.reserveCapacity(n); transmittance.reserveCapacity(n)
+        clamped.reserveCapacity(n); transmittance.reserveCapacity(n); position.reserveCapacity(n); distortionGradient.reserveCapacity(n)
     }
 
     @inline(__always)
     func append(corners c: (indices: SIMD8<Int32>, weights: SIMD8<Float>), sigma s: Float, clamped k: Bool, color rgb: SIMD3<Float>,
-                step dt: Float, transmittance t: Float) {
-        corners.append(c); sigma.append(s); clamped.append(k); color.append(rgb); step.append(dt); transmittance.append(t)
+                step dt: Float, transmittance t: Float, position u: Float) {
+        corners.append(c); sigma.append(s); clamped.append(k); color.append(rgb); step.append(dt); transmittance.append(t); position.append(u)
     }
 
     func removeAll() {
         corners.removeAll(keepingCapacity: true); sigma.removeAll(keepingCapacity: true); color.removeAll(keepingCapacity: true)
         step.removeAll(keepingCapacity: true); clamped.removeAll(keepingCapacity: true); transmittance.removeAll(keepingCapacity: true)
+        position.removeAll(keepingCapacity: true); weight.removeAll(keepingCapacity: true); distortionGradient.removeAll(keepingCapacity: true)
+    }
+
+    /// Sets `weight` to the samples' weights w_i = T_i − T_{i+1}, with `after` the transmittance
+    /// past the last.
+    func computeWeights(after: Float) {
+        weight.removeAll(keepingCapacity: true)
+        for i in 0..<count { weight.append(transmittance[i] - (i + 1 < count ? transmittance[i + 1] : after)) }
+    }
+
+    /// mip-NeRF 360's distortion loss (Barron et al. 2022, eq. 15) on these samples, in marching
+    /// steps: `Σ_ij w_i w_j |u_i − u_j| + ⅓ Σ_i w_i²`, each sample one step wide. It is small when
+    /// a ray's weight gathers at one place, and penalises the floaters that spread it.
+    func distortionLoss(after: Float) -> Float {
+        computeWeights(after: after)
+        let w = weight
+        var loss: Float = 0
+        for i in 0..<count {
+            loss += w[i] * w[i] / 3
+            for j in 0..<count { loss += w[i] * w[j] * abs(position[i] - position[j]) }
+        }
+        return loss
+    }
+
+    /// Fills `distortionGradient` with `scale` × ∂(distortionLoss)/∂w_i, in linear time:
+    /// `2 Σ_j w_j |u_i − u_j| + ⅔ w_i`, the sum split at i into prefix sums.
+    func differentiateDistortion(after: Float, scale: Float) {
+        computeWeights(after: after)
+        var (totalWeight, totalMoment): (Float, Float) = (0, 0)
+        for i in 0..<count { totalWeight += weight[i]; totalMoment += weight[i] * position[i] }
+        var (below, belowMoment): (Float, Float) = (0, 0)
+        distortionGradient.removeAll(keepingCapacity: true)
+        for i in 0..<count {
+            let (u, w) = (position[i], weight[i])
+            let above = totalWeight - below - w, aboveMoment = totalMoment - belowMoment - w * u
+            let spread = (u * below - belowMoment) + (aboveMoment - u * above)
+            distortionGradient.append(scale * (2 * spread + 2 * w / 3))
+            below += w; belowMoment += w * u
+        }
     }
 }

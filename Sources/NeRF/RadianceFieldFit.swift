@@ -14,6 +14,8 @@ public enum RadianceFieldFit {
         /// world scenes (held-out PSNR of seed 1's four: 28.45 dB unsmoothed, 29.20 at 5e-3, 29.30 at
         /// 1e-2, 28.88 at 3e-2); smoothing density lowered it at every weight tried (1e-2, 1e-3, 3e-4).
         public var densitySmoothness: Float = 0, colorSmoothness: Float = 1e-2
+        /// Weight of the distortion loss (`RadianceFieldTrainer.distortion`).
+        public var distortion: Float = 0
         /// Leave every Kth view out (0: none).
         public var holdOut = 8
         public var seed: UInt64 = 0
@@ -67,9 +69,12 @@ public enum RadianceFieldFit {
                                            totalSteps: settings.steps, raysPerStep: settings.raysPerStep, learningRate: settings.learningRate,
                                            densitySmoothness: settings.densitySmoothness, colorSmoothness: settings.colorSmoothness,
                                            seed: settings.seed)
-        // What binds a checkpoint to this fit: its settings and its contraction.
+        trainer.distortion = settings.distortion
+        // What binds a checkpoint to this fit: its settings and its contraction (the distortion
+        // only when on, so that checkpoints from before it existed still resume).
         let identity = ["fit": "\(settings.resolution) \(settings.steps) \(settings.raysPerStep) \(settings.learningRate) \(settings.densitySmoothness) "
-                            + "\(settings.colorSmoothness) \(settings.holdOut) \(settings.seed) \(contraction.center) \(contraction.radius) \(training.count)"]
+                            + "\(settings.colorSmoothness) \(settings.holdOut) \(settings.seed) \(contraction.center) \(contraction.radius) \(training.count)"
+                            + (settings.distortion > 0 ? " distortion \(settings.distortion)" : "")]
         if let c = checkpointing, c.resume, FileManager.default.fileExists(atPath: c.path) {
             guard (try? SafetensorsFile(path: c.path))?.metadata["fit"] == identity["fit"] else {
                 throw InputError(c.path, "checkpoint of another fit; rerun without --resume or with the same scene and options")

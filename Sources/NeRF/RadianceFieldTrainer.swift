@@ -25,6 +25,9 @@ public final class RadianceFieldTrainer {
     /// touched point by this times the sum of its differences to its 6 neighbours, scaled by the
     /// learning rate's decay (so below 1/6 it never overshoots their mean).
     public var densitySmoothness: Float, colorSmoothness: Float
+    /// Weight of mip-NeRF 360's distortion loss on each ray (`RaySamples.distortionLoss`), added
+    /// to the ray's colour error.
+    public var distortion: Float = 0
     public let totalSteps: Int
     public let resolutions: [Int]
     public private(set) var step = 0
@@ -150,7 +153,7 @@ public final class RadianceFieldTrainer {
         }
         var losses = [Float](repeating: 0, count: Self.chunks)
         let scale = 2 / Float(3 * raysPerStep)
-        let field = field, views = views, raysPerStep = raysPerStep
+        let field = field, views = views, raysPerStep = raysPerStep, distortion = distortion / Float(raysPerStep)
         let (n, e, bricks) = (field.values.count, field.environment.count, brickCount)
         gradients.withUnsafeMutableBufferPointer { gradients in
             environmentGradients.withUnsafeMutableBufferPointer { environmentGradients in
@@ -169,7 +172,7 @@ public final class RadianceFieldTrainer {
                                         let target = view.color(at: pixel)
                                         let ray = view.camera.ray(x: pixel % view.image.width, y: pixel / view.image.width)
                                         let color = field.renderAndDifferentiate(ray, jitter: jitter, samples: samples,
-                                                                                 lossGradient: { ($0 - target) * scale },
+                                                                                 lossGradient: { ($0 - target) * scale }, distortion: distortion,
                                                                                  gradient: g, environmentGradient: eg)
                                         let error = color - target
                                         loss += (error * error).sum() / 3

@@ -53,6 +53,41 @@ import Testing
         #expect(checked.values > 100 && checked.environment >= 12, "\(checked)")
     }
 
+    /// The distortion loss's hand-written gradient (linear-time ∂L/∂w, then back through the
+    /// weights to the density logits) matches central differences of the loss itself.
+    @Test func theDistortionGradientMatchesFiniteDifferences() {
+        let field = randomField()
+        for i in stride(from: 0, to: field.values.count, by: 4) { field.values[i] += 2.5 }  // denser, so weights spread along the rays
+        var checked = 0
+        for k in 0..<3 {
+            let ray = ray(k)
+            func loss() -> Double {
+                let samples = RaySamples()
+                let r = field.march(ray, jitter: 0.3, record: samples)
+                return Double(samples.distortionLoss(after: r.transmittance))
+            }
+            var gradient = [Float](repeating: 0, count: field.values.count)
+            var environmentGradient = [Float](repeating: 0, count: field.environment.count)
+            gradient.withUnsafeMutableBufferPointer { g in
+                environmentGradient.withUnsafeMutableBufferPointer { e in
+                    _ = field.renderAndDifferentiate(ray, jitter: 0.3, samples: RaySamples(), lossGradient: { _ in .zero }, distortion: 1,
+                                                     gradient: g.baseAddress!, environmentGradient: e.baseAddress!)
+                }
+            }
+            #expect(environmentGradient.allSatisfy { $0 == 0 } && gradient.indices.allSatisfy { $0 & 3 == 0 || gradient[$0] == 0 })
+            for i in stride(from: 0, to: gradient.count, by: 4) where abs(gradient[i]) > 1e-4 {
+                let saved = field.values[i], h: Float = 1e-2
+                field.values[i] = saved + h; let up = loss()
+                field.values[i] = saved - h; let down = loss()
+                field.values[i] = saved
+                let numeric = (up - down) / Double(2 * h)
+                #expect(abs(numeric - Double(gradient[i])) <= 1e-3 + 0.03 * abs(numeric), "ray \(k) index \(i): analytic \(gradient[i]) numeric \(numeric)")
+                checked += 1
+            }
+        }
+        #expect(checked > 50, "\(checked)")
+    }
+
     /// Fitted to images of pure red, whose green and blue pull their logits towards −∞ and red
     /// towards +∞, the colour logits stop at ±`colorLogitBound` (reached, never passed); so do
     /// the environment's.
