@@ -35,6 +35,9 @@ public final class GridRadianceField {
     /// a yellow cube's blue logits to −16, where Adam at an edit's rate needs hundreds of steps
     /// to make blue visible, and the cube edited to purple turned dark instead.
     public static let colorLogitBound: Float = 6
+
+    /// `logit` clamped into ±`colorLogitBound`.
+    @inline(__always) static func boundedColorLogit(_ logit: Float) -> Float { min(max(logit, -colorLogitBound), colorLogitBound) }
     /// Marching stops at `‖p‖∞` this far (normalised units); the environment lies beyond.
     static let farNorm: Float = 64
     static let minimumTransmittance: Float = 1e-4
@@ -50,9 +53,8 @@ public final class GridRadianceField {
 
     /// Clamps every colour logit, of the grid and of the environment, into ±`colorLogitBound`.
     public func boundColorLogits() {
-        let b = Self.colorLogitBound
-        for i in values.indices where i & 3 != 0 { values[i] = min(max(values[i], -b), b) }
-        for i in environment.indices { environment[i] = min(max(environment[i], -b), b) }
+        for i in values.indices where i & 3 != 0 { values[i] = Self.boundedColorLogit(values[i]) }
+        for i in environment.indices { environment[i] = Self.boundedColorLogit(environment[i]) }
     }
 
     /// Half a grid cell, in normalised units inside the unit cube.
@@ -334,7 +336,8 @@ final class RaySamples {
 
     init(capacity n: Int = 512) {
         corners.reserveCapacity(n); sigma.reserveCapacity(n); color.reserveCapacity(n); step.reserveCapacity(n)
-        clamped.reserveCapacity(n); transmittance.reserveCapacity(n); position.reserveCapacity(n); distortionGradient.reserveCapacity(n)
+        clamped.reserveCapacity(n); transmittance.reserveCapacity(n); position.reserveCapacity(n); weight.reserveCapacity(n)
+        distortionGradient.reserveCapacity(n)
     }
 
     @inline(__always)
@@ -358,7 +361,8 @@ final class RaySamples {
 
     /// mip-NeRF 360's distortion loss (Barron et al. 2022, eq. 15) on these samples, in marching
     /// steps: `Σ_ij w_i w_j |u_i − u_j| + ⅓ Σ_i w_i²`, each sample one step wide. It is small when
-    /// a ray's weight gathers at one place, and penalises the floaters that spread it.
+    /// a ray's weight gathers at one place, and penalises the floaters that spread it. This is the
+    /// definition, in quadratic time, for checking; training takes `differentiateDistortion`.
     func distortionLoss(after: Float) -> Float {
         computeWeights(after: after)
         let w = weight

@@ -96,7 +96,6 @@ public final class NeRFEditor: ParticleDomain {
     func adam(_ values: inout [Float], gradient: ArraySlice<Float>, moments: inout (first: [Float], second: [Float]), learningRate lr: Float, densityToo: Bool,
               everyValueIsColor: Bool = false) {
         let (b1, b2): (Float, Float) = (0.9, 0.99)
-        let bound = GridRadianceField.colorLogitBound
         let k = Float(step + 1)
         let (c1, c2) = (1 - Foundation.pow(b1, k), 1 - Foundation.pow(b2, k))
         values.withUnsafeMutableBufferPointer { v in
@@ -109,7 +108,7 @@ public final class NeRFEditor: ParticleDomain {
                                 m[i] = b1 * m[i] + (1 - b1) * grad
                                 s[i] = b2 * s[i] + (1 - b2) * grad * grad
                                 v[i] -= lr * (m[i] / c1) / ((s[i] / c2).squareRoot() + 1e-8)
-                                if everyValueIsColor || i & 3 != 0 { v[i] = min(max(v[i], -bound), bound) }
+                                if everyValueIsColor || i & 3 != 0 { v[i] = GridRadianceField.boundedColorLogit(v[i]) }
                             }
                         }
                     }

@@ -216,7 +216,7 @@ public final class RadianceFieldTrainer {
         let decay = lr / learningRate
         let smooth = decay * SIMD4<Float>(densitySmoothness, colorSmoothness, colorSmoothness, colorSmoothness)
         let field = field, union = union, n = field.values.count, bricks = brickCount, size = GridRadianceField.brickSize
-        let bricksPerAxis = field.bricksPerAxis, colorBound = GridRadianceField.colorLogitBound
+        let bricksPerAxis = field.bricksPerAxis
         let smoothing = densitySmoothness > 0 || colorSmoothness > 0
         // The smoothing prior's step (a weighted Laplacian), from the values before any move.
         var prior = [Float](repeating: 0, count: smoothing ? union.count * size : 0)
@@ -268,7 +268,7 @@ public final class RadianceFieldTrainer {
                                         }
                                         for j in stride(from: start, to: start + size, by: 4) {
                                             v[j] = min(v[j], GridRadianceField.maximumLogit + 1)
-                                            for c in 1...3 { v[j + c] = min(max(v[j + c], -colorBound), colorBound) }
+                                            for c in 1...3 { v[j + c] = GridRadianceField.boundedColorLogit(v[j + c]) }
                                         }
                                     }
                                 }
@@ -285,7 +285,7 @@ public final class RadianceFieldTrainer {
             environmentMoments.0[i] = b1 * environmentMoments.0[i] + (1 - b1) * grad
             environmentMoments.1[i] = b2 * environmentMoments.1[i] + (1 - b2) * grad * grad
             field.environment[i] -= lr * (environmentMoments.0[i] / c1) / ((environmentMoments.1[i] / c2).squareRoot() + 1e-8)
-            field.environment[i] = min(max(field.environment[i], -colorBound), colorBound)
+            field.environment[i] = GridRadianceField.boundedColorLogit(field.environment[i])
         }
     }
 }
