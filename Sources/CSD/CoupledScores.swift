@@ -14,6 +14,8 @@ public struct CoupledScores {
     public let settings: EditSettings
     public let distillation: ScoreDistillation
     public let stein: SteinVariationalUpdate
+    /// CDS's contrastive term added to every DDS score (`cds`, or `csd` with `settings.contrastive`); nil: none.
+    public let contrastive: ContrastiveDenoisingScore?
     let target: DiffusionModel.Conditioning, sourcePrompt: DiffusionModel.Conditioning, unconditional: DiffusionModel.Conditioning
 
     /// Checks `settings` against `model` and encodes the prompts once.
@@ -27,6 +29,7 @@ public struct CoupledScores {
         guard let normalization = SteinVariationalUpdate.Normalization(rawValue: settings.normalization) else {
             throw InputError("--normalization", "'\(settings.normalization)' is not particleCount or kernelRowSum")
         }
+        contrastive = try Self.contrastiveTerm(settings, on: model.unet)
         self.model = model
         self.settings = settings
         distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting, timesteps: settings.timesteps)
@@ -35,10 +38,39 @@ public struct CoupledScores {
         (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])
     }
 
+    /// The contrastive term `settings` ask for, checked against `unet`: `settings.contrastive`
+    /// (CDS's defaults under `cds` when unset); nil under `sds`, `dds` and plain `csd`.
+    static func contrastiveTerm(_ settings: EditSettings, on unet: UNet2DConditionModel) throws -> ContrastiveDenoisingScore? {
+        let options: EditSettings.Contrastive
+        switch (settings.method, settings.contrastive) {
+        case (.cds, let given): options = given ?? EditSettings.Contrastive()
+        case (.csd, let given?): options = given
+        case (.csd, nil): return nil
+        case (.sds, nil), (.dds, nil): return nil
+        case (.sds, _?), (.dds, _?): throw InputError("--cut-weight", "the contrastive term needs --method cds or csd")
+        }
+        guard options.weight >= 0, options.weight.isFinite else { throw InputError("--cut-weight", "must be a finite number ≥ 0") }
+        guard (1...65_536).contains(options.patches) else { throw InputError("--cut-patches", "must be between 1 and 65536") }
+        guard options.temperature > 0, options.temperature.isFinite else { throw InputError("--cut-temperature", "must be a positive number") }
+        let term = options.score
+        let available = unet.upBlockSelfAttentions.map(\.name)
+        guard !available.isEmpty else { throw InputError("--method", "\(settings.method.rawValue) needs self-attention in the UNet's up-blocks, and this model has none") }
+        guard term.resolvedLayers(on: unet) != nil else {
+            let unknown = options.layers.first { !available.contains($0) } ?? ""
+            throw InputError("--cut-layers", "'\(unknown)' is not a self-attention layer of the UNet's up-blocks (\(available.first!) … \(available.last!))")
+        }
+        return term
+    }
+
     /// The scores (directions to ascend, the negative gradients) of particles `x` against their
     /// `sources` [N, C, h, w] at timestep `t` with `noise`, `settings.batchLimit` particles per
-    /// model call. Under `sds` the sources are not used.
-    public func scores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor) -> Tensor {
+    /// model call. Under `sds` the sources are not used. With the contrastive term (unless
+    /// `contrastiveTerm` is false), one number is drawn from `rng` to seed the patch locations;
+    /// otherwise `rng` is untouched.
+    public func scores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor, rng: inout RandomGenerator,
+                       contrastiveTerm: Bool = true) -> Tensor {
+        let contrastive = contrastiveTerm ? self.contrastive : nil
+        var locations = RandomGenerator(seed: contrastive == nil ? 0 : rng.next())
         var parts = [Tensor]()
         var start = 0
         while start < x.shape[0] {
@@ -46,6 +78,9 @@ public struct CoupledScores {
             let (xc, e) = (x.rows(chunk), noise.rows(chunk))
             if settings.method == .sds {
                 parts.append(distillation.sds(xc, prompt: target, unconditional: unconditional, timestep: t, noise: e))
+            } else if let contrastive {
+                parts.append(distillation.cds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt, unconditional: unconditional,
+                                              timestep: t, noise: e, contrastive: contrastive, rng: &locations).gradient)
             } else {
                 parts.append(distillation.dds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt,
                                               unconditional: unconditional, timestep: t, noise: e))
@@ -68,11 +103,12 @@ public struct CoupledScores {
     }
 
     /// One direction per particle: `scores` then `couple`, with `t` and the noise drawn from
-    /// `rng` (the timestep first, then the noise, one normal per element of `x`).
+    /// `rng` (the timestep first, then the noise, one normal per element of `x`, then the patch
+    /// locations' seed under the contrastive term).
     public func directions(_ x: Tensor, sources: Tensor, rng: inout RandomGenerator) -> Tensor {
         let t = distillation.drawTimestep(&rng)
         let noise = rng.normal(x.shape)
-        return couple(scores(x, sources: sources, timestep: t, noise: noise), particles: x, timestep: t, noise: noise).directions
+        return couple(scores(x, sources: sources, timestep: t, noise: noise, rng: &rng), particles: x, timestep: t, noise: noise).directions
     }
 }
 

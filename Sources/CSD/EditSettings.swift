@@ -8,8 +8,32 @@ public struct EditSettings: Codable, Equatable, Sendable {
         case sds
         /// Delta Denoising Score, per particle.
         case dds
-        /// DDS scores coupled across particles by the Stein variational update.
+        /// Contrastive Denoising Score, per particle: DDS plus the patch-contrastive term of
+        /// `contrastive` (Nam et al. 2023).
+        case cds
+        /// DDS scores coupled across particles by the Stein variational update; CDS scores when
+        /// `contrastive` is set.
         case csd
+    }
+
+    /// CDS's patch-contrastive (CUT) term on the UNet's up-block self-attention outputs, with the
+    /// CDS repository's defaults (`ContrastiveDenoisingScore`).
+    public struct Contrastive: Codable, Equatable, Sendable {
+        /// `w_cut`, the term's weight against DDS's 1.
+        public var weight: Float = 3
+        /// Locations drawn per layer and patch size.
+        public var patches: Int = 256
+        /// The InfoNCE temperature τ.
+        public var temperature: Float = 0.07
+        /// Diffusers names of the `attn1` layers compared (empty: every one in the up-blocks).
+        public var layers: [String] = []
+
+        public init() {}
+
+        /// Core's score with these options.
+        public var score: ContrastiveDenoisingScore {
+            ContrastiveDenoisingScore(loss: PatchContrastiveLoss(patches: patches, temperature: temperature), weight: weight, layers: layers)
+        }
     }
 
     /// What the CSD kernel compares.
@@ -54,6 +78,9 @@ public struct EditSettings: Codable, Equatable, Sendable {
     public var batchLimit: Int = 8
     /// Particles updated per step, drawn at random (0: all), as the reference does for panoramas.
     public var subset: Int = 0
+    /// The contrastive term: required by `cds`, optional under `csd`, refused by `sds` and `dds`.
+    /// Nil is left out of the JSON, so checkpoints written before the term existed still match.
+    public var contrastive: Contrastive?
 
     public init() {}
 

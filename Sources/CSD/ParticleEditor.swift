@@ -63,7 +63,7 @@ public final class ParticleEditor {
         // Noise for every particle, chosen or not, so a subset edit draws the same numbers whatever it chose.
         let allNoise = rng.normal(particles.shape)
         let noise = chosen.count == particles.shape[0] ? allNoise : allNoise.rows(chosen)
-        let scores = scoring.scores(x, sources: sources, timestep: t, noise: noise)
+        let scores = scoring.scores(x, sources: sources, timestep: t, noise: noise, rng: &rng)
         let steinStarted = DispatchTime.now().uptimeNanoseconds
         let direction: Tensor
         (direction, lastRepulsionRatio) = scoring.couple(scores, particles: x, timestep: t, noise: noise)

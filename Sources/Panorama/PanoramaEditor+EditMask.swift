@@ -28,7 +28,9 @@ extension PanoramaEditor {
             // Moderate noise only: the noisy source still shows what is there, so the prompts
             // disagree on it, and there is too little noise left to imagine new objects in.
             let t = Self.maskTimesteps[draw % Self.maskTimesteps.count]
-            let g = scoring.scores(sources, sources: sources, timestep: t, noise: rng.normal(sources.shape))
+            let noise = rng.normal(sources.shape)
+            // The prompts' disagreement alone: CDS's contrastive term does not say where the edit goes.
+            let g = scoring.scores(sources, sources: sources, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false)
             let differences = layout.origins.indices.map { index -> (index: Int, values: Tensor) in
                 var magnitude = Tensor(zeros: [1, 1, layout.window, layout.window])
                 let item = g.item(index)

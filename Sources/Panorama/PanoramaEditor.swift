@@ -67,7 +67,7 @@ public final class PanoramaEditor {
         let scored = chosen.indices.filter { scoresEveryWindow || touched[chosen[$0]] }
         var direction = Tensor(zeros: x.shape)
         if !scored.isEmpty {
-            direction.setRows(scored, to: scoring.scores(x.rows(scored), sources: sources.rows(scored), timestep: t, noise: noise.rows(scored)))
+            direction.setRows(scored, to: scoring.scores(x.rows(scored), sources: sources.rows(scored), timestep: t, noise: noise.rows(scored), rng: &rng))
             scoredWindows += scored.count
         }
         // The mask weighs each window's score by √m before the coupling and the scattered update by
