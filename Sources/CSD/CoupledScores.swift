@@ -39,7 +39,7 @@ public struct CoupledScores {
     }
 
     /// The contrastive term `settings` ask for, checked against `unet`: `settings.contrastive`
-    /// (CDS's defaults under `cds` when unset); nil under `sds`, `dds` and plain `csd`.
+    /// (CDS's defaults under `cds` when unset); nil under `sds`, `dds` and plain `csd`, and at weight 0.
     static func contrastiveTerm(_ settings: EditSettings, on unet: UNet2DConditionModel) throws -> ContrastiveDenoisingScore? {
         let options: EditSettings.Contrastive
         switch (settings.method, settings.contrastive) {
@@ -59,7 +59,8 @@ public struct CoupledScores {
             let unknown = options.layers.first { !available.contains($0) } ?? ""
             throw InputError("--cut-layers", "'\(unknown)' is not a self-attention layer of the UNet's up-blocks (\(available.first!) … \(available.last!))")
         }
-        return term
+        // At weight 0 the term is left out altogether, so the edit is DDS's to the bit.
+        return options.weight == 0 ? nil : term
     }
 
     /// The scores (directions to ascend, the negative gradients) of particles `x` against their

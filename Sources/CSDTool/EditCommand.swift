@@ -32,6 +32,12 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Timestep weighting: uniform, sds or fantasia3d.") var weighting: String = "uniform"
     @Option(help: "Working size: the short side in pixels (default: the model's own size).") var workingSize: Int?
     @Option(help: "Write a checkpoint every this many steps (0: never); --resume continues from it.") var checkpointEvery: Int = 25
+    @Option(help: "CDS: weight w_cut of the patch-contrastive term against DDS's 1 (default 3 under --method cds; under csd any --cut-* option adds the term: CSD with CDS scores).")
+    var cutWeight: Float?
+    @Option(help: "CDS: patch locations drawn per layer and patch size (default 256).") var cutPatches: Int?
+    @Option(help: "CDS: the contrastive loss's temperature τ (default 0.07).") var cutTemperature: Float?
+    @Option(help: "CDS: the up-block self-attention layers compared, comma-separated diffusers names such as up_blocks.1.attentions.0.transformer_blocks.0.attn1 (default: all).")
+    var cutLayers: String?
     @Flag(help: "Continue an interrupted edit from its checkpoint.") var resume = false
     @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
     var stopAfter: Int?
@@ -50,7 +56,33 @@ struct EditOptions: ParsableArguments {
         guard let o = EditSettings.Optimizer(rawValue: optimizer ?? "sgd") else { throw InputError("--optimizer", "'\(optimizer ?? "")' is not sgd or adam") }
         s.optimizer = o
         (s.timesteps, s.weighting) = (timesteps, weighting)
+        s.contrastive = try contrastive(method: method)
         return s
+    }
+
+    /// The contrastive term the `--cut-*` options ask for: CDS's defaults under `cds`, the
+    /// options' values under `cds` or `csd`; nil when none is given under `csd`. Given under
+    /// another method, they are refused.
+    func contrastive(method: EditSettings.Method) throws -> EditSettings.Contrastive? {
+        let given: [(String, Bool)] = [("--cut-weight", cutWeight != nil), ("--cut-patches", cutPatches != nil),
+                                       ("--cut-temperature", cutTemperature != nil), ("--cut-layers", cutLayers != nil)]
+        let named = given.first { $0.1 }?.0
+        switch method {
+        case .cds: break
+        case .csd: guard named != nil else { return nil }
+        case .sds, .dds:
+            if let named { throw InputError(named, "applies to --method cds or csd, not \(method.rawValue)") }
+            return nil
+        }
+        var c = EditSettings.Contrastive()
+        if let cutWeight { c.weight = cutWeight }
+        if let cutPatches { c.patches = cutPatches }
+        if let cutTemperature { c.temperature = cutTemperature }
+        if let cutLayers {
+            c.layers = cutLayers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !c.layers.isEmpty else { throw InputError("--cut-layers", "names no layer") }
+        }
+        return c
     }
 
     /// Checks the prompts and that `output` has the extension `ext`, goes into an existing folder
@@ -87,12 +119,12 @@ struct EditImage: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "image", abstract: "Edit one image (PNG, JPEG or anything FFmpeg reads).")
     @Argument(help: "Input image.") var input: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String
-    @Option(help: "sds or dds.") var method: String = "dds"
+    @Option(help: "sds, dds, or cds (DDS plus CDS's patch-contrastive term, which keeps the source's structure).") var method: String = "dds"
     @OptionGroup var options: EditOptions
 
     func run() throws {
         try CSDCommand.reportingInputErrors {
-            guard let m = EditSettings.Method(rawValue: method), m != .csd else { throw InputError("--method", "'\(method)' is not sds or dds") }
+            guard let m = EditSettings.Method(rawValue: method), m != .csd else { throw InputError("--method", "'\(method)' is not sds, dds or cds") }
             try options.check(input: input, output: output, ext: "png")
             let settings = try options.settings(method: m)
             var configuration = ImageEditor.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
@@ -112,7 +144,7 @@ struct EditVideo: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "video", abstract: "Edit a video so the edit agrees from frame to frame.")
     @Argument(help: "Input video (any container and codec FFmpeg reads).") var input: String
     @Option(name: .shortAndLong, help: "Output .mp4 (H.264).") var output: String
-    @Option(help: "csd (frames coupled) or dds (frames edited independently).") var method: String = "csd"
+    @Option(help: "csd (frames coupled), dds (frames edited independently) or cds (independently, DDS plus CDS's patch-contrastive term).") var method: String = "csd"
     @Option(help: "Frames edited together.") var window: Int = 12
     @Option(help: "Frames a window shares with the previous one (held fixed, as extra particles).") var overlap: Int = 2
     @Option(help: "Kernel normalisation: kernelRowSum or particleCount.") var normalization: String = "kernelRowSum"
@@ -125,7 +157,7 @@ struct EditVideo: ParsableCommand {
 
     func run() throws {
         try CSDCommand.reportingInputErrors {
-            guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd or dds") }
+            guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd, dds or cds") }
             try options.check(input: input, output: output, ext: "mp4")
             if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
             var configuration = VideoEditor.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
@@ -167,7 +199,7 @@ struct EditPanorama: ParsableCommand {
         discussion: "--wrap treats the left and right edges as adjacent (a 360° image): windows cross the edge. It is the user's statement that the image is a full turn; any width is accepted.")
     @Argument(help: "Input panorama (PNG or anything FFmpeg reads).") var input: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String
-    @Option(help: "csd (windows coupled) or dds (windows averaged, MultiDiffusion-style).") var method: String = "csd"
+    @Option(help: "csd (windows coupled), dds (windows averaged, MultiDiffusion-style) or cds (averaged, DDS plus CDS's patch-contrastive term).") var method: String = "csd"
     @Option(help: "Window side in working-size pixels (default: the model's size).") var window: Int?
     @Option(help: "Window stride in working-size pixels (default: a quarter of the window).") var stride: Int?
     @Option(help: "Windows per step, drawn at random (0: all).") var batch: Int = 0
@@ -180,7 +212,7 @@ struct EditPanorama: ParsableCommand {
 
     func run() throws {
         try CSDCommand.reportingInputErrors {
-            guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd or dds") }
+            guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd, dds or cds") }
             try options.check(input: input, output: output, ext: "png")
             guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
             var configuration = PanoramaEditor.Configuration(sourcePrompt: options.source, targetPrompt: options.target)

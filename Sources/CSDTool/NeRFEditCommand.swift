@@ -12,7 +12,7 @@ struct NeRFEdit: ParsableCommand {
     @Argument(help: "Field written by `csd nerf fit`.") var field: String
     @Option(help: "The scene the field was fitted to (its cameras are the views edited).") var scene: String
     @Option(name: .shortAndLong, help: "Edited field (.safetensors).") var output: String
-    @Option(help: "csd (views coupled), dds (views on their own), dataset-update (Instruct-NeRF2NeRF's recipe with DDS) or dataset-update-csd.")
+    @Option(help: "csd (views coupled), dds (views on their own), cds (on their own, DDS plus CDS's patch-contrastive term), dataset-update (Instruct-NeRF2NeRF's recipe with DDS) or dataset-update-csd.")
     var method: String = "csd"
     @Option(help: "Views rendered and scored per step, drawn at random (0: all).") var views: Int = 8
     @Option(help: "Leave every Kth camera out of the edit, as `csd nerf fit` left it out of the fit (0: none).") var holdOut: Int = 8
@@ -29,7 +29,7 @@ struct NeRFEdit: ParsableCommand {
     /// The settings the options give, checked.
     func settings() throws -> NeRFEditSettings {
         guard let m = NeRFEditSettings.Method(rawValue: method) else {
-            throw InputError("--method", "'\(method)' is not csd, dds, dataset-update or dataset-update-csd")
+            throw InputError("--method", "'\(method)' is not csd, dds, cds, dataset-update or dataset-update-csd")
         }
         guard options.optimizer == nil else { throw InputError("--optimizer", "a NeRF edit moves the field by Adam; the option does not apply") }
         var s = NeRFEditSettings()

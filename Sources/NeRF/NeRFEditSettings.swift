@@ -11,6 +11,8 @@ public struct NeRFEditSettings: Codable, Equatable, Sendable {
         case csd
         /// The same with every view's score on its own.
         case dds
+        /// Every view on its own, its score DDS plus CDS's patch-contrastive term.
+        case cds
         /// Instruct-NeRF2NeRF's recipe with DDS edits: the field keeps fitting its training
         /// images while, every `replaceEvery` steps, some of them are replaced by per-view DDS
         /// edits of the field's current renders.
@@ -19,7 +21,13 @@ public struct NeRFEditSettings: Codable, Equatable, Sendable {
         case datasetUpdateCSD = "dataset-update-csd"
 
         /// The coupling of the views' scores this method uses.
-        public var coupling: EditSettings.Method { self == .csd || self == .datasetUpdateCSD ? .csd : .dds }
+        public var coupling: EditSettings.Method {
+            switch self {
+            case .csd, .datasetUpdateCSD: return .csd
+            case .cds: return .cds
+            case .dds, .datasetUpdate: return .dds
+            }
+        }
         public var updatesDataset: Bool { self == .datasetUpdate || self == .datasetUpdateCSD }
     }
 

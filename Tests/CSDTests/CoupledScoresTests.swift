@@ -80,6 +80,7 @@ import Testing
         off.weight = 0
         var zero = RandomGenerator(seed: 11)
         #expect(try scoring(.cds, contrastive: off).scores(x, sources: sources, timestep: 300, noise: noise, rng: &zero) == ddsScores)
+        #expect(zero.state == RandomGenerator(seed: 11).state, "at weight 0 nothing is drawn, so the edit is DDS's")
 
         var d = RandomGenerator(seed: 11)
         let coupled = try scoring(.csd, contrastive: options)

@@ -156,6 +156,23 @@ import Video
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == ["a.png", "a.png.step0002.png", "a.png.step0004.png"])
     }
 
+    /// `--method cds` changes the edit through its term's weight: at `--cut-weight 0` it writes
+    /// DDS's bytes, at the default it writes others; a video's CSD takes CDS scores with a `--cut-*` option.
+    @Test func cdsEditsDifferFromDDSThroughTheContrastiveWeight() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, extra) in [("dds", ["--method", "dds"]), ("cds", ["--method", "cds"]), ("cds0", ["--method", "cds", "--cut-weight", "0"])] {
+            let r = try CommandRunner.run(["edit", "image", Self.sample, "-o", "\(dir)/\(name).png"] + extra + commonOptions(steps: 2))
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let image = { (name: String) in FileManager.default.contents(atPath: "\(dir)/\(name).png") }
+        #expect(image("dds") != nil && image("dds") == image("cds0"))
+        #expect(image("cds") != image("dds"))
+        let video = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/v.mp4", "--method", "csd", "--cut-weight", "3",
+                                           "--window", "3", "--overlap", "1"] + commonOptions(steps: 1))
+        #expect(video.status == 0, "\(video.stderr)")
+    }
+
     /// A WAV file: FFmpeg reads it, but it has no video stream.
     static func wav() -> Data {
         var d = Data("RIFF".utf8)
@@ -185,6 +202,12 @@ import Video
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--model", Self.model, "--source", "a", "--target", "b", "--working-size", "0"], "--working-size"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--model", Self.model, "--source", "a", "--target", "b", "--working-size", "100000"], "--working-size"),
             (["edit", "image", "\(dir)/missing.png", "-o", "\(dir)/o.png"] + commonOptions(), "no such file"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--method", "dds", "--cut-weight", "3"] + commonOptions(), "--cut-weight"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--method", "cds", "--cut-temperature", "0"] + commonOptions(), "--cut-temperature"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--method", "csd", "--cut-patches", "0"] + commonOptions(), "--cut-patches"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--method", "cds", "--cut-layers", "up_blocks.7.attn1"] + commonOptions(), "not a self-attention layer"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--method", "cds", "--cut-layers", ","] + commonOptions(), "--cut-layers"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--method", "csd"] + commonOptions(), "is not sds, dds or cds"),
         ]
         for (arguments, message) in cases {
             let r = try CommandRunner.run(arguments)
