@@ -190,6 +190,15 @@ public final class SceneAnalyser: @unchecked Sendable {
         return ObjectColor.allCases[best]
     }
 
+    /// The pixels `judge` reads as some object's colour (under the ground and time the image
+    /// shows): the objects' silhouettes as the analyser sees them.
+    public func objectMask(_ image: RGBImage) -> [Bool] {
+        precondition(image.width == size && image.height == size, "SceneAnalyser: built for \(size)x\(size) images")
+        let pixels = Self.pixels(of: image)
+        let found = locateObject(pixels)
+        return classify(pixels, time: found.time, ground: found.ground).map { $0 >= 0 }
+    }
+
     /// Ground, time and the dominant object region of an image's pixels.
     func locateObject(_ pixels: [SIMD3<Float>]) -> ObjectLocation {
         let n = size * size

@@ -109,6 +109,28 @@ import Testing
     }
 }
 
+@Suite struct EvalStructureCommandTests {
+    /// DDS and CDS on images and four ways on a video, in one JSON object; the ideal edit, measured
+    /// the same way, succeeds everywhere and keeps the source's silhouettes, and the unedited
+    /// source succeeds nowhere: the figures can tell an edit from none.
+    @Test func measuresDDSAndCDSAgainstTheIdealEdit() throws {
+        let r = try CommandRunner.run(["eval", "structure", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--seeds", "1", "--frames", "2",
+                                       "--steps", "1", "--size", "64", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let images = try #require(object["images"] as? [String: [String: Double]])
+        #expect(Set(images.keys) == ["unedited", "dds", "cds", "ideal"])
+        #expect(images["ideal"]!["success"] == 1 && images["ideal"]!["silhouette_iou"]! >= 0.9)
+        #expect(images["unedited"]!["success"] == 0 && images["unedited"]!["psnr_to_ideal"]! < 25)
+        for name in ["dds", "cds"] { #expect(images[name]!["seconds_per_step"]! > 0 && (0...1).contains(images[name]!["silhouette_iou"]!)) }
+        let video = try #require(object["video"] as? [String: [String: Double]])
+        #expect(Set(video.keys) == ["unedited", "dds", "cds", "csd", "csd+cds"])
+        #expect(object["cds_gain_db"] is Double && object["cds_step_cost"] is Double)
+        let bad = try CommandRunner.run(["eval", "structure", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--seeds", "0"])
+        #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("--seeds"), "\(bad.stderr)")
+    }
+}
+
 @Suite struct EvalPanoramaCommandTests {
     /// By default the four benchmark scenes, each reported, and their means.
     @Test func comparesThreeWaysOfEditingPanoramasOnTheBenchmarkScenes() throws {
