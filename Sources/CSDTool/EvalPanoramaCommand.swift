@@ -43,6 +43,8 @@ struct EvalPanorama: ParsableCommand {
     @Flag(help: "CSD and averaging take a tiling of windows side by side, shifted by one stride each step, instead of --batch random windows.") var tiling = false
     @Option(help: "Turn the camera of every panorama by this many pixels (the picture rolled left), so the objects fall elsewhere on the windows' grid; repeat to measure every scene at each turn (default: 0).")
     var turn: [Int] = []
+    @Option(help: "Add CDS's patch-contrastive term at this weight w_cut to every method's scores: CSD then couples CDS scores, and averaging and independent windows edit by CDS (default: none).")
+    var cutWeight: Float?
     @Flag(help: "Print one JSON object.") var json = false
 
     @OptionGroup var console: ConsoleOptions
@@ -84,7 +86,7 @@ struct EvalPanorama: ParsableCommand {
                 }
             }
             var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seeds": seeds,
-                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "turns": turns, "scenes": reports]
+                                         "bandwidth_scale": bandwidthScale, "kernel": kernel, "cut_weight": cutWeight.map(Double.init) ?? 0, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "turns": turns, "scenes": reports]
             // Over all scenes (with every seed, at every turn): mean seam error and style spread, edit
             // success pooled over the judged windows, total seconds.
             for name in Self.methodNames.filter(chosen.contains) + ["ideal"] {
@@ -286,6 +288,11 @@ struct EvalPanorama: ParsableCommand {
             settings.bandwidthScale = bandwidthScale
             settings.kernelInput = kernelInput
             settings.timesteps = timesteps
+            if let cutWeight {
+                if method == .dds { settings.method = .cds }
+                settings.contrastive = EditSettings.Contrastive()
+                settings.contrastive!.weight = cutWeight
+            }
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
             let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: stride == window ? .all : (tiling ? .shiftedTiling : .random(batch)),
                                             sourcePrompt: before.caption, targetPrompt: after.caption)

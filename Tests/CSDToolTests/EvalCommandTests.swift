@@ -132,6 +132,21 @@ import Testing
 }
 
 @Suite struct EvalPanoramaCommandTests {
+    /// `--cut-weight` gives CSD CDS scores: the figures move, and the weight is reported.
+    @Test func theContrastiveTermChangesTheCSDPanoramaEdit() throws {
+        let base = ["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "2", "--methods", "csd",
+                    "--source-caption", "a red ball on grass", "--target-caption", "a red ball on snow", "--json"]
+        var changes = [Double]()
+        for extra in [[], ["--cut-weight", "3"]] {
+            let r = try CommandRunner.run(base + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            #expect(object["cut_weight"] as? Double == (extra.isEmpty ? 0 : 3))
+            changes.append(try #require((object["csd"] as? [String: Double])?["mean_change"]))
+        }
+        #expect(changes[0] != changes[1])
+    }
+
     /// By default the four benchmark scenes, each reported, and their means.
     @Test func comparesThreeWaysOfEditingPanoramasOnTheBenchmarkScenes() throws {
         let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1", "--json"])
