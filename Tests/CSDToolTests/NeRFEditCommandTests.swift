@@ -12,7 +12,7 @@ import Video
 
     /// `csd nerf edit` writes the edited field, an orbit and a contact sheet; stopped and resumed
     /// it writes the bytes of an edit never stopped; the field renders back.
-    @Test(arguments: ["csd", "dataset-update"])
+    @Test(arguments: ["csd", "cds", "dataset-update"])
     func editsAFieldAndResumesToTheSameBytes(method: String) throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -51,6 +51,7 @@ import Video
             (base + ["--source", "a red ball on grass", "--target", ""] + out, "--target"),
             (base + prompts + out + ["--method", "sds"], "--method"),
             (base + prompts + out + ["--optimizer", "adam"], "--optimizer"),
+            (base + prompts + out + ["--method", "dataset-update", "--cut-weight", "3"], "--cut-weight"),
             (base + prompts + out + ["--views=-2"], "--views"),
             (base + prompts + ["-o", "\(dir)/e.png"], "e.png"),
             (base + prompts + out + ["--orbit", "\(dir)/o.gif"], "o.gif"),
