@@ -57,8 +57,9 @@ final class AudioPassthrough {
         avformat_close_input(&input)
     }
 
-    /// Writes every audio packet that starts at or before `seconds` into `format`.
-    func copy(upTo seconds: Double, into format: UnsafeMutablePointer<AVFormatContext>, destination: String) throws {
+    /// Writes every audio packet that starts at or before `seconds` (on the output's clock, which
+    /// is the input's less `shift` seconds) into `format`, its times less `shift`.
+    func copy(upTo seconds: Double, shiftedBy shift: Double, into format: UnsafeMutablePointer<AVFormatContext>, destination: String) throws {
         guard let input, let packet else { return }
         while !ended {
             if !holdsPacket {
@@ -67,7 +68,12 @@ final class AudioPassthrough {
                 holdsPacket = true
             }
             let stamp = packet.pointee.pts != csd_av_nopts_value() ? packet.pointee.pts : packet.pointee.dts
-            if stamp != csd_av_nopts_value(), Double(stamp) * Double(inputTimeBase.num) / Double(inputTimeBase.den) > seconds { return }
+            if stamp != csd_av_nopts_value(), Double(stamp) * Double(inputTimeBase.num) / Double(inputTimeBase.den) - shift > seconds { return }
+            if shift > 0 {
+                let offset = Int64((shift * Double(inputTimeBase.den) / Double(inputTimeBase.num)).rounded())
+                if packet.pointee.pts != csd_av_nopts_value() { packet.pointee.pts -= offset }
+                if packet.pointee.dts != csd_av_nopts_value() { packet.pointee.dts -= offset }
+            }
             av_packet_rescale_ts(packet, inputTimeBase, output.pointee.time_base)
             packet.pointee.stream_index = output.pointee.index
             packet.pointee.pos = -1

@@ -61,7 +61,10 @@ public struct VideoEditor {
                 try? FileManager.default.removeItem(atPath: "\(finishedWindows)/\(name)")   // a killed write's temporary
             }
         }
-        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, audioFrom: input)
+        // Rotation is applied to the frames, so the pixel's shape turns with them.
+        let aspect = reader.rotation % 180 == 0 ? reader.sampleAspectRatio : (reader.sampleAspectRatio.height, reader.sampleAspectRatio.width)
+        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, audioFrom: input,
+                                     sampleAspectRatio: aspect, colour: reader.colour, startTime: reader.startTime)
         if let note = writer.audioNote { warn(note) }
         var (written, sheetTop, sheetBottom) = (0, [RGBImage](), [RGBImage]())
         let sheetEvery = max(1, plannedFrames / 8)

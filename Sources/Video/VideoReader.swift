@@ -20,6 +20,13 @@ public final class VideoReader {
     public let rotation: Int
     /// Frames the container announces (0 when it does not say).
     public let announcedFrameCount: Int
+    /// The shape of a stored pixel, width : height (1:1 when square or unsaid; 16:15 for PAL 4:3).
+    public let sampleAspectRatio: (width: Int, height: Int)
+    /// The stream's colour tags; frames are converted to RGB with its matrix and range.
+    public let colour: VideoColour
+    /// When the content starts, in seconds (the container's start time; 0 when it does not say):
+    /// an MPEG-TS clip may start at 1.4 s.
+    public let startTime: Double
 
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
@@ -81,6 +88,11 @@ public final class VideoReader {
         let rate = stream.pointee.avg_frame_rate
         frameRate = rate.den > 0 && rate.num > 0 ? Double(rate.num) / Double(rate.den) : 25
         announcedFrameCount = Int(stream.pointee.nb_frames)
+        let aspect = av_guess_sample_aspect_ratio(context, stream, nil)
+        sampleAspectRatio = aspect.num > 0 && aspect.den > 0 && aspect.num <= 1000 && aspect.den <= 1000 ? (Int(aspect.num), Int(aspect.den)) : (1, 1)
+        colour = VideoColour(stream.pointee.codecpar)
+        let start = context.pointee.start_time
+        startTime = start == csd_av_nopts_value() ? 0 : Double(start) / Double(AV_TIME_BASE)
         packet = av_packet_alloc()
         frame = av_frame_alloc()
     }
@@ -149,6 +161,8 @@ public final class VideoReader {
         scaler = sws_getCachedContext(scaler, Int32(w), Int32(h), AVPixelFormat(frame.pointee.format), Int32(w), Int32(h),
                                       AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
         guard let scaler else { throw InputError(path, "cannot convert pixel format \(frame.pointee.format) to RGB") }
+        let pixelFormat = AVPixelFormat(frame.pointee.format)
+        setColourConversion(scaler, yuv: pixelFormat, matrix: colour.conversionMatrix(height: h), fullRange: colour.isFullRange(pixelFormat: pixelFormat), toYUV: false)
         // swscale's vector code may write past the end of a row, so it gets rows aligned to 64
         // bytes and 64 spare bytes at the end; the rows are then packed. (Packed rows of an
         // unaligned width let it overrun the buffer: heap corruption found by fuzzing.)

@@ -19,6 +19,10 @@ public final class VideoWriter {
     private var lastPTS: Int64 = -1
     private var finished = false
     private var audio: AudioPassthrough?
+    /// The colour tags written and the matrix frames are converted with.
+    public let colour: VideoColour
+    /// Subtracted from every frame's and audio packet's time, so the output starts at 0.
+    private let startTime: Double
     /// Why the audio of `audioFrom` was left out (its codec does not fit an MP4), or nil.
     public private(set) var audioNote: String?
     /// Whether an audio stream is being copied.
@@ -29,8 +33,17 @@ public final class VideoWriter {
     /// `rotation` (clockwise degrees, a multiple of 90) is stored as display-matrix metadata, as
     /// phones do; frames are given as stored, before that rotation. `audioFrom` names a media
     /// file whose best audio stream is copied untouched (no re-encoding), when it has one.
-    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, rotation: Int = 0, audioFrom: String? = nil) throws {
+    /// `sampleAspectRatio` is the stored pixel's shape (width : height). `colour`'s primaries and
+    /// transfer are tagged as given; its matrix (or, unsaid, the one players guess for the
+    /// height) is tagged and converted with, in limited range. `startTime` (seconds) is taken from
+    /// every frame's time and from the copied audio's, so the output starts where the content does.
+    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, rotation: Int = 0, audioFrom: String? = nil,
+                sampleAspectRatio: (width: Int, height: Int) = (1, 1), colour: VideoColour = .unspecified, startTime: Double = 0) throws {
         self.path = path
+        var tags = colour
+        (tags.matrix, tags.range) = (colour.conversionMatrix(height: height), 1)
+        self.colour = tags
+        self.startTime = startTime.isFinite ? max(0, startTime) : 0
         (self.width, self.height, self.frameRate) = (width, height, frameRate)
         guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw InputError(path, "absurd frame size \(width)x\(height)") }
         guard frameRate > 0 && frameRate <= 1000 else { throw InputError(path, "frame rate \(frameRate) is not between 0 and 1000") }
@@ -54,6 +67,17 @@ public final class VideoWriter {
         // 4:2:0 needs even sides; odd sizes keep full chroma instead of losing a row or column.
         codec.pointee.pix_fmt = width % 2 == 0 && height % 2 == 0 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P
         codec.pointee.time_base = Self.clock
+        let (sarWidth, sarHeight) = sampleAspectRatio
+        if sarWidth > 0, sarHeight > 0, sarWidth != sarHeight {
+            var reduced = AVRational()
+            _ = av_reduce(&reduced.num, &reduced.den, Int64(sarWidth), Int64(sarHeight), 1000)
+            codec.pointee.sample_aspect_ratio = reduced
+            stream.pointee.sample_aspect_ratio = reduced
+        }
+        codec.pointee.color_primaries = AVColorPrimaries(UInt32(max(0, tags.primaries)))
+        codec.pointee.color_trc = AVColorTransferCharacteristic(UInt32(max(0, tags.transfer)))
+        codec.pointee.colorspace = AVColorSpace(UInt32(tags.matrix))
+        codec.pointee.color_range = AVCOL_RANGE_MPEG
         codec.pointee.framerate = AVRational(num: Int32((frameRate * 1000).rounded()), den: 1000)
         if (context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0 {
             codec.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER)
@@ -119,6 +143,7 @@ public final class VideoWriter {
         guard av_frame_make_writable(frame) >= 0 else { throw InputError(path, "cannot write a frame") }
         scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
                                       codec.pointee.pix_fmt, SWS_BICUBIC, nil, nil, nil)
+        setColourConversion(scaler, yuv: codec.pointee.pix_fmt, matrix: colour.matrix, fullRange: false, toYUV: true)
         image.pixels.withUnsafeBufferPointer { buffer in
             var source: [UnsafePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
             var strides: [Int32] = [Int32(width * 3), 0, 0, 0]
@@ -130,7 +155,7 @@ public final class VideoWriter {
                 }
             }
         }
-        let seconds = time ?? Double(frameIndex) / frameRate
+        let seconds = time.map { $0 - startTime } ?? Double(frameIndex) / frameRate
         var pts = Int64((seconds * Double(Self.clock.den)).rounded())
         if pts <= lastPTS { pts = lastPTS + 1 }
         lastPTS = pts
@@ -138,7 +163,7 @@ public final class VideoWriter {
         frameIndex += 1
         try encode(frame)
         if let audio, let format {
-            do { try audio.copy(upTo: seconds, into: format, destination: path) } catch { close(); throw error }
+            do { try audio.copy(upTo: seconds, shiftedBy: startTime, into: format, destination: path) } catch { close(); throw error }
         }
     }
 
@@ -164,7 +189,7 @@ public final class VideoWriter {
         try encode(nil)
         guard let format else { return }
         if let audio {
-            do { try audio.copy(upTo: .infinity, into: format, destination: path) } catch { close(); throw error }
+            do { try audio.copy(upTo: .infinity, shiftedBy: startTime, into: format, destination: path) } catch { close(); throw error }
         }
         self.audio = nil
         let code = av_write_trailer(format)
