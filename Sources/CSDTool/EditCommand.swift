@@ -152,6 +152,8 @@ struct EditVideo: ParsableCommand {
     @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
     @Option(help: "Frames of a window updated per step, drawn at random (0: all).") var subset: Int = 0
     @Option(help: "Write a strip of source and edited frames here.") var contactSheet: String?
+    @Option(help: "x264's constant rate factor of the output: 0 (lossless) to 51, lower is better.") var crf: Int = 18
+    @Option(help: "x264's preset: ultrafast … placebo (slower gives smaller files at the same --crf).") var preset: String = "fast"
     @Flag(help: "Print one JSON object: where the edit's time went.") var json = false
     @OptionGroup var options: EditOptions
 
@@ -168,6 +170,7 @@ struct EditVideo: ParsableCommand {
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             configuration.settings.kernelInput = k
             (configuration.window, configuration.overlap, configuration.workingSize, configuration.contactSheet) = (window, overlap, options.workingSize, contactSheet)
+            (configuration.crf, configuration.preset) = (crf, preset)
             configuration = try configuration.validated()
             _ = try VideoReader(path: input)   // the input is checked before the model loads
             BLAS.prepare()

@@ -17,6 +17,12 @@ extension VideoEditor {
         public var workingSize: Int?
         /// Also write a strip of source and edited frames here (PNG).
         public var contactSheet: String?
+        /// x264's constant rate factor: 0 (lossless) to 51, lower is better.
+        public var crf = 18
+        /// x264's speed/size preset.
+        public var preset = "fast"
+        /// The presets x264 knows.
+        public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
 
         public init(sourcePrompt: String, targetPrompt: String) {
             (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt)
@@ -28,6 +34,8 @@ extension VideoEditor {
         public func validated() throws -> Configuration {
             guard window >= 1, overlap >= 0, overlap < window else { throw InputError("--overlap", "must be at least 0 and less than --window") }
             guard settings.subset >= 0 else { throw InputError("--subset", "must be 0 or more") }
+            guard (0...51).contains(crf) else { throw InputError("--crf", "must be between 0 (lossless) and 51") }
+            guard Self.presets.contains(preset) else { throw InputError("--preset", "'\(preset)' is not one of \(Self.presets.joined(separator: ", "))") }
             return self
         }
     }

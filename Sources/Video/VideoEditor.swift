@@ -63,7 +63,7 @@ public struct VideoEditor {
         }
         // Rotation is applied to the frames, so the pixel's shape turns with them.
         let aspect = reader.rotation % 180 == 0 ? reader.sampleAspectRatio : (reader.sampleAspectRatio.height, reader.sampleAspectRatio.width)
-        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, audioFrom: input,
+        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, crf: c.crf, preset: c.preset, audioFrom: input,
                                      sampleAspectRatio: aspect, colour: reader.colour, startTime: reader.startTime)
         if let note = writer.audioNote { warn(note) }
         var (written, sheetTop, sheetBottom) = (0, [RGBImage](), [RGBImage]())

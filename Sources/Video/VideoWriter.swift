@@ -29,7 +29,8 @@ public final class VideoWriter {
     public var copiesAudio: Bool { audio != nil }
     static let clock = AVRational(num: 1, den: 90_000)
 
-    /// Opens `path` for `width`×`height` frames at `frameRate`; `crf` is x264's quality (lower is better).
+    /// Opens `path` for `width`×`height` frames at `frameRate`; `crf` is x264's quality (0...51,
+    /// lower is better) and `preset` its speed/size trade-off.
     /// `rotation` (clockwise degrees, a multiple of 90) is stored as display-matrix metadata, as
     /// phones do; frames are given as stored, before that rotation. `audioFrom` names a media
     /// file whose best audio stream is copied untouched (no re-encoding), when it has one.
@@ -37,7 +38,7 @@ public final class VideoWriter {
     /// transfer are tagged as given; its matrix (or, unsaid, the one players guess for the
     /// height) is tagged and converted with, in limited range. `startTime` (seconds) is taken from
     /// every frame's time and from the copied audio's, so the output starts where the content does.
-    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, rotation: Int = 0, audioFrom: String? = nil,
+    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, preset: String = "fast", rotation: Int = 0, audioFrom: String? = nil,
                 sampleAspectRatio: (width: Int, height: Int) = (1, 1), colour: VideoColour = .unspecified, startTime: Double = 0) throws {
         self.path = path
         var tags = colour
@@ -47,6 +48,7 @@ public final class VideoWriter {
         (self.width, self.height, self.frameRate) = (width, height, frameRate)
         guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw InputError(path, "absurd frame size \(width)x\(height)") }
         guard frameRate > 0 && frameRate <= 1000 else { throw InputError(path, "frame rate \(frameRate) is not between 0 and 1000") }
+        guard (0...51).contains(crf) else { throw InputError(path, "x264's crf \(crf) is not between 0 and 51") }
         try AtomicFile.checkDestination(path)
         temporary = AtomicFile.temporaryPath(for: path)
         av_log_set_level(AV_LOG_QUIET)
@@ -82,7 +84,7 @@ public final class VideoWriter {
         if (context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0 {
             codec.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER)
         }
-        av_opt_set(codec.pointee.priv_data, "preset", "fast", 0)
+        guard av_opt_set(codec.pointee.priv_data, "preset", preset, 0) >= 0 else { close(); throw InputError(path, "x264 has no preset '\(preset)'") }
         av_opt_set(codec.pointee.priv_data, "crf", "\(crf)", 0)
         var code = avcodec_open2(codec, encoder, nil)
         guard code >= 0 else { close(); throw InputError(path, "cannot open the H.264 encoder (\(ffmpegMessage(code)))") }

@@ -208,6 +208,9 @@ import Video
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--method", "cds", "--cut-layers", "up_blocks.7.attn1"] + commonOptions(), "not a self-attention layer"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--method", "cds", "--cut-layers", ","] + commonOptions(), "--cut-layers"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--method", "csd"] + commonOptions(), "is not sds, dds or cds"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--crf", "52"] + commonOptions(), "--crf"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--crf=-1"] + commonOptions(), "--crf"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--preset", "warp"] + commonOptions(), "--preset"),
         ]
         for (arguments, message) in cases {
             let r = try CommandRunner.run(arguments)

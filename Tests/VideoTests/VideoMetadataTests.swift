@@ -92,4 +92,24 @@ import Testing
         let frames = try edited.readAll()
         #expect(frames.count == 4 && abs(frames[0].time) < 0.01 && abs(frames[3].time - 0.3) < 0.01, "\(frames.map(\.time))")
     }
+
+    /// `crf` and `preset` reach x264: a lower crf writes a larger file, another preset other bytes.
+    @Test func theEncodersQualityAndPresetTakeEffect() throws {
+        let dir = scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = RandomGenerator(seed: 3)
+        let frames = (0..<4).map { _ in RGBImage(width: 64, height: 48, pixels: (0..<(64 * 48 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }) }
+        var sizes = [String: Int]()
+        for (name, crf, preset) in [("fine", 10, "fast"), ("coarse", 40, "fast"), ("slow", 10, "veryslow")] {
+            let writer = try VideoWriter(path: "\(dir)/\(name).mp4", width: 64, height: 48, frameRate: 10, crf: crf, preset: preset)
+            for f in frames { try writer.append(f) }
+            try writer.finish()
+            sizes[name] = try FileManager.default.attributesOfItem(atPath: "\(dir)/\(name).mp4")[.size] as? Int
+        }
+        #expect(sizes["fine"]! > 2 * sizes["coarse"]!, "\(sizes)")
+        #expect(FileManager.default.contents(atPath: "\(dir)/fine.mp4") != FileManager.default.contents(atPath: "\(dir)/slow.mp4"))
+        #expect(throws: InputError.self) { try VideoWriter(path: "\(dir)/bad.mp4", width: 64, height: 48, frameRate: 10, crf: 60) }
+        #expect(throws: InputError.self) { try VideoWriter(path: "\(dir)/bad.mp4", width: 64, height: 48, frameRate: 10, preset: "warp") }
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/bad.mp4"))
+    }
 }
