@@ -17,9 +17,14 @@ public struct EditOutputFiles: Sendable {
 
     public var checkpoints: [String] { [checkpoint, windowCheckpoint, finishedWindows] }
 
-    /// Checks that `output` has the extension `ext`, goes into an existing folder and is not `input`.
-    public static func check(input: String, output: String, ext: String) throws {
-        guard output.lowercased().hasSuffix(".\(ext)") else { throw InputError(output, "the output must be a .\(ext) file") }
+    /// Checks that `output` has one of the `extensions` (lower case, without the dot), goes
+    /// into an existing folder and is not `input`.
+    public static func check(input: String, output: String, extensions: [String]) throws {
+        guard extensions.contains(where: { output.lowercased().hasSuffix(".\($0)") }) else {
+            let names = extensions.map { "." + $0 }
+            let list = names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " or " + names.last!
+            throw InputError(output, "the output must be a \(list) file")
+        }
         try AtomicFile.checkDestination(output)
         guard URL(fileURLWithPath: input).standardized.path != URL(fileURLWithPath: output).standardized.path else {
             throw InputError(output, "would overwrite the input")

@@ -85,11 +85,11 @@ struct EditOptions: ParsableArguments {
         return c
     }
 
-    /// Checks the prompts and that `output` has the extension `ext`, goes into an existing folder
-    /// and is not the input.
-    func check(input: String, output: String, ext: String) throws {
+    /// Checks the prompts and that `output` has one of the extensions `ext`, goes into an
+    /// existing folder and is not the input.
+    func check(input: String, output: String, ext: String...) throws {
         try checkPrompts()
-        try EditOutputFiles.check(input: input, output: output, ext: ext)
+        try EditOutputFiles.check(input: input, output: output, extensions: ext)
     }
 
     func checkPrompts() throws {
@@ -143,7 +143,7 @@ struct EditImage: ParsableCommand {
 struct EditVideo: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "video", abstract: "Edit a video so the edit agrees from frame to frame.")
     @Argument(help: "Input video (any container and codec FFmpeg reads).") var input: String
-    @Option(name: .shortAndLong, help: "Output .mp4 (H.264).") var output: String
+    @Option(name: .shortAndLong, help: "Output .mp4, .m4v, .mov or .mkv (H.264; audio and subtitle streams copied, each one the container can hold).") var output: String
     @Option(help: "csd (frames coupled), dds (frames edited independently) or cds (independently, DDS plus CDS's patch-contrastive term).") var method: String = "csd"
     @Option(help: "Frames edited together.") var window: Int = 12
     @Option(help: "Frames a window shares with the previous one (held fixed, as extra particles).") var overlap: Int = 2
@@ -160,7 +160,7 @@ struct EditVideo: ParsableCommand {
     func run() throws {
         try CSDCommand.reportingInputErrors {
             guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd, dds or cds") }
-            try options.check(input: input, output: output, ext: "mp4")
+            try options.check(input: input, output: output, ext: "mp4", "m4v", "mov", "mkv")
             if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
             var configuration = VideoEditor.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
             configuration.settings = try options.settings(method: m)

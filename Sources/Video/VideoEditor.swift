@@ -65,7 +65,7 @@ public struct VideoEditor {
         let aspect = reader.rotation % 180 == 0 ? reader.sampleAspectRatio : (reader.sampleAspectRatio.height, reader.sampleAspectRatio.width)
         let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, crf: c.crf, preset: c.preset, audioFrom: input,
                                      sampleAspectRatio: aspect, colour: reader.colour, startTime: reader.startTime)
-        if let note = writer.audioNote { warn(note) }
+        writer.streamNotes.forEach(warn)
         var (written, sheetTop, sheetBottom) = (0, [RGBImage](), [RGBImage]())
         let sheetEvery = max(1, plannedFrames / 8)
         /// Encodes the frames of `range` not yet written, then forgets those no later window needs.

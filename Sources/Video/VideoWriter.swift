@@ -2,7 +2,7 @@ import CFFmpeg
 import Core
 import Foundation
 
-/// Encodes RGB frames as H.264 (libx264) in an MP4. Everything goes to a temporary file beside
+/// Encodes RGB frames as H.264 (libx264) in an MP4, MOV or Matroska file (by the extension). Everything goes to a temporary file beside
 /// the destination, renamed into place by `finish()`; a writer that is dropped or fails removes it.
 public final class VideoWriter {
     public let path: String
@@ -18,22 +18,27 @@ public final class VideoWriter {
     private var frameIndex = 0
     private var lastPTS: Int64 = -1
     private var finished = false
-    private var audio: AudioPassthrough?
+    private var passthrough: StreamPassthrough?
     /// The colour tags written and the matrix frames are converted with.
     public let colour: VideoColour
     /// Subtracted from every frame's and audio packet's time, so the output starts at 0.
     private let startTime: Double
-    /// Why the audio of `audioFrom` was left out (its codec does not fit an MP4), or nil.
-    public private(set) var audioNote: String?
-    /// Whether an audio stream is being copied.
-    public var copiesAudio: Bool { audio != nil }
+    /// What of `audioFrom` was left out and why (a codec the container cannot hold, a data stream), one line each.
+    public private(set) var streamNotes = [String]()
+    /// Whether an audio stream is copied.
+    public private(set) var copiesAudio = false
+    /// How many audio and subtitle streams are copied.
+    public private(set) var copiedStreams = 0
+    /// The containers written, by extension: each holds H.264.
+    public static let containers = ["mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska"]
     static let clock = AVRational(num: 1, den: 90_000)
 
     /// Opens `path` for `width`×`height` frames at `frameRate`; `crf` is x264's quality (0...51,
     /// lower is better) and `preset` its speed/size trade-off.
     /// `rotation` (clockwise degrees, a multiple of 90) is stored as display-matrix metadata, as
     /// phones do; frames are given as stored, before that rotation. `audioFrom` names a media
-    /// file whose best audio stream is copied untouched (no re-encoding), when it has one.
+    /// file whose audio and subtitle streams are copied untouched (no re-encoding), each one the
+    /// container can hold, with their metadata and the file's (`StreamPassthrough`).
     /// `sampleAspectRatio` is the stored pixel's shape (width : height). `colour`'s primaries and
     /// transfer are tagged as given; its matrix (or, unsaid, the one players guess for the
     /// height) is tagged and converted with, in limited range. `startTime` (seconds) is taken from
@@ -53,8 +58,12 @@ public final class VideoWriter {
         temporary = AtomicFile.temporaryPath(for: path)
         av_log_set_level(AV_LOG_QUIET)
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
-        guard avformat_alloc_output_context2(&context, nil, "mp4", temporary) >= 0, let context else {
-            throw InputError(path, "cannot create an MP4 container")
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        guard let container = Self.containers[ext] else {
+            throw InputError(path, "csd writes H.264 video into .mp4, .m4v, .mov or .mkv, not \(ext.isEmpty ? "a file without an extension" : "." + ext)")
+        }
+        guard avformat_alloc_output_context2(&context, nil, container, temporary) >= 0, let context else {
+            throw InputError(path, "cannot create a \(container) container")
         }
         format = context
         guard let encoder = avcodec_find_encoder_by_name("libx264") ?? avcodec_find_encoder(AV_CODEC_ID_H264) else {
@@ -96,18 +105,13 @@ public final class VideoWriter {
             av_display_rotation_set(UnsafeMutableRawPointer(side).assumingMemoryBound(to: Int32.self), Double(rotation))
         }
         if let audioFrom {
-            do {
-                switch try AudioPassthrough.open(path: audioFrom, into: context) {
-                case .copied(let passthrough): audio = passthrough
-                case .none: break
-                case .unsupported(let reason): audioNote = "\(audioFrom): audio left out, \(reason)"
-                }
-            } catch { close(); throw error }
+            do { (passthrough, streamNotes) = try StreamPassthrough.open(path: audioFrom, into: context) } catch { close(); throw error }
+            (copiesAudio, copiedStreams) = (passthrough?.copiesAudio ?? false, passthrough?.streamCount ?? 0)
         }
         code = avio_open(&context.pointee.pb, temporary, AVIO_FLAG_WRITE)
         guard code >= 0 else { close(); throw InputError(path, "cannot be written (\(ffmpegMessage(code)))") }
         code = avformat_write_header(context, nil)
-        guard code >= 0 else { close(); throw InputError(path, "cannot write the MP4 header (\(ffmpegMessage(code)))") }
+        guard code >= 0 else { close(); throw InputError(path, "cannot write the header (\(ffmpegMessage(code)))") }
         frame = av_frame_alloc()
         packet = av_packet_alloc()
         guard let frame else { close(); throw InputError(path, "cannot allocate a frame") }
@@ -123,7 +127,7 @@ public final class VideoWriter {
 
     /// Frees everything and removes the temporary file.
     private func close() {
-        audio = nil
+        passthrough = nil
         sws_freeContext(scaler); scaler = nil
         av_frame_free(&frame)
         av_packet_free(&packet)
@@ -164,8 +168,8 @@ public final class VideoWriter {
         frame.pointee.pts = pts
         frameIndex += 1
         try encode(frame)
-        if let audio, let format {
-            do { try audio.copy(upTo: seconds, shiftedBy: startTime, into: format, destination: path) } catch { close(); throw error }
+        if let passthrough, let format {
+            do { try passthrough.copy(upTo: seconds, shiftedBy: startTime, into: format, destination: path) } catch { close(); throw error }
         }
     }
 
@@ -190,12 +194,12 @@ public final class VideoWriter {
         guard frameIndex > 0 else { close(); throw InputError(path, "no frames to write") }
         try encode(nil)
         guard let format else { return }
-        if let audio {
-            do { try audio.copy(upTo: .infinity, shiftedBy: startTime, into: format, destination: path) } catch { close(); throw error }
+        if let passthrough {
+            do { try passthrough.copy(upTo: .infinity, shiftedBy: startTime, into: format, destination: path) } catch { close(); throw error }
         }
-        self.audio = nil
+        passthrough = nil
         let code = av_write_trailer(format)
-        guard code >= 0 else { close(); throw InputError(path, "cannot finish the MP4 (\(ffmpegMessage(code)))") }
+        guard code >= 0 else { close(); throw InputError(path, "cannot finish the file (\(ffmpegMessage(code)))") }
         avio_closep(&format.pointee.pb)
         finished = true
         sws_freeContext(scaler); scaler = nil

@@ -22,7 +22,7 @@ import Video
         let reader = try VideoReader(path: tone)
         let frames = try reader.readAll()
         let writer = try VideoWriter(path: "\(dir)/out.mp4", width: reader.width, height: reader.height, frameRate: reader.frameRate, audioFrom: tone)
-        #expect(writer.copiesAudio && writer.audioNote == nil)
+        #expect(writer.copiesAudio && writer.streamNotes.isEmpty)
         for f in frames {
             var picture = f.image
             for i in picture.pixels.indices { picture.pixels[i] = 255 - picture.pixels[i] }  // an "edit"
@@ -45,7 +45,7 @@ import Video
         try first.append(RGBImage(width: 16, height: 16, pixels: [UInt8](repeating: 90, count: 16 * 16 * 3)))
         try first.finish()
         let second = try VideoWriter(path: "\(dir)/copy.mp4", width: 16, height: 16, frameRate: 10, audioFrom: "\(dir)/silent.mp4")
-        #expect(!second.copiesAudio && second.audioNote == nil)
+        #expect(!second.copiesAudio && second.streamNotes.isEmpty)
         try second.append(RGBImage(width: 16, height: 16, pixels: [UInt8](repeating: 30, count: 16 * 16 * 3)))
         try second.finish()
         #expect(try AudioTrack.read(from: "\(dir)/copy.mp4") == nil)

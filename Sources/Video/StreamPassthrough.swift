@@ -1,0 +1,121 @@
+import CFFmpeg
+import Core
+import Foundation
+
+/// Copies the audio and subtitle streams of a media file, packet for packet and without
+/// re-encoding, into an output container that a `VideoWriter` is filling (as `ffmpeg -map 0:a
+/// -map 0:s -c copy -map_metadata 0` does): every stream the container can hold, with its
+/// language and other metadata and its dispositions (default, forced, …), and the file's global
+/// metadata.
+final class StreamPassthrough {
+    let path: String
+    private var input: UnsafeMutablePointer<AVFormatContext>?
+    /// Input stream index → (output stream, the input stream's time base).
+    private let copied: [Int32: (output: UnsafeMutablePointer<AVStream>, timeBase: AVRational)]
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var holdsPacket = false
+    private var ended = false
+
+    /// Whether an audio stream is among those copied.
+    let copiesAudio: Bool
+    /// How many streams are copied.
+    var streamCount: Int { copied.count }
+
+    /// Global metadata keys that describe the old file rather than its content.
+    static let fileKeys: Set<String> = ["major_brand", "minor_version", "compatible_brands", "encoder", "creation_time"]
+
+    /// Adds output streams to `format` (before its header is written) for `path`'s audio and
+    /// subtitle streams, and its global metadata. Returns nil when there is nothing to copy, and
+    /// a line for each stream left out (its codec does not fit the container).
+    static func open(path: String, into format: UnsafeMutablePointer<AVFormatContext>) throws -> (passthrough: StreamPassthrough?, notes: [String]) {
+        var opened: UnsafeMutablePointer<AVFormatContext>? = nil
+        var code = avformat_open_input(&opened, path, nil, nil)
+        guard code >= 0, let context = opened else { throw InputError(path, "not a media file FFmpeg can read (\(ffmpegMessage(code)))") }
+        code = avformat_find_stream_info(context, nil)
+        guard code >= 0 else {
+            avformat_close_input(&opened)
+            return (nil, ["\(path): audio and subtitles left out, cannot read its stream information (\(ffmpegMessage(code)))"])
+        }
+        let container = String(cString: format.pointee.oformat.pointee.name)
+        var copied = [Int32: (output: UnsafeMutablePointer<AVStream>, timeBase: AVRational)]()
+        var notes = [String]()
+        var copiesAudio = false
+        for i in 0..<Int(context.pointee.nb_streams) {
+            let stream = context.pointee.streams[i]!
+            let parameters = stream.pointee.codecpar!
+            let type = parameters.pointee.codec_type
+            guard type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_SUBTITLE else {
+                if type != AVMEDIA_TYPE_VIDEO {
+                    notes.append("\(path): stream #\(i) (\(av_get_media_type_string(type).map { String(cString: $0) } ?? "data")) left out: only audio and subtitles are copied")
+                }
+                continue
+            }
+            let kind = type == AVMEDIA_TYPE_AUDIO ? "audio" : "subtitle"
+            let codecName = String(cString: avcodec_get_name(parameters.pointee.codec_id))
+            guard avformat_query_codec(format.pointee.oformat, parameters.pointee.codec_id, FF_COMPLIANCE_NORMAL) == 1,
+                  let output = avformat_new_stream(format, nil) else {
+                notes.append("\(path): \(kind) stream #\(i) left out, its \(codecName) cannot be stored in \(container) (an .mkv output keeps it)")
+                continue
+            }
+            avcodec_parameters_copy(output.pointee.codecpar, parameters)
+            output.pointee.codecpar.pointee.codec_tag = 0
+            output.pointee.time_base = stream.pointee.time_base
+            output.pointee.disposition = stream.pointee.disposition
+            av_dict_copy(&output.pointee.metadata, stream.pointee.metadata, 0)
+            copied[Int32(i)] = (output, stream.pointee.time_base)
+            if type == AVMEDIA_TYPE_AUDIO { copiesAudio = true }
+        }
+        var entry: UnsafeMutablePointer<AVDictionaryEntry>? = nil
+        while let next = av_dict_get(context.pointee.metadata, "", entry, AV_DICT_IGNORE_SUFFIX) {
+            entry = next
+            let key = String(cString: next.pointee.key)
+            if !fileKeys.contains(key) { av_dict_set(&format.pointee.metadata, next.pointee.key, next.pointee.value, 0) }
+        }
+        guard !copied.isEmpty else {
+            avformat_close_input(&opened)
+            return (nil, notes)
+        }
+        return (StreamPassthrough(path: path, input: context, copied: copied, copiesAudio: copiesAudio), notes)
+    }
+
+    private init(path: String, input: UnsafeMutablePointer<AVFormatContext>,
+                 copied: [Int32: (output: UnsafeMutablePointer<AVStream>, timeBase: AVRational)], copiesAudio: Bool) {
+        self.path = path
+        self.input = input
+        self.copied = copied
+        self.copiesAudio = copiesAudio
+        packet = av_packet_alloc()
+    }
+
+    deinit {
+        av_packet_free(&packet)
+        avformat_close_input(&input)
+    }
+
+    /// Writes every copied packet that starts at or before `seconds` (on the output's clock, which
+    /// is the input's less `shift` seconds) into `format`, its times less `shift`.
+    func copy(upTo seconds: Double, shiftedBy shift: Double, into format: UnsafeMutablePointer<AVFormatContext>, destination: String) throws {
+        guard let input, let packet else { return }
+        while !ended {
+            if !holdsPacket {
+                if av_read_frame(input, packet) < 0 { ended = true; return }
+                guard copied[packet.pointee.stream_index] != nil else { av_packet_unref(packet); continue }
+                holdsPacket = true
+            }
+            let (output, timeBase) = copied[packet.pointee.stream_index]!
+            let stamp = packet.pointee.pts != csd_av_nopts_value() ? packet.pointee.pts : packet.pointee.dts
+            if stamp != csd_av_nopts_value(), Double(stamp) * Double(timeBase.num) / Double(timeBase.den) - shift > seconds { return }
+            if shift > 0 {
+                let offset = Int64((shift * Double(timeBase.den) / Double(timeBase.num)).rounded())
+                if packet.pointee.pts != csd_av_nopts_value() { packet.pointee.pts -= offset }
+                if packet.pointee.dts != csd_av_nopts_value() { packet.pointee.dts -= offset }
+            }
+            av_packet_rescale_ts(packet, timeBase, output.pointee.time_base)
+            packet.pointee.stream_index = output.pointee.index
+            packet.pointee.pos = -1
+            holdsPacket = false
+            let code = av_interleaved_write_frame(format, packet)
+            guard code >= 0 else { throw InputError(destination, "cannot write the streams copied from \(path) (\(ffmpegMessage(code)))") }
+        }
+    }
+}
