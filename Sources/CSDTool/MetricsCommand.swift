@@ -15,7 +15,7 @@ struct MetricsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     static func frames(_ path: String) throws -> [RGBImage] {
-        if path.lowercased().hasSuffix(".png") { return [try RGBImage(pngPath: path)] }
+        if RGBImage.hasPNGSignature(path) { return [try RGBImage(pngPath: path)] }
         return try VideoReader(path: path).readAll().map(\.image)
     }
 

@@ -36,6 +36,15 @@ public struct RGBImage: Equatable, Sendable {
         self.init(width: w, height: h, pixels: pixels)
     }
 
+    /// Whether the file at `path` starts with PNG's 8-byte signature (formats are told by
+    /// content, not by name).
+    public static func hasPNGSignature(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 8)) ?? Data()
+        return head == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+    }
+
     /// Writes a PNG atomically (temporary file, then rename).
     public func writePNG(to path: String) throws {
         try AtomicFile.checkDestination(path)

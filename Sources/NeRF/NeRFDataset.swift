@@ -44,7 +44,7 @@ public struct NeRFDataset: Sendable {
             let imagePath = try Self.imagePath(frame.filePath, folder: folder, file: file, frame: i)
             var image: RGBImage
             do {
-                image = imagePath.lowercased().hasSuffix(".png") || readImage == nil ? try RGBImage(pngPath: imagePath) : try readImage!(imagePath)
+                image = RGBImage.hasPNGSignature(imagePath) || readImage == nil ? try RGBImage(pngPath: imagePath) : try readImage!(imagePath)
             } catch let error as InputError {
                 throw InputError(file, "frame \(i): \(error.description)")
             }

@@ -49,6 +49,15 @@ import Video
         let png = try #require(FileManager.default.contents(atPath: "\(dir)/e.png"))
         // PNG IHDR: width then height, big-endian, at bytes 16..<24.
         #expect(png[16..<24] == Data([0, 0, 0, 96, 0, 0, 0, 72]), "96x72 kept")
+        // Formats are told by content: the same JPEG named .png, and that PNG named .jpg, are read.
+        try FileManager.default.copyItem(atPath: jpeg, toPath: "\(dir)/jpeg-named.png")
+        try FileManager.default.copyItem(atPath: "\(dir)/e.png", toPath: "\(dir)/png-named.jpg")
+        for misnamed in ["jpeg-named.png", "png-named.jpg"] {
+            let m = try CommandRunner.run(["edit", "image", "\(dir)/\(misnamed)", "-o", "\(dir)/\(misnamed).out.png", "--method", "dds"] + commonOptions(steps: 1))
+            #expect(m.status == 0, "\(misnamed): \(m.stderr)")
+            let out = try #require(FileManager.default.contents(atPath: "\(dir)/\(misnamed).out.png"))
+            #expect(out[16..<24] == Data([0, 0, 0, 96, 0, 0, 0, 72]), "\(misnamed)")
+        }
     }
 
     /// The kill the issue found: after window 0 ends, the video checkpoint records it as done and
