@@ -109,7 +109,11 @@ public final class VideoReader {
     static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
         var size: Int = 0
         guard let data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
-        let matrix = UnsafeRawPointer(data).assumingMemoryBound(to: Int32.self)
+        return clockwiseDegrees(UnsafeRawPointer(data).assumingMemoryBound(to: Int32.self))
+    }
+
+    /// A display matrix's clockwise rotation, snapped to a multiple of 90°.
+    static func clockwiseDegrees(_ matrix: UnsafePointer<Int32>) -> Int {
         let degrees = -av_display_rotation_get(matrix)  // counter-clockwise → clockwise
         guard degrees.isFinite else { return 0 }
         return ((Int((degrees / 90).rounded()) * 90) % 360 + 360) % 360
@@ -122,7 +126,12 @@ public final class VideoReader {
             let received = avcodec_receive_frame(codec, frame)
             if received >= 0 {
                 defer { av_frame_unref(frame) }
-                return VideoFrame(image: try convert(frame), time: seconds(frame.pointee.best_effort_timestamp))
+                var image = try convert(frame)
+                // A still's own orientation (a JPEG's EXIF tag, as FFmpeg exports it) where the stream has none.
+                if rotation == 0, let side = av_frame_get_side_data(frame, AV_FRAME_DATA_DISPLAYMATRIX), side.pointee.size >= 36 {
+                    image = image.rotated(clockwise: Self.clockwiseDegrees(UnsafeRawPointer(side.pointee.data).assumingMemoryBound(to: Int32.self)))
+                }
+                return VideoFrame(image: image, time: seconds(frame.pointee.best_effort_timestamp))
             }
             if received == csd_averror_eof() { finished = true; return nil }
             guard received == csd_averror_eagain() else { throw InputError(path, "decoding failed (\(ffmpegMessage(received)))") }

@@ -112,4 +112,27 @@ import Testing
         #expect(throws: InputError.self) { try VideoWriter(path: "\(dir)/bad.mp4", width: 64, height: 48, frameRate: 10, preset: "warp") }
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/bad.mp4"))
     }
+
+    /// A JPEG whose EXIF orientation says 6 (turn 90° clockwise to show) is read as shown: the
+    /// fixture's 96×72 comes back 72×96, its top-left pixel where the turn puts it.
+    @Test func aJPEGsEXIFOrientationIsHonoured() throws {
+        let dir = scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CSDToolTests/Fixtures/red-ball.jpg").path
+        let plain = try RGBImage(contentsOf: fixture)
+        #expect(plain.width == 96 && plain.height == 72)
+        for (orientation, degrees) in [(3, 180), (6, 90), (8, 270)] {
+            // APP1 "Exif": a big-endian TIFF header and one IFD entry, Orientation (0x0112), SHORT, 1.
+            var tiff: [UInt8] = [0x4D, 0x4D, 0, 0x2A, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, UInt8(orientation), 0, 0, 0, 0, 0, 0]
+            tiff = Array("Exif".utf8) + [0, 0] + tiff
+            let length = tiff.count + 2
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture)))
+            let marked = Array(bytes[0..<2]) + [0xFF, 0xE1, UInt8(length >> 8), UInt8(length & 0xFF)] + tiff + Array(bytes[2...])
+            let path = "\(dir)/turned-\(orientation).jpg"
+            try Data(marked).write(to: URL(fileURLWithPath: path))
+            let shown = try RGBImage(contentsOf: path)
+            #expect(shown == plain.rotated(clockwise: degrees), "orientation \(orientation)")
+        }
+    }
 }
