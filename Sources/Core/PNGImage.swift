@@ -20,20 +20,48 @@ public struct RGBImage: Equatable, Sendable {
         guard png_image_begin_read_from_file(&image, path) != 0 else {
             throw InputError(path, "not a readable PNG (\(Self.message(image)))")
         }
-        image.format = UInt32(PNG_FORMAT_RGB)
+        // libpng takes 16-bit samples without a gAMA, sRGB or iCCP chunk for linear light and
+        // would brighten them on the way to 8-bit sRGB; such files hold the same encoding as 8-bit
+        // ones almost always, so their samples are read as they are and scaled.
+        let asStored = image.format & UInt32(PNG_FORMAT_FLAG_LINEAR) != 0 && !Self.declaresColourEncoding(path)
+        image.format = UInt32(asStored ? PNG_FORMAT_LINEAR_RGB : PNG_FORMAT_RGB)
         let (w, h) = (Int(image.width), Int(image.height))
         guard w > 0, h > 0, w * h <= 1 << 28 else {
             png_image_free(&image)
             throw InputError(path, "absurd image size \(w)x\(h)")
         }
         var pixels = [UInt8](repeating: 0, count: w * h * 3)
-        let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }
+        let ok: Int32
+        if asStored {
+            var samples = [UInt16](repeating: 0, count: w * h * 3)
+            ok = samples.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }
+            for i in samples.indices { pixels[i] = UInt8((UInt32(samples[i]) * 255 + 32767) / 65535) }
+        } else {
+            ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }
+        }
         guard ok != 0 else {
             let reason = Self.message(image)
             png_image_free(&image)
             throw InputError(path, "PNG data is damaged (\(reason))")
         }
         self.init(width: w, height: h, pixels: pixels)
+    }
+
+    /// Whether the PNG at `path` has a gAMA, sRGB or iCCP chunk before its image data (so that
+    /// libpng knows how its samples encode light).
+    static func declaresColourEncoding(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        var offset: UInt64 = 8
+        while true {
+            try? handle.seek(toOffset: offset)
+            guard let header = try? handle.read(upToCount: 8), header.count == 8 else { return false }
+            let length = header.prefix(4).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let type = String(decoding: header.suffix(4), as: UTF8.self)
+            if ["gAMA", "sRGB", "iCCP"].contains(type) { return true }
+            if type == "IDAT" || type == "IEND" { return false }
+            offset += 12 + length
+        }
     }
 
     /// Whether the file at `path` starts with PNG's 8-byte signature (formats are told by

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import Core
+
+/// 16-bit PNGs are read as they are stored.
+@Suite struct PNGImageTests {
+    /// A 16-bit RGB PNG of `samples` (row-major RGB, big-endian in the file), with a gAMA chunk
+    /// of 1/2.2 when `gamma`, its image data in stored (uncompressed) deflate blocks.
+    static func sixteenBitPNG(width: Int, height: Int, samples: [UInt16], gamma: Bool) -> Data {
+        func crc(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            }
+            return ~c
+        }
+        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] { be32(UInt32(body.count)) + Array(type.utf8) + body + be32(crc(Array(type.utf8) + body)) }
+        var raw = [UInt8]()
+        for y in 0..<height {
+            raw.append(0)   // filter: none
+            for v in samples[(y * width * 3)..<((y + 1) * width * 3)] { raw += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        }
+        var (a, b): (UInt32, UInt32) = (1, 0)
+        for byte in raw { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        var zlib: [UInt8] = [0x78, 0x01]
+        var start = 0
+        repeat {
+            let count = min(65535, raw.count - start)
+            zlib += [start + count == raw.count ? 1 : 0, UInt8(count & 0xFF), UInt8(count >> 8), UInt8(~count & 0xFF), UInt8((~count >> 8) & 0xFF)]
+            zlib += raw[start..<(start + count)]
+            start += count
+        } while start < raw.count
+        zlib += be32(b << 16 | a)
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        png += chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [16, 2, 0, 0, 0])
+        if gamma { png += chunk("gAMA", be32(45455)) }
+        png += chunk("IDAT", zlib) + chunk("IEND", [])
+        return Data(png)
+    }
+
+    /// Untagged 16-bit samples come back as the same levels at 8 bits (v·257 → v; libpng's
+    /// linear-light reading took mid grey from 123 to 175); with gAMA 1/2.2 too.
+    @Test func sixteenBitSamplesAreReadAsStored() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-png-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (w, h) = (16, 16)
+        let levels = (0..<(w * h * 3)).map { UInt8(($0 * 37) % 256) }
+        for gamma in [false, true] {
+            let path = "\(dir)/sixteen-\(gamma).png"
+            try Self.sixteenBitPNG(width: w, height: h, samples: levels.map { UInt16($0) * 257 }, gamma: gamma).write(to: URL(fileURLWithPath: path))
+            #expect(RGBImage.declaresColourEncoding(path) == gamma)
+            let image = try RGBImage(pngPath: path)
+            let worst = zip(image.pixels, levels).map { abs(Int($0) - Int($1)) }.max()!
+            #expect(worst <= (gamma ? 1 : 0), "gAMA \(gamma): off by up to \(worst)")
+        }
+    }
+}
