@@ -19,11 +19,14 @@ public struct VideoColour: Equatable, Sendable {
         (self.primaries, self.transfer, self.matrix, self.range) = (primaries, transfer, matrix, range)
     }
 
-    /// What `parameters` say.
+    /// What `parameters` say; a code FFmpeg cannot name (a damaged or future file) counts as unspecified.
     init(_ parameters: UnsafeMutablePointer<AVCodecParameters>) {
         let p = parameters.pointee
-        self.init(primaries: Int32(p.color_primaries.rawValue), transfer: Int32(p.color_trc.rawValue),
-                  matrix: Int32(p.color_space.rawValue), range: Int32(p.color_range.rawValue))
+        let primaries = av_color_primaries_name(p.color_primaries) != nil ? Int32(p.color_primaries.rawValue) : 2
+        let transfer = av_color_transfer_name(p.color_trc) != nil ? Int32(p.color_trc.rawValue) : 2
+        let matrix = av_color_space_name(p.color_space) != nil ? Int32(p.color_space.rawValue) : 2
+        let range = av_color_range_name(p.color_range) != nil ? Int32(p.color_range.rawValue) : 0
+        self.init(primaries: primaries, transfer: transfer, matrix: matrix, range: range)
     }
 
     /// Nothing said: players guess from the picture's size.

@@ -2,8 +2,9 @@ import CFFmpeg
 import Core
 import Foundation
 
-/// Encodes RGB frames as H.264 (libx264) in an MP4, MOV or Matroska file (by the extension). Everything goes to a temporary file beside
-/// the destination, renamed into place by `finish()`; a writer that is dropped or fails removes it.
+/// Encodes RGB frames as H.264 (libx264) in an MP4, MOV or Matroska file (by the extension).
+/// Everything goes to a temporary file beside the destination, renamed into place by `finish()`;
+/// a writer that is dropped or fails removes it.
 public final class VideoWriter {
     public let path: String
     public let width: Int, height: Int
