@@ -50,7 +50,8 @@ public struct CoupledScores {
         case (.sds, _?), (.dds, _?): throw InputError("--cut-weight", "the contrastive term needs --method cds or csd")
         }
         guard options.weight >= 0, options.weight.isFinite else { throw InputError("--cut-weight", "must be a finite number ≥ 0") }
-        guard (1...65_536).contains(options.patches) else { throw InputError("--cut-patches", "must be between 1 and 65536") }
+        // The loss holds a patches × patches matrix per layer: 4096 keeps it within 64 MB.
+        guard (1...4096).contains(options.patches) else { throw InputError("--cut-patches", "must be between 1 and 4096") }
         guard options.temperature > 0, options.temperature.isFinite else { throw InputError("--cut-temperature", "must be a positive number") }
         let term = options.score
         let available = unet.upBlockSelfAttentions.map(\.name)

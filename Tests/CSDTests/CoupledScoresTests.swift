@@ -99,6 +99,7 @@ import Testing
         #expect(refused(.cds) { $0.temperature = 0 }?.contains("--cut-temperature") == true)
         #expect(refused(.cds) { $0.temperature = .nan }?.contains("--cut-temperature") == true)
         #expect(refused(.cds) { $0.patches = 0 }?.contains("--cut-patches") == true)
+        #expect(refused(.cds) { $0.patches = 4097 }?.contains("--cut-patches") == true)
         #expect(refused(.cds) { $0.weight = -1 }?.contains("--cut-weight") == true)
         #expect(refused(.cds) { $0.layers = ["up_blocks.9.attentions.0.transformer_blocks.0.attn1"] }?.contains("is not a self-attention layer") == true)
         #expect(refused(.cds) { _ in } == nil)
