@@ -31,6 +31,9 @@ public final class VideoReader {
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var scaler: OpaquePointer?
+    /// The picture size and format the scaler's colour conversion was last set for (set again
+    /// only when they change, not per frame).
+    private var conversionSetFor: (width: Int, height: Int, format: Int32)?
     private let streamIndex: Int32
     private let timeBase: AVRational
     private var packet: UnsafeMutablePointer<AVPacket>?
@@ -171,7 +174,10 @@ public final class VideoReader {
                                       AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
         guard let scaler else { throw InputError(path, "cannot convert pixel format \(frame.pointee.format) to RGB") }
         let pixelFormat = AVPixelFormat(frame.pointee.format)
-        setColourConversion(scaler, yuv: pixelFormat, matrix: colour.conversionMatrix(height: h), fullRange: colour.isFullRange(pixelFormat: pixelFormat), toYUV: false)
+        if conversionSetFor.map({ $0 != (w, h, frame.pointee.format) }) ?? true {
+            setColourConversion(scaler, yuv: pixelFormat, matrix: colour.conversionMatrix(height: h), fullRange: colour.isFullRange(pixelFormat: pixelFormat), toYUV: false)
+            conversionSetFor = (w, h, frame.pointee.format)
+        }
         // swscale's vector code may write past the end of a row, so it gets rows aligned to 64
         // bytes and 64 spare bytes at the end; the rows are then packed. (Packed rows of an
         // unaligned width let it overrun the buffer: heap corruption found by fuzzing.)

@@ -150,7 +150,8 @@ public final class VideoWriter {
         guard av_frame_make_writable(frame) >= 0 else { throw InputError(path, "cannot write a frame") }
         scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
                                       codec.pointee.pix_fmt, SWS_BICUBIC, nil, nil, nil)
-        setColourConversion(scaler, yuv: codec.pointee.pix_fmt, matrix: colour.matrix, fullRange: false, toYUV: true)
+        // The writer's size and formats never change, so the cached scaler is set up once.
+        if frameIndex == 0 { setColourConversion(scaler, yuv: codec.pointee.pix_fmt, matrix: colour.matrix, fullRange: false, toYUV: true) }
         image.pixels.withUnsafeBufferPointer { buffer in
             var source: [UnsafePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
             var strides: [Int32] = [Int32(width * 3), 0, 0, 0]
