@@ -2,7 +2,7 @@
 
 csd-bench writes a folder with config.json, diffusion_pytorch_model.safetensors and inputs.safetensors
 (sample, timesteps, context, optional class_labels); this script loads them strictly, times the
-forward (median of --runs after one warm-up), or with --backward the forward and backward for the
+forward (median of --runs after one warm-up; with --bf16 under PyTorch's bf16 autocast), or with --backward the forward and backward for the
 cotangent in inputs.safetensors, writes output.safetensors there (the output, or the sample's
 gradient), and prints one JSON line: {"torch_ms": ..., "threads": ..., "torch_version": ...}.
 """
@@ -23,6 +23,7 @@ def main():
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backward", action="store_true", help="time forward + backward (sample and parameters)")
+    parser.add_argument("--bf16", action="store_true", help="run the forward under torch.autocast('cpu', torch.bfloat16)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with open(os.path.join(args.folder, "config.json")) as f:
@@ -50,13 +51,14 @@ def main():
             times.append((time.perf_counter() - start) * 1000)
         save_file({"grad_sample": sample.grad.contiguous()}, os.path.join(args.folder, "output.safetensors"))
     else:
-        with torch.inference_mode():
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16)
+        with torch.inference_mode(), autocast:
             out = unet(inputs["sample"], inputs["timesteps"], **kwargs).sample
             for _ in range(args.runs):
                 start = time.perf_counter()
                 out = unet(inputs["sample"], inputs["timesteps"], **kwargs).sample
                 times.append((time.perf_counter() - start) * 1000)
-        save_file({"out": out.contiguous()}, os.path.join(args.folder, "output.safetensors"))
+        save_file({"out": out.float().contiguous()}, os.path.join(args.folder, "output.safetensors"))
     print(json.dumps({"torch_ms": statistics.median(times), "threads": torch.get_num_threads(),
                       "torch_version": torch.__version__}))
 

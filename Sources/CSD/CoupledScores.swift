@@ -30,11 +30,14 @@ public struct CoupledScores {
             throw InputError("--normalization", "'\(settings.normalization)' is not particleCount or kernelRowSum")
         }
         contrastive = try Self.contrastiveTerm(settings, on: model.unet)
+        guard (settings.precision ?? .fp32).isAvailable else {
+            throw InputError("--precision", "this CPU has no bf16 kernels (they need AVX512-BF16); use fp32")
+        }
         self.model = model
         self.settings = settings
         distillation = ScoreDistillation(model: model, guidance: settings.guidance, weighting: weighting, timesteps: settings.timesteps)
         stein = SteinVariationalUpdate(normalization: normalization, bandwidthScale: settings.bandwidthScale)
-        let c = model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""])
+        let c = ComputePrecision.with(settings.precision ?? .fp32) { model.encodeEach(prompts: [targetPrompt, sourcePrompt, ""]) }
         (target, self.sourcePrompt, unconditional) = (c[0], c[1], c[2])
     }
 
@@ -68,9 +71,16 @@ public struct CoupledScores {
     /// `sources` [N, C, h, w] at timestep `t` with `noise`, `settings.batchLimit` particles per
     /// model call. Under `sds` the sources are not used. With the contrastive term (unless
     /// `contrastiveTerm` is false), one number is drawn from `rng` to seed the patch locations;
-    /// otherwise `rng` is untouched.
+    /// otherwise `rng` is untouched. The model runs in `settings.precision`.
     public func scores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor, rng: inout RandomGenerator,
                        contrastiveTerm: Bool = true) -> Tensor {
+        ComputePrecision.with(settings.precision ?? .fp32) {
+            uncheckedScores(x, sources: s, timestep: t, noise: noise, rng: &rng, contrastiveTerm: contrastiveTerm)
+        }
+    }
+
+    private func uncheckedScores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor, rng: inout RandomGenerator,
+                                 contrastiveTerm: Bool) -> Tensor {
         let contrastive = contrastiveTerm ? self.contrastive : nil
         var locations = RandomGenerator(seed: contrastive == nil ? 0 : rng.next())
         var parts = [Tensor]()

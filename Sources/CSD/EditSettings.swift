@@ -81,6 +81,9 @@ public struct EditSettings: Codable, Equatable, Sendable {
     /// The contrastive term: required by `cds`, optional under `csd`, refused by `sds` and `dds`.
     /// Nil is left out of the JSON, so checkpoints written before the term existed still match.
     public var contrastive: Contrastive?
+    /// The number format of the model's products while scoring (nil: fp32). Left out of the JSON
+    /// when nil, so older checkpoints still match; a resume under another precision is refused.
+    public var precision: ComputePrecision?
 
     public init() {}
 

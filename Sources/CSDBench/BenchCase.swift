@@ -183,7 +183,8 @@ struct BenchCase {
     }
 
     /// The forward timed against PyTorch CPU on the same weights, inputs and threads.
-    func measure(runs: Int, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
+    /// With `bf16`, the peer runs under PyTorch's bf16 autocast (the caller sets this process's precision).
+    func measure(runs: Int, python: String?, threads: Int, keepIn: String? = nil, bf16: Bool = false) throws -> [String: Any] {
         let prepared = try prepare()
         var output = Tensor(zeros: [1])
         let times = Self.time(runs: runs) { output = prepared.forward() }
@@ -203,7 +204,7 @@ struct BenchCase {
         if let python {
             let folder = try peerFolder(prepared, keepIn: keepIn)
             defer { if keepIn == nil { try? FileManager.default.removeItem(atPath: folder) } }
-            let peer = try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs)
+            let peer = try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, bf16: bf16)
             if let torchMs = peer["torch_ms"] as? Double {
                 let reference = try SafetensorsFile(path: "\(folder)/output.safetensors").tensor("out")
                 result["torch_ms"] = torchMs
@@ -228,9 +229,9 @@ struct BenchCase {
         return result
     }
 
-    static func runPeer(python: String, folder: String, threads: Int, runs: Int, backward: Bool = false) throws -> [String: Any] {
+    static func runPeer(python: String, folder: String, threads: Int, runs: Int, backward: Bool = false, bf16: Bool = false) throws -> [String: Any] {
         try runScript(python: python, arguments: ["Tools/bench_torch.py", "--folder", folder, "--threads", "\(threads)", "--runs", "\(runs)"]
-            + (backward ? ["--backward"] : []))
+            + (backward ? ["--backward"] : []) + (bf16 ? ["--bf16"] : []))
     }
 
     /// Runs a peer script and reads the JSON object on the last line it prints (empty when it fails).

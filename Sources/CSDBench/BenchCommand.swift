@@ -1,4 +1,5 @@
 import ArgumentParser
+import CVectorKernels
 import Core
 import Foundation
 
@@ -17,6 +18,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Keep the weights, inputs and PyTorch outputs exchanged with the peer in this folder.") var peerFolder: String?
     @Option(help: "Cases to run, comma-separated: \(BenchCase.all.map(\.name).joined(separator: ", ")).")
     var cases: String = BenchCase.all.map(\.name).joined(separator: ",")
+    @Option(help: "Precisions of the products, comma-separated: fp32, bf16 (against PyTorch's bf16 autocast).")
+    var precision = "fp32"
+    @Flag(help: "Also time fp32 on OpenBLAS's kernels instead of the project's own, in the same run.") var openblas = false
     @Flag(help: "Also time attention alone at Stable Diffusion 1.x shapes (32×32 latent, batch 2).") var attention = false
     @Flag(help: "Time forward + backward (the sample and every parameter) against PyTorch's autograd instead of the forward.")
     var backward = false
@@ -78,31 +82,55 @@ struct BenchCommand: ParsableCommand {
         if nerf { return try measureNeRF() }
         let core = BLAS.prepare()
         let threads = Parallelism.workers
-        let sgemm = Self.sgemmRate()
-        log(String(format: "OpenBLAS %@ kernels, %d threads: sgemm 2048³ %.0f GFLOP/s", core, threads, sgemm))
+        let precisions = try precision.split(separator: ",").map { text -> ComputePrecision in
+            guard let p = ComputePrecision(rawValue: String(text)) else { throw ValidationError("--precision: '\(text)' is not fp32 or bf16") }
+            guard p.isAvailable else { throw ValidationError("--precision: this CPU has no \(p.rawValue) kernels (AVX512-BF16)") }
+            return p
+        }
+        let peaks = Self.peakRates(threads: threads)
+        log(String(format: "%d threads; measured peak %.0f GFLOP/s fp32, %.0f bf16 (AVX-512, register-only)", threads, peaks.fp32, peaks.bf16))
         let peer = noTorch ? nil : (python ?? (FileManager.default.isExecutableFile(atPath: "Tools/.venv/bin/python") ? "Tools/.venv/bin/python" : nil))
         if peer == nil && !noTorch { log("PyTorch peer: not found (make Tools/.venv with torch and diffusers, or pass --python)") }
 
+        // One row per configuration: each precision on the project's kernels, and fp32 on OpenBLAS.
+        var configurations = precisions.map { ($0, true) }
+        if openblas { configurations.insert((.fp32, false), at: configurations.firstIndex { $0.0 == .bf16 } ?? configurations.count) }
         var results = [[String: Any]]()
+        var sgemmRates = [String: Double]()
         let wanted = Set(cases.split(separator: ",").map(String.init))
-        for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
-            var r = try benchCase.measure(runs: runs, python: peer, threads: threads, keepIn: peerFolder)
-            let convShare = (r["conv_gflops"] as? Double ?? 0) / sgemm
-            r["conv_vs_sgemm"] = convShare
-            r["attention_vs_sgemm"] = (r["attention_gflops"] as? Double ?? 0) / sgemm
-            results.append(r)
-            var line = String(format: "%@: %.1f ms/forward (min %.1f; %.1f GFLOP, %.0f GFLOP/s); conv %.0f GFLOP/s (%.0f%% of sgemm), attention %.0f GFLOP/s (%.0f%%), linear %.0f GFLOP/s",
-                              benchCase.name, r["unet_ms"] as! Double, r["unet_ms_min"] as! Double, r["gflop"] as! Double, r["gflops"] as! Double,
-                              r["conv_gflops"] as! Double, 100 * convShare, r["attention_gflops"] as! Double,
-                              100 * (r["attention_vs_sgemm"] as! Double), r["linear_gflops"] as! Double)
-            if let torch = r["torch_ms"] as? Double {
-                line += String(format: "; PyTorch %.1f ms, ratio %.2f (max |Δ| %.2e)", torch, r["ratio_vs_torch"] as! Double,
-                               r["max_abs_difference"] as! Double)
+        for (precision, own) in configurations {
+            ComputePrecision.current = precision
+            BLAS.ownKernels = own
+            defer { ComputePrecision.current = .fp32; BLAS.ownKernels = true }
+            let kernels = BLAS.kernelName()
+            let sgemm = Self.sgemmRate()
+            sgemmRates[kernels] = sgemm
+            let peak = precision == .bf16 ? peaks.bf16 : peaks.fp32
+            log(String(format: "%@ (OpenBLAS core %@): sgemm 2048³ %.0f GFLOP/s, %.0f%% of peak", kernels, core, sgemm, 100 * sgemm / peak))
+            for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
+                var r = try benchCase.measure(runs: runs, python: peer, threads: threads, keepIn: peerFolder, bf16: precision == .bf16)
+                r["precision"] = precision.rawValue
+                r["kernels"] = kernels
+                let convShare = (r["conv_gflops"] as? Double ?? 0) / sgemm
+                r["conv_vs_sgemm"] = convShare
+                r["attention_vs_sgemm"] = (r["attention_gflops"] as? Double ?? 0) / sgemm
+                for kind in ["conv", "linear", "attention"] { r[kind + "_vs_peak"] = (r[kind + "_gflops"] as? Double ?? 0) / peak }
+                results.append(r)
+                var line = String(format: "%@ [%@]: %.1f ms/forward (min %.1f; %.1f GFLOP, %.0f GFLOP/s); conv %.0f GFLOP/s (%.0f%% of sgemm, %.0f%% of peak), attention %.0f GFLOP/s (%.0f%%), linear %.0f GFLOP/s (%.0f%% of peak)",
+                                  benchCase.name, kernels, r["unet_ms"] as! Double, r["unet_ms_min"] as! Double, r["gflop"] as! Double,
+                                  r["gflops"] as! Double, r["conv_gflops"] as! Double, 100 * convShare, 100 * (r["conv_vs_peak"] as! Double),
+                                  r["attention_gflops"] as! Double, 100 * (r["attention_vs_sgemm"] as! Double), r["linear_gflops"] as! Double,
+                                  100 * (r["linear_vs_peak"] as! Double))
+                if let torch = r["torch_ms"] as? Double {
+                    line += String(format: "; PyTorch%@ %.1f ms, ratio %.2f (max |Δ| %.2e)", precision == .bf16 ? " bf16 autocast" : "", torch,
+                                   r["ratio_vs_torch"] as! Double, r["max_abs_difference"] as! Double)
+                }
+                log(line)
+                let kinds = (r["ms_by_kind"] as? [String: Double] ?? [:]).sorted { $0.value > $1.value }
+                log("    ms by kind: " + kinds.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "))
             }
-            log(line)
-            let kinds = (r["ms_by_kind"] as? [String: Double] ?? [:]).sorted { $0.value > $1.value }
-            log("    ms by kind: " + kinds.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "))
         }
+        let sgemm = sgemmRates.values.first ?? Self.sgemmRate()
         var attentionResults = [[String: Any]]()
         if attention {
             for r in AttentionBench.measure(runs: max(runs, 5)) {
@@ -111,7 +139,8 @@ struct BenchCommand: ParsableCommand {
             }
         }
         if json {
-            var object: [String: Any] = ["sgemm_gflops": sgemm, "blas_core": core, "threads": threads, "cases": results]
+            var object: [String: Any] = ["sgemm_gflops": sgemm, "sgemm_gflops_by_kernels": sgemmRates, "blas_core": core, "threads": threads,
+                                         "peak_gflops_fp32": peaks.fp32, "peak_gflops_bf16": peaks.bf16, "cases": results]
             if attention { object["attention"] = attentionResults }
             if let sd = results.first(where: { $0["name"] as? String == "sd15-latent32-b2" }) ?? results.last {
                 for key in ["unet_ms", "torch_ms", "ratio_vs_torch"] { object[key] = sd[key] ?? NSNull() }
@@ -119,6 +148,19 @@ struct BenchCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         }
+    }
+
+    /// The cores' summed peak rates (each core's best of three register-only runs).
+    static func peakRates(threads: Int) -> (fp32: Double, bf16: Double) {
+        func rate(_ bf16: Int32) -> Double {
+            var perThread = [Double](repeating: 0, count: threads)
+            perThread.withUnsafeMutableBufferPointer { rates in
+                let out = rates
+                parallelFor(threads) { t in out[t] = (0..<3).map { _ in csd_peak_gflops(bf16, 20_000_000) }.max()! }
+            }
+            return perThread.reduce(0, +)
+        }
+        return (rate(0), rate(1))
     }
 
     /// Forward + backward for each case, against PyTorch's autograd.

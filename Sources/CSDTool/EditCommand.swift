@@ -38,6 +38,8 @@ struct EditOptions: ParsableArguments {
     @Option(help: "CDS: the contrastive loss's temperature τ (default 0.07).") var cutTemperature: Float?
     @Option(help: "CDS: the up-block self-attention layers compared, comma-separated diffusers names such as up_blocks.1.attentions.0.transformer_blocks.0.attn1 (default: all).")
     var cutLayers: String?
+    @Option(help: "Number format of the model's matrix products: fp32, or bf16 (bf16 operands, fp32 sums, as PyTorch's CPU autocast; needs AVX512-BF16).")
+    var precision: String = "fp32"
     @Flag(help: "Continue an interrupted edit from its checkpoint.") var resume = false
     @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
     var stopAfter: Int?
@@ -57,6 +59,8 @@ struct EditOptions: ParsableArguments {
         s.optimizer = o
         (s.timesteps, s.weighting) = (timesteps, weighting)
         s.contrastive = try contrastive(method: method)
+        guard let p = ComputePrecision(rawValue: precision) else { throw InputError("--precision", "'\(precision)' is not fp32 or bf16") }
+        s.precision = p == .fp32 ? nil : p
         return s
     }
 

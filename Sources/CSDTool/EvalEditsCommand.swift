@@ -16,6 +16,7 @@ struct EvalEdits: ParsableCommand {
     @Option(help: "Learning rate.") var lr: Float = EditSettings().learningRate
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
     @Option(help: "Working size (the images and frames are rendered at it).") var size: Int = 64
+    @Option(help: "Number format of the model's products: fp32 or bf16.") var precision: String = "fp32"
     @Flag(help: "Print one JSON object.") var json = false
 
     struct Outcome { var success = 0.0, backgroundPSNR = 0.0, backgroundDetail = 0.0, flicker = 0.0, warpError = 0.0, secondsPerStep = 0.0 }
@@ -43,6 +44,8 @@ struct EvalEdits: ParsableCommand {
             let analyser = SceneAnalyser(size: size)
             var settings = EditSettings()
             (settings.steps, settings.learningRate, settings.guidance) = (steps, lr, guidance)
+            guard let p = ComputePrecision(rawValue: precision) else { throw InputError("--precision", "'\(precision)' is not fp32 or bf16") }
+            settings.precision = p == .fp32 ? nil : p
             let colours: [(ObjectColor, ObjectColor)] = [(.red, .blue), (.blue, .yellow), (.yellow, .purple), (.green, .red)]
             let grounds = Ground.allCases
 

@@ -1,7 +1,10 @@
 import COpenBLAS
+import CVectorKernels
 import Foundation
 
-/// Access to OpenBLAS, with its kernel set chosen for this CPU.
+/// Matrix products: the project's own AVX-512 kernels (`csd_sgemm`, and `csd_sgemm_bf16` under
+/// `ComputePrecision.bf16`) where the CPU has them, else OpenBLAS with its kernel set chosen for
+/// this CPU.
 ///
 /// Debian's OpenBLAS 0.3.21 does not know AMD Zen 4/5 and falls back to its Haswell kernels,
 /// although these CPUs run the SkylakeX (AVX-512) kernels 1.5–2x faster. The library reads
@@ -46,6 +49,32 @@ public enum BLAS {
         return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
     }
 
+    /// Which code computes the products.
+    enum Kernel {
+        case avx512, avx512bf16, openBLAS
+
+        static let avx512Available = csd_sgemm_available() != 0
+
+        /// The kernel for `ComputePrecision.current`; bf16 falls back to fp32 where the CPU lacks it.
+        static var current: Kernel {
+            guard ownKernels, avx512Available else { return .openBLAS }
+            return ComputePrecision.current == .bf16 && csd_sgemm_bf16_available() != 0 ? .avx512bf16 : .avx512
+        }
+    }
+
+    /// Whether fp32 products run on the project's own kernels where the CPU has AVX-512 (the
+    /// default), or on OpenBLAS (for benchmarks that compare the two in one run).
+    nonisolated(unsafe) public static var ownKernels = true
+
+    /// The name of the kernels products use now, for reports.
+    public static func kernelName() -> String {
+        switch Kernel.current {
+        case .avx512: return "csd avx512 fp32"
+        case .avx512bf16: return "csd avx512 bf16"
+        case .openBLAS: return "openblas " + currentCoreName()
+        }
+    }
+
     /// Products at least this large (multiply-adds) are split into tiles.
     static let tiledWork = 1 << 20
     /// Tile sizes: columns of C when it is wide, else rows. Each tile is one OpenBLAS call that
@@ -68,9 +97,20 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true
     ) {
         _ = prepared
+        let kernel = Kernel.current
         func call(_ rows: Range<Int>, _ columns: Range<Int>) {
             let ap = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
             let bp = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+            let cp = c + rows.lowerBound * ldc + columns.lowerBound
+            switch kernel {
+            case .avx512:
+                if csd_sgemm(transA ? 1 : 0, transB ? 1 : 0, rows.count, columns.count, k, alpha, ap, lda, bp, ldb,
+                             beta, cp, ldc) == 0 { return }
+            case .avx512bf16:
+                if csd_sgemm_bf16(transA ? 1 : 0, transB ? 1 : 0, rows.count, columns.count, k, alpha, ap, lda, bp, ldb,
+                                  beta, cp, ldc) == 0 { return }
+            case .openBLAS: break
+            }
             cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                         Int32(rows.count), Int32(columns.count), Int32(k), alpha, ap, Int32(lda), bp, Int32(ldb), beta,
                         c + rows.lowerBound * ldc + columns.lowerBound, Int32(ldc))

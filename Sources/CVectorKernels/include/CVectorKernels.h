@@ -52,4 +52,29 @@ int csd_direct_convolution(const float *x, long cin, long h, long w, const float
                            long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
                            long o_begin, long o_end, float *y);
 
+/// Whether this CPU runs `csd_sgemm` (AVX-512 F/DQ/VL/BW).
+int csd_sgemm_available(void);
+
+/// Row-major C = alpha·op(A)·op(B) + beta·C on one thread (`cblas_sgemm`'s meaning, with op a
+/// transpose where `trans_a`/`trans_b` is non-zero); beta 0 never reads C. Each element of C is
+/// summed over k in the same order whatever the call's blocking of the other dimensions, so
+/// splitting C into tiles across threads gives the same bytes. Returns 0 when done; −1 when this
+/// CPU lacks AVX-512, a dimension is not positive or memory ran out (C untouched).
+int csd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+              const float *b, long ldb, float beta, float *c, long ldc);
+
+/// Whether this CPU runs `csd_sgemm_bf16` (AVX-512 with AVX512-BF16).
+int csd_sgemm_bf16_available(void);
+
+/// `csd_sgemm` with A and B rounded to bf16 (nearest, ties to even) and fp32 sums, as PyTorch's
+/// CPU autocast runs products: twice the multiply-adds per instruction (`vdpbf16ps`), about
+/// 3 significant digits per operand. Same order guarantee and return values as `csd_sgemm`.
+int csd_sgemm_bf16(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                   const float *b, long ldb, float beta, float *c, long ldc);
+
+/// This core's measured peak rate in GFLOP/s for AVX-512 fp32 fused multiply-adds (bf16 = 0)
+/// or bf16 dot products (bf16 = 1, `vdpbf16ps`, 4 FLOPs per lane), from `rounds` rounds of 24
+/// independent register-only chains; 0 where the CPU lacks the instructions.
+double csd_peak_gflops(int bf16, long rounds);
+
 #endif
