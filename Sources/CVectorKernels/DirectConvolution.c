@@ -5,6 +5,8 @@
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 
 #include <immintrin.h>
+#include <stdint.h>
+#include "BFloat16.h"
 
 typedef float f16v __attribute__((vector_size(64)));
 
@@ -66,11 +68,86 @@ AVX512 static void channel_block_any(const float *xp, long cin, long plane, cons
     }
 }
 
+/// `span_block` on bf16 pairs of input channels: each `vdpbf16ps` adds channels 2c and 2c + 1
+/// (fp32 sums), so half as many steps run over the same registers.
+AVX512BF16 INLINE void span_block_bf16(const uint32_t *xp, long pairs, long plane, const long *shifts, long taps,
+                                       const uint32_t *wk, float *yq, long ldy, int outputs) {
+    __m512 acc[OUTPUTS][VECTORS];
+    for (int o = 0; o < outputs; o++)
+        for (int v = 0; v < VECTORS; v++) acc[o][v] = _mm512_setzero_ps();
+    for (long c = 0; c < pairs; c++) {
+        const uint32_t *xc = xp + c * plane;
+        const uint32_t *wc = wk + c * taps * OUTPUTS;
+        for (long t = 0; t < taps; t++) {
+            const uint32_t *src = xc + shifts[t];
+            const __m512bh x0 = (__m512bh)_mm512_loadu_si512(src), x1 = (__m512bh)_mm512_loadu_si512(src + LANES),
+                           x2 = (__m512bh)_mm512_loadu_si512(src + 2 * LANES);
+            const uint32_t *wt = wc + t * OUTPUTS;
+            for (int o = 0; o < outputs; o++) {
+                const __m512bh wv = (__m512bh)_mm512_set1_epi32((int)wt[o]);
+                acc[o][0] = _mm512_dpbf16_ps(acc[o][0], wv, x0);
+                acc[o][1] = _mm512_dpbf16_ps(acc[o][1], wv, x1);
+                acc[o][2] = _mm512_dpbf16_ps(acc[o][2], wv, x2);
+            }
+        }
+    }
+    for (int o = 0; o < outputs; o++)
+        for (int v = 0; v < VECTORS; v++) _mm512_storeu_ps(yq + o * ldy + v * LANES, acc[o][v]);
+}
+
+AVX512BF16 INLINE void channel_block_bf16(const uint32_t *xp, long pairs, long plane, const long *shifts, long taps,
+                                          const uint32_t *wk, float *yq, long ldy, long spans, int outputs) {
+    for (long s = 0; s < spans; s++)
+        span_block_bf16(xp + s * SPAN, pairs, plane, shifts, taps, wk, yq + s * SPAN, ldy, outputs);
+}
+
+AVX512BF16 static void channel_block_any_bf16(const uint32_t *xp, long pairs, long plane, const long *shifts, long taps,
+                                              const uint32_t *wk, float *yq, long ldy, long spans, int outputs) {
+    switch (outputs) {
+    case 8: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 8); break;
+    case 7: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 7); break;
+    case 6: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 6); break;
+    case 5: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 5); break;
+    case 4: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 4); break;
+    case 3: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 3); break;
+    case 2: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 2); break;
+    default: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 1); break;
+    }
+}
+
+/// The padded image and the regrouped weights as bf16 pairs of input channels (channel 2c in the
+/// low half); an odd last channel is paired with zeros. Returns the pair image, or NULL.
+AVX512BF16 static uint32_t *pair_channels(const float *xp, long cin, long plane, long slack, const float *wk,
+                                          long blocks, long taps, uint32_t **wk_pairs) {
+    const long pairs = (cin + 1) / 2;
+    uint32_t *xq = malloc((size_t)(pairs * plane + slack + blocks * pairs * taps * OUTPUTS) * sizeof(uint32_t));
+    if (!xq) return NULL;
+    for (long c = 0; c < pairs; c++)
+        for (long q = 0; q < plane; q += LANES)
+            interleave_bf16(xp + 2 * c * plane + q, 2 * c + 1 < cin ? xp + (2 * c + 1) * plane + q : NULL,
+                            plane - q < LANES ? plane - q : LANES, (uint16_t *)(xq + c * plane + q));
+    memset(xq + pairs * plane, 0, (size_t)slack * sizeof(uint32_t));
+    uint32_t *wq = xq + pairs * plane + slack;
+    for (long b = 0; b < blocks; b++)
+        for (long c = 0; c < pairs; c++)
+            for (long t = 0; t < taps; t++) {
+                const float *even = wk + ((b * cin + 2 * c) * taps + t) * OUTPUTS;
+                const float *odd = 2 * c + 1 < cin ? wk + ((b * cin + 2 * c + 1) * taps + t) * OUTPUTS : NULL;
+                interleave_bf16(even, odd, OUTPUTS, (uint16_t *)(wq + ((b * pairs + c) * taps + t) * OUTPUTS));
+            }
+    *wk_pairs = wq;
+    return xq;
+}
+
 int csd_direct_convolution_available(void) { return csd_attention_head_available(); }
+
+int csd_direct_convolution_bf16_available(void) {
+    return csd_direct_convolution_available() && __builtin_cpu_supports("avx512bf16");
+}
 
 AVX512 static int direct_convolution(const float *x, long cin, long h, long w, const float *weight,
                                      const float *bias, long cout, long kh, long kw, long stride, long pad_top,
-                                     long pad_left, long ho, long wo, long o_begin, long o_end, float *y) {
+                                     long pad_left, long ho, long wo, long o_begin, long o_end, float *y, int bf16) {
     // Each channel is copied with its zero padding as stride² phase planes, phase (a, b) holding
     // padded pixels (stride·py + a, stride·px + b), each `wq` = wo + (kw − 1)/stride wide. Output
     // (oy, ox), at flattened position q = oy·wq + ox, then takes tap (i, j) from phase
@@ -121,9 +198,26 @@ AVX512 static int direct_convolution(const float *x, long cin, long h, long w, c
             for (long t = 0; t < taps; t++)
                 wk[((o / OUTPUTS * cin + c) * taps + t) * OUTPUTS + o % OUTPUTS] =
                     weight[((o_begin + o) * cin + c) * taps + t];
+    uint32_t *xq = NULL, *wpairs = NULL;
+    if (bf16) {
+        // Weight lanes past `count` were never written: zero them before they are rounded.
+        for (long o = count; o < blocks * OUTPUTS; o++)
+            for (long c = 0; c < cin; c++)
+                for (long t = 0; t < taps; t++) wk[((o / OUTPUTS * cin + c) * taps + t) * OUTPUTS + o % OUTPUTS] = 0;
+        xq = pair_channels(xp, cin, plane, SPAN + kw + LANES, wk, blocks, taps, &wpairs);
+        if (!xq) {
+            free(shifts);
+            free(xp);
+            return -1;
+        }
+    }
+    const long pairs = (cin + 1) / 2;
     for (long b = 0; b < blocks; b++) {
         const long o0 = b * OUTPUTS, n = count - o0 < OUTPUTS ? count - o0 : OUTPUTS;
-        channel_block_any(xp, cin, plane, shifts, taps, wk + b * cin * taps * OUTPUTS, yq, width, spans, (int)n);
+        if (bf16)
+            channel_block_any_bf16(xq, pairs, plane, shifts, taps, wpairs + b * pairs * taps * OUTPUTS, yq, width, spans, (int)n);
+        else
+            channel_block_any(xp, cin, plane, shifts, taps, wk + b * cin * taps * OUTPUTS, yq, width, spans, (int)n);
         for (long o = 0; o < n; o++) {
             const float add = bias ? bias[o_begin + o0 + o] : 0;
             float *dst = y + (o_begin + o0 + o) * ho * wo;
@@ -132,6 +226,7 @@ AVX512 static int direct_convolution(const float *x, long cin, long h, long w, c
                 for (long ox = 0; ox < wo; ox++) dst[oy * wo + ox] = src[oy * wq + ox] + add;
         }
     }
+    free(xq);
     free(shifts);
     free(xp);
     return 0;
@@ -148,12 +243,34 @@ int csd_direct_convolution(const float *x, long cin, long h, long w, const float
     }
     if (!known || stride < 1 || o_begin < 0 || o_end > cout || o_begin >= o_end) return -1;
     return direct_convolution(x, cin, h, w, weight, bias, cout, kh, kw, stride, pad_top, pad_left, ho, wo, o_begin,
-                              o_end, y);
+                              o_end, y, 0);
+}
+
+int csd_direct_convolution_bf16(const float *x, long cin, long h, long w, const float *weight, const float *bias,
+                                long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
+                                long o_begin, long o_end, float *y) {
+    static int available = -1;
+    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
+    if (known < 0) {
+        known = csd_direct_convolution_bf16_available();
+        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
+    }
+    if (!known || stride < 1 || o_begin < 0 || o_end > cout || o_begin >= o_end) return -1;
+    return direct_convolution(x, cin, h, w, weight, bias, cout, kh, kw, stride, pad_top, pad_left, ho, wo, o_begin,
+                              o_end, y, 1);
 }
 
 #else
 
 int csd_direct_convolution_available(void) { return 0; }
+
+int csd_direct_convolution_bf16_available(void) { return 0; }
+
+int csd_direct_convolution_bf16(const float *x, long cin, long h, long w, const float *weight, const float *bias,
+                                long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
+                                long o_begin, long o_end, float *y) {
+    return -1;
+}
 
 int csd_direct_convolution(const float *x, long cin, long h, long w, const float *weight, const float *bias,
                            long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,

@@ -6,6 +6,7 @@
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 
 #include <immintrin.h>
+#include "BFloat16.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
@@ -191,25 +192,12 @@ int csd_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, con
 // instruction adds two products of consecutive k into every fp32 sum. Packed layouts as above,
 // with k in pairs: an A panel holds, for each pair q, MR 32-bit (a[2q], a[2q+1]) pairs; a B panel,
 // for each q, NR such pairs.
-#define AVX512BF16 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,avx512bf16")))
 enum { KC2 = 512 };
 
 int csd_sgemm_bf16_available(void) {
     static int known = -1;
     if (known < 0) known = csd_sgemm_available() && __builtin_cpu_supports("avx512bf16");
     return known;
-}
-
-/// Interleaves two rows of fp32 (`count` ≤ 16 values each; `y` may be NULL for zeros) into
-/// `count` bf16 pairs (x[j], y[j]) at `dst`.
-AVX512BF16 INLINE void interleave_bf16(const float *x, const float *y, long count, uint16_t *dst) {
-    const __mmask16 m = count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
-    const __m512 vx = _mm512_maskz_loadu_ps(m, x), vy = y ? _mm512_maskz_loadu_ps(m, y) : _mm512_setzero_ps();
-    const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(vy, vx); // words 0..<16 from x, 16..<32 from y
-    const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
-                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i pairs = _mm512_permutexvar_epi16(order, both);
-    _mm512_mask_storeu_epi32(dst, m, pairs);
 }
 
 /// Turns fp32 panels of `width` values per k (as `pack_a`/`pack_b` write them, kc rows) into bf16

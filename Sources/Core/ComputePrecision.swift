@@ -17,9 +17,13 @@ public enum ComputePrecision: String, CaseIterable, Codable, Sendable {
         }
     }
 
-    /// The precision every product of this process uses; `fp32` unless a command sets it.
-    /// Set it before a model runs, not while one does.
-    nonisolated(unsafe) public static var current: ComputePrecision = .fp32
+    /// The precision the calling thread's products use; `fp32` unless set. It is kept per
+    /// thread, so concurrent model runs may use different precisions, and `parallelFor` carries
+    /// the caller's to the threads that run its loop.
+    public static var current: ComputePrecision {
+        get { csd_thread_precision() == 1 ? .bf16 : .fp32 }
+        set { csd_set_thread_precision(newValue == .bf16 ? 1 : 0) }
+    }
 
     /// Runs `body` with `current` set to `precision`, then restores it.
     public static func with<T>(_ precision: ComputePrecision, _ body: () throws -> T) rethrows -> T {

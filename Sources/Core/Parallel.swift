@@ -29,16 +29,20 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 4096, _ body: (Rang
 }
 
 /// Runs `body(i)` for every `i` in `0..<count`, spread over the cores by the spinning thread
-/// pool of `CThreadPool` (one contiguous chunk of indices per thread). Calls from inside a
-/// running loop run inline.
+/// pool of `CThreadPool` (one contiguous chunk of indices per thread), each under the caller's
+/// `ComputePrecision.current`. Calls from inside a running loop run inline.
 @inline(__always)
 public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     if count <= 1 || Parallelism.workers <= 1 {
         for i in 0..<count { body(i) }
         return
     }
+    let precision = ComputePrecision.current
     withoutActuallyEscaping(body) { body in
-        var closure = body
+        var closure: (Int) -> Void = { i in
+            if ComputePrecision.current != precision { ComputePrecision.current = precision }
+            body(i)
+        }
         withUnsafeMutablePointer(to: &closure) { pointer in
             csd_parallel_run(Parallelism.workers, count, pointer) { context, index in
                 context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)

@@ -127,9 +127,12 @@ extension Tensor {
         return cout <= 128 || (stride == 1 && cout <= 320 && cin <= 320)
     }
 
-    /// Convolution through `csd_direct_convolution`: one image per core, or each image's
-    /// output channels split between the cores when there are fewer images than cores.
+    /// Convolution through `csd_direct_convolution` (`csd_direct_convolution_bf16` under bf16):
+    /// one image per core, or each image's output channels split between the cores when there
+    /// are fewer images than cores.
     func directlyConvolve(weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, ho: Int, wo: Int, into out: inout Tensor) {
+        let convolve = BLAS.Kernel.current == .avx512bf16 && csd_direct_convolution_bf16_available() != 0
+            ? csd_direct_convolution_bf16 : csd_direct_convolution
         let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (cout, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
         let workers = Parallelism.workers
@@ -143,7 +146,7 @@ extension Tensor {
                         parallelFor(n * parts) { job in
                             let b = job / parts, part = job % parts
                             let o0 = cout * part / parts, o1 = cout * (part + 1) / parts
-                            let status = csd_direct_convolution(xb + b * cin * h * w, cin, h, w, wb, biasBase, cout,
+                            let status = convolve(xb + b * cin * h * w, cin, h, w, wb, biasBase, cout,
                                                                 kh, kw, stride, padding.top, padding.left, ho, wo, o0, o1,
                                                                 yb + b * cout * ho * wo)
                             precondition(status == 0, "conv2d: out of memory for the direct convolution")

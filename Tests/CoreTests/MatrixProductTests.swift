@@ -137,6 +137,25 @@ import Testing
         }
     }
 
+    /// The precision is the calling thread's (tests and edits may run side by side in other
+    /// precisions), and a parallel loop runs every index under the caller's.
+    @Test func precisionIsPerThreadAndParallelLoopsCarryIt() {
+        ComputePrecision.with(.bf16) {
+            final class Seen: @unchecked Sendable { var precision = ComputePrecision.bf16 }
+            let other = Seen(), done = DispatchSemaphore(value: 0)
+            Thread { other.precision = ComputePrecision.current; done.signal() }.start()
+            done.wait()
+            #expect(other.precision == .fp32, "another thread must not see this one's precision")
+            var seen = [ComputePrecision](repeating: .fp32, count: 64)
+            seen.withUnsafeMutableBufferPointer { out in
+                let out = out
+                parallelFor(64) { i in out[i] = ComputePrecision.current }
+            }
+            #expect(seen.allSatisfy { $0 == .bf16 }, "every index runs under the caller's precision")
+        }
+        #expect(ComputePrecision.current == .fp32)
+    }
+
     /// A whole UNet forward under bf16 stays within bf16's error of fp32's (the fixture UNet).
     @Test(.enabled(if: ComputePrecision.bf16.isAvailable, "this CPU has no AVX512-BF16"))
     func unetForwardInBF16StaysCloseToFP32() throws {

@@ -52,6 +52,20 @@ int csd_direct_convolution(const float *x, long cin, long h, long w, const float
                            long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
                            long o_begin, long o_end, float *y);
 
+/// Whether this CPU runs `csd_direct_convolution_bf16` (AVX-512 with AVX512-BF16).
+int csd_direct_convolution_bf16_available(void);
+
+/// `csd_direct_convolution` with the image and weights rounded to bf16 (nearest, ties to even)
+/// and fp32 sums over pairs of input channels, as `csd_sgemm_bf16` computes products.
+int csd_direct_convolution_bf16(const float *x, long cin, long h, long w, const float *weight, const float *bias,
+                                long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
+                                long o_begin, long o_end, float *y);
+
+/// The calling thread's product precision (0: fp32, 1: bf16), 0 until set; `ComputePrecision`
+/// reads and writes it, and parallel loops copy the caller's to their workers.
+int csd_thread_precision(void);
+void csd_set_thread_precision(int precision);
+
 /// Whether this CPU runs `csd_sgemm` (AVX-512 F/DQ/VL/BW).
 int csd_sgemm_available(void);
 
