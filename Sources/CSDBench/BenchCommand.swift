@@ -100,8 +100,8 @@ struct BenchCommand: ParsableCommand {
         let wanted = Set(cases.split(separator: ",").map(String.init))
         for (precision, own) in configurations {
             ComputePrecision.current = precision
-            BLAS.ownKernels = own
-            defer { ComputePrecision.current = .fp32; BLAS.ownKernels = true }
+            BLAS.fp32Kernels = own ? .own : .openBLAS
+            defer { ComputePrecision.current = .fp32; BLAS.fp32Kernels = .automatic }
             let kernels = BLAS.kernelName()
             let sgemm = Self.sgemmRate()
             sgemmRates[kernels] = sgemm

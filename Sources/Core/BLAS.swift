@@ -55,16 +55,35 @@ public enum BLAS {
 
         static let avx512Available = csd_sgemm_available() != 0
 
+        /// Whether OpenBLAS runs its own AVX-512 kernels (it does unless `OPENBLAS_CORETYPE`
+        /// chose others): they were 5–10% faster than `csd_sgemm` on 2048³ here.
+        static let openBLASHasAVX512 = ["skylakex", "cooperlake", "sapphirerapids"].contains(currentCoreName().lowercased())
+
         /// The kernel for `ComputePrecision.current`; bf16 falls back to fp32 where the CPU lacks it.
         static var current: Kernel {
-            guard ownKernels, avx512Available else { return .openBLAS }
-            return ComputePrecision.current == .bf16 && csd_sgemm_bf16_available() != 0 ? .avx512bf16 : .avx512
+            _ = prepared
+            if ComputePrecision.current == .bf16 && csd_sgemm_bf16_available() != 0 { return .avx512bf16 }
+            switch fp32Kernels {
+            case .automatic: return avx512Available && !openBLASHasAVX512 ? .avx512 : .openBLAS
+            case .own: return avx512Available ? .avx512 : .openBLAS
+            case .openBLAS: return .openBLAS
+            }
         }
     }
 
-    /// Whether fp32 products run on the project's own kernels where the CPU has AVX-512 (the
-    /// default), or on OpenBLAS (for benchmarks that compare the two in one run).
-    nonisolated(unsafe) public static var ownKernels = true
+    /// Who computes fp32 products.
+    public enum FP32Kernels: Sendable {
+        /// OpenBLAS where it runs AVX-512 kernels, else `csd_sgemm` where the CPU has AVX-512
+        /// (as when `OPENBLAS_CORETYPE=Haswell` is set on an AVX-512 CPU), else OpenBLAS.
+        case automatic
+        /// `csd_sgemm` where the CPU has AVX-512.
+        case own
+        /// Always OpenBLAS.
+        case openBLAS
+    }
+
+    /// Who computes fp32 products; benchmarks set it to compare the kernels in one run.
+    nonisolated(unsafe) public static var fp32Kernels = FP32Kernels.automatic
 
     /// The name of the kernels products use now, for reports.
     public static func kernelName() -> String {

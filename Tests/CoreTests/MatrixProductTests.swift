@@ -137,6 +137,26 @@ import Testing
         }
     }
 
+    /// The kernels sum each element over k in the same order however C is cut into tiles (as
+    /// `BLAS.sgemm` cuts it across threads), so the bytes do not depend on the tiling.
+    @Test(.enabled(if: csd_sgemm_available() != 0, "this CPU has no AVX-512"), arguments: [false, true])
+    func tilesGiveTheBytesOfTheWholeProduct(bf16: Bool) {
+        guard !bf16 || csd_sgemm_bf16_available() != 0 else { return }
+        let kernel = bf16 ? csd_sgemm_bf16 : csd_sgemm
+        let (m, n, k) = (70, 300, 530)
+        let p = Problem(m: m, n: n, k: k, transA: false, transB: false, beta: 0, seed: 9)
+        let whole = p.run(kernel)
+        var tiled = [Float](repeating: 0, count: m * n)
+        p.a.withUnsafeBufferPointer { ap in p.b.withUnsafeBufferPointer { bp in tiled.withUnsafeMutableBufferPointer { cp in
+            for (rows, columns) in [(0..<29, 0..<77), (0..<29, 77..<300), (29..<70, 0..<150), (29..<70, 150..<300)] {
+                _ = kernel(0, 0, rows.count, columns.count, k, p.alpha, ap.baseAddress! + rows.lowerBound * k, k,
+                           bp.baseAddress! + columns.lowerBound, n, 0, cp.baseAddress! + rows.lowerBound * n + columns.lowerBound, n)
+            }
+        } } }
+        let same = whole == tiled
+        #expect(same, "tiles must give the whole product's bytes")
+    }
+
     /// The precision is the calling thread's (tests and edits may run side by side in other
     /// precisions), and a parallel loop runs every index under the caller's.
     @Test func precisionIsPerThreadAndParallelLoopsCarryIt() {
