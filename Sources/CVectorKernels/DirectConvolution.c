@@ -54,18 +54,24 @@ AVX512 INLINE void channel_block(const float *xp, long cin, long plane, const lo
         span_block(xp + s * SPAN, cin, plane, shifts, taps, wk, yq + s * SPAN, ldy, outputs);
 }
 
+/// Runs BLOCK(n) with `outputs` as the constant n (1...8), so that the accumulators unroll.
+#define WITH_CONSTANT_OUTPUTS(outputs, BLOCK)                                                      \
+    switch (outputs) {                                                                             \
+    case 8: BLOCK(8); break;                                                                       \
+    case 7: BLOCK(7); break;                                                                       \
+    case 6: BLOCK(6); break;                                                                       \
+    case 5: BLOCK(5); break;                                                                       \
+    case 4: BLOCK(4); break;                                                                       \
+    case 3: BLOCK(3); break;                                                                       \
+    case 2: BLOCK(2); break;                                                                       \
+    default: BLOCK(1); break;                                                                      \
+    }
+
 AVX512 static void channel_block_any(const float *xp, long cin, long plane, const long *shifts, long taps,
                                      const float *wk, float *yq, long ldy, long spans, int outputs) {
-    switch (outputs) {
-    case 8: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 8); break;
-    case 7: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 7); break;
-    case 6: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 6); break;
-    case 5: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 5); break;
-    case 4: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 4); break;
-    case 3: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 3); break;
-    case 2: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 2); break;
-    default: channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, 1); break;
-    }
+#define BLOCK(n) channel_block(xp, cin, plane, shifts, taps, wk, yq, ldy, spans, n)
+    WITH_CONSTANT_OUTPUTS(outputs, BLOCK)
+#undef BLOCK
 }
 
 /// `span_block` on bf16 pairs of input channels: each `vdpbf16ps` adds channels 2c and 2c + 1
@@ -103,16 +109,9 @@ AVX512BF16 INLINE void channel_block_bf16(const uint32_t *xp, long pairs, long p
 
 AVX512BF16 static void channel_block_any_bf16(const uint32_t *xp, long pairs, long plane, const long *shifts, long taps,
                                               const uint32_t *wk, float *yq, long ldy, long spans, int outputs) {
-    switch (outputs) {
-    case 8: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 8); break;
-    case 7: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 7); break;
-    case 6: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 6); break;
-    case 5: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 5); break;
-    case 4: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 4); break;
-    case 3: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 3); break;
-    case 2: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 2); break;
-    default: channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, 1); break;
-    }
+#define BLOCK(n) channel_block_bf16(xp, pairs, plane, shifts, taps, wk, yq, ldy, spans, n)
+    WITH_CONSTANT_OUTPUTS(outputs, BLOCK)
+#undef BLOCK
 }
 
 /// The padded image and the regrouped weights as bf16 pairs of input channels (channel 2c in the

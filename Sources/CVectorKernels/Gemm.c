@@ -114,6 +114,27 @@ AVX512 static void pack_b(const float *b, long ldb, int trans, long p0, long kc,
     }
 }
 
+/// C[0..<mr][0..<nr] = alpha·acc + (first ? beta·C : C), where beta 0 never reads C.
+AVX512 INLINE void store_block(__m512 acc[MR][2], float *c, long ldc, long mr, long nr, float alpha, float beta,
+                               int first) {
+    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(first ? beta : 1.0f);
+    const int reads = !first || beta != 0;
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr) break;
+        float *row = c + i * ldc;
+        __m512 v0 = _mm512_mul_ps(va, acc[i][0]), v1 = _mm512_mul_ps(va, acc[i][1]);
+        if (reads) {
+            v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), v0);
+            v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), v1);
+        }
+        _mm512_mask_storeu_ps(row, m0, v0);
+        _mm512_mask_storeu_ps(row + 16, m1, v1);
+    }
+}
+
 /// C[0..<mr][0..<nr] = alpha·Σ_p a[p][i]·b[p][j] + (first ? beta·C : C), where beta 0 never reads C.
 AVX512 static void kernel(long kc, const float *a, const float *b, float *c, long ldc, long mr, long nr,
                           float alpha, float beta, int first) {
@@ -132,22 +153,7 @@ AVX512 static void kernel(long kc, const float *a, const float *b, float *c, lon
         a += MR;
         b += NR;
     }
-    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(first ? beta : 1.0f);
-    const int reads = !first || beta != 0;
-#pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++) {
-        if (i >= mr) break;
-        float *row = c + i * ldc;
-        __m512 v0 = _mm512_mul_ps(va, acc[i][0]), v1 = _mm512_mul_ps(va, acc[i][1]);
-        if (reads) {
-            v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), v0);
-            v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), v1);
-        }
-        _mm512_mask_storeu_ps(row, m0, v0);
-        _mm512_mask_storeu_ps(row + 16, m1, v1);
-    }
+    store_block(acc, c, ldc, mr, nr, alpha, beta, first);
 }
 
 static _Thread_local float *packed_a, *packed_b;
@@ -231,22 +237,7 @@ AVX512BF16 static void kernel_bf16(long pairs, const uint16_t *a, const uint16_t
         ap += MR;
         b += 2 * NR;
     }
-    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
-    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(first ? beta : 1.0f);
-    const int reads = !first || beta != 0;
-#pragma clang loop unroll(full)
-    for (int i = 0; i < MR; i++) {
-        if (i >= mr) break;
-        float *row = c + i * ldc;
-        __m512 v0 = _mm512_mul_ps(va, acc[i][0]), v1 = _mm512_mul_ps(va, acc[i][1]);
-        if (reads) {
-            v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), v0);
-            v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), v1);
-        }
-        _mm512_mask_storeu_ps(row, m0, v0);
-        _mm512_mask_storeu_ps(row + 16, m1, v1);
-    }
+    store_block(acc, c, ldc, mr, nr, alpha, beta, first);
 }
 
 static _Thread_local float *staged_a, *staged_b;
