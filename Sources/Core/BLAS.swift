@@ -2,9 +2,9 @@ import COpenBLAS
 import CVectorKernels
 import Foundation
 
-/// Matrix products: the project's own AVX-512 kernels (`csd_sgemm`, and `csd_sgemm_bf16` under
-/// `ComputePrecision.bf16`) where the CPU has them, else OpenBLAS with its kernel set chosen for
-/// this CPU.
+/// Matrix products: OpenBLAS with its kernel set chosen for this CPU, the project's own AVX-512
+/// `csd_sgemm` where OpenBLAS was told to use less than the CPU has (`FP32Kernels`), and
+/// `csd_sgemm_bf16` under `ComputePrecision.bf16`.
 ///
 /// Debian's OpenBLAS 0.3.21 does not know AMD Zen 4/5 and falls back to its Haswell kernels,
 /// although these CPUs run the SkylakeX (AVX-512) kernels 1.5–2x faster. The library reads
