@@ -168,7 +168,7 @@ struct BenchCommand: ParsableCommand {
         let core = BLAS.prepare()
         let threads = Parallelism.workers
         let sgemm = Self.sgemmRate()
-        log(String(format: "OpenBLAS %@ kernels, %d threads: sgemm 2048³ %.0f GFLOP/s", core, threads, sgemm))
+        log(String(format: "%@ (OpenBLAS core %@), %d threads: sgemm 2048³ %.0f GFLOP/s", BLAS.kernelName(), core, threads, sgemm))
         let peer = noTorch ? nil : (python ?? (FileManager.default.isExecutableFile(atPath: "Tools/.venv/bin/python") ? "Tools/.venv/bin/python" : nil))
         var results = [[String: Any]]()
         let wanted = Set(cases.split(separator: ",").map(String.init))

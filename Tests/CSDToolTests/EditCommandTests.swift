@@ -221,6 +221,7 @@ import Video
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--crf=-1"] + commonOptions(), "--crf"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--preset", "warp"] + commonOptions(), "--preset"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.webm"] + commonOptions(), "must be a .mp4, .m4v, .mov or .mkv file"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--precision", "fp16"] + commonOptions(), "--precision"),
         ]
         for (arguments, message) in cases {
             let r = try CommandRunner.run(arguments)

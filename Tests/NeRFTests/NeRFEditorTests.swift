@@ -103,5 +103,24 @@ import World
         let mismatched = try Self.editor(other)
         #expect(throws: InputError.self) { try mismatched.loadCheckpoint(from: path) }
     }
+
+    /// `precision` bf16 changes the edit (its scores run on bf16 products), and a checkpoint made
+    /// in one precision does not resume in the other.
+    @Test(.enabled(if: ComputePrecision.bf16.isAvailable, "this CPU has no AVX512-BF16"))
+    func aBF16EditDiffersAndDoesNotResumeAnFP32One() throws {
+        let path = NSTemporaryDirectory() + "nerf-edit-bf16-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fp32 = try Self.editor(.csd)
+        fp32.advance()
+        try fp32.saveCheckpoint(to: path)
+        var settings = Self.settings(.csd)
+        settings.edit.precision = .bf16
+        let bf16 = try Self.editor(settings)
+        bf16.advance()
+        #expect(bf16.field.values != fp32.field.values)
+        #expect(ComputePrecision.current == .fp32, "the edit restores the thread's precision")
+        let resumed = try Self.editor(settings)
+        #expect(throws: InputError.self) { try resumed.loadCheckpoint(from: path) }
+    }
 }
 
