@@ -112,7 +112,7 @@ struct EvalEdits: ParsableCommand {
                  "added_flicker": o.flicker, "warp_error": o.warpError, "seconds_per_step": o.secondsPerStep]
             }
             var report: [String: Any] = ["model": model, "steps": steps, "lr": lr, "guidance": guidance, "size": size,
-                                         "images": images, "source_background_detail": sourceDetail,
+                                         "precision": precision, "images": images, "source_background_detail": sourceDetail,
                                          "image_edits": Dictionary(uniqueKeysWithValues: imageResults.map { ($0.key.rawValue, object($0.value)) })]
             if frames > 0 {
                 report["frames"] = frames

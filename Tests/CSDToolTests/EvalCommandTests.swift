@@ -106,6 +106,7 @@ import Testing
             #expect((0...1).contains(o["edit_success"]!) && o["seconds_per_step"]! > 0)
         }
         #expect(object["csd_flicker_reduction"] is Double)
+        #expect(object["precision"] as? String == "fp32")
     }
 }
 
