@@ -97,6 +97,7 @@ struct BenchCommand: ParsableCommand {
         if openblas { configurations.insert((.fp32, false), at: configurations.firstIndex { $0.0 == .bf16 } ?? configurations.count) }
         var results = [[String: Any]]()
         var sgemmRates = [String: Double]()
+        var firstSgemm: Double?
         let wanted = Set(cases.split(separator: ",").map(String.init))
         for (precision, own) in configurations {
             ComputePrecision.current = precision
@@ -105,8 +106,11 @@ struct BenchCommand: ParsableCommand {
             let kernels = BLAS.kernelName()
             let sgemm = Self.sgemmRate()
             sgemmRates[kernels] = sgemm
+            firstSgemm = firstSgemm ?? sgemm
+            // A CPU without AVX-512 has no measured peak: its shares are left out (0 here).
             let peak = precision == .bf16 ? peaks.bf16 : peaks.fp32
-            log(String(format: "%@ (OpenBLAS core %@): sgemm 2048³ %.0f GFLOP/s, %.0f%% of peak", kernels, core, sgemm, 100 * sgemm / peak))
+            func shareOfPeak(_ rate: Double) -> Double { peak > 0 ? rate / peak : 0 }
+            log(String(format: "%@ (OpenBLAS core %@): sgemm 2048³ %.0f GFLOP/s, %.0f%% of peak", kernels, core, sgemm, 100 * shareOfPeak(sgemm)))
             for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
                 var r = try benchCase.measure(runs: runs, python: peer, threads: threads, keepIn: peerFolder, bf16: precision == .bf16)
                 r["precision"] = precision.rawValue
@@ -114,7 +118,7 @@ struct BenchCommand: ParsableCommand {
                 let convShare = (r["conv_gflops"] as? Double ?? 0) / sgemm
                 r["conv_vs_sgemm"] = convShare
                 r["attention_vs_sgemm"] = (r["attention_gflops"] as? Double ?? 0) / sgemm
-                for kind in ["conv", "linear", "attention"] { r[kind + "_vs_peak"] = (r[kind + "_gflops"] as? Double ?? 0) / peak }
+                for kind in ["conv", "linear", "attention"] { r[kind + "_vs_peak"] = shareOfPeak(r[kind + "_gflops"] as? Double ?? 0) }
                 results.append(r)
                 var line = String(format: "%@ [%@]: %.1f ms/forward (min %.1f; %.1f GFLOP, %.0f GFLOP/s); conv %.0f GFLOP/s (%.0f%% of sgemm, %.0f%% of peak), attention %.0f GFLOP/s (%.0f%%), linear %.0f GFLOP/s (%.0f%% of peak)",
                                   benchCase.name, kernels, r["unet_ms"] as! Double, r["unet_ms_min"] as! Double, r["gflop"] as! Double,
@@ -130,7 +134,7 @@ struct BenchCommand: ParsableCommand {
                 log("    ms by kind: " + kinds.map { String(format: "%@ %.1f", $0.key, $0.value) }.joined(separator: ", "))
             }
         }
-        let sgemm = sgemmRates.values.first ?? Self.sgemmRate()
+        let sgemm = firstSgemm ?? Self.sgemmRate()
         var attentionResults = [[String: Any]]()
         if attention {
             for r in AttentionBench.measure(runs: max(runs, 5)) {

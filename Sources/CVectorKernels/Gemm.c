@@ -17,15 +17,7 @@
 /// (12 rows, L2) and a packed B panel (32 columns, L1: 256 × 32 floats = 32 KB).
 enum { MR = 12, NR = 32, KC = 256, MC = 192, NC = 512 };
 
-int csd_sgemm_available(void) {
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
-    }
-    return known;
-}
+int csd_sgemm_available(void) { return csd_attention_head_available(); }
 
 /// Transposes a 16 × 16 block held as 16 row vectors (unpack, then 128-bit lane shuffles).
 AVX512 INLINE void transpose16(__m512 r[16]) {
