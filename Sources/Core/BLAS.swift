@@ -102,12 +102,53 @@ public enum BLAS {
     /// per forward, 256-row ones 5.7 (`csd-bench`, prior shape; the SD shape did not change).
     static let columnTile = 256, rowTile = 256
 
+    /// Products with a small C but long sums (a convolution's weight gradient over every pixel of
+    /// a batch: 64 × 576 from 8192 terms) are split along k instead, in chunks of at least this
+    /// many terms: tiles of C would leave a core idle or give it too little to do.
+    static let reductionChunk = 512
+    /// The largest C (floats) that is split along k; each chunk has its own copy.
+    static let reductionLimit = 1 << 20
+
+    /// How many chunks of k a product of this shape is summed in: one unless it is large, its C
+    /// small and k long; at most 8. Chosen from the shape alone, so the sums are the same
+    /// whatever the number of threads.
+    static func reductionChunks(m: Int, n: Int, k: Int) -> Int {
+        guard m * n * k >= tiledWork, m * n <= reductionLimit else { return 1 }
+        return max(1, min(8, k / reductionChunk))
+    }
+
+    /// `C = alpha·Σ_i op(A)_i·op(B)_i + beta·C` over fixed chunks i of k: each chunk's product
+    /// into its own buffer (in parallel where asked), then summed in chunk order.
+    static func sumOfChunks(_ chunks: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool) {
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: chunks * m * n)
+        defer { partials.deallocate() }
+        let loop: (Int, (Int) -> Void) -> Void = parallel ? { parallelFor($0, $1) } : { for i in 0..<$0 { $1(i) } }
+        loop(chunks) { i in
+            let k0 = k * i / chunks, k1 = k * (i + 1) / chunks
+            let ap = transA ? a + k0 * lda : a + k0
+            let bp = transB ? b + k0 : b + k0 * ldb
+            tiledProduct(transA: transA, transB: transB, m: m, n: n, k: k1 - k0, alpha: 1, a: ap, lda: lda, b: bp, ldb: ldb,
+                         beta: 0, c: partials + i * m * n, ldc: n, parallel: false)
+        }
+        loop(m) { row in
+            let target = c + row * ldc
+            for column in 0..<n {
+                var sum: Float = 0
+                for i in 0..<chunks { sum += partials[(i * m + row) * n + column] }
+                target[column] = beta == 0 ? alpha * sum : alpha * sum + beta * target[column]
+            }
+        }
+    }
+
     /// Row-major `C = alpha·op(A)·op(B) + beta·C`, with `op` a transpose where asked.
     ///
-    /// Large products are cut into fixed tiles of C (chosen from the shape alone) and each tile
-    /// is one single-threaded OpenBLAS call, so every element of C is summed in the same order
-    /// whatever the number of threads: a seed gives the same result on any machine. With
-    /// `parallel` the tiles run on all cores; callers already inside a parallel loop pass false.
+    /// Large products are cut into fixed tiles of C, or (small C, long sums) into fixed chunks of
+    /// k summed in order, both chosen from the shape alone; each piece is one single-threaded
+    /// kernel call, so every element of C is summed in the same order whatever the number of
+    /// threads: a seed gives the same result on any machine. With `parallel` the pieces run on
+    /// all cores; callers already inside a parallel loop pass false.
     @inline(__always)
     public static func sgemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -115,6 +156,20 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true
     ) {
+        let chunks = reductionChunks(m: m, n: n, k: k)
+        if chunks > 1 {
+            sumOfChunks(chunks, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, parallel: parallel)
+        } else {
+            tiledProduct(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                         beta: beta, c: c, ldc: ldc, parallel: parallel)
+        }
+    }
+
+    /// `sgemm` cut into fixed tiles of C.
+    static func tiledProduct(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+                             lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>,
+                             ldc: Int, parallel: Bool) {
         _ = prepared
         let kernel = Kernel.current
         func call(_ rows: Range<Int>, _ columns: Range<Int>) {

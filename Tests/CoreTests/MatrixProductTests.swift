@@ -112,10 +112,11 @@ import Testing
     }
 
     /// Each precision and kernel gives the same bytes on one thread and on all, large enough to be
-    /// cut into tiles, so a seed gives the same edit on any machine.
-    @Test(arguments: ComputePrecision.allCases.filter(\.isAvailable))
-    func productsDoNotDependOnTheThreadCount(precision: ComputePrecision) {
-        let (m, n, k) = (300, 700, 530)
+    /// cut into tiles (300 × 700) or into chunks of k (40 × 60 from 2600 terms), so a seed gives
+    /// the same edit on any machine.
+    @Test(arguments: ComputePrecision.allCases.filter(\.isAvailable), [(300, 700, 530), (40, 60, 2600)])
+    func productsDoNotDependOnTheThreadCount(precision: ComputePrecision, shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
         let p = Problem(m: m, n: n, k: k, transA: false, transB: true, beta: 0, seed: 7)
         func product(parallel: Bool, in precision: ComputePrecision) -> [Float] {
             var out = [Float](repeating: 0, count: m * n)
@@ -134,6 +135,25 @@ import Testing
         if precision == .bf16 {
             let changed = product(parallel: true, in: .fp32) != all
             #expect(changed, "bf16 must change the bytes")
+        }
+    }
+
+    /// Products with a small C and long sums are summed in chunks of k; the result is still the
+    /// product, with alpha and beta applied once (beta 0 never reads C). (The kernels are
+    /// process-wide, so this runs on the default ones: switching them would race other tests.)
+    @Test(arguments: [false, true])
+    func chunkedSumsMatchDoublePrecision(transposed: Bool) {
+        let (m, n, k) = (23, 45, 3000)
+        #expect(BLAS.reductionChunks(m: m, n: n, k: k) > 1, "this shape must be summed in chunks")
+        for beta: Float in [0, 0.3] {
+            let p = Problem(m: m, n: n, k: k, transA: transposed, transB: !transposed, beta: beta, seed: 11)
+            var out = p.c
+            p.a.withUnsafeBufferPointer { ap in p.b.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { cp in
+                BLAS.sgemm(transA: p.transA, transB: p.transB, m: m, n: n, k: k, alpha: p.alpha, a: ap.baseAddress!, lda: p.lda,
+                           b: bp.baseAddress!, ldb: p.ldb, beta: beta, c: cp.baseAddress!, ldc: n)
+            } } }
+            let error = Self.worstError(out, p.reference(), p)
+            #expect(error < 1e-6, "transposed \(transposed) beta \(beta): error \(error)")
         }
     }
 
