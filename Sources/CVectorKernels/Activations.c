@@ -48,6 +48,69 @@ void csd_moments(const float *p, long n, float *mean, float *variance) {
     *variance = (float)(ss / (double)n);
 }
 
+/// The first pass of group norm's backward over one channel: with x̂ = (x − mean)·inv and
+/// dz = dy (times SiLU's derivative at z = x̂·gamma + beta when `silu`), writes dx = dz·gamma and
+/// adds Σdz·x̂ to *sw, Σdz to *sb, Σdx to *sum1 and Σdx·x̂ to *sum2.
+CSD_DISPATCH
+void csd_norm_backward_channel(const float *x, const float *dy, float *dx, long n, float mean, float inv, float gamma,
+                               float beta, int silu, float *sw, float *sb, double *sum1, double *sum2) {
+    long i = 0;
+    const f16v vm = SPLAT16(mean), vi = SPLAT16(inv), vg = SPLAT16(gamma), vb = SPLAT16(beta);
+    f16v aw = SPLAT16(0), ab = SPLAT16(0), a1 = SPLAT16(0), a2 = SPLAT16(0);
+    for (; i + 16 <= n; i += 16) {
+        const f16v xhat = (LOAD16(x + i) - vm) * vi;
+        f16v dz = LOAD16(dy + i);
+        if (silu) {
+            const f16v z = xhat * vg + vb;
+            const f16v s = 1.0f / (1.0f + EXP16(-z));
+            dz *= s * (1.0f + z * (1.0f - s));
+        }
+        aw += dz * xhat;
+        ab += dz;
+        const f16v d = dz * vg;
+        STORE16(dx + i, d);
+        a1 += d;
+        a2 += d * xhat;
+    }
+    float w = 0, b = 0;
+    double s1 = 0, s2 = 0;
+    for (int l = 0; l < 16; l++) { w += aw[l]; b += ab[l]; s1 += a1[l]; s2 += a2[l]; }
+    for (; i < n; i++) {
+        const float xhat = (x[i] - mean) * inv;
+        float dz = dy[i];
+        if (silu) {
+            const float z = xhat * gamma + beta;
+            const float s = 1.0f / (1.0f + expf(-z));
+            dz *= s * (1.0f + z * (1.0f - s));
+        }
+        w += dz * xhat;
+        b += dz;
+        const float d = dz * gamma;
+        dx[i] = d;
+        s1 += d;
+        s2 += d * xhat;
+    }
+    *sw += w;
+    *sb += b;
+    *sum1 += s1;
+    *sum2 += s2;
+}
+
+/// The second pass: dx ← inv·(dx − mean1 − x̂·mean2).
+CSD_DISPATCH
+void csd_norm_backward_finish(const float *x, float *dx, long n, float mean, float inv, float mean1, float mean2) {
+    long i = 0;
+    const f16v vm = SPLAT16(mean), vi = SPLAT16(inv), v1 = SPLAT16(mean1), v2 = SPLAT16(mean2);
+    for (; i + 16 <= n; i += 16) {
+        const f16v xhat = (LOAD16(x + i) - vm) * vi;
+        STORE16(dx + i, vi * (LOAD16(dx + i) - v1 - xhat * v2));
+    }
+    for (; i < n; i++) {
+        const float xhat = (x[i] - mean) * inv;
+        dx[i] = inv * (dx[i] - mean1 - xhat * mean2);
+    }
+}
+
 /// Exact GELU, 0.5·x·(1 + erf(x/√2)), with erf by Abramowitz & Stegun 7.1.26 (absolute error
 /// ≤ 1.5e-7), as the Swift SIMD16 version this replaces.
 #define GELU16(input) ({                                                                         \

@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 
 /// Vector-Jacobian products of group norm (with its fused SiLU), layer norm and softmax. The
@@ -28,32 +29,16 @@ extension Tensor {
                                 var sum1 = 0.0, sum2 = 0.0
                                 for cc in 0..<perGroup {
                                     let ch = g0 + cc
-                                    let gamma = weight?.storage[ch] ?? 1, beta = bias?.storage[ch] ?? 0
                                     let offset = base + cc * spatial
                                     var sw: Float = 0, sb: Float = 0
-                                    for i in 0..<spatial {
-                                        let xhat = (xp[offset + i] - mean) * inv
-                                        var dz = gp[offset + i]
-                                        if thenSiLU {
-                                            let z = xhat * gamma + beta
-                                            let s = 1 / (1 + Foundation.exp(-z))
-                                            dz *= s * (1 + z * (1 - s))
-                                        }
-                                        sw += dz * xhat
-                                        sb += dz
-                                        let dxhat = dz * gamma
-                                        dp[offset + i] = dxhat
-                                        sum1 += Double(dxhat)
-                                        sum2 += Double(dxhat * xhat)
-                                    }
+                                    csd_norm_backward_channel(xp + offset, gp + offset, dp + offset, spatial, mean, inv,
+                                                              weight?.storage[ch] ?? 1, bias?.storage[ch] ?? 0, thenSiLU ? 1 : 0,
+                                                              &sw, &sb, &sum1, &sum2)
                                     pwp[image * c + ch] = sw
                                     pbp[image * c + ch] = sb
                                 }
-                                let mean1 = Float(sum1 / m), mean2 = Float(sum2 / m)
-                                for i in 0..<(perGroup * spatial) {
-                                    let xhat = (xp[base + i] - mean) * inv
-                                    dp[base + i] = inv * (dp[base + i] - mean1 - xhat * mean2)
-                                }
+                                csd_norm_backward_finish(xp + base, dp + base, perGroup * spatial, mean, inv,
+                                                         Float(sum1 / m), Float(sum2 / m))
                             }
                         }
                     }

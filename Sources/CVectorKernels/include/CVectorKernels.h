@@ -28,6 +28,11 @@ void csd_normalize_row(const float *src, float *dst, long n, float mean, float i
 
 /// Mean and biased variance of p[0..<n] (two passes; sums folded in double).
 void csd_moments(const float *p, long n, float *mean, float *variance);
+/// Group norm's backward over one channel, first pass (see Activations.c).
+void csd_norm_backward_channel(const float *x, const float *dy, float *dx, long n, float mean, float inv, float gamma,
+                               float beta, int silu, float *sw, float *sb, double *sum1, double *sum2);
+/// Group norm's backward, second pass: dx ← inv·(dx − mean1 − x̂·mean2).
+void csd_norm_backward_finish(const float *x, float *dx, long n, float mean, float inv, float mean1, float mean2);
 
 /// Whether this CPU runs `csd_attention_head` (AVX-512 F/DQ/VL/BW).
 int csd_attention_head_available(void);
