@@ -57,6 +57,22 @@ int csd_direct_convolution(const float *x, long cin, long h, long w, const float
                            long cout, long kh, long kw, long stride, long pad_top, long pad_left, long ho, long wo,
                            long o_begin, long o_end, float *y);
 
+/// Layout of `csd_convolution_weight_gradient`'s padded copies: the output gradient's rows are
+/// `length` floats, the image's planes `plane` floats (both multiples of 16).
+void csd_weight_gradient_sizes(long ho, long wo, long kh, long kw, long *length, long *plane);
+/// One CHW image [cin, h, w] copied with its padding into `cin` planes of `plane` floats.
+void csd_weight_gradient_pad_input(const float *x, long cin, long h, long w, long kh, long kw, long pad_top,
+                                   long pad_left, long ho, long wo, float *xp);
+/// One image's output gradient [cout, ho, wo] copied into `cout` rows of `length` floats.
+void csd_weight_gradient_pad_output(const float *dy, long cout, long ho, long wo, long kh, long kw, float *gp);
+/// Whether this CPU runs `csd_convolution_weight_gradient` (AVX-512 F/DQ/VL/BW).
+int csd_convolution_weight_gradient_available(void);
+/// The weight gradient [cout, cin, kh, kw] of a stride-1 convolution, rows o_begin..<o_end, summed
+/// over `images` images from their padded copies (`xp`: images × cin planes; `gp`: images × cout
+/// rows), each element in a fixed order. Returns 0, or −1 where the CPU lacks AVX-512.
+int csd_convolution_weight_gradient(const float *xp, const float *gp, long images, long cin, long cout, long kh,
+                                    long kw, long ho, long wo, long o_begin, long o_end, float *dw);
+
 /// Whether this CPU runs `csd_direct_convolution_bf16` (AVX-512 with AVX512-BF16).
 int csd_direct_convolution_bf16_available(void);
 
