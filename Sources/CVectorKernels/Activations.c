@@ -54,12 +54,21 @@ void csd_moments(const float *p, long n, float *mean, float *variance) {
 CSD_DISPATCH
 void csd_norm_backward_channel(const float *x, const float *dy, float *dx, long n, float mean, float inv, float gamma,
                                float beta, int silu, float *sw, float *sb, double *sum1, double *sum2) {
-    long i = 0;
     const f16v vm = SPLAT16(mean), vi = SPLAT16(inv), vg = SPLAT16(gamma), vb = SPLAT16(beta);
     f16v aw = SPLAT16(0), ab = SPLAT16(0), a1 = SPLAT16(0), a2 = SPLAT16(0);
-    for (; i + 16 <= n; i += 16) {
-        const f16v xhat = (LOAD16(x + i) - vm) * vi;
-        f16v dz = LOAD16(dy + i);
+    // The last partial vector runs from zero-padded copies: a zero dy adds nothing to any sum.
+    float xt[16] = {0}, gt[16] = {0}, dt[16];
+    for (long i = 0; i < n; i += 16) {
+        const long count = n - i < 16 ? n - i : 16;
+        const float *xs = x + i, *gs = dy + i;
+        float *ds = dx + i;
+        if (count < 16) {
+            memcpy(xt, xs, sizeof(float) * count);
+            memcpy(gt, gs, sizeof(float) * count);
+            xs = xt, gs = gt, ds = dt;
+        }
+        const f16v xhat = (LOAD16(xs) - vm) * vi;
+        f16v dz = LOAD16(gs);
         if (silu) {
             const f16v z = xhat * vg + vb;
             const f16v s = 1.0f / (1.0f + EXP16(-z));
@@ -68,28 +77,14 @@ void csd_norm_backward_channel(const float *x, const float *dy, float *dx, long 
         aw += dz * xhat;
         ab += dz;
         const f16v d = dz * vg;
-        STORE16(dx + i, d);
+        STORE16(ds, d);
         a1 += d;
         a2 += d * xhat;
+        if (count < 16) memcpy(dx + i, dt, sizeof(float) * count);
     }
     float w = 0, b = 0;
     double s1 = 0, s2 = 0;
     for (int l = 0; l < 16; l++) { w += aw[l]; b += ab[l]; s1 += a1[l]; s2 += a2[l]; }
-    for (; i < n; i++) {
-        const float xhat = (x[i] - mean) * inv;
-        float dz = dy[i];
-        if (silu) {
-            const float z = xhat * gamma + beta;
-            const float s = 1.0f / (1.0f + expf(-z));
-            dz *= s * (1.0f + z * (1.0f - s));
-        }
-        w += dz * xhat;
-        b += dz;
-        const float d = dz * gamma;
-        dx[i] = d;
-        s1 += d;
-        s2 += d * xhat;
-    }
     *sw += w;
     *sb += b;
     *sum1 += s1;
