@@ -11,6 +11,16 @@ static double seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/// GFLOP/s of `rounds` rounds over the 24 chains, `flops` per lane and instruction; every chain's
+/// result is kept, or the compiler would drop the chain.
+__attribute__((target("avx512f"))) static double rate(const __m512 *acc, long rounds, int flops, double elapsed) {
+    float sink = 0;
+    for (int i = 0; i < 24; i++) sink += acc[i][0];
+    volatile float keep = sink;
+    (void)keep;
+    return (double)rounds * 24 * 16 * flops / elapsed / 1e9;
+}
+
 /// 24 independent chains of fused multiply-adds, enough to hide the instruction's latency on
 /// every AVX-512 CPU, with nothing loaded or stored; returns GFLOP/s.
 __attribute__((target("avx512f"))) static double run_fp32(long rounds) {
@@ -22,12 +32,7 @@ __attribute__((target("avx512f"))) static double run_fp32(long rounds) {
     for (long r = 0; r < rounds; r++)
 #pragma clang loop unroll(full)
         for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-    const double elapsed = seconds() - start;
-    float sink = 0; // every chain must reach a result, or the compiler drops it
-    for (int i = 0; i < 24; i++) sink += acc[i][0];
-    volatile float keep = sink;
-    (void)keep;
-    return (double)rounds * 24 * 16 * 2 / elapsed / 1e9;
+    return rate(acc, rounds, 2, seconds() - start);
 }
 
 /// The same with bf16 dot products (`vdpbf16ps`: 2 products and 2 additions per lane), compiled
@@ -42,12 +47,7 @@ __attribute__((target("avx512f,avx512bf16"))) static double run_bf16(long rounds
     for (long r = 0; r < rounds; r++)
 #pragma clang loop unroll(full)
         for (int i = 0; i < 24; i++) acc[i] = _mm512_dpbf16_ps(acc[i], xb, xb);
-    const double elapsed = seconds() - start;
-    float sink = 0; // every chain must reach a result, or the compiler drops it
-    for (int i = 0; i < 24; i++) sink += acc[i][0];
-    volatile float keep = sink;
-    (void)keep;
-    return (double)rounds * 24 * 16 * 4 / elapsed / 1e9;
+    return rate(acc, rounds, 4, seconds() - start);
 }
 
 double csd_peak_gflops(int bf16, long rounds) {
