@@ -59,7 +59,7 @@ def scheduler(beta_schedule="linear"):
                          prediction_type="epsilon", clip_sample=True, set_alpha_to_one=True, timestep_spacing="leading")
 
 
-def export(out, unet, text, tokenizer_dir, beta_schedule):
+def export(out, unet, text, tokenizer_dir, beta_schedule, pipeline="StableDiffusionPipeline"):
     """Writes a diffusers folder next to `out`, then swaps it into place."""
     tmp = out.rstrip("/") + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -68,7 +68,7 @@ def export(out, unet, text, tokenizer_dir, beta_schedule):
     shutil.copytree(tokenizer_dir, os.path.join(tmp, "tokenizer"))
     scheduler(beta_schedule).save_pretrained(os.path.join(tmp, "scheduler"))
     with open(os.path.join(tmp, "model_index.json"), "w") as f:
-        json.dump({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
+        json.dump({"_class_name": pipeline, "_diffusers_version": "0.42.1",
                    "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
                    "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"],
                    "vae": [None, None], "safety_checker": [None, None], "feature_extractor": [None, None]}, f, indent=2)

@@ -8,7 +8,7 @@ import World
 struct WorldCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "world", abstract: "Render the procedural world: single views, training sets, tokenizer files.",
-        subcommands: [Render.self, Dataset.self, Shapes.self, Vocabulary.self, VideoScene.self, PanoramaScene.self, NeRFScene.self])
+        subcommands: [Render.self, Dataset.self, InstructionDataset.self, Shapes.self, Vocabulary.self, VideoScene.self, PanoramaScene.self, NeRFScene.self])
 
     /// Which scene to render: a random one for a seed, or the one a caption describes.
     struct SceneOptions: ParsableArguments {
@@ -149,6 +149,30 @@ struct WorldCommand: ParsableCommand {
                 try WorldDataset.write(count: count, size: size, firstSeed: firstSeed, to: output) { bar.update($0) }
                 bar.finish()
                 Console.say(String(format: "wrote %d renders to %@ in %.1f s", count, output, Date().timeIntervalSince(start)))
+            }
+        }
+    }
+
+    struct InstructionDataset: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "instruct-dataset", abstract: "Write the instruction model's training shard: render, instruction, edited render.")
+        @Option(help: "Pairs to write.") var count: Int = 50_000
+        @Option(help: "Image side in pixels.") var size: Int = 64
+        @Option(help: "Seed of the first scene (held-out sets use a separate range).") var firstSeed: UInt64 = 0
+        @Option(name: .shortAndLong, help: "Output .safetensors shard.") var output: String
+
+        @OptionGroup var console: ConsoleOptions
+
+        func run() throws {
+            console.apply()
+            try CSDCommand.reportingInputErrors {
+                guard (1...10_000_000).contains(count) else { throw InputError("--count", "must be between 1 and 10000000") }
+                guard (8...512).contains(size) else { throw InputError("--size", "must be between 8 and 512") }
+                let bar = ProgressBar(label: "rendering", total: count)
+                let start = Date()
+                try WorldInstructionDataset.write(count: count, size: size, firstSeed: firstSeed, to: output) { bar.update($0) }
+                bar.finish()
+                Console.say(String(format: "wrote %d pairs to %@ in %.1f s", count, output, Date().timeIntervalSince(start)))
             }
         }
     }

@@ -72,3 +72,59 @@ public enum WorldDataset {
         ], metadata: ["captions": captionJSON, "size": "\(size)", "first_seed": "\(firstSeed)"], to: path)
     }
 }
+
+/// Writes the instruction model's training set: `count` pairs in one safetensors shard with
+/// `sources` and `targets` U8 [N, H, W, 3] (a render and the same scene, seed and camera with the
+/// instruction applied), `seeds` I64 [N] and the instructions (a JSON array) in the metadata.
+/// Instructions held out by `WorldInstruction.isHeldOut`, and edits whose result uses a
+/// combination held out of the prior, are redrawn, so neither is ever seen in training.
+public enum WorldInstructionDataset {
+    /// The pair for one seed: the sample, its instruction and the edited scene.
+    public static func pair(seed: UInt64) -> (WorldSample, WorldInstruction, WorldScene) {
+        let sample = WorldSample(seed: seed)
+        var draw: UInt64 = 0
+        while true {
+            let instruction = WorldInstruction.random(for: sample.scene, seed: seed &* 31 &+ draw)
+            let edited = instruction.applied(to: sample.scene)
+            if !instruction.isHeldOut && !WorldInstruction.resultIsHeldOut(edited) { return (sample, instruction, edited) }
+            draw += 1
+        }
+    }
+
+    public static func write(count: Int, size: Int, firstSeed: UInt64, to path: String, progress: ((Int) -> Void)? = nil) throws {
+        try AtomicFile.checkDestination(path)
+        let pixels = size * size * 3
+        var sources = [UInt8](repeating: 0, count: count * pixels)
+        var targets = [UInt8](repeating: 0, count: count * pixels)
+        var instructions = [String](repeating: "", count: count)
+        let chunk = 256
+        let chunks = (count + chunk - 1) / chunk
+        let lock = NSLock()
+        var done = 0
+        sources.withUnsafeMutableBufferPointer { sourceBuffer in
+            targets.withUnsafeMutableBufferPointer { targetBuffer in
+                instructions.withUnsafeMutableBufferPointer { textBuffer in
+                    let (sb, tb, xb) = (sourceBuffer.baseAddress!, targetBuffer.baseAddress!, textBuffer.baseAddress!)
+                    parallelFor(chunks) { c in
+                        for i in (c * chunk)..<min(count, (c + 1) * chunk) {
+                            let (sample, instruction, edited) = pair(seed: firstSeed + UInt64(i))
+                            let before = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size).bytes
+                            let after = WorldRenderer(scene: edited).render(camera: sample.camera, width: size, height: size).bytes
+                            for k in 0..<pixels { sb[i * pixels + k] = before[k]; tb[i * pixels + k] = after[k] }
+                            xb[i] = instruction.text
+                        }
+                        lock.lock(); done += 1; let d = done; lock.unlock()
+                        progress?(min(count, d * chunk))
+                    }
+                }
+            }
+        }
+        let seeds = (0..<count).map { Int64(firstSeed) + Int64($0) }
+        let textJSON = String(decoding: try JSONSerialization.data(withJSONObject: instructions), as: UTF8.self)
+        try SafetensorsFile.write(raw: [
+            "sources": .init(dtype: "U8", shape: [count, size, size, 3], bytes: Data(sources)),
+            "targets": .init(dtype: "U8", shape: [count, size, size, 3], bytes: Data(targets)),
+            "seeds": .init(dtype: "I64", shape: [count], bytes: seeds.withUnsafeBytes { Data($0) }),
+        ], metadata: ["instructions": textJSON, "size": "\(size)", "first_seed": "\(firstSeed)"], to: path)
+    }
+}
