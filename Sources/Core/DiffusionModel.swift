@@ -143,12 +143,16 @@ public final class DiffusionModel {
             throw InputError(tokenizerPath == path ? path : "\(tokenizerPath)/vocab.json",
                              "token '\(token)' has id \(id), outside the text encoder's vocabulary 0..<\(text.vocabSize)")
         }
-        // The UNet must take and return what the runtime feeds it: the VAE's latents or RGB.
+        // The UNet must take and return what the runtime feeds it: the VAE's latents or RGB, and
+        // for an instruction model (InstructPix2Pix) those followed by the source image's.
         let space = vae.map { ("the VAE's latent_channels", $0.configuration.latentChannels) } ?? ("RGB pixels (no vae/)", 3)
-        for (key, channels) in [("in_channels", unet.configuration.inChannels), ("out_channels", unet.configuration.outChannels)]
-        where channels != space.1 {
+        if unet.configuration.outChannels != space.1 {
+            throw InputError(unetConfigPath, "out_channels \(unet.configuration.outChannels) does not match \(space.0), \(space.1)")
+        }
+        let inChannels = unet.configuration.inChannels
+        guard inChannels == space.1 || inChannels == 2 * space.1 else {
             throw InputError(unetConfigPath,
-                             "\(key) \(channels) does not match \(space.0), \(space.1); image-conditioned models (InstructPix2Pix's in_channels 8, inpainting's 9) are not supported")
+                             "in_channels \(inChannels) is neither \(space.0), \(space.1), nor twice it (an InstructPix2Pix model); other image-conditioned models (inpainting's 9) are not supported")
         }
         let textWidth = textEncoder.configuration.hiddenSize + (second?.0.configuration.hiddenSize ?? 0)
         if unet.configuration.crossAttentionDim != textWidth {
@@ -165,7 +169,20 @@ public final class DiffusionModel {
     }
 
     /// Channels of the space the UNet works in (latent or pixel).
-    public var modelChannels: Int { unet.configuration.inChannels }
+    public var modelChannels: Int { unet.configuration.outChannels }
+    /// Whether the UNet also takes the source image's channels (an InstructPix2Pix model, as
+    /// diffusers' `StableDiffusionInstructPix2PixPipeline` lays it out): it edits by instruction.
+    public var isInstructionModel: Bool { unet.configuration.inChannels == 2 * unet.configuration.outChannels }
+
+    /// Checks that this model is (`true`) or is not an instruction model, for a one-line error
+    /// naming `option` instead of a trap in the UNet.
+    public func require(instructionModel wanted: Bool, option: String) throws {
+        guard isInstructionModel != wanted else { return }
+        if wanted {
+            throw InputError(option, "needs an instruction model (InstructPix2Pix layout, in_channels \(2 * modelChannels)); \(path) is a text-to-image model (in_channels \(modelChannels)): give --source and --target, or --prompt, instead")
+        }
+        throw InputError(path, "is an instruction model (InstructPix2Pix layout, in_channels \(unet.configuration.inChannels)): it edits by --instruction with the source image, not by \(option)")
+    }
     /// Pixels per model-space cell: 2^(VAE levels − 1) for latent models, 1 for pixel models.
     public var pixelsPerCell: Int { vae.map { 1 << ($0.configuration.blockOutChannels.count - 1) } ?? 1 }
     /// The model's native image size in pixels, when its config says.
@@ -249,6 +266,63 @@ public final class DiffusionModel {
         let u = Tensor(shape: sample.shape.replacingFirst(n: out.shape[0] / 2, from: out.shape), storage: Array(out.storage[..<half]))
         let c = Tensor(shape: u.shape, storage: Array(out.storage[half...]))
         return u.linearCombination(1 - guidance, c, guidance)
+    }
+
+    /// The image conditioning of an instruction model for `modelSpace` images (as `toModelSpace`
+    /// gives them): for latent models the VAE posterior's mode, unscaled, as diffusers'
+    /// `StableDiffusionInstructPix2PixPipeline.prepare_image_latents` and Instruct-NeRF2NeRF feed
+    /// it (the CSD repository feeds a sampled latent × 0.18215 instead; the UNet was trained on
+    /// the mode, so this project follows diffusers); for pixel models the images themselves.
+    public func imageConditioning(modelSpace: Tensor) -> Tensor {
+        guard let vae else { return modelSpace }
+        let s = vae.configuration.scalingFactor, shift = vae.configuration.shiftFactor ?? 0
+        var x = modelSpace.scaled(by: 1 / s)
+        if shift != 0 { x.storage.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] += shift } } }
+        return x
+    }
+
+    /// An instruction model's guided prediction for `sample` [N, C, h, w] with the image
+    /// conditioning `image` (same shape, `imageConditioning`), in one batched call of 3N, as
+    /// `StableDiffusionInstructPix2PixPipeline` runs it: the branches (instruction, image),
+    /// (`empty`, image) and (`empty`, zeros), combined as
+    /// `ε_u + s_T·(ε_text − ε_image) + s_I·(ε_image − ε_u)`.
+    public func instructedPrediction(_ sample: Tensor, timestep: Int, instruction: Conditioning, empty: Conditioning,
+                                     image: Tensor, guidance: Float, imageGuidance: Float) -> Tensor {
+        let n = sample.shape[0]
+        let inputs = Tensor.concatenateChannels(Tensor.concatenateBatch([sample, sample, sample]),
+                                                Tensor.concatenateBatch([image, image, Tensor(zeros: image.shape)]))
+        let states = Tensor.concatenateBatch([instruction.hiddenStates, empty.hiddenStates, empty.hiddenStates])
+        let pooled = Tensor.concatenateBatch([instruction.pooled, empty.pooled, empty.pooled])
+        let out = unet(inputs, timesteps: Array(repeating: Float(timestep), count: 3 * n),
+                       encoderHiddenStates: states, classLabels: addedConditions(pooled: pooled, sample: sample))
+        let third = sample.count
+        func part(_ k: Int) -> Tensor { Tensor(shape: sample.shape, storage: Array(out.storage[k * third ..< (k + 1) * third])) }
+        let (text, imageOnly, neither) = (part(0), part(1), part(2))
+        return neither + (text - imageOnly).scaled(by: guidance) + (imageOnly - neither).scaled(by: imageGuidance)
+    }
+
+    /// DDIM sampling of an instruction model: `images` [N, 3, H, W] in [-1, 1] edited by
+    /// `instruction`, from `noise` (model space, [N, C, h, w]); returns images in [-1, 1].
+    /// `useClippedModelOutput` as for `sample(prompts:)`.
+    public func sample(instruction: String, images: Tensor, noise: Tensor, steps: Int, guidance: Float, imageGuidance: Float,
+                       useClippedModelOutput: Bool = true, progress: ((Int, Int) -> Void)? = nil) -> Tensor {
+        let n = noise.shape[0]
+        let conditions = encodeEach(prompts: [instruction, ""])
+        let batched = conditions.map { c in
+            Conditioning(hiddenStates: Tensor.concatenateBatch(Array(repeating: c.hiddenStates, count: n)),
+                         pooled: Tensor.concatenateBatch(Array(repeating: c.pooled, count: n)))
+        }
+        let (text, empty) = (batched[0], batched[1])
+        let image = imageConditioning(modelSpace: toModelSpace(images))
+        let scheduler = DDIMScheduler(schedule: schedule, steps: steps)
+        var x = noise
+        for (i, t) in scheduler.timesteps.enumerated() {
+            let prediction = instructedPrediction(x, timestep: t, instruction: text, empty: empty, image: image,
+                                                  guidance: guidance, imageGuidance: imageGuidance)
+            x = scheduler.step(modelOutput: prediction, timestep: t, sample: x, useClippedModelOutput: useClippedModelOutput)
+            progress?(i + 1, steps)
+        }
+        return toImages(x)
     }
 
     /// DDIM sampling (eta 0) from `noise` (model-space, [N, C, h, w]); returns images in [-1, 1].
