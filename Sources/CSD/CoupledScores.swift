@@ -3,7 +3,8 @@ import Foundation
 
 /// The one step every editor shares: particles in the model's space and their unedited sources
 /// in, one update direction per particle out. The direction is the negative of each particle's
-/// SDS or DDS gradient (`ScoreDistillation`), and under `csd` those scores coupled across the
+/// SDS, DDS or CDS gradient, or CSD-Edit's instructed one (`ScoreDistillation`), and under `csd`
+/// those scores coupled across the
 /// particles by the Stein variational update (`SteinVariationalUpdate`, Kim et al. 2023, eq. 7).
 ///
 /// What a domain does with the directions is its own: video frames take them as they are,
@@ -28,6 +29,16 @@ public struct CoupledScores {
         }
         guard let normalization = SteinVariationalUpdate.Normalization(rawValue: settings.normalization) else {
             throw InputError("--normalization", "'\(settings.normalization)' is not particleCount or kernelRowSum")
+        }
+        try model.require(instructionModel: settings.instructed != nil, option: settings.instructed != nil ? "--instruction" : "--source and --target")
+        if let instructed = settings.instructed {
+            guard settings.method == .dds || settings.method == .csd else {
+                throw InputError("--instruction", "edits by --method dds or csd (CSD-Edit), not \(settings.method.rawValue)")
+            }
+            guard settings.contrastive == nil else { throw InputError("--instruction", "does not take the contrastive --cut-* options") }
+            guard instructed.imageGuidance >= 0, instructed.imageGuidance.isFinite else {
+                throw InputError("--image-guidance", "must be a finite number ≥ 0")
+            }
         }
         contrastive = try Self.contrastiveTerm(settings, on: model.unet)
         guard (settings.precision ?? .fp32).isAvailable else {
@@ -88,7 +99,12 @@ public struct CoupledScores {
         while start < x.shape[0] {
             let chunk = Array(start..<min(x.shape[0], start + max(1, settings.batchLimit)))
             let (xc, e) = (x.rows(chunk), noise.rows(chunk))
-            if settings.method == .sds {
+            if let instructed = settings.instructed {
+                let sc = s.rows(chunk)
+                parts.append(distillation.instructed(xc, source: sc, image: model.imageConditioning(modelSpace: sc), instruction: target,
+                                                     baseline: sourcePrompt, unconditional: unconditional,
+                                                     imageGuidance: instructed.imageGuidance, timestep: t, noise: e))
+            } else if settings.method == .sds {
                 parts.append(distillation.sds(xc, prompt: target, unconditional: unconditional, timestep: t, noise: e))
             } else if let contrastive {
                 parts.append(distillation.cds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt, unconditional: unconditional,

@@ -81,6 +81,19 @@ public struct EditSettings: Codable, Equatable, Sendable {
     /// The contrastive term: required by `cds`, optional under `csd`, refused by `sds` and `dds`.
     /// Nil is left out of the JSON, so checkpoints written before the term existed still match.
     public var contrastive: Contrastive?
+    /// Editing by instruction (CSD-Edit, Kim et al. 2023) with an instruction model
+    /// (InstructPix2Pix layout): the target prompt is then the instruction and the source prompt
+    /// the baseline's text (empty by default, as in the CSD repository).
+    public struct Instructed: Codable, Equatable, Sendable {
+        /// s_I, the image guidance scale beside the text's `guidance`.
+        public var imageGuidance: Float = 1.5
+
+        public init(imageGuidance: Float = 1.5) { self.imageGuidance = imageGuidance }
+    }
+
+    /// Set when editing by instruction (under `dds`, per particle, or `csd`); nil (left out of the
+    /// JSON, so older checkpoints still match) for text-to-image models' source and target prompts.
+    public var instructed: Instructed?
     /// The number format of the model's products while scoring (nil: fp32). Left out of the JSON
     /// when nil, so older checkpoints still match; a resume under another precision is refused.
     public var precision: ComputePrecision?

@@ -19,8 +19,11 @@ struct EditOptions: ParsableArguments {
     var variant: String?
     @Option(name: .customLong("lora"), help: "A LoRA to merge into the model, FILE.safetensors[:scale] (kohya or diffusers/PEFT names; repeatable).")
     var loras: [String] = []
-    @Option(help: "What the input shows.") var source: String
-    @Option(help: "What it should show.") var target: String
+    @Option(help: "What the input shows.") var source: String?
+    @Option(help: "What it should show.") var target: String?
+    @Option(help: "Edit by instruction instead of --source/--target, e.g. \"make the ball blue\" (CSD-Edit; needs an instruction model such as Models/instruct).")
+    var instruction: String?
+    @Option(help: "With --instruction: the image guidance scale s_I beside --guidance (default 1.5).") var imageGuidance: Float?
     @Option(help: "Optimisation steps.") var steps: Int = 200
     @Option(help: "Classifier-free guidance scale.") var guidance: Float = 7.5
     @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas; a NeRF edit: Adam on the field, 0.05, or a dataset update's SGD on its images, 0.5).") var lr: Float?
@@ -61,6 +64,11 @@ struct EditOptions: ParsableArguments {
         s.contrastive = try contrastive(method: method)
         guard let p = ComputePrecision(rawValue: precision) else { throw InputError("--precision", "'\(precision)' is not fp32 or bf16") }
         s.precision = p == .fp32 ? nil : p
+        if instruction != nil {
+            s.instructed = EditSettings.Instructed(imageGuidance: imageGuidance ?? EditSettings.Instructed().imageGuidance)
+        } else if imageGuidance != nil {
+            throw InputError("--image-guidance", "applies to edits by --instruction")
+        }
         return s
     }
 
@@ -96,9 +104,21 @@ struct EditOptions: ParsableArguments {
         try EditOutputFiles.check(input: input, output: output, extensions: ext)
     }
 
-    func checkPrompts() throws {
-        guard !source.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError("--source", "is empty") }
-        guard !target.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError("--target", "is empty") }
+    func checkPrompts() throws { _ = try prompts() }
+
+    /// The source and target prompts the scores take: the options' own, or under `--instruction`
+    /// an empty source (the baseline's text, as in the CSD repository) and the instruction.
+    func prompts() throws -> (source: String, target: String) {
+        func given(_ text: String?, _ option: String) throws -> String {
+            guard let text else { throw InputError(option, "is missing; give --source and --target, or --instruction") }
+            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw InputError(option, "is empty") }
+            return text
+        }
+        if let instruction {
+            if source != nil || target != nil { throw InputError("--instruction", "replaces --source and --target; give one or the other") }
+            return ("", try given(instruction, "--instruction"))
+        }
+        return (try given(source, "--source"), try given(target, "--target"))
     }
 
     /// How the pipeline runs: progress drawn on `display`, checkpoints every `--checkpoint-every`
@@ -131,7 +151,8 @@ struct EditImage: ParsableCommand {
             guard let m = EditSettings.Method(rawValue: method), m != .csd else { throw InputError("--method", "'\(method)' is not sds, dds or cds") }
             try options.check(input: input, output: output, ext: "png")
             let settings = try options.settings(method: m)
-            var configuration = ImageEditor.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
+            let prompts = try options.prompts()
+            var configuration = ImageEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             (configuration.settings, configuration.workingSize) = (settings, options.workingSize)
             let image = try RGBImage(contentsOf: input)
             BLAS.prepare()
@@ -166,7 +187,8 @@ struct EditVideo: ParsableCommand {
             guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd, dds or cds") }
             try options.check(input: input, output: output, ext: "mp4", "m4v", "mov", "mkv")
             if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
-            var configuration = VideoEditor.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
+            let prompts = try options.prompts()
+            var configuration = VideoEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             configuration.settings = try options.settings(method: m)
             configuration.settings.normalization = normalization
             configuration.settings.bandwidthScale = bandwidthScale
@@ -222,7 +244,8 @@ struct EditPanorama: ParsableCommand {
             guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd, dds or cds") }
             try options.check(input: input, output: output, ext: "png")
             guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
-            var configuration = PanoramaEditor.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
+            let prompts = try options.prompts()
+            var configuration = PanoramaEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             let defaults = configuration.settings
             configuration.settings = try options.settings(method: m, defaultLearningRate: defaults.learningRate)
             (configuration.settings.normalization, configuration.settings.bandwidthScale) = (defaults.normalization, bandwidthScale)

@@ -7,7 +7,7 @@ import World
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Measure the prior (caption probe, generation) or the analyser.",
-        subcommands: [Prior.self, Analyser.self, EvalEdits.self, EvalStructure.self, EvalPanorama.self, EvalNeRFField.self, EvalNeRF.self])
+        subcommands: [Prior.self, Analyser.self, EvalEdits.self, EvalStructure.self, EvalPanorama.self, EvalNeRFField.self, EvalNeRF.self, EvalInstruct.self])
 
     struct Prior: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")
@@ -35,6 +35,7 @@ struct EvalCommand: ParsableCommand {
                 if let grid { try AtomicFile.checkDestination(grid) }
                 BLAS.prepare()
                 let diffusion = try DiffusionModel(path: model)
+                try diffusion.require(instructionModel: false, option: "eval prior")
                 if posteriorLayouts != nil, diffusion.vae != nil {
                     throw InputError(model, "--posterior-layouts needs a pixel-space model (this one has a VAE)")
                 }

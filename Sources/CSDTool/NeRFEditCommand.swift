@@ -46,7 +46,8 @@ struct NeRFEdit: ParsableCommand {
             if let orbit { guard orbit.lowercased().hasSuffix(".mp4") else { throw InputError(orbit, "the orbit is written as .mp4") } }
             if let contactSheet { guard contactSheet.lowercased().hasSuffix(".png") else { throw InputError(contactSheet, "the contact sheet is written as .png") } }
             guard (1...100_000).contains(orbitFrames), holdOut >= 0 else { throw InputError("nerf edit", "--orbit-frames 1...100000, --hold-out ≥ 0") }
-            var configuration = NeRFFieldEdits.Configuration(sourcePrompt: options.source, targetPrompt: options.target)
+            let prompts = try options.prompts()
+            var configuration = NeRFFieldEdits.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             (configuration.settings, configuration.holdOut, configuration.workingSize) = (try settings(), holdOut, options.workingSize)
             let radiance = try GridRadianceField(path: field)
             let dataset = try NeRFCommand.dataset(scene)

@@ -90,3 +90,36 @@ import Testing
                                output: output, mentions: [weights, "truncated"])
     }
 }
+
+@Suite struct InstructionSampleCommandTests {
+    /// `--image` and `--instruction` edit an image with an instruction model; every mismatch of
+    /// model and options is one line and exit status 1.
+    @Test func anInstructionModelEditsAnImageAndMismatchesAreOneLine() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (ip2p, sd) = ("\(CommandRunner.fixtures)/tiny-ip2p", "\(CommandRunner.fixtures)/tiny-sd")
+        let drawn = try CommandRunner.run(["sample", "--model", sd, "--prompt", "a red ball", "--steps", "2", "-o", "\(dir)/in.png"])
+        #expect(drawn.status == 0, "stderr: \(drawn.stderr)")
+        let edited = try CommandRunner.run(["sample", "--model", ip2p, "--image", "\(dir)/in.png", "--instruction", "make the ball blue",
+                                            "--steps", "3", "--image-guidance", "2", "-o", "\(dir)/out.png"])
+        #expect(edited.status == 0, "stderr: \(edited.stderr)")
+        #expect(FileManager.default.contents(atPath: "\(dir)/out.png") != nil)
+        let cases: [([String], String)] = [
+            (["sample", "--model", ip2p, "--prompt", "a red ball", "-o", "\(dir)/a.png"], "is an instruction model"),
+            (["sample", "--model", sd, "--image", "\(dir)/in.png", "--instruction", "make it blue", "-o", "\(dir)/b.png"], "needs an instruction model"),
+            (["sample", "--model", ip2p, "--instruction", "make it blue", "-o", "\(dir)/c.png"], "needs --image"),
+            (["edit", "image", "\(dir)/in.png", "-o", "\(dir)/d.png", "--model", sd, "--instruction", "make it blue"], "needs an instruction model"),
+            (["edit", "image", "\(dir)/in.png", "-o", "\(dir)/e.png", "--model", ip2p, "--source", "a", "--target", "b"], "is an instruction model"),
+            (["edit", "image", "\(dir)/in.png", "-o", "\(dir)/f.png", "--model", ip2p, "--instruction", "x", "--target", "b"], "replaces --source and --target"),
+            (["edit", "image", "\(dir)/in.png", "-o", "\(dir)/g.png", "--model", sd, "--source", "a", "--target", "b", "--image-guidance", "2"], "applies to edits by --instruction"),
+        ]
+        for (arguments, message) in cases {
+            let r = try CommandRunner.run(arguments)
+            #expect(r.status == 1 && r.stderr.contains(message) && r.stderr.split(separator: "\n").count == 1, "\(arguments): \(r.stderr)")
+        }
+        let byInstruction = try CommandRunner.run(["edit", "image", "\(dir)/in.png", "-o", "\(dir)/h.png", "--model", ip2p,
+                                                   "--instruction", "make the ball blue", "--steps", "3"])
+        #expect(byInstruction.status == 0, "stderr: \(byInstruction.stderr)")
+        #expect(FileManager.default.contents(atPath: "\(dir)/h.png") != FileManager.default.contents(atPath: "\(dir)/in.png"))
+    }
+}

@@ -213,27 +213,34 @@ import Testing
         #expect(loadError() == nil)
     }
 
-    /// An InstructPix2Pix-style UNet (8 input channels) beside a 4-channel VAE loads as a UNet, and
-    /// the pipeline refuses it in one line instead of trapping in the first convolution.
+    /// A UNet taking 8 channels beside a 4-channel VAE loads as an instruction model
+    /// (InstructPix2Pix); an inpainting-style 9 is refused in one line instead of trapping in the
+    /// first convolution.
     @Test func aUNetWhoseChannelsDoNotFitTheVAEIsRefused() throws {
         let dir = Fixtures.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sd = "\(dir)/sd"
         try FileManager.default.copyItem(atPath: Fixtures.path("tiny-sd"), toPath: sd)
         let config = "\(sd)/unet/config.json"
-        var json = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
-        json["in_channels"] = 8
-        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+        let original = try Data(contentsOf: URL(fileURLWithPath: config))
         let weightsPath = "\(sd)/unet/diffusion_pytorch_model.safetensors"
         let file = try SafetensorsFile(path: weightsPath)
-        var weights = Dictionary(uniqueKeysWithValues: try file.entries.keys.map { ($0, try file.tensor($0)) })
-        let w = weights["conv_in.weight"]!
-        weights["conv_in.weight"] = Tensor(zeros: [w.shape[0], 8, w.shape[2], w.shape[3]])
-        try SafetensorsFile.write(weights, to: weightsPath)
-        _ = try UNet2DConditionModel(folder: "\(sd)/unet")
+        let weights = Dictionary(uniqueKeysWithValues: try file.entries.keys.map { ($0, try file.tensor($0)) })
+        func load(inChannels: Int) throws -> DiffusionModel {
+            var json = try JSONSerialization.jsonObject(with: original) as! [String: Any]
+            json["in_channels"] = inChannels
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+            var changed = weights
+            let w = weights["conv_in.weight"]!
+            changed["conv_in.weight"] = Tensor(zeros: [w.shape[0], inChannels, w.shape[2], w.shape[3]])
+            try SafetensorsFile.write(changed, to: weightsPath)
+            _ = try UNet2DConditionModel(folder: "\(sd)/unet")
+            return try DiffusionModel(folder: sd)
+        }
+        #expect(try load(inChannels: 8).isInstructionModel)
         var caught: InputError?
-        do { _ = try DiffusionModel(folder: sd) } catch let e as InputError { caught = e }
-        expectOneLine(caught, mentions: [config, "in_channels 8 does not match the VAE's latent_channels, 4"])
+        do { _ = try load(inChannels: 9) } catch let e as InputError { caught = e }
+        expectOneLine(caught, mentions: [config, "in_channels 9 is neither the VAE's latent_channels, 4"])
     }
 
     /// Variant weights as diffusers names them: `--variant fp16` loads `….fp16.safetensors` (the
