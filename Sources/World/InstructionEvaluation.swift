@@ -13,6 +13,10 @@ public struct InstructionEvaluation {
         public var ideal: RGBImage
         /// Per pixel, the object index of the source render (0 ground, 255 sky, i + 1 object i).
         public var objectIndex: [UInt8]
+
+        public init(seed: UInt64, instruction: WorldInstruction, source: RGBImage, ideal: RGBImage, objectIndex: [UInt8]) {
+            (self.seed, self.instruction, self.source, self.ideal, self.objectIndex) = (seed, instruction, source, ideal, objectIndex)
+        }
     }
 
     /// What came of the cases.
