@@ -23,7 +23,7 @@ struct EditOptions: ParsableArguments {
     @Option(help: "What it should show.") var target: String?
     @Option(help: "Edit by instruction instead of --source/--target, e.g. \"make the ball blue\" (CSD-Edit; needs an instruction model such as Models/instruct).")
     var instruction: String?
-    @Option(help: "With --instruction: the image guidance scale s_I beside --guidance (default 1.5).") var imageGuidance: Float?
+    @Option(help: "With --instruction: the image guidance scale s_I beside --guidance (default 3).") var imageGuidance: Float?
     @Option(help: "Optimisation steps.") var steps: Int = 200
     @Option(help: "Classifier-free guidance scale.") var guidance: Float = 7.5
     @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas; a NeRF edit: Adam on the field, 0.05, or a dataset update's SGD on its images, 0.5).") var lr: Float?

@@ -15,7 +15,7 @@ struct EvalCSDEdit: ParsableCommand {
     @Option(help: "Frames per video.") var frames: Int = 12
     @Option(help: "Steps per edit.") var steps: Int = 200
     @Option(help: "Learning rate of both edits.") var lr: Float = EditSettings().learningRate
-    @Option(help: "CSD-Edit's image guidance.") var imageGuidance: Float = 1.5
+    @Option(help: "CSD-Edit's image guidance.") var imageGuidance: Float = 3
     @Option(help: "CSD-Edit's timestep range MIN-MAX (DDS-based CSD keeps its default).") var instructTRange: String = "50-950"
     @Option(help: "DDIM steps of per-frame sampling.") var samplingSteps: Int = 20
     @Option(help: "Frame side in pixels.") var size: Int = 64

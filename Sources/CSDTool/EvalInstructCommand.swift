@@ -12,7 +12,7 @@ struct EvalInstruct: ParsableCommand {
     @Option(help: "Cases (held-out scenes, each with a held-out instruction).") var cases: Int = 100
     @Option(help: "DDIM steps.") var steps: Int = 20
     @Option(help: "Text guidance scale.") var guidance: Float = 7.5
-    @Option(help: "Image guidance scale.") var imageGuidance: Float = 1.5
+    @Option(help: "Image guidance scale.") var imageGuidance: Float = 3
     @Option(help: "Image side (the analyser's size).") var size: Int = 64
     @Option(help: "Write source, output and ideal edit of every case as a grid PNG here.") var grid: String?
     @Flag(help: "Print one JSON object.") var json = false

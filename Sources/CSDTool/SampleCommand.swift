@@ -16,7 +16,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "What to draw.") var prompt: String?
     @Option(help: "With --image and an instruction model: what to change, e.g. \"make the ball blue\" (in place of --prompt).") var instruction: String?
     @Option(help: "The image an instruction edits (resized to --size or the model's own size).") var image: String?
-    @Option(help: "With --instruction: the image guidance scale (how closely to keep the image).") var imageGuidance: Float = 1.5
+    @Option(help: "With --instruction: the image guidance scale (how closely to keep the image).") var imageGuidance: Float = 3
     @Option(help: "What to steer away from (the unconditional prompt).") var negativePrompt: String = ""
     @Option(help: "DDIM steps.") var steps: Int = 50
     @Option(help: "Classifier-free guidance scale (1 turns it off).") var guidance: Float = 7.5
