@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from train_prior import export, learning_rate, scheduler
+from train_prior import export, learning_rate, optimizer_step, save_atomically, scheduler
 
 
 def widened(unet):
@@ -146,21 +146,12 @@ def main():
                         class_labels=out.pooler_output).sample
         loss = ((pred.float() - noise) ** 2).mean(dim=(1, 2, 3))
         loss = (loss * weights[t]).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
         warm = min(1.0, (step + 1) / 200)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(args, step) * warm
-        optimizer.step()
+        optimizer_step(loss, params, optimizer, learning_rate(args, step) * warm, ((unet, ema_unet), (text, ema_text)),
+                       args.ema, step + 1)
         step += 1
         seen += args.batch
         window_seen += args.batch
-        decay = min(args.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for src, dst in ((unet, ema_unet), (text, ema_text)):
-                for ps, pd in zip(src.parameters(), dst.parameters()):
-                    pd.mul_(decay).add_(ps.detach(), alpha=1 - decay)
         running = loss.item() if running is None else 0.99 * running + 0.01 * loss.item()
         if step % 50 == 0:
             rate = window_seen / (time.time() - window_start)
@@ -170,12 +161,10 @@ def main():
             print(line, flush=True)
             log.write(line + "\n"); log.flush()
         if step % args.checkpoint_every == 0 or step == args.steps:
-            tmp = args.checkpoint + ".partial"
-            torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
+            save_atomically({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
                         "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
                         "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
-                        "loss": running}, tmp)
-            os.replace(tmp, args.checkpoint)
+                        "loss": running}, args.checkpoint)
         if step % args.export_every == 0 or step == args.steps:
             write_export(running)
 

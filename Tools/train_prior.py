@@ -88,6 +88,30 @@ def learning_rate(args, step):
     return args.lr + (args.cooldown_to - args.lr) * done
 
 
+def optimizer_step(loss, params, optimizer, lr, models, ema, step):
+    """Backpropagates `loss`, clips the gradient norm to 1, takes an optimizer step at `lr`, then
+    moves each EMA copy in `models` ((model, ema_model) pairs) towards its model with a decay that
+    warms up to `ema` (`step` counts this step)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+    decay = min(ema, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for src, dst in models:
+            for ps, pd in zip(src.parameters(), dst.parameters()):
+                pd.mul_(decay).add_(ps.detach(), alpha=1 - decay)
+
+
+def save_atomically(state, path):
+    """torch.save to a temporary file, then renamed over `path`, so a kill leaves the old one."""
+    tmp = path + ".partial"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -208,21 +232,12 @@ def main():
             pred = unet(xt, t, encoder_hidden_states=out.last_hidden_state, class_labels=out.pooler_output).sample
         loss = ((pred.float() - noise) ** 2).mean(dim=(1, 2, 3))
         loss = (loss * weights[t]).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
         warm = min(1.0, (step - optimizer_start + 1) / 500)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(args, step) * warm
-        optimizer.step()
+        optimizer_step(loss, params, optimizer, learning_rate(args, step) * warm, ((unet, ema_unet), (text, ema_text)),
+                       args.ema, step + 1)
         step += 1
         seen += args.batch
         window_seen += args.batch
-        decay = min(args.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for src, dst in ((unet, ema_unet), (text, ema_text)):
-                for ps, pd in zip(src.parameters(), dst.parameters()):
-                    pd.mul_(decay).add_(ps.detach(), alpha=1 - decay)
         running = loss.item() if running is None else 0.99 * running + 0.01 * loss.item()
         if step % 50 == 0:
             rate = window_seen / (time.time() - window_start)
@@ -232,13 +247,11 @@ def main():
             print(line, flush=True)
             log.write(line + "\n"); log.flush()
         if step % args.checkpoint_every == 0 or step == args.steps:
-            tmp = args.checkpoint + ".partial"
-            torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
+            save_atomically({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
                         "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
                         "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
                         "optimizer_start": optimizer_start, "beta_schedule": args.beta_schedule,
-                        "loss": running}, tmp)
-            os.replace(tmp, args.checkpoint)
+                        "loss": running}, args.checkpoint)
         if step % args.export_every == 0 or step == args.steps:
             write_export(running)
 
