@@ -130,25 +130,36 @@ struct WorldCommand: ParsableCommand {
         }
     }
 
-    struct Dataset: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write a training shard of captioned renders.")
-        @Option(help: "Renders to write.") var count: Int = 100_000
+    /// What a training-shard writer takes, and its run: checked counts, progress, a summary.
+    struct ShardOptions: ParsableArguments {
+        @Option(help: "Renders (pairs for instruct-dataset) to write.") var count: Int = 100_000
         @Option(help: "Image side in pixels.") var size: Int = 64
         @Option(help: "Seed of the first scene (held-out sets use a separate range).") var firstSeed: UInt64 = 0
         @Option(name: .shortAndLong, help: "Output .safetensors shard.") var output: String
-
         @OptionGroup var console: ConsoleOptions
 
-        func run() throws {
+        /// Checks the options, then runs `write` with a progress bar and says what it wrote (`items`).
+        func run(items: String, _ write: (@escaping (Int) -> Void) throws -> Void) throws {
             console.apply()
             try CSDCommand.reportingInputErrors {
                 guard (1...10_000_000).contains(count) else { throw InputError("--count", "must be between 1 and 10000000") }
                 guard (8...512).contains(size) else { throw InputError("--size", "must be between 8 and 512") }
                 let bar = ProgressBar(label: "rendering", total: count)
                 let start = Date()
-                try WorldDataset.write(count: count, size: size, firstSeed: firstSeed, to: output) { bar.update($0) }
+                try write { bar.update($0) }
                 bar.finish()
-                Console.say(String(format: "wrote %d renders to %@ in %.1f s", count, output, Date().timeIntervalSince(start)))
+                Console.say(String(format: "wrote %d %@ to %@ in %.1f s", count, items, output, Date().timeIntervalSince(start)))
+            }
+        }
+    }
+
+    struct Dataset: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a training shard of captioned renders.")
+        @OptionGroup var shard: ShardOptions
+
+        func run() throws {
+            try shard.run(items: "renders") { progress in
+                try WorldDataset.write(count: shard.count, size: shard.size, firstSeed: shard.firstSeed, to: shard.output, progress: progress)
             }
         }
     }
@@ -156,23 +167,11 @@ struct WorldCommand: ParsableCommand {
     struct InstructionDataset: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "instruct-dataset", abstract: "Write the instruction model's training shard: render, instruction, edited render.")
-        @Option(help: "Pairs to write.") var count: Int = 50_000
-        @Option(help: "Image side in pixels.") var size: Int = 64
-        @Option(help: "Seed of the first scene (held-out sets use a separate range).") var firstSeed: UInt64 = 0
-        @Option(name: .shortAndLong, help: "Output .safetensors shard.") var output: String
-
-        @OptionGroup var console: ConsoleOptions
+        @OptionGroup var shard: ShardOptions
 
         func run() throws {
-            console.apply()
-            try CSDCommand.reportingInputErrors {
-                guard (1...10_000_000).contains(count) else { throw InputError("--count", "must be between 1 and 10000000") }
-                guard (8...512).contains(size) else { throw InputError("--size", "must be between 8 and 512") }
-                let bar = ProgressBar(label: "rendering", total: count)
-                let start = Date()
-                try WorldInstructionDataset.write(count: count, size: size, firstSeed: firstSeed, to: output) { bar.update($0) }
-                bar.finish()
-                Console.say(String(format: "wrote %d pairs to %@ in %.1f s", count, output, Date().timeIntervalSince(start)))
+            try shard.run(items: "pairs") { progress in
+                try WorldInstructionDataset.write(count: shard.count, size: shard.size, firstSeed: shard.firstSeed, to: shard.output, progress: progress)
             }
         }
     }

@@ -34,31 +34,35 @@ public struct WorldSample: Sendable {
 /// `images` U8 [N, H, W, 3], `labels` I32 [N, 9], `seeds` I64 [N] and the captions (a JSON
 /// array) in the metadata.
 public enum WorldDataset {
+    /// Runs `body` for every index below `count`, in chunks of 256 spread over the cores, and
+    /// reports the indices done after each chunk.
+    static func forEachInChunks(_ count: Int, progress: ((Int) -> Void)?, _ body: (Int) -> Void) {
+        let chunk = 256
+        let lock = NSLock()
+        var done = 0
+        parallelFor((count + chunk - 1) / chunk) { c in
+            for i in (c * chunk)..<min(count, (c + 1) * chunk) { body(i) }
+            lock.lock(); done += 1; let d = done; lock.unlock()
+            progress?(min(count, d * chunk))
+        }
+    }
+
     public static func write(count: Int, size: Int, firstSeed: UInt64, to path: String, progress: ((Int) -> Void)? = nil) throws {
         try AtomicFile.checkDestination(path)
         let pixels = size * size * 3
         var images = [UInt8](repeating: 0, count: count * pixels)
         var labels = [Int32](repeating: 0, count: count * 9)
         var captions = [String](repeating: "", count: count)
-        let chunk = 256
-        let chunks = (count + chunk - 1) / chunk
-        let lock = NSLock()
-        var done = 0
         images.withUnsafeMutableBufferPointer { imageBuffer in
             labels.withUnsafeMutableBufferPointer { labelBuffer in
                 captions.withUnsafeMutableBufferPointer { captionBuffer in
                     let (ib, lb, cb) = (imageBuffer.baseAddress!, labelBuffer.baseAddress!, captionBuffer.baseAddress!)
-                    parallelFor(chunks) { c in
-                        for i in (c * chunk)..<min(count, (c + 1) * chunk) {
-                            let sample = WorldSample(seed: firstSeed + UInt64(i))
-                            let r = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size)
-                            let bytes = r.bytes
-                            for k in 0..<pixels { ib[i * pixels + k] = bytes[k] }
-                            for (k, v) in sample.labels.enumerated() { lb[i * 9 + k] = v }
-                            cb[i] = sample.scene.caption
-                        }
-                        lock.lock(); done += 1; let d = done; lock.unlock()
-                        progress?(min(count, d * chunk))
+                    forEachInChunks(count, progress: progress) { i in
+                        let sample = WorldSample(seed: firstSeed + UInt64(i))
+                        let bytes = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size).bytes
+                        for k in 0..<pixels { ib[i * pixels + k] = bytes[k] }
+                        for (k, v) in sample.labels.enumerated() { lb[i * 9 + k] = v }
+                        cb[i] = sample.scene.caption
                     }
                 }
             }
@@ -97,24 +101,16 @@ public enum WorldInstructionDataset {
         var sources = [UInt8](repeating: 0, count: count * pixels)
         var targets = [UInt8](repeating: 0, count: count * pixels)
         var instructions = [String](repeating: "", count: count)
-        let chunk = 256
-        let chunks = (count + chunk - 1) / chunk
-        let lock = NSLock()
-        var done = 0
         sources.withUnsafeMutableBufferPointer { sourceBuffer in
             targets.withUnsafeMutableBufferPointer { targetBuffer in
                 instructions.withUnsafeMutableBufferPointer { textBuffer in
                     let (sb, tb, xb) = (sourceBuffer.baseAddress!, targetBuffer.baseAddress!, textBuffer.baseAddress!)
-                    parallelFor(chunks) { c in
-                        for i in (c * chunk)..<min(count, (c + 1) * chunk) {
-                            let (sample, instruction, edited) = pair(seed: firstSeed + UInt64(i))
-                            let before = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size).bytes
-                            let after = WorldRenderer(scene: edited).render(camera: sample.camera, width: size, height: size).bytes
-                            for k in 0..<pixels { sb[i * pixels + k] = before[k]; tb[i * pixels + k] = after[k] }
-                            xb[i] = instruction.text
-                        }
-                        lock.lock(); done += 1; let d = done; lock.unlock()
-                        progress?(min(count, d * chunk))
+                    WorldDataset.forEachInChunks(count, progress: progress) { i in
+                        let (sample, instruction, edited) = pair(seed: firstSeed + UInt64(i))
+                        let before = WorldRenderer(scene: sample.scene).render(camera: sample.camera, width: size, height: size).bytes
+                        let after = WorldRenderer(scene: edited).render(camera: sample.camera, width: size, height: size).bytes
+                        for k in 0..<pixels { sb[i * pixels + k] = before[k]; tb[i * pixels + k] = after[k] }
+                        xb[i] = instruction.text
                     }
                 }
             }
