@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from train_prior import export, learning_rate, optimizer_step, save_atomically, scheduler
+from train_prior import StepLog, export, learning_rate, optimizer_step, save_atomically, scheduler
 
 
 def widened(unet):
@@ -124,8 +124,7 @@ def main():
     snr = alphas / (1 - alphas)
     weights = torch.clamp(snr, max=args.min_snr_gamma) / snr
     print(f"{n} pairs; UNet {sum(p.numel() for p in unet.parameters()):,} parameters")
-    log = open(args.log, "a")
-    running, window_start, window_seen = None, time.time(), 0
+    log = StepLog(args.log, "pairs")
     while step < args.steps:
         index = torch.randint(0, n, (args.batch,))
         x0 = targets[index].permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -151,20 +150,13 @@ def main():
                        args.ema, step + 1)
         step += 1
         seen += args.batch
-        window_seen += args.batch
-        running = loss.item() if running is None else 0.99 * running + 0.01 * loss.item()
-        if step % 50 == 0:
-            rate = window_seen / (time.time() - window_start)
-            window_start, window_seen = time.time(), 0
-            line = (f"step {step} loss {running:.4f} lr {learning_rate(args, step):.2e} pairs/s {rate:.1f} "
-                    f"elapsed {(elapsed_before + time.time() - started) / 60:.1f} min")
-            print(line, flush=True)
-            log.write(line + "\n"); log.flush()
+        log.add(step, loss.item(), args.batch, learning_rate(args, step), (elapsed_before + time.time() - started) / 60)
+        running = log.loss
         if step % args.checkpoint_every == 0 or step == args.steps:
             save_atomically({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
-                        "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
-                        "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
-                        "loss": running}, args.checkpoint)
+                             "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
+                             "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
+                             "loss": running}, args.checkpoint)
         if step % args.export_every == 0 or step == args.steps:
             write_export(running)
 

@@ -112,6 +112,25 @@ def save_atomically(state, path):
     os.replace(tmp, path)
 
 
+class StepLog:
+    """The loss smoothed over steps (EMA 0.99) and, every 50 steps, one line with it, the learning
+    rate, `unit` per second and the minutes elapsed, to stdout and to the log file at `path`."""
+
+    def __init__(self, path, unit):
+        self.file, self.unit = open(path, "a"), unit
+        self.loss, self.window_start, self.window_items = None, time.time(), 0
+
+    def add(self, step, loss, items, lr, elapsed_minutes):
+        self.loss = loss if self.loss is None else 0.99 * self.loss + 0.01 * loss
+        self.window_items += items
+        if step % 50 == 0:
+            rate = self.window_items / (time.time() - self.window_start)
+            self.window_start, self.window_items = time.time(), 0
+            line = f"step {step} loss {self.loss:.4f} lr {lr:.2e} {self.unit}/s {rate:.1f} elapsed {elapsed_minutes:.1f} min"
+            print(line, flush=True)
+            self.file.write(line + "\n"); self.file.flush()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -214,8 +233,7 @@ def main():
     weights = torch.clamp(snr, max=args.min_snr_gamma) / snr
     params_count = sum(p.numel() for p in unet.parameters()), sum(p.numel() for p in text.parameters())
     print(f"{n} renders; UNet {params_count[0]:,} parameters, text encoder {params_count[1]:,}")
-    log = open(args.log, "a")
-    running, window_start, window_seen = None, time.time(), 0
+    log = StepLog(args.log, "images")
     while step < args.steps:
         index = torch.randint(0, n, (args.batch,))
         x0 = images[index].permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -237,21 +255,14 @@ def main():
                        args.ema, step + 1)
         step += 1
         seen += args.batch
-        window_seen += args.batch
-        running = loss.item() if running is None else 0.99 * running + 0.01 * loss.item()
-        if step % 50 == 0:
-            rate = window_seen / (time.time() - window_start)
-            window_start, window_seen = time.time(), 0
-            line = (f"step {step} loss {running:.4f} lr {learning_rate(args, step):.2e} images/s {rate:.1f} "
-                    f"elapsed {(elapsed_before + time.time() - started) / 60:.1f} min")
-            print(line, flush=True)
-            log.write(line + "\n"); log.flush()
+        log.add(step, loss.item(), args.batch, learning_rate(args, step), (elapsed_before + time.time() - started) / 60)
+        running = log.loss
         if step % args.checkpoint_every == 0 or step == args.steps:
             save_atomically({"unet": unet.state_dict(), "text": text.state_dict(), "ema_unet": ema_unet.state_dict(),
-                        "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
-                        "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
-                        "optimizer_start": optimizer_start, "beta_schedule": args.beta_schedule,
-                        "loss": running}, args.checkpoint)
+                             "ema_text": ema_text.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seen": seen,
+                             "elapsed": elapsed_before + time.time() - started, "rng": torch.get_rng_state(),
+                             "optimizer_start": optimizer_start, "beta_schedule": args.beta_schedule,
+                             "loss": running}, args.checkpoint)
         if step % args.export_every == 0 or step == args.steps:
             write_export(running)
 
