@@ -37,6 +37,7 @@ struct SampleCommand: ParsableCommand {
         case (nil, nil, nil): throw InputError("--prompt", "is missing (or give --instruction and --image)")
         }
         guard imageGuidance >= 0, imageGuidance.isFinite else { throw InputError("--image-guidance", "must be a finite number ≥ 0") }
+        if instruction != nil, !negativePrompt.isEmpty { throw InputError("--negative-prompt", "applies to --prompt, not to --instruction") }
         guard output.lowercased().hasSuffix(".png") else { throw InputError(output, "the output must be a .png file") }
     }
 
