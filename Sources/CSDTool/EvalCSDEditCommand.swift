@@ -67,7 +67,7 @@ struct EvalCSDEdit: ParsableCommand {
                 let (sources, _) = WorldExports.video(scene: scene, frames: frames, width: size, height: size, frameRate: 12, motion: .orbit)
                 let (ideal, _) = WorldExports.video(scene: edited, frames: frames, width: size, height: size, frameRate: 12, motion: .orbit)
                 let indices: [[UInt8]] = (0..<frames).map { f in
-                    WorldRenderer(scene: scene).render(camera: Camera.orbit(angle: Float(Double(f) / 12) * 0.35), width: size, height: size).objectIndex
+                    WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 12, motion: .orbit), width: size, height: size).objectIndex
                 }
                 func coupled(_ diffusion: DiffusionModel, _ settings: EditSettings, from: String, to: String) throws -> ([RGBImage], Double) {
                     let source = Tensor.concatenateBatch(sources.map { diffusion.toModelSpace($0.tensor.reshaped([1, 3, size, size])) })

@@ -33,6 +33,11 @@ public enum WorldMotion: String, CaseIterable, Sendable {
 }
 
 public enum WorldExports {
+    /// The camera of a world video at `time` seconds: circling the objects, or standing still.
+    public static func videoCamera(time: Double, motion: WorldMotion) -> Camera {
+        motion == .orbit ? Camera.orbit(angle: Float(time) * 0.35) : Camera.orbit(angle: 0.3)
+    }
+
     /// Frames of a world video and their ground truth.
     public static func video(scene: WorldScene, frames: Int, width: Int, height: Int, frameRate: Double,
                              motion: WorldMotion) -> ([RGBImage], WorldGroundTruth) {
@@ -43,7 +48,7 @@ public enum WorldExports {
         var images = [RGBImage](), views = [WorldGroundTruth.View]()
         for f in 0..<frames {
             let t = Double(f) / frameRate
-            let camera = motion == .orbit ? Camera.orbit(angle: Float(t) * 0.35) : Camera.orbit(angle: 0.3)
+            let camera = videoCamera(time: t, motion: motion)
             let now = scene.advanced(by: Float(t))
             let r = WorldRenderer(scene: now).render(camera: camera, width: width, height: height)
             images.append(RGBImage(width: width, height: height, pixels: r.bytes))
