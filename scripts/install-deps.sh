@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages csd builds against, when any is missing (run as root).
 set -euo pipefail
-packages=(pkg-config libopenblas-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libpng-dev)
+packages=(pkg-config libopenblas-dev libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev libpng-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -168,7 +168,7 @@ struct EditImage: ParsableCommand {
 struct EditVideo: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "video", abstract: "Edit a video so the edit agrees from frame to frame.")
     @Argument(help: "Input video (any container and codec FFmpeg reads).") var input: String
-    @Option(name: .shortAndLong, help: "Output .mp4, .m4v, .mov or .mkv (H.264; audio and subtitle streams copied, each one the container can hold).") var output: String
+    @Option(name: .shortAndLong, help: "Output .mp4, .m4v, .mov, .mkv or .webm (audio and subtitle streams copied, each one the container can hold; audio it cannot hold converted).") var output: String
     @Option(help: "csd (frames coupled), dds (frames edited independently) or cds (independently, DDS plus CDS's patch-contrastive term).") var method: String = "csd"
     @Option(help: "Frames edited together.") var window: Int = 12
     @Option(help: "Frames a window shares with the previous one (held fixed, as extra particles).") var overlap: Int = 2
@@ -177,15 +177,16 @@ struct EditVideo: ParsableCommand {
     @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
     @Option(help: "Frames of a window updated per step, drawn at random (0: all).") var subset: Int = 0
     @Option(help: "Write a strip of source and edited frames here.") var contactSheet: String?
-    @Option(help: "x264's constant rate factor of the output: 0 (lossless) to 51, lower is better.") var crf: Int = 18
-    @Option(help: "x264's preset: ultrafast … placebo (slower gives smaller files at the same --crf).") var preset: String = "fast"
+    @Option(help: "Video codec: h264, hevc or vp9 (default: vp9 for .webm, h264 otherwise).") var codec: String?
+    @Option(help: "The codec's constant quality, lower is better: 0 to 51 (h264, hevc) or 0 to 63 (vp9).") var crf: Int = 18
+    @Option(help: "Encoder preset by x264's names: ultrafast … placebo (slower gives smaller files at the same --crf).") var preset: String = "fast"
     @Flag(help: "Print one JSON object: where the edit's time went.") var json = false
     @OptionGroup var options: EditOptions
 
     func run() throws {
         try CSDCommand.reportingInputErrors {
             guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd, dds or cds") }
-            try options.check(input: input, output: output, ext: "mp4", "m4v", "mov", "mkv")
+            try options.check(input: input, output: output, ext: "mp4", "m4v", "mov", "mkv", "webm")
             if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
             let prompts = try options.prompts()
             var configuration = VideoEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
@@ -196,6 +197,9 @@ struct EditVideo: ParsableCommand {
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             configuration.settings.kernelInput = k
             (configuration.window, configuration.overlap, configuration.workingSize, configuration.contactSheet) = (window, overlap, options.workingSize, contactSheet)
+            if let codec, VideoCodec(rawValue: codec) == nil { throw InputError("--codec", "'\(codec)' is not h264, hevc or vp9") }
+            configuration.codec = codec.flatMap(VideoCodec.init(rawValue:)) ?? VideoCodec.default(forExtension: URL(fileURLWithPath: output).pathExtension)
+            try VideoWriter.check(output, holds: configuration.codec!)
             (configuration.crf, configuration.preset) = (crf, preset)
             configuration = try configuration.validated()
             _ = try VideoReader(path: input)   // the input is checked before the model loads

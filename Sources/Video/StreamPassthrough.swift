@@ -6,12 +6,21 @@ import Foundation
 /// re-encoding, into an output container that a `VideoWriter` is filling (as `ffmpeg -map 0:a
 /// -map 0:s -c copy -map_metadata 0` does): every stream the container can hold, with its
 /// language and other metadata and its dispositions (default, forced, …), and the file's global
-/// metadata.
+/// metadata. An audio stream the container cannot hold is converted to one it can
+/// (`AudioTranscoder`: PCM in MP4 becomes AAC, AAC in WebM becomes Opus).
 final class StreamPassthrough {
+    /// Where an input stream's packets go.
+    enum Route {
+        /// Copied as they are into `output`.
+        case copy(output: UnsafeMutablePointer<AVStream>)
+        /// Decoded and re-encoded.
+        case convert(AudioTranscoder)
+    }
+
     let path: String
     private var input: UnsafeMutablePointer<AVFormatContext>?
-    /// Input stream index → (output stream, the input stream's time base).
-    private let copied: [Int32: (output: UnsafeMutablePointer<AVStream>, timeBase: AVRational)]
+    /// Input stream index → (where its packets go, the input stream's time base).
+    private let copied: [Int32: (route: Route, timeBase: AVRational)]
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var holdsPacket = false
     private var ended = false
@@ -26,7 +35,7 @@ final class StreamPassthrough {
 
     /// Adds output streams to `format` (before its header is written) for `path`'s audio and
     /// subtitle streams, and its global metadata. Returns nil when there is nothing to copy, and
-    /// a line for each stream left out (its codec does not fit the container).
+    /// a line for each stream converted or left out (its codec does not fit the container).
     static func open(path: String, into format: UnsafeMutablePointer<AVFormatContext>) throws -> (passthrough: StreamPassthrough?, notes: [String]) {
         var opened: UnsafeMutablePointer<AVFormatContext>? = nil
         var code = avformat_open_input(&opened, path, nil, nil)
@@ -37,7 +46,7 @@ final class StreamPassthrough {
             return (nil, ["\(path): audio and subtitles left out, cannot read its stream information (\(ffmpegMessage(code)))"])
         }
         let container = String(cString: format.pointee.oformat.pointee.name)
-        var copied = [Int32: (output: UnsafeMutablePointer<AVStream>, timeBase: AVRational)]()
+        var copied = [Int32: (route: Route, timeBase: AVRational)]()
         var notes = [String]()
         var copiesAudio = false
         for i in 0..<Int(context.pointee.nb_streams) {
@@ -52,17 +61,31 @@ final class StreamPassthrough {
             }
             let kind = type == AVMEDIA_TYPE_AUDIO ? "audio" : "subtitle"
             let codecName = String(cString: avcodec_get_name(parameters.pointee.codec_id))
-            guard avformat_query_codec(format.pointee.oformat, parameters.pointee.codec_id, FF_COMPLIANCE_NORMAL) == 1,
-                  let output = avformat_new_stream(format, nil) else {
-                notes.append("\(path): \(kind) stream #\(i) left out, its \(codecName) cannot be stored in \(container) (an .mkv output keeps it)")
+            guard avformat_query_codec(format.pointee.oformat, parameters.pointee.codec_id, FF_COMPLIANCE_NORMAL) == 1 else {
+                if type == AVMEDIA_TYPE_AUDIO, let encoder = AudioTranscoder.encoder(forContainer: container) {
+                    let transcoder: AudioTranscoder
+                    do { transcoder = try AudioTranscoder(input: stream, into: format, encoder: encoder, path: path) } catch {
+                        avformat_close_input(&opened)
+                        throw error
+                    }
+                    copied[Int32(i)] = (.convert(transcoder), stream.pointee.time_base)
+                    copiesAudio = true
+                    notes.append("\(path): audio stream #\(i) converted from \(codecName) to \(encoder.displayName), which \(container) holds (an .mkv output keeps it as it is)")
+                } else {
+                    notes.append("\(path): \(kind) stream #\(i) left out, its \(codecName) cannot be stored in \(container) (an .mkv output keeps it)")
+                }
                 continue
+            }
+            guard let output = avformat_new_stream(format, nil) else {
+                avformat_close_input(&opened)
+                throw InputError(path, "cannot add a stream to the output")
             }
             avcodec_parameters_copy(output.pointee.codecpar, parameters)
             output.pointee.codecpar.pointee.codec_tag = 0
             output.pointee.time_base = stream.pointee.time_base
             output.pointee.disposition = stream.pointee.disposition
             av_dict_copy(&output.pointee.metadata, stream.pointee.metadata, 0)
-            copied[Int32(i)] = (output, stream.pointee.time_base)
+            copied[Int32(i)] = (.copy(output: output), stream.pointee.time_base)
             if type == AVMEDIA_TYPE_AUDIO { copiesAudio = true }
         }
         var entry: UnsafeMutablePointer<AVDictionaryEntry>? = nil
@@ -79,7 +102,7 @@ final class StreamPassthrough {
     }
 
     private init(path: String, input: UnsafeMutablePointer<AVFormatContext>,
-                 copied: [Int32: (output: UnsafeMutablePointer<AVStream>, timeBase: AVRational)], copiesAudio: Bool) {
+                 copied: [Int32: (route: Route, timeBase: AVRational)], copiesAudio: Bool) {
         self.path = path
         self.input = input
         self.copied = copied
@@ -93,16 +116,23 @@ final class StreamPassthrough {
     }
 
     /// Writes every copied packet that starts at or before `seconds` (on the output's clock, which
-    /// is the input's less `shift` seconds) into `format`, its times less `shift`.
+    /// is the input's less `shift` seconds) into `format`, its times less `shift`; at the input's
+    /// end, flushes the converted streams.
     func copy(upTo seconds: Double, shiftedBy shift: Double, into format: UnsafeMutablePointer<AVFormatContext>, destination: String) throws {
         guard let input, let packet else { return }
         while !ended {
             if !holdsPacket {
-                if av_read_frame(input, packet) < 0 { ended = true; return }
+                if av_read_frame(input, packet) < 0 {
+                    ended = true
+                    for index in copied.keys.sorted() {
+                        if case .convert(let transcoder) = copied[index]!.route { try transcoder.finish(into: format, destination: destination) }
+                    }
+                    return
+                }
                 guard copied[packet.pointee.stream_index] != nil else { av_packet_unref(packet); continue }
                 holdsPacket = true
             }
-            let (output, timeBase) = copied[packet.pointee.stream_index]!
+            let (route, timeBase) = copied[packet.pointee.stream_index]!
             let stamp = packet.pointee.pts != csd_av_nopts_value() ? packet.pointee.pts : packet.pointee.dts
             if stamp != csd_av_nopts_value(), Double(stamp) * Double(timeBase.num) / Double(timeBase.den) - shift > seconds { return }
             if shift > 0 {
@@ -110,12 +140,18 @@ final class StreamPassthrough {
                 if packet.pointee.pts != csd_av_nopts_value() { packet.pointee.pts -= offset }
                 if packet.pointee.dts != csd_av_nopts_value() { packet.pointee.dts -= offset }
             }
-            av_packet_rescale_ts(packet, timeBase, output.pointee.time_base)
-            packet.pointee.stream_index = output.pointee.index
-            packet.pointee.pos = -1
             holdsPacket = false
-            let code = av_interleaved_write_frame(format, packet)
-            guard code >= 0 else { throw InputError(destination, "cannot write the streams copied from \(path) (\(ffmpegMessage(code)))") }
+            switch route {
+            case .convert(let transcoder):
+                defer { av_packet_unref(packet) }
+                try transcoder.write(packet, into: format, destination: destination)
+            case .copy(let output):
+                av_packet_rescale_ts(packet, timeBase, output.pointee.time_base)
+                packet.pointee.stream_index = output.pointee.index
+                packet.pointee.pos = -1
+                let code = av_interleaved_write_frame(format, packet)
+                guard code >= 0 else { throw InputError(destination, "cannot write the streams copied from \(path) (\(ffmpegMessage(code)))") }
+            }
         }
     }
 }

@@ -17,12 +17,13 @@ extension VideoEditor {
         public var workingSize: Int?
         /// Also write a strip of source and edited frames here (PNG).
         public var contactSheet: String?
-        /// x264's constant rate factor: 0 (lossless) to 51, lower is better.
+        /// The output's video codec, or nil for the one its container expects
+        /// (`VideoCodec.default(forExtension:)`).
+        public var codec: VideoCodec?
+        /// The codec's constant-quality factor, lower is better (`VideoCodec.crfRange`).
         public var crf = 18
-        /// x264's speed/size preset.
+        /// The encoder's speed/size preset, by x264's names (`VideoCodec.presets`).
         public var preset = "fast"
-        /// The presets x264 knows.
-        public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
 
         public init(sourcePrompt: String, targetPrompt: String) {
             (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt)
@@ -30,12 +31,15 @@ extension VideoEditor {
             settings.method = .csd
         }
 
-        /// Checks the window and overlap.
+        /// Checks the window and overlap, the encoder's quality and preset.
         public func validated() throws -> Configuration {
             guard window >= 1, overlap >= 0, overlap < window else { throw InputError("--overlap", "must be at least 0 and less than --window") }
             guard settings.subset >= 0 else { throw InputError("--subset", "must be 0 or more") }
-            guard (0...51).contains(crf) else { throw InputError("--crf", "must be between 0 (lossless) and 51") }
-            guard Self.presets.contains(preset) else { throw InputError("--preset", "'\(preset)' is not one of \(Self.presets.joined(separator: ", "))") }
+            if let codec, !codec.crfRange.contains(crf) {
+                throw InputError("--crf", "must be between \(codec.crfRange.lowerBound) and \(codec.crfRange.upperBound) for \(codec.displayName)")
+            }
+            guard (0...63).contains(crf) else { throw InputError("--crf", "must be between 0 and 63") }
+            guard VideoCodec.presets.contains(preset) else { throw InputError("--preset", "'\(preset)' is not one of \(VideoCodec.presets.joined(separator: ", "))") }
             return self
         }
     }

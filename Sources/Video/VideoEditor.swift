@@ -23,8 +23,8 @@ public struct VideoEditor {
         (self.model, self.configuration) = (model, try configuration.validated())
     }
 
-    /// Edits the video at `input` and writes it to `output` (MP4, H.264). Warnings (audio that
-    /// could not be copied) go to `warn`.
+    /// Edits the video at `input` and writes it to `output` (its container by the extension, the
+    /// codec `configuration.codec`). Warnings (streams converted or left out) go to `warn`.
     public func edit(input: String, writingTo output: String, run: EditRun = EditRun(),
                      warn: (String) -> Void = { _ in }) throws -> (outcome: EditOutcome, report: Report) {
         let c = configuration, settings = c.settings
@@ -63,7 +63,7 @@ public struct VideoEditor {
         }
         // Rotation is applied to the frames, so the pixel's shape turns with them.
         let aspect = reader.rotation % 180 == 0 ? reader.sampleAspectRatio : (reader.sampleAspectRatio.height, reader.sampleAspectRatio.width)
-        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, crf: c.crf, preset: c.preset, audioFrom: input,
+        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, codec: c.codec, crf: c.crf, preset: c.preset, audioFrom: input,
                                      sampleAspectRatio: aspect, colour: reader.colour, startTime: reader.startTime)
         writer.streamNotes.forEach(warn)
         var (written, sheetTop, sheetBottom) = (0, [RGBImage](), [RGBImage]())

@@ -2,7 +2,8 @@ import CFFmpeg
 import Core
 import Foundation
 
-/// Encodes RGB frames as H.264 (libx264) in an MP4, MOV or Matroska file (by the extension).
+/// Encodes RGB frames as H.264, HEVC or VP9 (`VideoCodec`) in an MP4, MOV, Matroska or WebM file
+/// (by the extension).
 /// Everything goes to a temporary file beside the destination, renamed into place by `finish()`;
 /// a writer that is dropped or fails removes it.
 public final class VideoWriter {
@@ -11,7 +12,7 @@ public final class VideoWriter {
     public let frameRate: Double
     private let temporary: String
     private var format: UnsafeMutablePointer<AVFormatContext>?
-    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var encoderContext: UnsafeMutablePointer<AVCodecContext>?
     private var stream: UnsafeMutablePointer<AVStream>?
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
@@ -30,12 +31,16 @@ public final class VideoWriter {
     public private(set) var copiesAudio = false
     /// How many audio and subtitle streams are copied.
     public private(set) var copiedStreams = 0
-    /// The containers written, by extension: each holds H.264.
-    public static let containers = ["mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska"]
+    /// The codec the video is encoded with.
+    public let codec: VideoCodec
+    /// The containers written, by extension (FFmpeg's muxer names). WebM holds VP9 only; the
+    /// others hold all three codecs.
+    public static let containers = ["mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm"]
     static let clock = AVRational(num: 1, den: 90_000)
 
-    /// Opens `path` for `width`×`height` frames at `frameRate`; `crf` is x264's quality (0...51,
-    /// lower is better) and `preset` its speed/size trade-off.
+    /// Opens `path` for `width`×`height` frames at `frameRate`, encoded with `codec` (by default
+    /// the one the extension's container expects, `VideoCodec.default`); `crf` is its
+    /// quality (lower is better, `VideoCodec.crfRange`) and `preset` its speed/size trade-off.
     /// `rotation` (clockwise degrees, a multiple of 90) is stored as display-matrix metadata, as
     /// phones do; frames are given as stored, before that rotation. `audioFrom` names a media
     /// file whose audio and subtitle streams are copied untouched (no re-encoding), each one the
@@ -44,7 +49,8 @@ public final class VideoWriter {
     /// transfer are tagged as given; its matrix (or, unsaid, the one players guess for the
     /// height) is tagged and converted with, in limited range. `startTime` (seconds) is taken from
     /// every frame's time and from the copied audio's, so the output starts where the content does.
-    public init(path: String, width: Int, height: Int, frameRate: Double, crf: Int = 18, preset: String = "fast", rotation: Int = 0, audioFrom: String? = nil,
+    public init(path: String, width: Int, height: Int, frameRate: Double, codec: VideoCodec? = nil, crf: Int = 18, preset: String = "fast",
+                rotation: Int = 0, audioFrom: String? = nil,
                 sampleAspectRatio: (width: Int, height: Int) = (1, 1), colour: VideoColour = .unspecified, startTime: Double = 0) throws {
         self.path = path
         var tags = colour
@@ -54,53 +60,54 @@ public final class VideoWriter {
         (self.width, self.height, self.frameRate) = (width, height, frameRate)
         guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw InputError(path, "absurd frame size \(width)x\(height)") }
         guard frameRate > 0 && frameRate <= 1000 else { throw InputError(path, "frame rate \(frameRate) is not between 0 and 1000") }
-        guard (0...51).contains(crf) else { throw InputError(path, "x264's crf \(crf) is not between 0 and 51") }
         try AtomicFile.checkDestination(path)
         temporary = AtomicFile.temporaryPath(for: path)
         av_log_set_level(AV_LOG_QUIET)
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        guard let container = Self.containers[ext] else {
-            throw InputError(path, "csd writes H.264 video into .mp4, .m4v, .mov or .mkv, not \(ext.isEmpty ? "a file without an extension" : "." + ext)")
-        }
+        let videoCodec = codec ?? VideoCodec.default(forExtension: ext)
+        self.codec = videoCodec
+        try Self.check(path, holds: videoCodec)
+        let container = Self.containers[ext]!
         guard avformat_alloc_output_context2(&context, nil, container, temporary) >= 0, let context else {
             throw InputError(path, "cannot create a \(container) container")
         }
         format = context
-        guard let encoder = avcodec_find_encoder_by_name("libx264") ?? avcodec_find_encoder(AV_CODEC_ID_H264) else {
+        guard let encoder = avcodec_find_encoder_by_name(videoCodec.encoderName) else {
             close()
-            throw InputError(path, "no H.264 encoder in this FFmpeg (install libavcodec with libx264)")
+            throw InputError(path, "no \(videoCodec.displayName) encoder in this FFmpeg (install libavcodec with \(videoCodec.encoderName))")
         }
         stream = avformat_new_stream(context, nil)
-        codec = avcodec_alloc_context3(encoder)
-        guard let stream, let codec else { close(); throw InputError(path, "cannot allocate the encoder") }
-        codec.pointee.width = Int32(width)
-        codec.pointee.height = Int32(height)
+        encoderContext = avcodec_alloc_context3(encoder)
+        guard let stream, let encoderContext else { close(); throw InputError(path, "cannot allocate the encoder") }
+        encoderContext.pointee.width = Int32(width)
+        encoderContext.pointee.height = Int32(height)
         // 4:2:0 needs even sides; odd sizes keep full chroma instead of losing a row or column.
-        codec.pointee.pix_fmt = width % 2 == 0 && height % 2 == 0 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P
-        codec.pointee.time_base = Self.clock
+        encoderContext.pointee.pix_fmt = width % 2 == 0 && height % 2 == 0 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P
+        encoderContext.pointee.time_base = Self.clock
         let (sarWidth, sarHeight) = sampleAspectRatio
         if sarWidth > 0, sarHeight > 0, sarWidth != sarHeight {
             var reduced = AVRational()
             _ = av_reduce(&reduced.num, &reduced.den, Int64(sarWidth), Int64(sarHeight), 1000)
-            codec.pointee.sample_aspect_ratio = reduced
+            encoderContext.pointee.sample_aspect_ratio = reduced
             stream.pointee.sample_aspect_ratio = reduced
         }
-        codec.pointee.color_primaries = AVColorPrimaries(UInt32(max(0, tags.primaries)))
-        codec.pointee.color_trc = AVColorTransferCharacteristic(UInt32(max(0, tags.transfer)))
-        codec.pointee.colorspace = AVColorSpace(UInt32(tags.matrix))
-        codec.pointee.color_range = AVCOL_RANGE_MPEG
-        codec.pointee.framerate = AVRational(num: Int32((frameRate * 1000).rounded()), den: 1000)
+        encoderContext.pointee.color_primaries = AVColorPrimaries(UInt32(max(0, tags.primaries)))
+        encoderContext.pointee.color_trc = AVColorTransferCharacteristic(UInt32(max(0, tags.transfer)))
+        encoderContext.pointee.colorspace = AVColorSpace(UInt32(tags.matrix))
+        encoderContext.pointee.color_range = AVCOL_RANGE_MPEG
+        encoderContext.pointee.framerate = AVRational(num: Int32((frameRate * 1000).rounded()), den: 1000)
         if (context.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0 {
-            codec.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER)
+            encoderContext.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER)
         }
-        guard av_opt_set(codec.pointee.priv_data, "preset", preset, 0) >= 0 else { close(); throw InputError(path, "x264 has no preset '\(preset)'") }
-        av_opt_set(codec.pointee.priv_data, "crf", "\(crf)", 0)
-        var code = avcodec_open2(codec, encoder, nil)
-        guard code >= 0 else { close(); throw InputError(path, "cannot open the H.264 encoder (\(ffmpegMessage(code)))") }
-        avcodec_parameters_from_context(stream.pointee.codecpar, codec)
+        do { try videoCodec.configure(encoderContext, crf: crf, preset: preset, path: path) } catch { close(); throw error }
+        var code = avcodec_open2(encoderContext, encoder, nil)
+        guard code >= 0 else { close(); throw InputError(path, "cannot open the \(videoCodec.displayName) encoder (\(ffmpegMessage(code)))") }
+        avcodec_parameters_from_context(stream.pointee.codecpar, encoderContext)
+        // Apple's players take HEVC in MP4 and MOV only as 'hvc1' (parameter sets in the sample description).
+        if videoCodec == .hevc, container != "matroska" { stream.pointee.codecpar.pointee.codec_tag = Self.tag("hvc1") }
         stream.pointee.time_base = Self.clock
-        stream.pointee.avg_frame_rate = codec.pointee.framerate
+        stream.pointee.avg_frame_rate = encoderContext.pointee.framerate
         if rotation % 360 != 0, let side = av_stream_new_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, 36) {
             // av_display_rotation_set takes a clockwise angle (av_display_rotation_get returns counter-clockwise).
             av_display_rotation_set(UnsafeMutableRawPointer(side).assumingMemoryBound(to: Int32.self), Double(rotation))
@@ -116,7 +123,7 @@ public final class VideoWriter {
         frame = av_frame_alloc()
         packet = av_packet_alloc()
         guard let frame else { close(); throw InputError(path, "cannot allocate a frame") }
-        frame.pointee.format = codec.pointee.pix_fmt.rawValue
+        frame.pointee.format = encoderContext.pointee.pix_fmt.rawValue
         frame.pointee.width = Int32(width)
         frame.pointee.height = Int32(height)
         guard av_frame_get_buffer(frame, 0) >= 0 else { close(); throw InputError(path, "cannot allocate frame buffers") }
@@ -126,13 +133,31 @@ public final class VideoWriter {
         if !finished { close() }
     }
 
+    /// Throws, naming `path`, unless its extension is a container this writer makes and that
+    /// container holds `codec`.
+    public static func check(_ path: String, holds codec: VideoCodec) throws {
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        guard let container = containers[ext] else {
+            throw InputError(path, "csd writes video into .mp4, .m4v, .mov, .mkv or .webm, not \(ext.isEmpty ? "a file without an extension" : "." + ext)")
+        }
+        func holds(_ c: VideoCodec) -> Bool { av_guess_format(container, nil, nil).map { avformat_query_codec($0, c.codecID, FF_COMPLIANCE_NORMAL) == 1 } ?? false }
+        guard holds(codec) else {
+            throw InputError(path, "a .\(ext) file cannot hold \(codec.displayName) video; it holds \(VideoCodec.allCases.filter(holds).map(\.displayName).joined(separator: " or "))")
+        }
+    }
+
+    /// A four-character code as FFmpeg's MKTAG makes it.
+    static func tag(_ code: String) -> UInt32 {
+        code.utf8.enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+    }
+
     /// Frees everything and removes the temporary file.
     private func close() {
         passthrough = nil
         sws_freeContext(scaler); scaler = nil
         av_frame_free(&frame)
         av_packet_free(&packet)
-        avcodec_free_context(&codec)
+        avcodec_free_context(&encoderContext)
         if let format {
             if format.pointee.pb != nil { avio_closep(&format.pointee.pb) }
             avformat_free_context(format)
@@ -143,15 +168,15 @@ public final class VideoWriter {
 
     /// Appends a frame shown at `time` seconds (default: its index / frame rate). Times must increase.
     public func append(_ image: RGBImage, time: Double? = nil) throws {
-        guard !finished, let codec, let frame else { throw InputError(path, "the writer is already finished") }
+        guard !finished, let encoderContext, let frame else { throw InputError(path, "the writer is already finished") }
         guard image.width == width, image.height == height else {
             throw InputError(path, "frame \(frameIndex) is \(image.width)x\(image.height), expected \(width)x\(height)")
         }
         guard av_frame_make_writable(frame) >= 0 else { throw InputError(path, "cannot write a frame") }
         scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
-                                      codec.pointee.pix_fmt, SWS_BICUBIC, nil, nil, nil)
+                                      encoderContext.pointee.pix_fmt, SWS_BICUBIC, nil, nil, nil)
         // The writer's size and formats never change, so the cached scaler is set up once.
-        if frameIndex == 0 { setColourConversion(scaler, yuv: codec.pointee.pix_fmt, matrix: colour.matrix, fullRange: false, toYUV: true) }
+        if frameIndex == 0 { setColourConversion(scaler, yuv: encoderContext.pointee.pix_fmt, matrix: colour.matrix, fullRange: false, toYUV: true) }
         image.pixels.withUnsafeBufferPointer { buffer in
             var source: [UnsafePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
             var strides: [Int32] = [Int32(width * 3), 0, 0, 0]
@@ -176,14 +201,14 @@ public final class VideoWriter {
     }
 
     private func encode(_ frame: UnsafeMutablePointer<AVFrame>?) throws {
-        guard let codec, let packet, let format, let stream else { return }
-        var code = avcodec_send_frame(codec, frame)
+        guard let encoderContext, let packet, let format, let stream else { return }
+        var code = avcodec_send_frame(encoderContext, frame)
         guard code >= 0 else { close(); throw InputError(path, "encoding failed (\(ffmpegMessage(code)))") }
         while true {
-            code = avcodec_receive_packet(codec, packet)
+            code = avcodec_receive_packet(encoderContext, packet)
             if code == csd_averror_eagain() || code == csd_averror_eof() { return }
             guard code >= 0 else { close(); throw InputError(path, "encoding failed (\(ffmpegMessage(code)))") }
-            av_packet_rescale_ts(packet, codec.pointee.time_base, stream.pointee.time_base)
+            av_packet_rescale_ts(packet, encoderContext.pointee.time_base, stream.pointee.time_base)
             packet.pointee.stream_index = stream.pointee.index
             code = av_interleaved_write_frame(format, packet)
             guard code >= 0 else { close(); throw InputError(path, "cannot be written (\(ffmpegMessage(code)))") }
@@ -207,7 +232,7 @@ public final class VideoWriter {
         sws_freeContext(scaler); scaler = nil
         av_frame_free(&frame)
         av_packet_free(&packet)
-        avcodec_free_context(&codec)
+        avcodec_free_context(&encoderContext)
         avformat_free_context(format)
         self.format = nil
         try AtomicFile.commit(temporary, to: path)

@@ -220,7 +220,10 @@ import Video
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--crf", "52"] + commonOptions(), "--crf"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--crf=-1"] + commonOptions(), "--crf"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--preset", "warp"] + commonOptions(), "--preset"),
-            (["edit", "video", Self.sample, "-o", "\(dir)/o.webm"] + commonOptions(), "must be a .mp4, .m4v, .mov or .mkv file"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.avi"] + commonOptions(), "must be a .mp4, .m4v, .mov, .mkv or .webm file"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.webm", "--codec", "h264"] + commonOptions(), "cannot hold H.264 video; it holds VP9"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--codec", "av1"] + commonOptions(), "--codec"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mkv", "--codec", "hevc", "--crf", "55"] + commonOptions(), "must be between 0 and 51 for HEVC"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--precision", "fp16"] + commonOptions(), "--precision"),
         ]
         for (arguments, message) in cases {

@@ -1,0 +1,77 @@
+import CFFmpeg
+import Core
+
+/// The video codecs an edit can write, each through the FFmpeg encoder Debian's libavcodec has
+/// for it: H.264 (libx264), HEVC (libx265) and VP9 (libvpx-vp9). `crf` is each encoder's
+/// constant-quality factor and `preset` takes x264's names for all three.
+public enum VideoCodec: String, CaseIterable, Sendable {
+    case h264, hevc, vp9
+
+    /// x264's preset names, slowest last; x265 takes the same names, VP9 maps them to `cpu-used`.
+    public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
+
+    /// The codec a file of this extension gets when none is named: VP9 for WebM (which holds no
+    /// other of the three), H.264 for the rest.
+    public static func `default`(forExtension ext: String) -> VideoCodec { ext.lowercased() == "webm" ? .vp9 : .h264 }
+
+    /// The FFmpeg encoder's name.
+    var encoderName: String {
+        switch self {
+        case .h264: "libx264"
+        case .hevc: "libx265"
+        case .vp9: "libvpx-vp9"
+        }
+    }
+
+    var codecID: AVCodecID {
+        switch self {
+        case .h264: AV_CODEC_ID_H264
+        case .hevc: AV_CODEC_ID_HEVC
+        case .vp9: AV_CODEC_ID_VP9
+        }
+    }
+
+    /// The name people know the codec by.
+    public var displayName: String {
+        switch self {
+        case .h264: "H.264"
+        case .hevc: "HEVC"
+        case .vp9: "VP9"
+        }
+    }
+
+    /// The encoder's constant-quality scale, best first: 0–51 for x264 and x265, 0–63 for VP9.
+    public var crfRange: ClosedRange<Int> { self == .vp9 ? 0...63 : 0...51 }
+
+    /// libvpx's `cpu-used` for an x264 preset name: 8 (fastest) down to 0.
+    static func vp9Speed(preset: String) -> Int {
+        let index = presets.firstIndex(of: preset) ?? presets.firstIndex(of: "fast")!
+        return max(0, 8 - index)
+    }
+
+    /// Sets the encoder's quality and speed options on its context before it opens; throws,
+    /// naming `path`, when the encoder refuses them.
+    func configure(_ context: UnsafeMutablePointer<AVCodecContext>, crf: Int, preset: String, path: String) throws {
+        guard crfRange.contains(crf) else {
+            throw InputError(path, "\(displayName)'s crf \(crf) is not between \(crfRange.lowerBound) and \(crfRange.upperBound)")
+        }
+        guard Self.presets.contains(preset) else { throw InputError(path, "'\(preset)' is not a preset: \(Self.presets.joined(separator: ", "))") }
+        let options = context.pointee.priv_data
+        switch self {
+        case .h264:
+            av_opt_set(options, "preset", preset, 0)
+            av_opt_set(options, "crf", "\(crf)", 0)
+        case .hevc:
+            av_opt_set(options, "preset", preset, 0)
+            av_opt_set(options, "crf", "\(crf)", 0)
+            av_opt_set(options, "x265-params", "log-level=error", 0)
+        case .vp9:
+            // Constant quality: crf with no bit-rate target, as libvpx's documentation asks.
+            context.pointee.bit_rate = 0
+            av_opt_set(options, "crf", "\(crf)", 0)
+            av_opt_set(options, "deadline", "good", 0)
+            av_opt_set(options, "cpu-used", "\(Self.vp9Speed(preset: preset))", 0)
+            av_opt_set(options, "row-mt", "1", 0)
+        }
+    }
+}
