@@ -63,7 +63,8 @@ public struct VideoEditor {
         }
         // Rotation is applied to the frames, so the pixel's shape turns with them.
         let aspect = reader.rotation % 180 == 0 ? reader.sampleAspectRatio : (reader.sampleAspectRatio.height, reader.sampleAspectRatio.width)
-        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, codec: c.codec, crf: c.crf, preset: c.preset, audioFrom: input,
+        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, codec: c.codec, crf: c.crf, preset: c.preset,
+                                     bitDepth: reader.bitDepth > 8 ? 10 : 8, audioFrom: input,
                                      sampleAspectRatio: aspect, colour: reader.colour, startTime: reader.startTime)
         writer.streamNotes.forEach(warn)
         var (written, sheetTop, sheetBottom) = (0, [RGBImage](), [RGBImage]())
@@ -73,8 +74,17 @@ public struct VideoEditor {
             for i in max(written, range.lowerBound)..<range.upperBound {
                 let frame = frames[i]
                 let picture = model.toImages(frame.edited).clamped(to: -1...1)
-                let result = frame.video.image.applying(difference: (picture - frame.original).item(0))
-                try writer.append(result, time: frame.video.time)
+                let difference = (picture - frame.original).item(0)
+                let result: RGBImage
+                if let deep = frame.video.deep {
+                    // More than 8 bits a sample in: the difference goes onto all of them, and out in 10.
+                    let edited = deep.applying(difference: difference)
+                    result = edited.eightBit
+                    try writer.append(edited, time: frame.video.time)
+                } else {
+                    result = frame.video.image.applying(difference: difference)
+                    try writer.append(result, time: frame.video.time)
+                }
                 if i % sheetEvery == 0 && sheetTop.count < 8 {
                     sheetTop.append(frame.video.image.thumbnail(height: 128))
                     sheetBottom.append(result.thumbnail(height: 128))

@@ -4,8 +4,15 @@ import Foundation
 
 /// One decoded frame: 8-bit RGB and its presentation time in seconds.
 public struct VideoFrame: Sendable {
+    /// The picture at 8 bits a sample.
     public var image: RGBImage
     public var time: Double
+    /// The picture at 16 bits a sample when the stream holds more than 8 (`image` is it rounded).
+    public var deep: RGB16Image?
+
+    public init(image: RGBImage, time: Double, deep: RGB16Image? = nil) {
+        (self.image, self.time, self.deep) = (image, time, deep)
+    }
 }
 
 /// Decodes the best video stream of any file FFmpeg reads (libavformat + libavcodec), converting
@@ -24,6 +31,8 @@ public final class VideoReader {
     public let sampleAspectRatio: (width: Int, height: Int)
     /// The stream's colour tags; frames are converted to RGB with its matrix and range.
     public let colour: VideoColour
+    /// Bits a sample of the stream's pictures (8, 10, 12…); above 8, frames come with `deep`.
+    public let bitDepth: Int
     /// When the content starts, in seconds (the container's start time; 0 when it does not say):
     /// an MPEG-TS clip may start at 1.4 s.
     public let startTime: Double
@@ -86,6 +95,7 @@ public final class VideoReader {
             avformat_close_input(&format)
             throw InputError(path, "absurd frame size \(w)x\(h)")
         }
+        bitDepth = av_pix_fmt_desc_get(codecContext.pointee.pix_fmt).map { Int($0.pointee.comp.0.depth) } ?? 8
         rotation = Self.rotation(of: stream)
         (width, height) = rotation % 180 == 0 ? (w, h) : (h, w)
         let rate = stream.pointee.avg_frame_rate
@@ -129,12 +139,13 @@ public final class VideoReader {
             let received = avcodec_receive_frame(codec, frame)
             if received >= 0 {
                 defer { av_frame_unref(frame) }
-                var image = try convert(frame)
+                var (image, deep) = try convert(frame)
                 // A still's own orientation (a JPEG's EXIF tag, as FFmpeg exports it) where the stream has none.
                 if rotation == 0, let side = av_frame_get_side_data(frame, AV_FRAME_DATA_DISPLAYMATRIX), side.pointee.size >= 36 {
-                    image = image.rotated(clockwise: Self.clockwiseDegrees(UnsafeRawPointer(side.pointee.data).assumingMemoryBound(to: Int32.self)))
+                    let degrees = Self.clockwiseDegrees(UnsafeRawPointer(side.pointee.data).assumingMemoryBound(to: Int32.self))
+                    (image, deep) = (image.rotated(clockwise: degrees), deep?.rotated(clockwise: degrees))
                 }
-                return VideoFrame(image: image, time: seconds(frame.pointee.best_effort_timestamp))
+                return VideoFrame(image: image, time: seconds(frame.pointee.best_effort_timestamp), deep: deep)
             }
             if received == csd_averror_eof() { finished = true; return nil }
             guard received == csd_averror_eagain() else { throw InputError(path, "decoding failed (\(ffmpegMessage(received)))") }
@@ -166,12 +177,13 @@ public final class VideoReader {
         pts == csd_av_nopts_value() ? 0 : Double(pts) * Double(timeBase.num) / Double(timeBase.den)
     }
 
-    /// The decoded picture as upright RGB.
-    func convert(_ frame: UnsafeMutablePointer<AVFrame>) throws -> RGBImage {
+    /// The decoded picture as upright RGB, and at 16 bits a sample too when the stream holds more than 8.
+    func convert(_ frame: UnsafeMutablePointer<AVFrame>) throws -> (RGBImage, RGB16Image?) {
         let (w, h) = (Int(frame.pointee.width), Int(frame.pointee.height))
         guard w > 0, h > 0 else { throw InputError(path, "holds a frame of \(w)×\(h) pixels") }
+        let deep = bitDepth > 8
         scaler = sws_getCachedContext(scaler, Int32(w), Int32(h), AVPixelFormat(frame.pointee.format), Int32(w), Int32(h),
-                                      AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
+                                      deep ? AV_PIX_FMT_RGB48LE : AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
         guard let scaler else { throw InputError(path, "cannot convert pixel format \(frame.pointee.format) to RGB") }
         let pixelFormat = AVPixelFormat(frame.pointee.format)
         if conversionSetFor.map({ $0 != (w, h, frame.pointee.format) }) ?? true {
@@ -181,7 +193,8 @@ public final class VideoReader {
         // swscale's vector code may write past the end of a row, so it gets rows aligned to 64
         // bytes and 64 spare bytes at the end; the rows are then packed. (Packed rows of an
         // unaligned width let it overrun the buffer: heap corruption found by fuzzing.)
-        let stride = (w * 3 + 63) / 64 * 64
+        let rowBytes = w * 3 * (deep ? 2 : 1)
+        let stride = (rowBytes + 63) / 64 * 64
         var padded = [UInt8](repeating: 0, count: stride * h + 64)
         padded.withUnsafeMutableBufferPointer { buffer in
             var destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
@@ -194,38 +207,33 @@ public final class VideoReader {
                 }
             }
         }
+        if deep {
+            // RGB48LE rows, packed; this runs on little-endian machines only (x86-64, arm64).
+            let samples = [UInt16](unsafeUninitializedCapacity: w * h * 3) { packed, count in
+                padded.withUnsafeBytes { rows in
+                    for y in 0..<h {
+                        UnsafeMutableRawPointer(packed.baseAddress! + y * w * 3).copyMemory(from: rows.baseAddress! + y * stride, byteCount: rowBytes)
+                    }
+                }
+                count = w * h * 3
+            }
+            let picture = RGB16Image(width: w, height: h, samples: samples).rotated(clockwise: rotation)
+            return (picture.eightBit, picture)
+        }
         let pixels = [UInt8](unsafeUninitializedCapacity: w * h * 3) { packed, count in
             padded.withUnsafeBufferPointer { rows in
                 for y in 0..<h { (packed.baseAddress! + y * w * 3).update(from: rows.baseAddress! + y * stride, count: w * 3) }
             }
             count = w * h * 3
         }
-        return RGBImage(width: w, height: h, pixels: pixels).rotated(clockwise: rotation)
+        return (RGBImage(width: w, height: h, pixels: pixels).rotated(clockwise: rotation), nil)
     }
 }
 
 extension RGBImage {
     /// This image turned clockwise by 0, 90, 180 or 270 degrees.
     public func rotated(clockwise degrees: Int) -> RGBImage {
-        switch degrees {
-        case 90, 180, 270:
-            let (w, h) = (width, height)
-            let (ow, oh) = degrees == 180 ? (w, h) : (h, w)
-            var out = [UInt8](repeating: 0, count: pixels.count)
-            for y in 0..<h {
-                for x in 0..<w {
-                    let (ox, oy): (Int, Int)
-                    switch degrees {
-                    case 90: (ox, oy) = (h - 1 - y, x)
-                    case 180: (ox, oy) = (w - 1 - x, h - 1 - y)
-                    default: (ox, oy) = (y, w - 1 - x)
-                    }
-                    for c in 0..<3 { out[(oy * ow + ox) * 3 + c] = pixels[(y * w + x) * 3 + c] }
-                }
-            }
-            return RGBImage(width: ow, height: oh, pixels: out)
-        default:
-            return self
-        }
+        let (turned, w, h) = Rotation.turn(pixels, width: width, height: height, clockwise: degrees)
+        return RGBImage(width: w, height: h, pixels: turned)
     }
 }

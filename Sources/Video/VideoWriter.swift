@@ -33,6 +33,11 @@ public final class VideoWriter {
     public private(set) var copiedStreams = 0
     /// The codec the video is encoded with.
     public let codec: VideoCodec
+    /// Bits a sample of the encoded pictures: 8 or 10.
+    public let bitDepth: Int
+    /// The RGB layout the scaler was set up for (8- or 16-bit samples), so its colour
+    /// conversion is set again when frames switch between them.
+    private var scalerSource: AVPixelFormat?
     /// The containers written, by extension (FFmpeg's muxer names). WebM holds VP9 only; the
     /// others hold all three codecs.
     public static let containers = ["mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm"]
@@ -47,10 +52,11 @@ public final class VideoWriter {
     /// container can hold, with their metadata and the file's (`StreamPassthrough`).
     /// `sampleAspectRatio` is the stored pixel's shape (width : height). `colour`'s primaries and
     /// transfer are tagged as given; its matrix (or, unsaid, the one players guess for the
-    /// height) is tagged and converted with, in limited range. `startTime` (seconds) is taken from
+    /// height) is tagged and converted with, in limited range. `bitDepth` 10 encodes 10 bits a
+    /// sample (all three codecs take it), for frames given with 16-bit samples. `startTime` (seconds) is taken from
     /// every frame's time and from the copied audio's, so the output starts where the content does.
     public init(path: String, width: Int, height: Int, frameRate: Double, codec: VideoCodec? = nil, crf: Int = 18, preset: String = "fast",
-                rotation: Int = 0, audioFrom: String? = nil,
+                bitDepth: Int = 8, rotation: Int = 0, audioFrom: String? = nil,
                 sampleAspectRatio: (width: Int, height: Int) = (1, 1), colour: VideoColour = .unspecified, startTime: Double = 0) throws {
         self.path = path
         var tags = colour
@@ -59,6 +65,8 @@ public final class VideoWriter {
         self.startTime = startTime.isFinite ? max(0, startTime) : 0
         (self.width, self.height, self.frameRate) = (width, height, frameRate)
         guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw InputError(path, "absurd frame size \(width)x\(height)") }
+        guard bitDepth == 8 || bitDepth == 10 else { throw InputError(path, "\(bitDepth) bits a sample: csd writes 8 or 10") }
+        self.bitDepth = bitDepth
         guard frameRate > 0 && frameRate <= 1000 else { throw InputError(path, "frame rate \(frameRate) is not between 0 and 1000") }
         try AtomicFile.checkDestination(path)
         temporary = AtomicFile.temporaryPath(for: path)
@@ -83,7 +91,9 @@ public final class VideoWriter {
         encoderContext.pointee.width = Int32(width)
         encoderContext.pointee.height = Int32(height)
         // 4:2:0 needs even sides; odd sizes keep full chroma instead of losing a row or column.
-        encoderContext.pointee.pix_fmt = width % 2 == 0 && height % 2 == 0 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P
+        let halfChroma = width % 2 == 0 && height % 2 == 0
+        encoderContext.pointee.pix_fmt = bitDepth == 10 ? (halfChroma ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV444P10LE)
+                                                        : (halfChroma ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P)
         encoderContext.pointee.time_base = Self.clock
         let (sarWidth, sarHeight) = sampleAspectRatio
         if sarWidth > 0, sarHeight > 0, sarWidth != sarHeight {
@@ -168,18 +178,31 @@ public final class VideoWriter {
 
     /// Appends a frame shown at `time` seconds (default: its index / frame rate). Times must increase.
     public func append(_ image: RGBImage, time: Double? = nil) throws {
+        try image.pixels.withUnsafeBytes { try append(bytes: $0, sampleBytes: 1, width: image.width, height: image.height, time: time) }
+    }
+
+    /// Appends a frame given at 16 bits a sample (a 10-bit writer keeps 10 of them).
+    public func append(_ image: RGB16Image, time: Double? = nil) throws {
+        try image.samples.withUnsafeBytes { try append(bytes: $0, sampleBytes: 2, width: image.width, height: image.height, time: time) }
+    }
+
+    private func append(bytes: UnsafeRawBufferPointer, sampleBytes: Int, width imageWidth: Int, height imageHeight: Int, time: Double?) throws {
         guard !finished, let encoderContext, let frame else { throw InputError(path, "the writer is already finished") }
-        guard image.width == width, image.height == height else {
-            throw InputError(path, "frame \(frameIndex) is \(image.width)x\(image.height), expected \(width)x\(height)")
+        guard imageWidth == width, imageHeight == height else {
+            throw InputError(path, "frame \(frameIndex) is \(imageWidth)x\(imageHeight), expected \(width)x\(height)")
         }
         guard av_frame_make_writable(frame) >= 0 else { throw InputError(path, "cannot write a frame") }
-        scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
+        let sourceFormat = sampleBytes == 2 ? AV_PIX_FMT_RGB48LE : AV_PIX_FMT_RGB24
+        scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), sourceFormat, Int32(width), Int32(height),
                                       encoderContext.pointee.pix_fmt, SWS_BICUBIC, nil, nil, nil)
-        // The writer's size and formats never change, so the cached scaler is set up once.
-        if frameIndex == 0 { setColourConversion(scaler, yuv: encoderContext.pointee.pix_fmt, matrix: colour.matrix, fullRange: false, toYUV: true) }
-        image.pixels.withUnsafeBufferPointer { buffer in
-            var source: [UnsafePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-            var strides: [Int32] = [Int32(width * 3), 0, 0, 0]
+        // A new source layout makes a new scaler, whose colour conversion is then set again.
+        if scalerSource != sourceFormat {
+            setColourConversion(scaler, yuv: encoderContext.pointee.pix_fmt, matrix: colour.matrix, fullRange: false, toYUV: true)
+            scalerSource = sourceFormat
+        }
+        do {
+            var source: [UnsafePointer<UInt8>?] = [bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
+            var strides: [Int32] = [Int32(width * 3 * sampleBytes), 0, 0, 0]
             withUnsafeMutablePointer(to: &frame.pointee.data) { dataTuple in
                 withUnsafeMutablePointer(to: &frame.pointee.linesize) { lineTuple in
                     let data = UnsafeMutableRawPointer(dataTuple).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)

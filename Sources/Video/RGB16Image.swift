@@ -1,0 +1,65 @@
+import Core
+
+/// A picture at 16 bits a sample (RGB interleaved, 0–65535), for video whose stream holds more
+/// than 8 bits a sample: an edit adds its difference to it, so a 10-bit source comes out in 10
+/// bits rather than rounded through 8.
+public struct RGB16Image: Sendable, Equatable {
+    public var width: Int, height: Int
+    /// Row-major RGB, `width * height * 3` samples.
+    public var samples: [UInt16]
+
+    public init(width: Int, height: Int, samples: [UInt16]) {
+        precondition(samples.count == width * height * 3, "RGB16Image: \(samples.count) samples for \(width)x\(height)")
+        (self.width, self.height, self.samples) = (width, height, samples)
+    }
+
+    /// Rounded to 8 bits a sample (v · 255 / 65535).
+    public var eightBit: RGBImage {
+        RGBImage(width: width, height: height, pixels: samples.map { UInt8((UInt32($0) * 255 + 32767) / 65535) })
+    }
+
+    /// This image with `difference` (3×h×w at any size, in the [−1, 1] units of
+    /// `RGBImage.tensor`) upsampled to its size and added, as `RGBImage.applying(difference:)`
+    /// does at 8 bits.
+    public func applying(difference: Tensor) -> RGB16Image {
+        let up = difference.reshaped([1] + difference.shape).resized(height: height, width: width)
+        var samples = self.samples
+        let plane = width * height
+        for p in 0..<plane {
+            for c in 0..<3 {
+                let v = Float(samples[p * 3 + c]) + 32767.5 * up.storage[c * plane + p]
+                samples[p * 3 + c] = UInt16(max(0, min(65535, v.rounded())))
+            }
+        }
+        return RGB16Image(width: width, height: height, samples: samples)
+    }
+
+    /// This image turned clockwise by 0, 90, 180 or 270 degrees.
+    public func rotated(clockwise degrees: Int) -> RGB16Image {
+        let (turned, w, h) = Rotation.turn(samples, width: width, height: height, clockwise: degrees)
+        return RGB16Image(width: w, height: h, samples: turned)
+    }
+}
+
+/// Quarter turns of interleaved RGB pictures of any sample type.
+enum Rotation {
+    /// `pixels` (3 samples a pixel, `width`×`height`) turned clockwise by 90, 180 or 270 degrees
+    /// (any other angle leaves them as they are), and the turned size.
+    static func turn<Sample>(_ pixels: [Sample], width w: Int, height h: Int, clockwise degrees: Int) -> (pixels: [Sample], width: Int, height: Int) {
+        guard [90, 180, 270].contains(degrees), let first = pixels.first else { return (pixels, w, h) }
+        let (ow, oh) = degrees == 180 ? (w, h) : (h, w)
+        var out = [Sample](repeating: first, count: pixels.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                let (ox, oy): (Int, Int)
+                switch degrees {
+                case 90: (ox, oy) = (h - 1 - y, x)
+                case 180: (ox, oy) = (w - 1 - x, h - 1 - y)
+                default: (ox, oy) = (y, w - 1 - x)
+                }
+                for c in 0..<3 { out[(oy * ow + ox) * 3 + c] = pixels[(y * w + x) * 3 + c] }
+            }
+        }
+        return (out, ow, oh)
+    }
+}
