@@ -1,18 +1,24 @@
 import CPNG
 import Foundation
 
-/// 8-bit RGB images read and written with libpng's simplified `png_image_*` API.
+/// 8-bit RGB images read and written with libpng's simplified `png_image_*` API, with the
+/// opacity of a PNG that has it carried beside the colour: edits change the colour and keep it.
 public struct RGBImage: Equatable, Sendable {
     public var width: Int, height: Int
     /// Interleaved RGB bytes, row-major.
     public var pixels: [UInt8]
+    /// Opacity per pixel (0 transparent … 255 opaque, not premultiplied into `pixels`), row-major;
+    /// nil for an opaque image. Written back by `writePNG`.
+    public var alpha: [UInt8]?
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    public init(width: Int, height: Int, pixels: [UInt8], alpha: [UInt8]? = nil) {
         precondition(pixels.count == width * height * 3, "RGBImage: \(pixels.count) bytes for \(width)x\(height)")
-        (self.width, self.height, self.pixels) = (width, height, pixels)
+        precondition(alpha.map { $0.count == width * height } ?? true, "RGBImage: \(alpha?.count ?? 0) alpha bytes for \(width)x\(height)")
+        (self.width, self.height, self.pixels, self.alpha) = (width, height, pixels, alpha)
     }
 
-    /// Reads a PNG file (any colour type; converted to 8-bit RGB).
+    /// Reads a PNG file (any colour type; converted to 8-bit RGB, its alpha channel, when it has
+    /// one, kept in `alpha`).
     public init(pngPath path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw InputError(path, "no such file") }
         var image = png_image()
@@ -24,27 +30,43 @@ public struct RGBImage: Equatable, Sendable {
         // would brighten them on the way to 8-bit sRGB; such files hold the same encoding as 8-bit
         // ones almost always, so their samples are read as they are and scaled.
         let asStored = image.format & UInt32(PNG_FORMAT_FLAG_LINEAR) != 0 && !Self.declaresColourEncoding(path)
-        image.format = UInt32(asStored ? PNG_FORMAT_LINEAR_RGB : PNG_FORMAT_RGB)
+        let hasAlpha = image.format & UInt32(PNG_FORMAT_FLAG_ALPHA) != 0
+        let channels = hasAlpha ? 4 : 3
+        image.format = UInt32(asStored ? PNG_FORMAT_LINEAR_RGB : PNG_FORMAT_RGB) | (hasAlpha ? UInt32(PNG_FORMAT_FLAG_ALPHA) : 0)
         let (w, h) = (Int(image.width), Int(image.height))
         guard w > 0, h > 0, w * h <= 1 << 28 else {
             png_image_free(&image)
             throw InputError(path, "absurd image size \(w)x\(h)")
         }
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        var stored = [UInt8](repeating: 0, count: w * h * channels)
         let ok: Int32
         if asStored {
-            var samples = [UInt16](repeating: 0, count: w * h * 3)
-            ok = samples.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }
-            for i in samples.indices { pixels[i] = UInt8((UInt32(samples[i]) * 255 + 32767) / 65535) }
+            // libpng hands linear samples with alpha premultiplied; they are divided back out.
+            var samples = [UInt16](repeating: 0, count: w * h * channels)
+            ok = samples.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * channels), nil) }
+            for p in 0..<(w * h) {
+                let a = hasAlpha ? UInt32(samples[p * 4 + 3]) : 65535
+                for c in 0..<channels {
+                    var v = UInt32(samples[p * channels + c])
+                    if c < 3 && hasAlpha { v = a == 0 ? 0 : min(65535, (v * 65535 + a / 2) / a) }
+                    stored[p * channels + c] = UInt8((v * 255 + 32767) / 65535)
+                }
+            }
         } else {
-            ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * 3), nil) }
+            ok = stored.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, Int32(w * channels), nil) }
         }
         guard ok != 0 else {
             let reason = Self.message(image)
             png_image_free(&image)
             throw InputError(path, "PNG data is damaged (\(reason))")
         }
-        self.init(width: w, height: h, pixels: pixels)
+        guard hasAlpha else { self.init(width: w, height: h, pixels: stored); return }
+        var pixels = [UInt8](repeating: 0, count: w * h * 3), alpha = [UInt8](repeating: 0, count: w * h)
+        for p in 0..<(w * h) {
+            for c in 0..<3 { pixels[p * 3 + c] = stored[p * 4 + c] }
+            alpha[p] = stored[p * 4 + 3]
+        }
+        self.init(width: w, height: h, pixels: pixels, alpha: alpha)
     }
 
     /// Whether the PNG at `path` has a gAMA, sRGB or iCCP chunk before its image data (so that
@@ -73,7 +95,8 @@ public struct RGBImage: Equatable, Sendable {
         return head == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
     }
 
-    /// Writes a PNG atomically (temporary file, then rename).
+    /// Writes a PNG atomically (temporary file, then rename), with its alpha channel when the
+    /// image has one.
     public func writePNG(to path: String) throws {
         try AtomicFile.checkDestination(path)
         let temporary = AtomicFile.temporaryPath(for: path)
@@ -81,8 +104,17 @@ public struct RGBImage: Equatable, Sendable {
         image.version = UInt32(PNG_IMAGE_VERSION)
         image.width = UInt32(width)
         image.height = UInt32(height)
-        image.format = UInt32(PNG_FORMAT_RGB)
-        let ok = pixels.withUnsafeBytes { png_image_write_to_file(&image, temporary, 0, $0.baseAddress, Int32(width * 3), nil) }
+        var bytes = pixels, channels = 3
+        if let alpha {
+            channels = 4
+            bytes = [UInt8](repeating: 0, count: width * height * 4)
+            for p in 0..<(width * height) {
+                for c in 0..<3 { bytes[p * 4 + c] = pixels[p * 3 + c] }
+                bytes[p * 4 + 3] = alpha[p]
+            }
+        }
+        image.format = UInt32(PNG_FORMAT_RGB) | (channels == 4 ? UInt32(PNG_FORMAT_FLAG_ALPHA) : 0)
+        let ok = bytes.withUnsafeBytes { png_image_write_to_file(&image, temporary, 0, $0.baseAddress, Int32(width * channels), nil) }
         guard ok != 0 else {
             let reason = Self.message(image)
             try? FileManager.default.removeItem(atPath: temporary)

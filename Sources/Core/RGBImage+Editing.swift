@@ -7,7 +7,8 @@ extension RGBImage {
     }
 
     /// This image plus an edit made at working size (`edited − original`, [3, h, w]) carried to
-    /// full size: the difference is upsampled and added, so what the edit left alone keeps its detail.
+    /// full size: the difference is upsampled and added, so what the edit left alone keeps its
+    /// detail. The colour changes; the alpha stays as it was.
     public func applying(difference: Tensor) -> RGBImage {
         let up = difference.reshaped([1] + difference.shape).resized(height: height, width: width)
         var pixels = self.pixels
@@ -18,7 +19,7 @@ extension RGBImage {
                 pixels[p * 3 + c] = UInt8(max(0, min(255, v.rounded())))
             }
         }
-        return RGBImage(width: width, height: height, pixels: pixels)
+        return RGBImage(width: width, height: height, pixels: pixels, alpha: alpha)
     }
 
     /// Scaled to `height` rows (nearest), for contact sheets.

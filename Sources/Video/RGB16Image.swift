@@ -41,11 +41,12 @@ public struct RGB16Image: Sendable, Equatable {
     }
 }
 
-/// Quarter turns of interleaved RGB pictures of any sample type.
+/// Quarter turns of interleaved pictures of any sample type.
 enum Rotation {
-    /// `pixels` (3 samples a pixel, `width`×`height`) turned clockwise by 90, 180 or 270 degrees
-    /// (any other angle leaves them as they are), and the turned size.
-    static func turn<Sample>(_ pixels: [Sample], width w: Int, height h: Int, clockwise degrees: Int) -> (pixels: [Sample], width: Int, height: Int) {
+    /// `pixels` (`channels` samples a pixel, `width`×`height`) turned clockwise by 90, 180 or 270
+    /// degrees (any other angle leaves them as they are), and the turned size.
+    static func turn<Sample>(_ pixels: [Sample], width w: Int, height h: Int, channels: Int = 3,
+                             clockwise degrees: Int) -> (pixels: [Sample], width: Int, height: Int) {
         guard [90, 180, 270].contains(degrees), let first = pixels.first else { return (pixels, w, h) }
         let (ow, oh) = degrees == 180 ? (w, h) : (h, w)
         var out = [Sample](repeating: first, count: pixels.count)
@@ -57,7 +58,7 @@ enum Rotation {
                 case 180: (ox, oy) = (w - 1 - x, h - 1 - y)
                 default: (ox, oy) = (y, w - 1 - x)
                 }
-                for c in 0..<3 { out[(oy * ow + ox) * 3 + c] = pixels[(y * w + x) * 3 + c] }
+                for c in 0..<channels { out[(oy * ow + ox) * channels + c] = pixels[(y * w + x) * channels + c] }
             }
         }
         return (out, ow, oh)

@@ -234,6 +234,7 @@ extension RGBImage {
     /// This image turned clockwise by 0, 90, 180 or 270 degrees.
     public func rotated(clockwise degrees: Int) -> RGBImage {
         let (turned, w, h) = Rotation.turn(pixels, width: width, height: height, clockwise: degrees)
-        return RGBImage(width: w, height: h, pixels: turned)
+        let alpha = self.alpha.map { Rotation.turn($0, width: width, height: height, channels: 1, clockwise: degrees).pixels }
+        return RGBImage(width: w, height: h, pixels: turned, alpha: alpha)
     }
 }

@@ -23,6 +23,19 @@ import Testing
         return path
     }
 
+    @Test func anEditChangesTheColourAndKeepsTheAlpha() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var input = picture()
+        input.alpha = (0..<(24 * 20)).map { UInt8(($0 * 7) % 256) }
+        try input.writePNG(to: dir + "/in.png")
+        let editor = ImageEditor(model: try DiffusionModel(path: Self.prior), configuration: configuration())
+        _ = try editor.edit(try RGBImage(pngPath: dir + "/in.png"), input: dir + "/in.png", writingTo: dir + "/out.png")
+        let written = try RGBImage(pngPath: dir + "/out.png")
+        #expect(written.alpha == input.alpha)
+        #expect(written.pixels != input.pixels, "the colour was edited")
+    }
+
     @Test func progressComesOncePerStepAndTheOutputKeepsTheInputsSize() throws {
         let dir = try folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -2,11 +2,12 @@ import Foundation
 import Testing
 @testable import Core
 
-/// 16-bit PNGs are read as they are stored.
+/// 16-bit PNGs are read as they are stored; alpha is read, kept through an edit and written.
 @Suite struct PNGImageTests {
-    /// A 16-bit RGB PNG of `samples` (row-major RGB, big-endian in the file), with a gAMA chunk
-    /// of 1/2.2 when `gamma`, its image data in stored (uncompressed) deflate blocks.
-    static func sixteenBitPNG(width: Int, height: Int, samples: [UInt16], gamma: Bool) -> Data {
+    /// A 16-bit RGB (or, with `channels` 4, RGBA) PNG of `samples` (row-major, big-endian in the
+    /// file), with a gAMA chunk of 1/2.2 when `gamma`, its image data in stored (uncompressed)
+    /// deflate blocks.
+    static func sixteenBitPNG(width: Int, height: Int, samples: [UInt16], gamma: Bool, channels: Int = 3) -> Data {
         func crc(_ bytes: [UInt8]) -> UInt32 {
             var c: UInt32 = 0xFFFF_FFFF
             for b in bytes {
@@ -20,7 +21,7 @@ import Testing
         var raw = [UInt8]()
         for y in 0..<height {
             raw.append(0)   // filter: none
-            for v in samples[(y * width * 3)..<((y + 1) * width * 3)] { raw += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+            for v in samples[(y * width * channels)..<((y + 1) * width * channels)] { raw += [UInt8(v >> 8), UInt8(v & 0xFF)] }
         }
         var (a, b): (UInt32, UInt32) = (1, 0)
         for byte in raw { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
@@ -34,7 +35,7 @@ import Testing
         } while start < raw.count
         zlib += be32(b << 16 | a)
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        png += chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [16, 2, 0, 0, 0])
+        png += chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [16, channels == 4 ? 6 : 2, 0, 0, 0])
         if gamma { png += chunk("gAMA", be32(45455)) }
         png += chunk("IDAT", zlib) + chunk("IEND", [])
         return Data(png)
@@ -56,5 +57,43 @@ import Testing
             let worst = zip(image.pixels, levels).map { abs(Int($0) - Int($1)) }.max()!
             #expect(worst <= (gamma ? 1 : 0), "gAMA \(gamma): off by up to \(worst)")
         }
+    }
+
+    /// Straight (not premultiplied) alpha round-trips through 8-bit RGBA PNGs exactly, and comes
+    /// out of an untagged 16-bit RGBA PNG as stored (libpng premultiplies linear samples; that is
+    /// undone).
+    @Test func alphaIsReadAndWrittenBack() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-png-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (w, h) = (16, 16)
+        let levels = (0..<(w * h * 3)).map { UInt8(($0 * 37) % 256) }
+        let alpha = (0..<(w * h)).map { UInt8(($0 * 53) % 256) }
+        let image = RGBImage(width: w, height: h, pixels: levels, alpha: alpha)
+        try image.writePNG(to: "\(dir)/eight.png")
+        let read = try RGBImage(pngPath: "\(dir)/eight.png")
+        #expect(read.alpha == alpha)
+        // Where a pixel is fully transparent PNG may not keep its colour; elsewhere it must.
+        let visible = (0..<(w * h)).filter { alpha[$0] > 0 }
+        let changed = visible.filter { p in read.pixels[(p * 3)..<(p * 3 + 3)] != levels[(p * 3)..<(p * 3 + 3)] }
+        #expect(changed.isEmpty, "colours changed under alpha > 0 at \(changed)")
+        #expect(try RGBImage(pngPath: "\(dir)/eight.png").applying(difference: Tensor(zeros: [3, 4, 4])).alpha == alpha, "an edit keeps the alpha")
+
+        var samples = [UInt16]()
+        for p in 0..<(w * h) {
+            for c in 0..<3 { samples.append(UInt16(levels[p * 3 + c]) * 257) }
+            samples.append(UInt16(alpha[p]) * 257)
+        }
+        try Self.sixteenBitPNG(width: w, height: h, samples: samples, gamma: false, channels: 4).write(to: URL(fileURLWithPath: "\(dir)/sixteen.png"))
+        let deep = try RGBImage(pngPath: "\(dir)/sixteen.png")
+        #expect(deep.alpha == alpha)
+        var worst = 0
+        for p in 0..<(w * h) where alpha[p] >= 16 {
+            for c in 0..<3 { worst = max(worst, abs(Int(deep.pixels[p * 3 + c]) - Int(levels[p * 3 + c]))) }
+        }
+        #expect(worst <= 1, "colour under alpha ≥ 16 off by up to \(worst)")
+        // An opaque image stays RGB.
+        try RGBImage(width: w, height: h, pixels: levels).writePNG(to: "\(dir)/opaque.png")
+        #expect(try RGBImage(pngPath: "\(dir)/opaque.png").alpha == nil)
     }
 }
