@@ -34,6 +34,11 @@ public struct RGB16Image: Sendable, Equatable {
         return RGB16Image(width: width, height: height, samples: samples)
     }
 
+    /// This image mirrored left to right.
+    public func mirrored() -> RGB16Image {
+        RGB16Image(width: width, height: height, samples: Rotation.mirror(samples, width: width, height: height))
+    }
+
     /// This image turned clockwise by 0, 90, 180 or 270 degrees.
     public func rotated(clockwise degrees: Int) -> RGB16Image {
         let (turned, w, h) = Rotation.turn(samples, width: width, height: height, clockwise: degrees)
@@ -41,8 +46,19 @@ public struct RGB16Image: Sendable, Equatable {
     }
 }
 
-/// Quarter turns of interleaved pictures of any sample type.
+/// Quarter turns and mirroring of interleaved pictures of any sample type.
 enum Rotation {
+    /// `pixels` (`channels` samples a pixel, `width`×`height`) mirrored left to right.
+    static func mirror<Sample>(_ pixels: [Sample], width w: Int, height h: Int, channels: Int = 3) -> [Sample] {
+        var out = pixels
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<channels { out[(y * w + (w - 1 - x)) * channels + c] = pixels[(y * w + x) * channels + c] }
+            }
+        }
+        return out
+    }
+
     /// `pixels` (`channels` samples a pixel, `width`×`height`) turned clockwise by 90, 180 or 270
     /// degrees (any other angle leaves them as they are), and the turned size.
     static func turn<Sample>(_ pixels: [Sample], width w: Int, height h: Int, channels: Int = 3,

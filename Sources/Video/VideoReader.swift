@@ -125,6 +125,20 @@ public final class VideoReader {
         return clockwiseDegrees(UnsafeRawPointer(data).assumingMemoryBound(to: Int32.self))
     }
 
+    /// How to show a picture whose display matrix is `matrix`: mirror it left to right first
+    /// when the matrix holds a reflection (EXIF orientations 2, 4, 5 and 7), then turn it
+    /// clockwise by the returned degrees.
+    static func orientation(_ matrix: UnsafePointer<Int32>) -> (mirrored: Bool, clockwise: Int) {
+        // A reflection makes the 2×2 part's determinant negative. Negating the first column
+        // leaves a rotation, whose sense is reversed once the picture is mirrored first (checked
+        // against EXIF orientations 5 and 7 in the tests).
+        let determinant = Double(matrix[0]) * Double(matrix[4]) - Double(matrix[1]) * Double(matrix[3])
+        guard determinant < 0 else { return (false, clockwiseDegrees(matrix)) }
+        var unflipped = (0..<9).map { matrix[$0] }
+        for i in [0, 3, 6] { unflipped[i] = unflipped[i] == Int32.min ? Int32.max : -unflipped[i] }
+        return (true, (360 - clockwiseDegrees(unflipped)) % 360)
+    }
+
     /// A display matrix's clockwise rotation, snapped to a multiple of 90°.
     static func clockwiseDegrees(_ matrix: UnsafePointer<Int32>) -> Int {
         let degrees = -av_display_rotation_get(matrix)  // counter-clockwise → clockwise
@@ -142,7 +156,8 @@ public final class VideoReader {
                 var (image, deep) = try convert(frame)
                 // A still's own orientation (a JPEG's EXIF tag, as FFmpeg exports it) where the stream has none.
                 if rotation == 0, let side = av_frame_get_side_data(frame, AV_FRAME_DATA_DISPLAYMATRIX), side.pointee.size >= 36 {
-                    let degrees = Self.clockwiseDegrees(UnsafeRawPointer(side.pointee.data).assumingMemoryBound(to: Int32.self))
+                    let (mirrored, degrees) = Self.orientation(UnsafeRawPointer(side.pointee.data).assumingMemoryBound(to: Int32.self))
+                    if mirrored { (image, deep) = (image.mirrored(), deep?.mirrored()) }
                     (image, deep) = (image.rotated(clockwise: degrees), deep?.rotated(clockwise: degrees))
                 }
                 return VideoFrame(image: image, time: seconds(frame.pointee.best_effort_timestamp), deep: deep)
@@ -231,6 +246,12 @@ public final class VideoReader {
 }
 
 extension RGBImage {
+    /// This image mirrored left to right.
+    public func mirrored() -> RGBImage {
+        RGBImage(width: width, height: height, pixels: Rotation.mirror(pixels, width: width, height: height),
+                 alpha: alpha.map { Rotation.mirror($0, width: width, height: height, channels: 1) })
+    }
+
     /// This image turned clockwise by 0, 90, 180 or 270 degrees.
     public func rotated(clockwise degrees: Int) -> RGBImage {
         let (turned, w, h) = Rotation.turn(pixels, width: width, height: height, clockwise: degrees)

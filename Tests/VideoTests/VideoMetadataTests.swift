@@ -114,7 +114,8 @@ import Testing
     }
 
     /// A JPEG whose EXIF orientation says 6 (turn 90° clockwise to show) is read as shown: the
-    /// fixture's 96×72 comes back 72×96, its top-left pixel where the turn puts it.
+    /// fixture's 96×72 comes back 72×96, its top-left pixel where the turn puts it; the mirrored
+    /// orientations are mirrored too.
     @Test func aJPEGsEXIFOrientationIsHonoured() throws {
         let dir = scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -122,7 +123,9 @@ import Testing
             .appendingPathComponent("CSDToolTests/Fixtures/red-ball.jpg").path
         let plain = try RGBImage(contentsOf: fixture)
         #expect(plain.width == 96 && plain.height == 72)
-        for (orientation, degrees) in [(3, 180), (6, 90), (8, 270)] {
+        // EXIF: 2 mirrored; 4 mirrored and turned 180°; 5 mirrored and turned 270° clockwise
+        // (a transpose); 7 mirrored and turned 90° (a transverse).
+        for (orientation, mirrored, degrees) in [(3, false, 180), (6, false, 90), (8, false, 270), (2, true, 0), (4, true, 180), (5, true, 270), (7, true, 90)] {
             // APP1 "Exif": a big-endian TIFF header and one IFD entry, Orientation (0x0112), SHORT, 1.
             var tiff: [UInt8] = [0x4D, 0x4D, 0, 0x2A, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, UInt8(orientation), 0, 0, 0, 0, 0, 0]
             tiff = Array("Exif".utf8) + [0, 0] + tiff
@@ -132,7 +135,7 @@ import Testing
             let path = "\(dir)/turned-\(orientation).jpg"
             try Data(marked).write(to: URL(fileURLWithPath: path))
             let shown = try RGBImage(contentsOf: path)
-            #expect(shown == plain.rotated(clockwise: degrees), "orientation \(orientation)")
+            #expect(shown == (mirrored ? plain.mirrored() : plain).rotated(clockwise: degrees), "orientation \(orientation)")
         }
     }
 }
