@@ -7,7 +7,7 @@ import World
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Measure the prior (caption probe, generation) or the analyser.",
-        subcommands: [Prior.self, Analyser.self, EvalEdits.self, EvalStructure.self, EvalPanorama.self, EvalNeRFField.self, EvalNeRF.self, EvalInstruct.self, EvalCSDEdit.self])
+        subcommands: [Prior.self, Analyser.self, EvalEdits.self, EvalStructure.self, EvalPanorama.self, EvalNeRFField.self, EvalNeRF.self, EvalInstruct.self, EvalCSDEdit.self, EvalVideo.self])
 
     struct Prior: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Caption probe and held-out-caption generation, judged by the analyser.")

@@ -33,4 +33,32 @@ public enum EditMetrics {
         }
         return sum / Double(count)
     }
+
+    /// How far an edit went toward its ideal: `1 − err(edited, ideal) / err(source, ideal)`, err
+    /// the squared error summed over every frame's pixels where `region` is true (the pixels the
+    /// ideal edit changes). 1 reaches the ideal, 0 is the source; nil when the region is empty
+    /// or the source already matches the ideal there.
+    public static func completion(edited: [RGBImage], source: [RGBImage], ideal: [RGBImage], region: [[Bool]]) -> Double? {
+        precondition(edited.count == source.count && source.count == ideal.count && ideal.count == region.count, "completion: frame counts differ")
+        var (before, after) = (0.0, 0.0)
+        for k in edited.indices {
+            for p in region[k].indices where region[k][p] {
+                for c in 0..<3 {
+                    let i = p * 3 + c
+                    let (target, s, e) = (Double(ideal[k].pixels[i]), Double(source[k].pixels[i]), Double(edited[k].pixels[i]))
+                    before += (s - target) * (s - target)
+                    after += (e - target) * (e - target)
+                }
+            }
+        }
+        return before > 0 ? 1 - after / before : nil
+    }
+
+    /// Per pixel, whether `a` and `b` differ in any channel.
+    public static func differing(_ a: RGBImage, _ b: RGBImage) -> [Bool] {
+        precondition(a.width == b.width && a.height == b.height, "differing: sizes differ")
+        var out = [Bool](repeating: false, count: a.width * a.height)
+        for i in a.pixels.indices where a.pixels[i] != b.pixels[i] { out[i / 3] = true }
+        return out
+    }
 }

@@ -37,6 +37,27 @@ import Testing
         #expect(!below.isEmpty && Set(unmet.map { String($0.prefix { $0 != ":" }) }) == Set(below), "\(unmet) against \(below)")
     }
 
+    /// `eval video` runs both methods through the video editor and reports each figure per video
+    /// and on average; the unedited source's PSNR to the ideal is the same for both.
+    @Test func evalVideoReportsBothMethodsAgainstTheIdeal() throws {
+        let result = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--videos", "2", "--frames", "2",
+                                            "--steps", "1", "--size", "32", "--json"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let perVideo = try #require(object["per_video"] as? [[String: Any]])
+        #expect(perVideo.count == 2 && perVideo.map { $0["kind"] as? String } == ["colour", "colour at sunset"])
+        for row in perVideo {
+            let csd = try #require(row["csd"] as? [String: Double]), dds = try #require(row["dds"] as? [String: Double])
+            #expect(Set(csd.keys) == ["completion", "background_psnr", "psnr_to_ideal", "source_psnr_to_ideal", "flicker", "seconds"])
+            #expect(csd["source_psnr_to_ideal"] == dds["source_psnr_to_ideal"])
+            #expect(csd.values.allSatisfy(\.isFinite) && csd["completion"]! <= 1)
+        }
+        let summary = try #require(object["summary"] as? [String: Any])
+        #expect(summary["csd"] is [String: Double] && summary["dds"] is [String: Double])
+        let bad = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--methods", "sds"])
+        #expect(bad.status != 0 && bad.stderr.contains("--methods"))
+    }
+
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
     @Test func probeDrawsAreReportedAndCheckedFirst() throws {
         let base = ["eval", "prior", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--renders", "1", "--samples", "0", "--json"]

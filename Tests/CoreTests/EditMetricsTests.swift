@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Core
 
@@ -23,6 +24,23 @@ import Testing
         // Alternating by ±8 around the source's motion: each pair differs by 8 from the source's change.
         #expect(EditMetrics.addedFlicker(source: source, edited: [image(10), image(28), image(30)]) == 8)
     }
-}
 
-import Foundation
+    /// Completion is 1 at the ideal, 0 at the source, 0.75 halfway (the squared error quarters),
+    /// counts only the region given, and is nil where the source already matches the ideal.
+    @Test func completionMeasuresTheWayToTheIdealInsideTheChangedRegion() {
+        let source = RGBImage(width: 2, height: 1, pixels: [100, 100, 100, 50, 50, 50])
+        let ideal = RGBImage(width: 2, height: 1, pixels: [200, 100, 100, 50, 50, 50])
+        let region = [EditMetrics.differing(source, ideal)]
+        #expect(region == [[true, false]])
+        #expect(EditMetrics.completion(edited: [ideal], source: [source], ideal: [ideal], region: region) == 1)
+        #expect(EditMetrics.completion(edited: [source], source: [source], ideal: [ideal], region: region) == 0)
+        var halfway = source
+        halfway.pixels[0] = 150
+        halfway.pixels[3] = 0   // outside the region: not counted
+        #expect(EditMetrics.completion(edited: [halfway], source: [source], ideal: [ideal], region: region) == 0.75)
+        var overshoot = source
+        overshoot.pixels[0] = 255
+        #expect(EditMetrics.completion(edited: [overshoot], source: [source], ideal: [ideal], region: region)! < 1)
+        #expect(EditMetrics.completion(edited: [source], source: [source], ideal: [source], region: [[false, false]]) == nil)
+    }
+}
