@@ -121,14 +121,17 @@ public struct CoupledScores {
     /// `scores` coupled across the particles `x` by the Stein update when the method is `csd`
     /// (the kernel on the particles noised with `noise` at `t`, or on the particles themselves,
     /// as `settings.kernelInput` says); as they are otherwise. Also returns the Stein step's
-    /// repulsion ratio (0 when uncoupled).
-    public func couple(_ scores: Tensor, particles x: Tensor, timestep t: Int, noise: Tensor) -> (directions: Tensor, repulsionRatio: Float) {
-        guard settings.method == .csd && x.shape[0] > 1 else { return (scores, 0) }
+    /// repulsion ratio and bandwidth (0 when uncoupled).
+    public func couple(_ scores: Tensor, particles x: Tensor, timestep t: Int, noise: Tensor) -> (directions: Tensor, repulsionRatio: Float, bandwidth: Float) {
+        guard isCoupling(particles: x.shape[0]) else { return (scores, 0, 0) }
         let n = x.shape[0]
         let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
         let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: scores.reshaped([n, scores.count / n]))
-        return (result.update.reshaped(x.shape), result.repulsionRatio)
+        return (result.update.reshaped(x.shape), result.repulsionRatio, result.bandwidth)
     }
+
+    /// Whether `couple` mixes the scores of `count` particles (CSD with more than one).
+    public func isCoupling(particles count: Int) -> Bool { settings.method == .csd && count > 1 }
 
     /// One direction per particle: `scores` then `couple`, with `t` and the noise drawn from
     /// `rng` (the timestep first, then the noise, one normal per element of `x`, then the patch
@@ -158,6 +161,12 @@ public protocol ResumableEdit: AnyObject {
     func advance()
     func saveCheckpoint(to path: String) throws
     func loadCheckpoint(from path: String) throws
+    /// What the last step did, for reports (nil where the editor does not measure it).
+    var lastStatistics: EditStepStatistics? { get }
+}
+
+extension ResumableEdit {
+    public var lastStatistics: EditStepStatistics? { nil }
 }
 
 extension ParticleEditor: ResumableEdit {}

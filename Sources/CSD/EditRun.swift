@@ -7,8 +7,12 @@ public struct EditProgress: Sendable {
     public var label: String
     /// Steps done so far, of `total`, counting every window or view pass.
     public var step: Int, total: Int
+    /// What the step did, where the editor measures it.
+    public var statistics: EditStepStatistics?
 
-    public init(label: String, step: Int, total: Int) { (self.label, self.step, self.total) = (label, step, total) }
+    public init(label: String, step: Int, total: Int, statistics: EditStepStatistics? = nil) {
+        (self.label, self.step, self.total, self.statistics) = (label, step, total, statistics)
+    }
 }
 
 /// How an edit ended.
@@ -47,7 +51,7 @@ public struct EditRun {
         if resume, FileManager.default.fileExists(atPath: checkpoint) { try editor.loadCheckpoint(from: checkpoint) }
         while editor.step < total {
             editor.advance()
-            progress(EditProgress(label: label, step: editor.step, total: total))
+            progress(EditProgress(label: label, step: editor.step, total: total, statistics: editor.lastStatistics))
             try afterStep(editor.step)
             if shouldStop(editor.step) {
                 try editor.saveCheckpoint(to: checkpoint)

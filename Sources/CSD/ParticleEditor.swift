@@ -23,8 +23,8 @@ public final class ParticleEditor {
     var chosen: [Int] = []
     /// Adam's moment estimates.
     var firstMoment: Tensor?, secondMoment: Tensor?
-    /// Per-step diagnostics of the last step.
-    public private(set) var lastRepulsionRatio: Float = 0
+    /// What the last step did.
+    public private(set) var lastStatistics: EditStepStatistics?
     /// Wall time spent in `advance()` and, within it, in the Stein update (kernel and repulsion).
     public private(set) var secondsAdvancing = 0.0, secondsInSteinUpdate = 0.0
 
@@ -65,11 +65,12 @@ public final class ParticleEditor {
         let noise = chosen.count == particles.shape[0] ? allNoise : allNoise.rows(chosen)
         let scores = scoring.scores(x, sources: sources, timestep: t, noise: noise, rng: &rng)
         let steinStarted = DispatchTime.now().uptimeNanoseconds
-        let direction: Tensor
-        (direction, lastRepulsionRatio) = scoring.couple(scores, particles: x, timestep: t, noise: noise)
+        let (direction, repulsion, bandwidth) = scoring.couple(scores, particles: x, timestep: t, noise: noise)
         if settings.method == .csd { secondsInSteinUpdate += Double(DispatchTime.now().uptimeNanoseconds - steinStarted) / 1e9 }
         pullBack(direction, learningRate: settings.learningRate(atStep: step))
         step += 1
+        lastStatistics = .measured(scores: scores, particles: particles, sources: source, coupled: scoring.isCoupling(particles: x.shape[0]),
+                                   bandwidth: bandwidth, repulsion: repulsion)
     }
 }
 

@@ -43,6 +43,7 @@ struct EditOptions: ParsableArguments {
     var cutLayers: String?
     @Option(help: "Number format of the model's matrix products: fp32, or bf16 (bf16 operands, fp32 sums, as PyTorch's CPU autocast; needs AVX512-BF16).")
     var precision: String = "fp32"
+    @Option(help: "Also write a self-contained HTML report here: before and after, plots of each step (score, change, kernel bandwidth and repulsion), the settings and the command.") var report: String?
     @Flag(help: "Continue an interrupted edit from its checkpoint.") var resume = false
     @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
     var stopAfter: Int?
@@ -102,6 +103,12 @@ struct EditOptions: ParsableArguments {
     func check(input: String, output: String, ext: String...) throws {
         try checkPrompts()
         try EditOutputFiles.check(input: input, output: output, extensions: ext)
+        if let report {
+            try EditOutputFiles.check(input: input, output: report, extensions: ["html"])
+            guard URL(fileURLWithPath: report).standardized.path != URL(fileURLWithPath: output).standardized.path else {
+                throw InputError(report, "--report would overwrite the output")
+            }
+        }
     }
 
     func checkPrompts() throws { _ = try prompts() }
@@ -123,10 +130,35 @@ struct EditOptions: ParsableArguments {
 
     /// How the pipeline runs: progress drawn on `display`, checkpoints every `--checkpoint-every`
     /// steps, `--resume`, `--save-every`, and a stop at `--stop-after` as an interruption would.
-    func editRun(_ display: ProgressDisplay) -> EditRun {
+    func editRun(_ display: ProgressDisplay, log: StepLog? = nil) -> EditRun {
         console.apply()
         let stopAfter = self.stopAfter
-        return EditRun(progress: display.show, shouldStop: { $0 == stopAfter }, checkpointEvery: checkpointEvery, resume: resume, saveEvery: saveEvery)
+        return EditRun(progress: { progress in
+            display.show(progress)
+            if let statistics = progress.statistics { log?.steps.append(statistics) }
+        }, shouldStop: { $0 == stopAfter }, checkpointEvery: checkpointEvery, resume: resume, saveEvery: saveEvery)
+    }
+
+    /// Writes `--report` (when given) for a finished edit: `before` and `after` the same picture,
+    /// the steps `log` gathered, `settings` and the command line.
+    func writeReport(_ outcome: EditOutcome, kind: String, settings: EditSettings, log: StepLog, before: RGBImage?, after: RGBImage?,
+                     contactSheet: RGBImage? = nil) throws {
+        guard let report, outcome == .finished else { return }
+        let prompts = try prompts()
+        let title = "csd edit \(kind): " + (prompts.source.isEmpty ? prompts.target : "\(prompts.source) → \(prompts.target)")
+        let encoder = EditSettings.encoder
+        encoder.outputFormatting.insert(.prettyPrinted)
+        var page = EditReport(title: title, commandLine: CommandLine.arguments.map(Self.shellQuoted).joined(separator: " "),
+                              settings: String(decoding: try encoder.encode(settings), as: UTF8.self))
+        (page.before, page.after, page.contactSheet, page.steps) = (before, after, contactSheet, log.steps)
+        try page.write(to: report)
+        Console.say("wrote \(report)")
+    }
+
+    /// `word` as a shell would need it typed.
+    static func shellQuoted(_ word: String) -> String {
+        let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }
+        return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// Prints what came of an edit writing `written`.
@@ -157,10 +189,12 @@ struct EditImage: ParsableCommand {
             let image = try RGBImage(contentsOf: input)
             BLAS.prepare()
             let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
-            let display = ProgressDisplay()
-            let outcome = try ImageEditor(model: model, configuration: configuration).edit(image, input: input, writingTo: output, run: options.editRun(display))
+            let (display, log) = (ProgressDisplay(), StepLog())
+            let outcome = try ImageEditor(model: model, configuration: configuration).edit(image, input: input, writingTo: output, run: options.editRun(display, log: log))
             display.finish()
             options.report(outcome, wrote: output)
+            try options.writeReport(outcome, kind: "image", settings: settings, log: log,
+                                    before: image, after: outcome == .finished ? try RGBImage(pngPath: output) : nil)
         }
     }
 }
@@ -205,10 +239,15 @@ struct EditVideo: ParsableCommand {
             _ = try VideoReader(path: input)   // the input is checked before the model loads
             BLAS.prepare()
             let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
-            let display = ProgressDisplay()
+            let (display, log) = (ProgressDisplay(), StepLog())
             let (outcome, report) = try VideoEditor(model: model, configuration: configuration)
-                .edit(input: input, writingTo: output, run: options.editRun(display), warn: Console.warn)
+                .edit(input: input, writingTo: output, run: options.editRun(display, log: log), warn: Console.warn)
             display.finish()
+            if outcome == .finished, options.report != nil {
+                try options.writeReport(outcome, kind: "video", settings: configuration.settings, log: log,
+                                        before: try VideoReader(path: input).nextFrame()?.image, after: try VideoReader(path: output).nextFrame()?.image,
+                                        contactSheet: try contactSheet.map { try RGBImage(pngPath: $0) })
+            }
             if json {
                 try Console.printJSON(["output": output, "finished": outcome == .finished, "window_steps": report.windowSteps,
                                        "frame_steps": report.frameSteps, "seconds_advancing": report.secondsAdvancing,
@@ -261,11 +300,13 @@ struct EditPanorama: ParsableCommand {
             let image = try RGBImage(contentsOf: input)
             BLAS.prepare()
             let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
-            let display = ProgressDisplay()
+            let (display, log) = (ProgressDisplay(), StepLog())
             let outcome = try PanoramaEditor.edit(image, input: input, model: model, configuration: configuration,
-                                                  writingTo: output, run: options.editRun(display))
+                                                  writingTo: output, run: options.editRun(display, log: log))
             display.finish()
             options.report(outcome, wrote: output)
+            try options.writeReport(outcome, kind: "panorama", settings: configuration.settings, log: log, before: image,
+                                    after: outcome == .finished ? try RGBImage(pngPath: output) : nil)
         }
     }
 }

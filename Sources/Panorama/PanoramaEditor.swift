@@ -25,6 +25,8 @@ public final class PanoramaEditor {
     public let source: Tensor
     public private(set) var panorama: Tensor
     public private(set) var step = 0
+    /// What the last step did.
+    public private(set) var lastStatistics: EditStepStatistics?
     /// Per-cell weight [1, 1, H, W] in [0, 1] on every update (`estimateEditMask`), or nil.
     public var editMask: Tensor? {
         didSet {
@@ -82,9 +84,12 @@ public final class PanoramaEditor {
                 for ch in 0..<c { for p in 0..<plane { direction.storage[(k * c + ch) * plane + p] *= m.storage[p] } }
             }
         }
-        direction = scoring.couple(direction, particles: x, timestep: t, noise: noise).directions
-        pullBack(direction, learningRate: settings.learningRate(atStep: step))
+        let scores = direction
+        let coupled = scoring.couple(direction, particles: x, timestep: t, noise: noise)
+        pullBack(coupled.directions, learningRate: settings.learningRate(atStep: step))
         step += 1
+        lastStatistics = .measured(scores: scores, particles: panorama, sources: source, coupled: scoring.isCoupling(particles: x.shape[0]),
+                                   bandwidth: coupled.bandwidth, repulsion: coupled.repulsionRatio)
     }
 
     public func saveCheckpoint(to path: String) throws {

@@ -138,7 +138,7 @@ public struct VideoEditor {
             while editor.step < settings.steps {
                 editor.advance()
                 let done = k * settings.steps + editor.step
-                run.progress(EditProgress(label: label, step: done, total: max(total, done)))
+                run.progress(EditProgress(label: label, step: done, total: max(total, done), statistics: editor.lastStatistics))
                 if run.saves(atStep: done) { try editor.particleGrid().writePNG(to: EditRun.intermediatePath(of: output, step: done)) }
                 if run.checkpointEvery > 0 && editor.step % run.checkpointEvery == 0 {
                     try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)

@@ -16,10 +16,16 @@ import Video
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/e.mp4", "--window", "8", "--overlap", "2",
-                                       "--contact-sheet", "\(dir)/sheet.png"] + commonOptions())
+                                       "--contact-sheet", "\(dir)/sheet.png", "--report", "\(dir)/report.html"] + commonOptions())
         #expect(r.status == 0, "\(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(dir)/e.mp4") && FileManager.default.fileExists(atPath: "\(dir)/sheet.png"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["e.mp4", "sheet.png"], "no checkpoints or partial files left")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["e.mp4", "report.html", "sheet.png"], "no checkpoints or partial files left")
+        // The report: the first frames before and after, the sheet, and the four plots of a CSD edit
+        // with one point per step of each of the 4 windows (24 frames, 8 a window sharing 2).
+        let page = try String(contentsOfFile: "\(dir)/report.html", encoding: .utf8)
+        #expect(page.components(separatedBy: "data:image/png;base64,").count - 1 == 5)
+        #expect(page.components(separatedBy: "<polyline").count - 1 == 4 && page.contains("12 steps"))
+        #expect(page.contains("csd edit video: a red ball on grass → a blue ball on grass") && page.contains("--contact-sheet"))
         // Edited at 16 px, written at the source's full size, frame count, rate and timestamps.
         let source = try VideoReader(path: Self.sample), edited = try VideoReader(path: "\(dir)/e.mp4")
         #expect((edited.width, edited.height) == (source.width, source.height))
@@ -220,6 +226,8 @@ import Video
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--crf", "52"] + commonOptions(), "--crf"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--crf=-1"] + commonOptions(), "--crf"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--preset", "warp"] + commonOptions(), "--preset"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--report", "\(dir)/r.txt"] + commonOptions(), "must be a .html file"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--report", "\(dir)/missing/r.html"] + commonOptions(), "missing/r.html"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.avi"] + commonOptions(), "must be a .mp4, .m4v, .mov, .mkv or .webm file"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.webm", "--codec", "h264"] + commonOptions(), "cannot hold H.264 video; it holds VP9"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--codec", "av1"] + commonOptions(), "--codec"),
