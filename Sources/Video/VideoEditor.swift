@@ -97,75 +97,82 @@ public struct VideoEditor {
         // Windows are read back from their files while they last (on resume), then edited.
         var loading = run.resume
         var k = 0
-        while try windowExists(k) {
-            let range = try windowRange(k)
-            let shape = frames[range.lowerBound].source.shape
-            let windowFingerprint = fingerprint(range)
-            let next = (k + 1) * advance
-            if loading, FileManager.default.fileExists(atPath: finishedPath(k)) {
-                let path = finishedPath(k)
-                let file = try SafetensorsFile(path: path)
-                guard file.metadata["source"] == windowFingerprint, file.metadata["window"] == "\(k)",
-                      file.metadata["frames"] == "\(range.lowerBound)..<\(range.upperBound)",
-                      file.entries["frames"]?.shape == [range.count] + Array(shape.dropFirst()) else {
-                    throw InputError(path, "does not belong to this video and these settings; rerun without --resume")
+        // A stream that fails partway (damaged or truncated) ends the edit with the reader's
+        // error, naming the frame; the windows finished before it stay as the checkpoint.
+        do {
+            while try windowExists(k) {
+                let range = try windowRange(k)
+                let shape = frames[range.lowerBound].source.shape
+                let windowFingerprint = fingerprint(range)
+                let next = (k + 1) * advance
+                if loading, FileManager.default.fileExists(atPath: finishedPath(k)) {
+                    let path = finishedPath(k)
+                    let file = try SafetensorsFile(path: path)
+                    guard file.metadata["source"] == windowFingerprint, file.metadata["window"] == "\(k)",
+                          file.metadata["frames"] == "\(range.lowerBound)..<\(range.upperBound)",
+                          file.entries["frames"]?.shape == [range.count] + Array(shape.dropFirst()) else {
+                        throw InputError(path, "does not belong to this video and these settings; rerun without --resume")
+                    }
+                    let saved = try file.tensor("frames")
+                    for (j, f) in range.enumerated() { frames[f].edited = saved.item(j).reshaped(shape) }
+                    try write(range, keepingFrom: next)
+                    k += 1
+                    continue
                 }
-                let saved = try file.tensor("frames")
-                for (j, f) in range.enumerated() { frames[f].edited = saved.item(j).reshaped(shape) }
-                try write(range, keepingFrom: next)
-                k += 1
-                continue
-            }
-            let resumingWindow = loading
-            loading = false
-            let windowMetadata = ["window": "\(k)", "source": windowFingerprint]
-            let editor = try ParticleEditor(model: model, settings: settings, source: Tensor.concatenateBatch(range.map { frames[$0].source }),
-                                            sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
-            editor.setParticles(Tensor.concatenateBatch(range.map { frames[$0].edited }))
-            // Frames the previous window edited are carried as fixed particles.
-            editor.fixed = range.map { k > 0 && $0 < (k - 1) * advance + c.window }
-            if resumingWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {
-                let saved = try SafetensorsFile(path: windowCheckpoint).metadata
-                if saved["window"] == windowMetadata["window"], saved["source"] == windowFingerprint {
-                    try editor.loadCheckpoint(from: windowCheckpoint)
-                } else {
+                let resumingWindow = loading
+                loading = false
+                let windowMetadata = ["window": "\(k)", "source": windowFingerprint]
+                let editor = try ParticleEditor(model: model, settings: settings, source: Tensor.concatenateBatch(range.map { frames[$0].source }),
+                                                sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
+                editor.setParticles(Tensor.concatenateBatch(range.map { frames[$0].edited }))
+                // Frames the previous window edited are carried as fixed particles.
+                editor.fixed = range.map { k > 0 && $0 < (k - 1) * advance + c.window }
+                if resumingWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {
+                    let saved = try SafetensorsFile(path: windowCheckpoint).metadata
+                    if saved["window"] == windowMetadata["window"], saved["source"] == windowFingerprint {
+                        try editor.loadCheckpoint(from: windowCheckpoint)
+                    } else {
+                        AtomicFile.remove(windowCheckpoint)
+                    }
+                }
+                // The plan counted the container's packets; the stream decides.
+                if frames.ended { total = Array(stride(from: 0, to: max(1, frames.decoded - c.overlap), by: advance)).count * settings.steps }
+                let firstStep = editor.step
+                while editor.step < settings.steps {
+                    editor.advance()
+                    let done = k * settings.steps + editor.step
+                    run.progress(EditProgress(label: label, step: done, total: max(total, done), statistics: editor.lastStatistics))
+                    if run.saves(atStep: done) { try editor.particleGrid().writePNG(to: EditRun.intermediatePath(of: output, step: done)) }
+                    if run.checkpointEvery > 0 && editor.step % run.checkpointEvery == 0 {
+                        try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)
+                    }
+                    if run.shouldStop(done) {
+                        guard run.checkpointEvery > 0 else { return (.stopped(step: done, checkpoints: []), report) }
+                        try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)
+                        return (.stopped(step: done, checkpoints: [windowCheckpoint, finishedWindows]), report)
+                    }
+                }
+                report.secondsAdvancing += editor.secondsAdvancing
+                report.secondsInSteinUpdate += editor.secondsInSteinUpdate
+                report.windowSteps += editor.step - firstStep
+                report.frameSteps += range.count * (editor.step - firstStep)
+                for (j, f) in range.enumerated() { frames[f].edited = editor.particles.item(j).reshaped(shape) }
+                // The finished window is recorded first, then the in-window file goes: a kill
+                // between the two leaves a window file for a window already done, which is stale.
+                // Without checkpoints nothing is written per window (no resume was asked for).
+                if run.checkpointEvery > 0 {
+                    try AtomicFile.createFolder(finishedWindows)
+                    try SafetensorsFile.write(["frames": Tensor.concatenateBatch(range.map { frames[$0].edited })],
+                                              metadata: ["window": "\(k)", "source": windowFingerprint, "frames": "\(range.lowerBound)..<\(range.upperBound)"],
+                                              to: finishedPath(k))
                     AtomicFile.remove(windowCheckpoint)
                 }
+                try write(range, keepingFrom: next)
+                k += 1
             }
-            // The plan counted the container's packets; the stream decides.
-            if frames.ended { total = Array(stride(from: 0, to: max(1, frames.decoded - c.overlap), by: advance)).count * settings.steps }
-            let firstStep = editor.step
-            while editor.step < settings.steps {
-                editor.advance()
-                let done = k * settings.steps + editor.step
-                run.progress(EditProgress(label: label, step: done, total: max(total, done), statistics: editor.lastStatistics))
-                if run.saves(atStep: done) { try editor.particleGrid().writePNG(to: EditRun.intermediatePath(of: output, step: done)) }
-                if run.checkpointEvery > 0 && editor.step % run.checkpointEvery == 0 {
-                    try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)
-                }
-                if run.shouldStop(done) {
-                    guard run.checkpointEvery > 0 else { return (.stopped(step: done, checkpoints: []), report) }
-                    try editor.saveCheckpoint(to: windowCheckpoint, metadata: windowMetadata)
-                    return (.stopped(step: done, checkpoints: [windowCheckpoint, finishedWindows]), report)
-                }
-            }
-            report.secondsAdvancing += editor.secondsAdvancing
-            report.secondsInSteinUpdate += editor.secondsInSteinUpdate
-            report.windowSteps += editor.step - firstStep
-            report.frameSteps += range.count * (editor.step - firstStep)
-            for (j, f) in range.enumerated() { frames[f].edited = editor.particles.item(j).reshaped(shape) }
-            // The finished window is recorded first, then the in-window file goes: a kill
-            // between the two leaves a window file for a window already done, which is stale.
-            // Without checkpoints nothing is written per window (no resume was asked for).
-            if run.checkpointEvery > 0 {
-                try AtomicFile.createFolder(finishedWindows)
-                try SafetensorsFile.write(["frames": Tensor.concatenateBatch(range.map { frames[$0].edited })],
-                                          metadata: ["window": "\(k)", "source": windowFingerprint, "frames": "\(range.lowerBound)..<\(range.upperBound)"],
-                                          to: finishedPath(k))
-                AtomicFile.remove(windowCheckpoint)
-            }
-            try write(range, keepingFrom: next)
-            k += 1
+        } catch let error as InputError where error.subject == input && run.checkpointEvery > 0 && k > 0 {
+            let kept = try? FileManager.default.contentsOfDirectory(atPath: finishedWindows).filter { $0.hasSuffix(".safetensors") }.count
+            throw InputError(input, error.problem + "; the \(kept ?? k) windows edited before it are kept in \(finishedWindows) (--resume continues from them once the input reads whole)")
         }
         try writer.finish()
         if let sheet = c.contactSheet {

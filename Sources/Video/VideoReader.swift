@@ -27,6 +27,12 @@ public final class VideoReader {
     public let rotation: Int
     /// Frames the container announces (0 when it does not say).
     public let announcedFrameCount: Int
+    /// How long the container says the video lasts, in seconds, where it says so for the video
+    /// alone: the video stream's own duration, or the file's when the video is its only stream.
+    public let announcedDuration: Double?
+    /// Frames returned so far.
+    public private(set) var framesRead = 0
+    private var lastFrameTime = 0.0
     /// The shape of a stored pixel, width : height (1:1 when square or unsaid; 16:15 for PAL 4:3).
     public let sampleAspectRatio: (width: Int, height: Int)
     /// The stream's colour tags; frames are converted to RGB with its matrix and range.
@@ -101,6 +107,13 @@ public final class VideoReader {
         let rate = stream.pointee.avg_frame_rate
         frameRate = rate.den > 0 && rate.num > 0 ? Double(rate.num) / Double(rate.den) : 25
         announcedFrameCount = Int(stream.pointee.nb_frames)
+        if stream.pointee.duration > 0, stream.pointee.duration != csd_av_nopts_value() {
+            announcedDuration = Double(stream.pointee.duration) * Double(timeBase.num) / Double(timeBase.den)
+        } else if context.pointee.nb_streams == 1, context.pointee.duration > 0, context.pointee.duration != csd_av_nopts_value() {
+            announcedDuration = Double(context.pointee.duration) / Double(AV_TIME_BASE)
+        } else {
+            announcedDuration = nil
+        }
         let aspect = av_guess_sample_aspect_ratio(context, stream, nil)
         sampleAspectRatio = aspect.num > 0 && aspect.den > 0 && aspect.num <= 1000 && aspect.den <= 1000 ? (Int(aspect.num), Int(aspect.den)) : (1, 1)
         colour = VideoColour(stream.pointee.codecpar)
@@ -160,13 +173,16 @@ public final class VideoReader {
                     if mirrored { (image, deep) = (image.mirrored(), deep?.mirrored()) }
                     (image, deep) = (image.rotated(clockwise: degrees), deep?.rotated(clockwise: degrees))
                 }
-                return VideoFrame(image: image, time: seconds(frame.pointee.best_effort_timestamp), deep: deep)
+                let time = seconds(frame.pointee.best_effort_timestamp)
+                (framesRead, lastFrameTime) = (framesRead + 1, time)
+                return VideoFrame(image: image, time: time, deep: deep)
             }
-            if received == csd_averror_eof() { finished = true; return nil }
-            guard received == csd_averror_eagain() else { throw InputError(path, "decoding failed (\(ffmpegMessage(received)))") }
-            if draining { finished = true; return nil }
+            if received == csd_averror_eof() { try checkComplete(); finished = true; return nil }
+            guard received == csd_averror_eagain() else { throw damaged("decoding failed", received) }
+            if draining { try checkComplete(); finished = true; return nil }
             let read = av_read_frame(format, packet)
             if read < 0 {
+                if read != csd_averror_eof() { throw damaged("reading failed", read) }
                 draining = true
                 avcodec_send_packet(codec, nil)
                 continue
@@ -174,9 +190,24 @@ public final class VideoReader {
             defer { av_packet_unref(packet) }
             guard packet.pointee.stream_index == streamIndex else { continue }
             let sent = avcodec_send_packet(codec, packet)
-            if sent < 0 && sent != csd_averror_eagain() {
-                throw InputError(path, "damaged video data (\(ffmpegMessage(sent)))")
-            }
+            if sent < 0 && sent != csd_averror_eagain() { throw damaged("damaged video data", sent) }
+        }
+    }
+
+    /// The error for a stream that fails after `framesRead` frames, naming where.
+    func damaged(_ what: String, _ code: Int32) -> InputError {
+        InputError(path, "\(what) after frame \(framesRead) (\(String(format: "%.2f", lastFrameTime)) s): \(ffmpegMessage(code))")
+    }
+
+    /// Throws when the frames ended well short of what the container announced (a truncated
+    /// file: the demuxer reports the end, not an error): more than a second and a tenth of the
+    /// announced duration missing.
+    func checkComplete() throws {
+        guard let announced = announcedDuration, framesRead > 0 else { return }
+        let covered = lastFrameTime - startTime + 1 / frameRate
+        if announced - covered > max(1, 0.1 * announced) {
+            throw InputError(path, String(format: "ends after frame %d (%.2f s) of the %.2f s its container announces: the file is truncated or damaged",
+                                          framesRead, covered, announced))
         }
     }
 
