@@ -53,20 +53,25 @@ struct NeRFEdit: ParsableCommand {
             let dataset = try NeRFCommand.dataset(scene)
             BLAS.prepare()
             let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
-            let display = ProgressDisplay()
+            let (display, log) = (ProgressDisplay(), StepLog())
+            let heldOut = RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut)
+            let shown = heldOut.isEmpty ? Array(dataset.views.indices.prefix(8)) : heldOut
+            // The held-out views before the edit (the editor edits a copy of the field).
+            let before = options.report != nil || contactSheet != nil ? shown.map { radiance.render(camera: dataset.views[$0].camera) } : []
+            var (after, sheet) = ([RGBImage](), RGBImage?.none)
             let (outcome, _) = try NeRFFieldEdits.edit(radiance, dataset: dataset, scene: scene, model: model, configuration: configuration,
-                                                       writingTo: output, run: options.editRun(display)) { edited in
+                                                       writingTo: output, run: options.editRun(display, log: log)) { edited in
                 display.finish()
                 if let orbit { try NeRFCommand.writeOrbit(of: edited, around: dataset, frames: orbitFrames, frameRate: 24, to: orbit) }
-                if let contactSheet {
-                    let heldOut = RadianceFieldFit.heldOut(count: dataset.views.count, every: holdOut)
-                    let shown = heldOut.isEmpty ? Array(dataset.views.indices.prefix(8)) : heldOut
-                    let rows = [shown.map { dataset.views[$0].image }, shown.map { radiance.render(camera: dataset.views[$0].camera) },
-                                shown.map { edited.render(camera: dataset.views[$0].camera) }]
-                    try RGBImage.grid(rows.flatMap { $0 }, columns: shown.count).writePNG(to: contactSheet)
+                if contactSheet != nil || options.report != nil {
+                    after = shown.map { edited.render(camera: dataset.views[$0].camera) }
+                    sheet = RGBImage.grid(shown.map { dataset.views[$0].image } + before + after, columns: shown.count)
                 }
+                if let contactSheet, let sheet { try sheet.writePNG(to: contactSheet) }
             }
             display.finish()
+            try options.writeReport(outcome, kind: "nerf", settings: configuration.settings.edit, log: log, before: before.first, after: after.first,
+                                    contactSheet: sheet)
             options.report(outcome, wrote: output + (outcome == .finished ? (orbit.map { ", \($0)" } ?? "") + (contactSheet.map { ", \($0)" } ?? "") : ""))
         }
     }

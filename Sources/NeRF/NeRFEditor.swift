@@ -120,10 +120,19 @@ public final class NeRFEditor: ParticleDomain {
     /// One step: render, score, couple, pull back.
     public func advance() {
         let (x, s) = particles(rng: &rng)
-        let d = scoring.directions(x, sources: s, rng: &rng)
-        pullBack(d, learningRate: settings.edit.learningRate(atStep: step))
+        // As `CoupledScores.directions` draws them: the timestep, the noise, then the scores.
+        let t = scoring.distillation.drawTimestep(&rng)
+        let noise = rng.normal(x.shape)
+        let scores = scoring.scores(x, sources: s, timestep: t, noise: noise, rng: &rng)
+        let coupled = scoring.couple(scores, particles: x, timestep: t, noise: noise)
+        pullBack(coupled.directions, learningRate: settings.edit.learningRate(atStep: step))
         step += 1
+        lastStatistics = .measured(scores: scores, particles: x, sources: s, coupled: scoring.isCoupling(particles: x.shape[0]),
+                                   bandwidth: coupled.bandwidth, repulsion: coupled.repulsionRatio)
     }
+
+    /// What the last step did (the change is that of the views it rendered, before its update).
+    public private(set) var lastStatistics: EditStepStatistics?
 
     // MARK: Checkpoints
 

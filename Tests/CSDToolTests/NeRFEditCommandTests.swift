@@ -20,12 +20,17 @@ import Video
         let edit = ["nerf", "edit", "\(dir)/field.safetensors", "--scene", "\(dir)/scene", "--source", "a red ball on grass", "--target", "a blue ball on grass",
                     "--method", method, "--steps", "4", "--views", "3", "--replace-every", "2", "--rays", "256", "--working-size", "16"]
         var r = try CommandRunner.run(edit + ["-o", "\(dir)/straight.safetensors", "--orbit", "\(dir)/orbit.mp4", "--orbit-frames", "3",
-                                             "--contact-sheet", "\(dir)/sheet.png"])
+                                             "--contact-sheet", "\(dir)/sheet.png", "--report", "\(dir)/report.html"])
         #expect(r.status == 0, "\(r.stderr)")
         let reader = try VideoReader(path: "\(dir)/orbit.mp4")
         var frames = 0
         while try reader.nextFrame() != nil { frames += 1 }
         #expect(frames == 3 && FileManager.default.fileExists(atPath: "\(dir)/sheet.png"))
+        // The report: a held-out view before and after, the sheet, and a plot per statistic the
+        // method has (the dataset update's field steps measure none).
+        let page = try String(contentsOfFile: "\(dir)/report.html", encoding: .utf8)
+        #expect(page.components(separatedBy: "data:image/png;base64,").count - 1 == 5)
+        #expect(page.components(separatedBy: "<polyline").count - 1 == ["csd": 4, "cds": 2, "dataset-update": 0][method]!)
         r = try CommandRunner.run(edit + ["-o", "\(dir)/resumed.safetensors", "--stop-after", "3", "--checkpoint-every", "0"])
         #expect(r.status == 0 && r.stdout.contains("stopped after 3 steps") && !FileManager.default.fileExists(atPath: "\(dir)/resumed.safetensors"), "\(r.stdout) \(r.stderr)")
         r = try CommandRunner.run(edit + ["-o", "\(dir)/resumed.safetensors", "--resume"])
