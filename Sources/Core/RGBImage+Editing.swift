@@ -10,16 +10,24 @@ extension RGBImage {
     /// full size: the difference is upsampled and added, so what the edit left alone keeps its
     /// detail. The colour changes; the alpha stays as it was.
     public func applying(difference: Tensor) -> RGBImage {
+        RGBImage(width: width, height: height, pixels: Self.adding(difference, to: pixels, width: width, height: height), alpha: alpha)
+    }
+
+    /// Interleaved RGB `samples` (`width`×`height`, full scale `Sample.max`) with `difference`
+    /// ([3, h, w] in the [−1, 1] units of `tensor`) upsampled to their size and added, rounded
+    /// and clamped: the one rule by which an edit reaches full size at any bit depth.
+    public static func adding<Sample: FixedWidthInteger & UnsignedInteger>(_ difference: Tensor, to samples: [Sample], width: Int, height: Int) -> [Sample] {
         let up = difference.reshaped([1] + difference.shape).resized(height: height, width: width)
-        var pixels = self.pixels
+        let (scale, top) = (Float(Sample.max) / 2, Float(Sample.max))
+        var out = samples
         let plane = width * height
         for p in 0..<plane {
             for c in 0..<3 {
-                let v = Float(pixels[p * 3 + c]) + 127.5 * up.storage[c * plane + p]
-                pixels[p * 3 + c] = UInt8(max(0, min(255, v.rounded())))
+                let v = Float(out[p * 3 + c]) + scale * up.storage[c * plane + p]
+                out[p * 3 + c] = Sample(max(0, min(top, v.rounded())))
             }
         }
-        return RGBImage(width: width, height: height, pixels: pixels, alpha: alpha)
+        return out
     }
 
     /// Scaled to `height` rows (nearest), for contact sheets.

@@ -22,16 +22,7 @@ public struct RGB16Image: Sendable, Equatable {
     /// `RGBImage.tensor`) upsampled to its size and added, as `RGBImage.applying(difference:)`
     /// does at 8 bits.
     public func applying(difference: Tensor) -> RGB16Image {
-        let up = difference.reshaped([1] + difference.shape).resized(height: height, width: width)
-        var samples = self.samples
-        let plane = width * height
-        for p in 0..<plane {
-            for c in 0..<3 {
-                let v = Float(samples[p * 3 + c]) + 32767.5 * up.storage[c * plane + p]
-                samples[p * 3 + c] = UInt16(max(0, min(65535, v.rounded())))
-            }
-        }
-        return RGB16Image(width: width, height: height, samples: samples)
+        RGB16Image(width: width, height: height, samples: RGBImage.adding(difference, to: samples, width: width, height: height))
     }
 
     /// This image mirrored left to right.

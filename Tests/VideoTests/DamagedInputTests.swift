@@ -7,12 +7,6 @@ import Testing
 /// A stream that fails partway is a one-line error naming the frame where it failed; an edit
 /// keeps the windows it finished before that as its checkpoint and writes no output.
 @Suite struct DamagedInputTests {
-    func scratch() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-damaged-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
     /// The bundled sample (24 frames at 12 fps, video only) rewritten as Matroska, which a
     /// demuxer reads front to back, cut to `share` of its bytes.
     func truncatedClip(at path: String, share: Double) throws {
@@ -26,7 +20,7 @@ import Testing
     }
 
     @Test func aTruncatedFileIsAnErrorNamingTheLastFrame() throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-damaged")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try truncatedClip(at: "\(dir)/cut.mkv", share: 0.6)
         do {
@@ -38,7 +32,7 @@ import Testing
     }
 
     @Test func damagedPacketsAreAnErrorNamingTheFrame() throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-damaged")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: VideoEditorTests.sample)))
         for i in 8000..<12000 { bytes[i] = UInt8((Int(bytes[i]) * 7 + 13) % 256) }   // inside the picture data
@@ -49,12 +43,10 @@ import Testing
     }
 
     @Test func anEditKeepsTheWindowsFinishedBeforeTheStreamFailed() throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-damaged")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try truncatedClip(at: "\(dir)/cut.mkv", share: 0.6)
-        var c = VideoEditor.Configuration(sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
-        (c.settings.steps, c.workingSize, c.window, c.overlap) = (1, 16, 6, 2)
-        let editor = try VideoEditor(model: try DiffusionModel(path: VideoEditorTests.prior), configuration: c)
+        let editor = try VideoEditorTests.editor(steps: 1, window: 6, overlap: 2)
         let output = "\(dir)/edited.mp4"
         do {
             _ = try editor.edit(input: "\(dir)/cut.mkv", writingTo: output, run: EditRun(checkpointEvery: 1))

@@ -8,14 +8,6 @@ import Testing
 /// Video with more than 8 bits a sample is read at 16 bits, edited on all of them and written in
 /// 10: shades between two 8-bit levels survive the round trip and the edit.
 @Suite struct HighBitDepthTests {
-    static let prior = VideoEditorTests.prior
-
-    func scratch() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-deep-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
     /// A slow gradient whose every sample lies halfway between two 8-bit levels, moving with `i`.
     func picture(_ i: Int, width: Int = 64, height: Int = 48) -> RGB16Image {
         var samples = [UInt16](repeating: 0, count: width * height * 3)
@@ -62,7 +54,7 @@ import Testing
 
     @Test(arguments: VideoCodec.allCases)
     func tenBitsSurviveTheRoundTrip(codec: VideoCodec) throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-deep")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (reader, frames, format) = try roundTrip(codec, bitDepth: 10, in: dir)
         let (plainReader, plainFrames, plainFormat) = try roundTrip(codec, bitDepth: 8, in: dir)
@@ -81,7 +73,7 @@ import Testing
     }
 
     @Test func eightBitVideoStaysEightBit() throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-deep")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let writer = try VideoWriter(path: "\(dir)/plain.mp4", width: 64, height: 48, frameRate: 12)
         try writer.append(picture(0).eightBit)
@@ -94,12 +86,10 @@ import Testing
     }
 
     @Test func aTenBitVideoIsEditedInTenBits() throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-deep")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try tenBitClip(at: "\(dir)/in.mp4", frames: 6)
-        var c = VideoEditor.Configuration(sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
-        (c.settings.steps, c.workingSize, c.window, c.overlap) = (2, 16, 6, 0)
-        let editor = try VideoEditor(model: try DiffusionModel(path: Self.prior), configuration: c)
+        let editor = try VideoEditorTests.editor(steps: 2, window: 6, overlap: 0)
         let (outcome, _) = try editor.edit(input: "\(dir)/in.mp4", writingTo: "\(dir)/out.mp4")
         #expect(outcome == .finished)
         #expect(try pixelFormat(of: "\(dir)/out.mp4") == "yuv420p10le")

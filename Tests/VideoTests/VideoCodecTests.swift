@@ -10,12 +10,6 @@ import Testing
 @Suite struct VideoCodecTests {
     let tone = Bundle.module.path(forResource: "tone", ofType: "mp4", inDirectory: "Fixtures")!
 
-    func scratch() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-codec-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
     /// A moving diagonal gradient, frame `i` of a clip.
     func picture(_ i: Int, width: Int = 64, height: Int = 48) -> RGBImage {
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
@@ -42,7 +36,7 @@ import Testing
 
     @Test(arguments: [("mp4", VideoCodec?.none, "h264"), ("mov", .hevc, "hevc"), ("mp4", .hevc, "hevc"), ("mkv", .vp9, "vp9"), ("webm", nil, "vp9")])
     func eachCodecWritesAndReadsBack(ext: String, codec: VideoCodec?, expected: String) throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-codec")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = "\(dir)/out.\(ext)"
         let writer = try VideoWriter(path: path, width: 64, height: 48, frameRate: 12, codec: codec, crf: 10)
@@ -62,7 +56,7 @@ import Testing
     }
 
     @Test func aContainerOrQualityTheCodecCannotTakeIsRefusedWithNothingWritten() throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-codec")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let cases: [(String, VideoCodec?, Int, String)] = [
             ("webm", .h264, 18, "cannot hold H.264 video; it holds VP9"),
@@ -184,7 +178,7 @@ import Testing
     }
 
     @Test func audioTheContainerCannotHoldIsConvertedAndSaysSo() throws {
-        let dir = try scratch()
+        let dir = try scratchFolder("csd-codec")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let pcm = "\(dir)/pcm.mov"
         try pcmInput(at: pcm)

@@ -10,10 +10,11 @@ import Testing
     static let sample = root.appendingPathComponent("Samples/red-ball-on-grass.mp4").path
     static let prior = root.appendingPathComponent("Models/prior").path
 
-    func editor() throws -> VideoEditor {
+    /// The bundled prior turning a red ball blue at 16 px, `steps` a window.
+    static func editor(steps: Int = 2, window: Int = 10, overlap: Int = 2) throws -> VideoEditor {
         var c = VideoEditor.Configuration(sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
-        (c.settings.steps, c.workingSize, c.window, c.overlap) = (2, 16, 10, 2)
-        return try VideoEditor(model: try DiffusionModel(path: Self.prior), configuration: c)
+        (c.settings.steps, c.workingSize, c.window, c.overlap) = (steps, 16, window, overlap)
+        return try VideoEditor(model: try DiffusionModel(path: prior), configuration: c)
     }
 
     @Test func windowsAndOverlapAreChecked() throws {
@@ -28,7 +29,7 @@ import Testing
         let dir = NSTemporaryDirectory() + "video-editor-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let editor = try editor()
+        let editor = try Self.editor()
         var events = [EditProgress]()
         let whole = dir + "/whole.mp4", resumed = dir + "/resumed.mp4"
         // 24 frames in windows of 10 sharing 2: starts 0, 8, 16, so 3 windows of 2 steps.
