@@ -53,8 +53,9 @@ public final class VideoWriter {
     /// `sampleAspectRatio` is the stored pixel's shape (width : height). `colour`'s primaries and
     /// transfer are tagged as given; its matrix (or, unsaid, the one players guess for the
     /// height) is tagged and converted with, in limited range. `bitDepth` 10 encodes 10 bits a
-    /// sample (all three codecs take it), for frames given with 16-bit samples. `startTime` (seconds) is taken from
-    /// every frame's time and from the copied audio's, so the output starts where the content does.
+    /// sample (all three codecs take it), for frames given with 16-bit samples. `startTime`
+    /// (seconds) is taken from every frame's time and from the copied audio's, so the output
+    /// starts where the content does.
     public init(path: String, width: Int, height: Int, frameRate: Double, codec: VideoCodec? = nil, crf: Int = 18, preset: String = "fast",
                 bitDepth: Int = 8, rotation: Int = 0, audioFrom: String? = nil,
                 sampleAspectRatio: (width: Int, height: Int) = (1, 1), colour: VideoColour = .unspecified, startTime: Double = 0) throws {
