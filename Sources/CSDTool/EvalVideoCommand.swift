@@ -16,8 +16,8 @@ struct EvalVideo: ParsableCommand {
             Every video (source and ideal) is rendered, written losslessly, edited by `csd edit video`'s pipeline \
             with its defaults (the options below aside) and read back. Completion is 1 − err(edited, ideal) / \
             err(source, ideal), err the squared error over the region the ideal edit changes, all frames together. Background PSNR \
-            is against the source where the ideal changes nothing; flicker is the frame-to-frame change the edit adds \
-            beyond the ideal's own.
+            is against the source where the ideal changes nothing, and the fringe is the mean change (levels) in the \
+            2-pixel ring around the changed region; flicker is the frame-to-frame change the edit adds beyond the ideal's own.
             """)
     @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(help: "Videos, from a fixed list of colour, ground and time-of-day edits (1-8).") var videos: Int = 8
@@ -43,7 +43,13 @@ struct EvalVideo: ParsableCommand {
     /// One method's figures on one video.
     struct Figures {
         var completion = 0.0, backgroundPSNR = Double.nan, psnrToIdeal = 0.0, sourcePSNRToIdeal = 0.0, flicker = 0.0, seconds = 0.0
+        /// Mean absolute change (8-bit levels) in the ring of pixels within `fringeWidth` of the
+        /// changed region, where the ideal changes nothing: a dark or coloured fringe shows here.
+        var fringe = Double.nan
     }
+
+    /// Pixels of the ring around the changed region (frame pixels) that `figures` judges fringes in.
+    static let fringeWidth = 2
 
     /// The figures of `edited` against `source` and `ideal` (all decoded through the same codec);
     /// the changed region is read off the renders, before any codec.
@@ -52,7 +58,13 @@ struct EvalVideo: ParsableCommand {
         let changed = zip(renderedSource, renderedIdeal).map { EditMetrics.differing($0, $1) }
         f.completion = EditMetrics.completion(edited: edited, source: source, ideal: ideal, region: changed) ?? .nan
         var (backgroundSum, backgroundFrames) = (0.0, 0)
+        var (fringeSum, fringeCount) = (0.0, 0)
         for k in edited.indices {
+            let ring = EditMetrics.ring(around: changed[k], width: edited[k].width, height: edited[k].height, distance: Self.fringeWidth)
+            for p in ring.indices where ring[p] {
+                for c in 0..<3 { fringeSum += abs(Double(edited[k].pixels[p * 3 + c]) - Double(source[k].pixels[p * 3 + c])) }
+                fringeCount += 3
+            }
             let unchanged = changed[k].map { !$0 }
             if unchanged.contains(true) {
                 backgroundSum += EditMetrics.psnr(edited[k], source[k], mask: unchanged)
@@ -62,6 +74,7 @@ struct EvalVideo: ParsableCommand {
             f.sourcePSNRToIdeal += EditMetrics.psnr(source[k], ideal[k]) / Double(edited.count)
         }
         if backgroundFrames > 0 { f.backgroundPSNR = backgroundSum / Double(backgroundFrames) }
+        if fringeCount > 0 { f.fringe = fringeSum / Double(fringeCount) }
         f.flicker = EditMetrics.addedFlicker(source: ideal, edited: edited)
         return f
     }
@@ -111,7 +124,7 @@ struct EvalVideo: ParsableCommand {
                                          renderedSource: renderedSource, renderedIdeal: renderedIdeal)
                     f.seconds = Date().timeIntervalSince(start)
                     results[method, default: []].append(f)
-                    row[method.rawValue] = ["completion": f.completion, "background_psnr": f.backgroundPSNR, "psnr_to_ideal": f.psnrToIdeal,
+                    row[method.rawValue] = ["completion": f.completion, "background_psnr": f.backgroundPSNR, "fringe": f.fringe, "psnr_to_ideal": f.psnrToIdeal,
                                             "source_psnr_to_ideal": f.sourcePSNRToIdeal, "flicker": f.flicker, "seconds": f.seconds]
                     if !json {
                         Console.say(String(format: "%@ → %@ (%@), %@: completion %.0f%%, background %.2f dB, PSNR to ideal %.2f dB (source %.2f), flicker %.2f, %.0f s",
@@ -129,6 +142,7 @@ struct EvalVideo: ParsableCommand {
             for method in chosen {
                 let list = results[method] ?? []
                 summary[method.rawValue] = ["completion": mean(list.map(\.completion)), "background_psnr": mean(list.map(\.backgroundPSNR)),
+                                            "fringe": mean(list.map(\.fringe)),
                                             "psnr_to_ideal": mean(list.map(\.psnrToIdeal)), "source_psnr_to_ideal": mean(list.map(\.sourcePSNRToIdeal)),
                                             "psnr_gain": mean(list.map { $0.psnrToIdeal - $0.sourcePSNRToIdeal }), "flicker": mean(list.map(\.flicker)),
                                             "seconds": mean(list.map(\.seconds))]
@@ -143,8 +157,8 @@ struct EvalVideo: ParsableCommand {
             }
             for method in chosen {
                 let list = results[method] ?? []
-                print(String(format: "%@ on %d videos of %d frames at %d²: completion %.0f%%, background %.2f dB, PSNR to the ideal %.2f dB (%+.2f dB over the source), flicker %.2f, %.0f s a video",
-                             method.rawValue, videos, frames, size, 100 * mean(list.map(\.completion)), mean(list.map(\.backgroundPSNR)),
+                print(String(format: "%@ on %d videos of %d frames at %d²: completion %.0f%%, background %.2f dB, fringe %.2f levels, PSNR to the ideal %.2f dB (%+.2f dB over the source), flicker %.2f, %.0f s a video",
+                             method.rawValue, videos, frames, size, 100 * mean(list.map(\.completion)), mean(list.map(\.backgroundPSNR)), mean(list.map(\.fringe)),
                              mean(list.map(\.psnrToIdeal)), mean(list.map { $0.psnrToIdeal - $0.sourcePSNRToIdeal }), mean(list.map(\.flicker)), mean(list.map(\.seconds))))
             }
             if let r = summary["csd_flicker_reduction"] as? Double { print(String(format: "CSD adds %.0f%% less flicker than per-frame DDS", 100 * r)) }

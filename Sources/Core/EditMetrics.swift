@@ -61,4 +61,22 @@ public enum EditMetrics {
         for i in a.pixels.indices where a.pixels[i] != b.pixels[i] { out[i / 3] = true }
         return out
     }
+
+    /// The pixels within `distance` (in x and y) of `region`, a `width`×`height` mask, but outside
+    /// it: where an edit's fringe shows.
+    public static func ring(around region: [Bool], width: Int, height: Int, distance: Int) -> [Bool] {
+        precondition(region.count == width * height, "ring: mask size")
+        var ring = [Bool](repeating: false, count: region.count)
+        for y in 0..<height {
+            for x in 0..<width where !region[y * width + x] {
+                search: for yy in max(0, y - distance)...min(height - 1, y + distance) {
+                    for xx in max(0, x - distance)...min(width - 1, x + distance) where region[yy * width + xx] {
+                        ring[y * width + x] = true
+                        break search
+                    }
+                }
+            }
+        }
+        return ring
+    }
 }

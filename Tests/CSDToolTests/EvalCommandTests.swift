@@ -48,7 +48,7 @@ import Testing
         #expect(perVideo.count == 2 && perVideo.map { $0["kind"] as? String } == ["colour", "colour at sunset"])
         for row in perVideo {
             let csd = try #require(row["csd"] as? [String: Double]), dds = try #require(row["dds"] as? [String: Double])
-            #expect(Set(csd.keys) == ["completion", "background_psnr", "psnr_to_ideal", "source_psnr_to_ideal", "flicker", "seconds"])
+            #expect(Set(csd.keys) == ["completion", "background_psnr", "fringe", "psnr_to_ideal", "source_psnr_to_ideal", "flicker", "seconds"])
             #expect(csd["source_psnr_to_ideal"] == dds["source_psnr_to_ideal"])
             #expect(csd.values.allSatisfy(\.isFinite) && csd["completion"]! <= 1)
         }

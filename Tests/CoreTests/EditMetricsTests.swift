@@ -43,4 +43,13 @@ import Testing
         #expect(EditMetrics.completion(edited: [overshoot], source: [source], ideal: [ideal], region: region)! < 1)
         #expect(EditMetrics.completion(edited: [source], source: [source], ideal: [source], region: [[false, false]]) == nil)
     }
+
+    /// The ring is the pixels within the distance of the region and outside it.
+    @Test func theRingAroundARegion() {
+        var region = [Bool](repeating: false, count: 7 * 5)
+        region[2 * 7 + 3] = true   // one pixel in the middle of 7×5
+        let ring = EditMetrics.ring(around: region, width: 7, height: 5, distance: 1)
+        #expect(ring.filter { $0 }.count == 8 && !ring[2 * 7 + 3] && ring[1 * 7 + 2] && ring[3 * 7 + 4] && !ring[0])
+        #expect(EditMetrics.ring(around: region, width: 7, height: 5, distance: 2).filter { $0 }.count == 24)
+    }
 }
