@@ -7,8 +7,8 @@ import Foundation
 /// decoded, resampled to the encoder's sample format and rate, and encoded in the encoder's
 /// frame size, its time kept from the first decoded sample on.
 final class AudioTranscoder {
-    /// The stream written.
-    let output: UnsafeMutablePointer<AVStream>
+    /// The stream written, added to the output once the encoder has opened.
+    private(set) var output: UnsafeMutablePointer<AVStream>!
     /// What the stream became, for the note that says so ("AAC", "Opus").
     let encoderDisplayName: String
     private let inputTimeBase: AVRational
@@ -39,9 +39,8 @@ final class AudioTranscoder {
          encoder encoderName: (name: String, displayName: String), path: String) throws {
         encoderDisplayName = encoderName.displayName
         inputTimeBase = stream.pointee.time_base
-        guard let output = avformat_new_stream(format, nil) else { throw InputError(path, "cannot add an audio stream") }
-        self.output = output
-        // Everything is initialised from here on, so a throw below runs deinit and frees what was made.
+        // Everything is initialised from here on, so a throw below runs deinit and frees what was
+        // made; the output stream is added last, so a stream that cannot be converted adds nothing.
         let parameters = stream.pointee.codecpar!
         let codecName = String(cString: avcodec_get_name(parameters.pointee.codec_id))
         guard let decoderCodec = avcodec_find_decoder(parameters.pointee.codec_id), let decoder = avcodec_alloc_context3(decoderCodec) else {
@@ -73,6 +72,8 @@ final class AudioTranscoder {
             throw InputError(path, "cannot convert its \(codecName) audio to \(encoderName.displayName) (\(ffmpegMessage(code)))")
         }
         if encoder.pointee.frame_size > 0 { frameSize = encoder.pointee.frame_size }
+        guard let output = avformat_new_stream(format, nil) else { throw InputError(path, "cannot add an audio stream") }
+        self.output = output
         avcodec_parameters_from_context(output.pointee.codecpar, encoder)
         output.pointee.time_base = encoder.pointee.time_base
         output.pointee.disposition = stream.pointee.disposition

@@ -63,14 +63,14 @@ final class StreamPassthrough {
             let codecName = String(cString: avcodec_get_name(parameters.pointee.codec_id))
             guard avformat_query_codec(format.pointee.oformat, parameters.pointee.codec_id, FF_COMPLIANCE_NORMAL) == 1 else {
                 if type == AVMEDIA_TYPE_AUDIO, let encoder = AudioTranscoder.encoder(forContainer: container) {
-                    let transcoder: AudioTranscoder
-                    do { transcoder = try AudioTranscoder(input: stream, into: format, encoder: encoder, path: path) } catch {
-                        avformat_close_input(&opened)
-                        throw error
+                    do {
+                        let transcoder = try AudioTranscoder(input: stream, into: format, encoder: encoder, path: path)
+                        copied[Int32(i)] = (.convert(transcoder), stream.pointee.time_base)
+                        copiesAudio = true
+                        notes.append("\(path): audio stream #\(i) converted from \(codecName) to \(encoder.displayName), which \(container) holds (an .mkv output keeps it as it is)")
+                    } catch let error as InputError {
+                        notes.append("\(path): audio stream #\(i) left out, its \(codecName) cannot be stored in \(container) nor converted: \(error.problem) (an .mkv output keeps it)")
                     }
-                    copied[Int32(i)] = (.convert(transcoder), stream.pointee.time_base)
-                    copiesAudio = true
-                    notes.append("\(path): audio stream #\(i) converted from \(codecName) to \(encoder.displayName), which \(container) holds (an .mkv output keeps it as it is)")
                 } else {
                     notes.append("\(path): \(kind) stream #\(i) left out, its \(codecName) cannot be stored in \(container) (an .mkv output keeps it)")
                 }

@@ -80,8 +80,9 @@ import Testing
         try vp9.finish()
     }
 
-    /// A QuickTime file holding 1 s of a 440 Hz stereo tone as 16-bit PCM at 44.1 kHz, and nothing else.
-    func pcmInput(at path: String) throws {
+    /// A QuickTime file holding 1 s of a 440 Hz tone on `channels` channels as 16-bit PCM at
+    /// 44.1 kHz, and nothing else.
+    func pcmInput(at path: String, channels: Int = 2) throws {
         var made: UnsafeMutablePointer<AVFormatContext>?
         guard avformat_alloc_output_context2(&made, nil, "mov", path) >= 0, let output = made else { throw InputError(path, "cannot create") }
         defer { avformat_free_context(output) }
@@ -91,20 +92,20 @@ import Testing
         parameters.pointee.codec_id = AV_CODEC_ID_PCM_S16LE
         parameters.pointee.sample_rate = 44_100
         parameters.pointee.format = AV_SAMPLE_FMT_S16.rawValue
-        av_channel_layout_default(&parameters.pointee.ch_layout, 2)
+        av_channel_layout_default(&parameters.pointee.ch_layout, Int32(channels))
         parameters.pointee.bits_per_coded_sample = 16
-        parameters.pointee.block_align = 4
+        parameters.pointee.block_align = Int32(2 * channels)
         stream.pointee.time_base = AVRational(num: 1, den: 44_100)
         guard avio_open(&output.pointee.pb, path, AVIO_FLAG_WRITE) >= 0, avformat_write_header(output, nil) >= 0 else { throw InputError(path, "cannot write") }
         var packet = av_packet_alloc()
         defer { av_packet_free(&packet) }
         for start in stride(from: 0, to: 44_100, by: 1024) {
             let count = min(1024, 44_100 - start)
-            _ = av_new_packet(packet, Int32(count * 4))
+            _ = av_new_packet(packet, Int32(count * 2 * channels))
             let samples = UnsafeMutableRawPointer(packet!.pointee.data!).assumingMemoryBound(to: Int16.self)
             for i in 0..<count {
                 let value = Int16(8000 * sin(2 * Double.pi * 440 * Double(start + i) / 44_100))
-                (samples[2 * i], samples[2 * i + 1]) = (value, value)
+                for c in 0..<channels { samples[channels * i + c] = value }
             }
             (packet!.pointee.pts, packet!.pointee.dts, packet!.pointee.duration) = (Int64(start), Int64(start), Int64(count))
             packet!.pointee.stream_index = 0
@@ -210,5 +211,17 @@ import Testing
         let converted = amplitude(of: 440, in: opus.samples, rate: 48_000)
         let ratio = converted / amplitude(of: 440, in: original.samples, rate: original.rate)
         #expect(abs(ratio - 1) < 0.1, "the tone's level kept: \(ratio)")
+    }
+
+    /// Audio that can be neither stored nor converted (AAC takes at most 8 channels) is left out
+    /// with a note saying why; the video is written.
+    @Test func audioThatCannotBeConvertedIsLeftOutWithANote() throws {
+        let dir = try scratchFolder("csd-codec")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try pcmInput(at: "\(dir)/many.mov", channels: 12)
+        let mp4 = try write("\(dir)/out.mp4", audioFrom: "\(dir)/many.mov")
+        #expect(!mp4.copiesAudio && mp4.copiedStreams == 0 && mp4.streamNotes.count == 1, "\(mp4.streamNotes)")
+        #expect(mp4.streamNotes.first?.contains("left out") == true && mp4.streamNotes.first?.contains("nor converted") == true, "\(mp4.streamNotes)")
+        #expect(try VideoReader(path: "\(dir)/out.mp4").readAll().count == 12)
     }
 }
