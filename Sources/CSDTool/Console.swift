@@ -12,8 +12,20 @@ enum Console {
 
     /// One JSON object on stdout, keys sorted (snake_case throughout), whether quiet or not.
     static func printJSON(_ object: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: jsonSafe(object), options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// `value` with every non-finite number (a figure with nothing to measure, NaN) as null,
+    /// which JSON can hold.
+    static func jsonSafe(_ value: Any) -> Any {
+        switch value {
+        case let d as Double: return d.isFinite ? d : NSNull()
+        case let f as Float: return f.isFinite ? f : NSNull()
+        case let dictionary as [String: Any]: return dictionary.mapValues(jsonSafe)
+        case let array as [Any]: return array.map(jsonSafe)
+        default: return value
+        }
     }
 
     /// A warning on stderr, always.
