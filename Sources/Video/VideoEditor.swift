@@ -5,8 +5,8 @@ import Foundation
 /// Edits a video so that the edit agrees from frame to frame: the frames go through the model in
 /// overlapping windows, each window's frames are particles coupled by CSD (or edited on their own
 /// by DDS), and the frames a window shares with the previous one are held as fixed particles.
-/// Each edit at working size is carried back to the frame's own size as an upsampled difference;
-/// the audio is copied.
+/// Each edit at working size is carried back to the frame's own size as a difference upsampled
+/// along the frame's edges; the audio is copied.
 ///
 /// The video is streamed: a window's frames are decoded when it starts, and each frame goes to
 /// the encoder once its window is done, so memory holds one window, whatever the video's length.
