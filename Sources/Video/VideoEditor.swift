@@ -77,7 +77,8 @@ public struct VideoEditor {
                 // Carried to full size along the frame's own edges (joint bilateral upsampling): on
                 // world videos this cut the fringe around edited objects by a fifth against
                 // plain bilinear upsampling (docs/notebook/video.md).
-                let difference = (picture - frame.original).item(0).guidedUpsampled(lowGuide: frame.original.item(0), guide: frame.video.image)
+                let change: Tensor = (picture - frame.original).item(0)
+                let difference = change.guidedUpsampled(lowGuide: frame.original.item(0), guide: frame.video.image)
                 let result: RGBImage
                 if let deep = frame.video.deep {
                     // More than 8 bits a sample in: the difference goes onto all of them, and out in 10.
