@@ -136,10 +136,15 @@ public struct CoupledScores {
     /// One direction per particle: `scores` then `couple`, with `t` and the noise drawn from
     /// `rng` (the timestep first, then the noise, one normal per element of `x`, then the patch
     /// locations' seed under the contrastive term).
-    public func directions(_ x: Tensor, sources: Tensor, rng: inout RandomGenerator) -> Tensor {
+    /// Also returns the scores before coupling and the coupling's repulsion ratio and bandwidth,
+    /// for `EditStepStatistics`.
+    public func directions(_ x: Tensor, sources: Tensor, rng: inout RandomGenerator)
+        -> (directions: Tensor, scores: Tensor, repulsionRatio: Float, bandwidth: Float) {
         let t = distillation.drawTimestep(&rng)
         let noise = rng.normal(x.shape)
-        return couple(scores(x, sources: sources, timestep: t, noise: noise, rng: &rng), particles: x, timestep: t, noise: noise).directions
+        let scored = scores(x, sources: sources, timestep: t, noise: noise, rng: &rng)
+        let coupled = couple(scored, particles: x, timestep: t, noise: noise)
+        return (coupled.directions, scored, coupled.repulsionRatio, coupled.bandwidth)
     }
 }
 

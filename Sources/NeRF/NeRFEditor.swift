@@ -120,15 +120,11 @@ public final class NeRFEditor: ParticleDomain {
     /// One step: render, score, couple, pull back.
     public func advance() {
         let (x, s) = particles(rng: &rng)
-        // As `CoupledScores.directions` draws them: the timestep, the noise, then the scores.
-        let t = scoring.distillation.drawTimestep(&rng)
-        let noise = rng.normal(x.shape)
-        let scores = scoring.scores(x, sources: s, timestep: t, noise: noise, rng: &rng)
-        let coupled = scoring.couple(scores, particles: x, timestep: t, noise: noise)
-        pullBack(coupled.directions, learningRate: settings.edit.learningRate(atStep: step))
+        let d = scoring.directions(x, sources: s, rng: &rng)
+        pullBack(d.directions, learningRate: settings.edit.learningRate(atStep: step))
         step += 1
-        lastStatistics = .measured(scores: scores, particles: x, sources: s, coupled: scoring.isCoupling(particles: x.shape[0]),
-                                   bandwidth: coupled.bandwidth, repulsion: coupled.repulsionRatio)
+        lastStatistics = .measured(scores: d.scores, particles: x, sources: s, coupled: scoring.isCoupling(particles: x.shape[0]),
+                                   bandwidth: d.bandwidth, repulsion: d.repulsionRatio)
     }
 
     /// What the last step did (the change is that of the views it rendered, before its update).

@@ -40,7 +40,7 @@ import Testing
         var rng = RandomGenerator(seed: 9)
         let (x, sources) = (rng.normal([2, 3, 16, 16]), rng.normal([2, 3, 16, 16]))
         var a = RandomGenerator(seed: 3), b = RandomGenerator(seed: 3)
-        let d = csd.directions(x, sources: sources, rng: &a)
+        let d = csd.directions(x, sources: sources, rng: &a).directions
         let t = csd.distillation.drawTimestep(&b)
         let noise = b.normal(x.shape)
         #expect(d == csd.couple(csd.scores(x, sources: sources, timestep: t, noise: noise, rng: &b), particles: x, timestep: t, noise: noise).directions)
