@@ -7,14 +7,19 @@ import Foundation
 /// -map 0:s -c copy -map_metadata 0` does): every stream the container can hold, with its
 /// language and other metadata and its dispositions (default, forced, …), and the file's global
 /// metadata. An audio stream the container cannot hold is converted to one it can
-/// (`AudioTranscoder`: PCM in MP4 becomes AAC, AAC in WebM becomes Opus).
+/// (`AudioTranscoder`: PCM in MP4 becomes AAC, AAC in WebM becomes Opus), and so is a text
+/// subtitle stream (`SubtitleTranscoder`: SubRip in MP4 becomes MPEG-4 Timed Text, in WebM
+/// WebVTT). The video's timecode (a MOV's `tmcd` track, Matroska's TIMECODE tag) is carried as
+/// the output video's `timecode` metadata, which MP4 and MOV write as a timecode track again.
 final class StreamPassthrough {
     /// Where an input stream's packets go.
     enum Route {
         /// Copied as they are into `output`.
         case copy(output: UnsafeMutablePointer<AVStream>)
-        /// Decoded and re-encoded.
+        /// Audio decoded and re-encoded.
         case convert(AudioTranscoder)
+        /// Text subtitles decoded and re-encoded.
+        case convertText(SubtitleTranscoder)
     }
 
     let path: String
@@ -54,7 +59,12 @@ final class StreamPassthrough {
             let parameters = stream.pointee.codecpar!
             let type = parameters.pointee.codec_type
             guard type == AVMEDIA_TYPE_AUDIO || type == AVMEDIA_TYPE_SUBTITLE else {
-                if type != AVMEDIA_TYPE_VIDEO {
+                if let carried = timecode(of: stream) {
+                    // A timecode: kept on the output's video stream (once, the first found).
+                    if av_dict_get(format.pointee.streams[0]!.pointee.metadata, "timecode", nil, 0) == nil {
+                        av_dict_set(&format.pointee.streams[0]!.pointee.metadata, "timecode", carried, 0)
+                    }
+                } else if type != AVMEDIA_TYPE_VIDEO {
                     notes.append("\(path): stream #\(i) (\(av_get_media_type_string(type).map { String(cString: $0) } ?? "data")) left out: only audio and subtitles are copied")
                 }
                 continue
@@ -70,6 +80,14 @@ final class StreamPassthrough {
                         notes.append("\(path): audio stream #\(i) converted from \(codecName) to \(encoder.displayName), which \(container) holds (an .mkv output keeps it as it is)")
                     } catch let error as InputError {
                         notes.append("\(path): audio stream #\(i) left out, its \(codecName) cannot be stored in \(container) nor converted: \(error.problem) (an .mkv output keeps it)")
+                    }
+                } else if type == AVMEDIA_TYPE_SUBTITLE, let encoder = SubtitleTranscoder.encoder(forContainer: container) {
+                    do {
+                        let transcoder = try SubtitleTranscoder(input: stream, into: format, encoder: encoder, path: path)
+                        copied[Int32(i)] = (.convertText(transcoder), stream.pointee.time_base)
+                        notes.append("\(path): subtitle stream #\(i) converted from \(codecName) to \(encoder.displayName), which \(container) holds (an .mkv output keeps it as it is)")
+                    } catch let error as InputError {
+                        notes.append("\(path): subtitle stream #\(i) left out, its \(codecName) cannot be stored in \(container) nor converted: \(error.problem) (an .mkv output keeps it)")
                     }
                 } else {
                     notes.append("\(path): \(kind) stream #\(i) left out, its \(codecName) cannot be stored in \(container) (an .mkv output keeps it)")
@@ -99,6 +117,11 @@ final class StreamPassthrough {
             return (nil, notes)
         }
         return (StreamPassthrough(path: path, input: context, copied: copied, copiesAudio: copiesAudio), notes)
+    }
+
+    /// The SMPTE timecode ("01:00:00:00") a video or timecode-track stream carries, if any.
+    static func timecode(of stream: UnsafeMutablePointer<AVStream>) -> String? {
+        av_dict_get(stream.pointee.metadata, "timecode", nil, 0).map { String(cString: $0.pointee.value) }
     }
 
     private init(path: String, input: UnsafeMutablePointer<AVFormatContext>,
@@ -143,6 +166,9 @@ final class StreamPassthrough {
             holdsPacket = false
             switch route {
             case .convert(let transcoder):
+                defer { av_packet_unref(packet) }
+                try transcoder.write(packet, into: format, destination: destination)
+            case .convertText(let transcoder):
                 defer { av_packet_unref(packet) }
                 try transcoder.write(packet, into: format, destination: destination)
             case .copy(let output):
