@@ -211,8 +211,8 @@ struct EditVideo: ParsableCommand {
     @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
     @Option(help: "Frames of a window updated per step, drawn at random (0: all).") var subset: Int = 0
     @Option(help: "Write a strip of source and edited frames here.") var contactSheet: String?
-    @Option(help: "Video codec: h264, hevc or vp9 (default: vp9 for .webm, h264 otherwise).") var codec: String?
-    @Option(help: "The codec's constant quality, lower is better: 0 to 51 (h264, hevc) or 0 to 63 (vp9).") var crf: Int = 18
+    @Option(help: "Video codec: h264, hevc, vp9 or prores (default: vp9 for .webm; prores for .mov and .mkv when the input has an alpha channel; h264 otherwise).") var codec: String?
+    @Option(help: "The codec's constant quality, lower is better: 0 to 51 (h264, hevc) or 0 to 63 (vp9); prores ignores it.") var crf: Int = 18
     @Option(help: "Encoder preset by x264's names: ultrafast … placebo (slower gives smaller files at the same --crf).") var preset: String = "fast"
     @Flag(help: "Print one JSON object: where the edit's time went.") var json = false
     @OptionGroup var options: EditOptions
@@ -231,9 +231,14 @@ struct EditVideo: ParsableCommand {
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             configuration.settings.kernelInput = k
             (configuration.window, configuration.overlap, configuration.workingSize, configuration.contactSheet) = (window, overlap, options.workingSize, contactSheet)
-            if let codec, VideoCodec(rawValue: codec) == nil { throw InputError("--codec", "'\(codec)' is not h264, hevc or vp9") }
-            configuration.codec = codec.flatMap(VideoCodec.init(rawValue:)) ?? VideoCodec.default(forExtension: URL(fileURLWithPath: output).pathExtension)
-            try VideoWriter.check(output, holds: configuration.codec!)
+            if let codec, VideoCodec(rawValue: codec) == nil { throw InputError("--codec", "'\(codec)' is not h264, hevc, vp9 or prores") }
+            // Unnamed, the editor picks the container's codec once it sees whether there is alpha to keep.
+            configuration.codec = codec.flatMap(VideoCodec.init(rawValue:))
+            let expected = configuration.codec ?? VideoCodec.default(forExtension: URL(fileURLWithPath: output).pathExtension)
+            try VideoWriter.check(output, holds: expected)
+            guard expected.crfRange.contains(crf) else {
+                throw InputError("--crf", "must be between \(expected.crfRange.lowerBound) and \(expected.crfRange.upperBound) for \(expected.displayName)")
+            }
             (configuration.crf, configuration.preset) = (crf, preset)
             configuration = try configuration.validated()
             _ = try VideoReader(path: input)   // the input is checked before the model loads

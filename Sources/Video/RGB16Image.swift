@@ -7,33 +7,40 @@ public struct RGB16Image: Sendable, Equatable {
     public var width: Int, height: Int
     /// Row-major RGB, `width * height * 3` samples.
     public var samples: [UInt16]
+    /// Opacity, `width * height` samples (65535 opaque, not premultiplied), when the picture has
+    /// an alpha channel; an edit changes the colour and carries it.
+    public var alpha: [UInt16]?
 
-    public init(width: Int, height: Int, samples: [UInt16]) {
+    public init(width: Int, height: Int, samples: [UInt16], alpha: [UInt16]? = nil) {
         precondition(samples.count == width * height * 3, "RGB16Image: \(samples.count) samples for \(width)x\(height)")
-        (self.width, self.height, self.samples) = (width, height, samples)
+        precondition(alpha.map { $0.count == width * height } ?? true, "RGB16Image: alpha of \(alpha?.count ?? 0) for \(width)x\(height)")
+        (self.width, self.height, self.samples, self.alpha) = (width, height, samples, alpha)
     }
 
-    /// Rounded to 8 bits a sample (v · 255 / 65535).
+    /// Rounded to 8 bits a sample (v · 255 / 65535), alpha too.
     public var eightBit: RGBImage {
-        RGBImage(width: width, height: height, pixels: samples.map { UInt8((UInt32($0) * 255 + 32767) / 65535) })
+        func round(_ v: UInt16) -> UInt8 { UInt8((UInt32(v) * 255 + 32767) / 65535) }
+        return RGBImage(width: width, height: height, pixels: samples.map(round), alpha: alpha?.map(round))
     }
 
     /// This image with `difference` (3×h×w at any size, in the [−1, 1] units of
     /// `RGBImage.tensor`) upsampled to its size and added, as `RGBImage.applying(difference:)`
     /// does at 8 bits.
     public func applying(difference: Tensor) -> RGB16Image {
-        RGB16Image(width: width, height: height, samples: RGBImage.adding(difference, to: samples, width: width, height: height))
+        RGB16Image(width: width, height: height, samples: RGBImage.adding(difference, to: samples, width: width, height: height), alpha: alpha)
     }
 
     /// This image mirrored left to right.
     public func mirrored() -> RGB16Image {
-        RGB16Image(width: width, height: height, samples: Rotation.mirror(samples, width: width, height: height))
+        RGB16Image(width: width, height: height, samples: Rotation.mirror(samples, width: width, height: height),
+                   alpha: alpha.map { Rotation.mirror($0, width: width, height: height, channels: 1) })
     }
 
     /// This image turned clockwise by 0, 90, 180 or 270 degrees.
     public func rotated(clockwise degrees: Int) -> RGB16Image {
         let (turned, w, h) = Rotation.turn(samples, width: width, height: height, clockwise: degrees)
-        return RGB16Image(width: w, height: h, samples: turned)
+        let alpha = self.alpha.map { Rotation.turn($0, width: width, height: height, channels: 1, clockwise: degrees).pixels }
+        return RGB16Image(width: w, height: h, samples: turned, alpha: alpha)
     }
 }
 

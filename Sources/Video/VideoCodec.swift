@@ -2,17 +2,29 @@ import CFFmpeg
 import Core
 
 /// The video codecs an edit can write, each through the FFmpeg encoder Debian's libavcodec has
-/// for it: H.264 (libx264), HEVC (libx265) and VP9 (libvpx-vp9). `crf` is each encoder's
-/// constant-quality factor and `preset` takes x264's names for all three.
+/// for it: H.264 (libx264), HEVC (libx265), VP9 (libvpx-vp9) and ProRes (prores_ks). `crf` is
+/// the first three's constant-quality factor and `preset` takes x264's names for them; ProRes
+/// has fixed-quality profiles instead (422 HQ, or 4444 with an alpha channel) and takes neither.
+/// VP9 and ProRes carry an alpha channel.
 public enum VideoCodec: String, CaseIterable, Sendable {
-    case h264, hevc, vp9
+    case h264, hevc, vp9, prores
 
     /// x264's preset names, slowest last; x265 takes the same names, VP9 maps them to `cpu-used`.
     public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
 
     /// The codec a file of this extension gets when none is named: VP9 for WebM (which holds no
-    /// other of the three), H.264 for the rest.
-    public static func `default`(forExtension ext: String) -> VideoCodec { ext.lowercased() == "webm" ? .vp9 : .h264 }
+    /// other), ProRes 4444 for MOV and Matroska when the pictures have an alpha channel to keep,
+    /// H.264 for the rest.
+    public static func `default`(forExtension ext: String, alpha: Bool = false) -> VideoCodec {
+        switch ext.lowercased() {
+        case "webm": .vp9
+        case "mov" where alpha, "mkv" where alpha: .prores
+        default: .h264
+        }
+    }
+
+    /// Whether the codec carries an alpha channel (VP9 in 8 bits, ProRes 4444 in 16).
+    public var holdsAlpha: Bool { self == .vp9 || self == .prores }
 
     /// The FFmpeg encoder's name.
     var encoderName: String {
@@ -20,6 +32,7 @@ public enum VideoCodec: String, CaseIterable, Sendable {
         case .h264: "libx264"
         case .hevc: "libx265"
         case .vp9: "libvpx-vp9"
+        case .prores: "prores_ks"
         }
     }
 
@@ -28,6 +41,7 @@ public enum VideoCodec: String, CaseIterable, Sendable {
         case .h264: AV_CODEC_ID_H264
         case .hevc: AV_CODEC_ID_HEVC
         case .vp9: AV_CODEC_ID_VP9
+        case .prores: AV_CODEC_ID_PRORES
         }
     }
 
@@ -37,11 +51,13 @@ public enum VideoCodec: String, CaseIterable, Sendable {
         case .h264: "H.264"
         case .hevc: "HEVC"
         case .vp9: "VP9"
+        case .prores: "ProRes"
         }
     }
 
-    /// The encoder's constant-quality scale, best first: 0–51 for x264 and x265, 0–63 for VP9.
-    public var crfRange: ClosedRange<Int> { self == .vp9 ? 0...63 : 0...51 }
+    /// The encoder's constant-quality scale, best first: 0–51 for x264 and x265, 0–63 for VP9
+    /// (ProRes, which has none, takes any of these and ignores it).
+    public var crfRange: ClosedRange<Int> { self == .vp9 || self == .prores ? 0...63 : 0...51 }
 
     /// libvpx's `cpu-used` for an x264 preset name: 8 (fastest) down to 0.
     static func vp9Speed(preset: String) -> Int {
@@ -72,6 +88,11 @@ public enum VideoCodec: String, CaseIterable, Sendable {
             av_opt_set(options, "deadline", "good", 0)
             av_opt_set(options, "cpu-used", "\(Self.vp9Speed(preset: preset))", 0)
             av_opt_set(options, "row-mt", "1", 0)
+        case .prores:
+            // 4444 where the picture has an alpha channel or full chroma, else 422 HQ.
+            let full = av_pix_fmt_desc_get(context.pointee.pix_fmt).map { $0.pointee.log2_chroma_w == 0 } ?? false
+            av_opt_set(options, "profile", full ? "4444" : "hq", 0)
+            av_opt_set(options, "vendor", "apl0", 0)
         }
     }
 }

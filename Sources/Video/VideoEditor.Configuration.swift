@@ -18,7 +18,8 @@ extension VideoEditor {
         /// Also write a strip of source and edited frames here (PNG).
         public var contactSheet: String?
         /// The output's video codec, or nil for the one its container expects
-        /// (`VideoCodec.default(forExtension:)`).
+        /// (`VideoCodec.default(forExtension:alpha:)`: ProRes 4444 in MOV and Matroska for a video
+        /// with an alpha channel).
         public var codec: VideoCodec?
         /// The codec's constant-quality factor, lower is better (`VideoCodec.crfRange`).
         public var crf = 18

@@ -63,8 +63,14 @@ public struct VideoEditor {
         }
         // Rotation is applied to the frames, so the pixel's shape turns with them.
         let aspect = reader.rotation % 180 == 0 ? reader.sampleAspectRatio : (reader.sampleAspectRatio.height, reader.sampleAspectRatio.width)
-        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, codec: c.codec, crf: c.crf, preset: c.preset,
-                                     bitDepth: reader.bitDepth > 8 ? 10 : 8, audioFrom: input,
+        // An alpha channel is carried where the codec holds one (by default one is chosen that does).
+        let outputExtension = URL(fileURLWithPath: output).pathExtension
+        let codec = c.codec ?? VideoCodec.default(forExtension: outputExtension, alpha: first.alpha != nil)
+        if first.alpha != nil, !codec.holdsAlpha {
+            warn("\(input): its alpha channel is left out: \(codec.displayName) holds none (VP9 in .webm and ProRes in .mov or .mkv do)")
+        }
+        let writer = try VideoWriter(path: output, width: first.width, height: first.height, frameRate: reader.frameRate, codec: codec, crf: c.crf, preset: c.preset,
+                                     bitDepth: reader.bitDepth > 8 ? 10 : 8, alpha: first.alpha != nil && codec.holdsAlpha, audioFrom: input,
                                      sampleAspectRatio: aspect, colour: reader.colour, startTime: reader.startTime)
         writer.streamNotes.forEach(warn)
         var (written, sheetTop, sheetBottom) = (0, [RGBImage](), [RGBImage]())

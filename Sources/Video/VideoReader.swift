@@ -76,12 +76,19 @@ public final class VideoReader {
         }
         var decoderPointer: UnsafePointer<AVCodec>? = nil
         let index = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, &decoderPointer, 0)
-        guard index >= 0, let decoder = decoderPointer else {
+        guard index >= 0, var decoder = decoderPointer else {
             avformat_close_input(&format)
             throw InputError(path, "has no video stream")
         }
         streamIndex = index
         let stream = context.pointee.streams[Int(index)]!
+        // FFmpeg's own VP8/VP9 decoders drop a WebM's alpha channel (stored beside the picture);
+        // libvpx's decode it.
+        if let mode = av_dict_get(stream.pointee.metadata, "alpha_mode", nil, 0), String(cString: mode.pointee.value) == "1" {
+            let id = stream.pointee.codecpar.pointee.codec_id
+            let name = id == AV_CODEC_ID_VP9 ? "libvpx-vp9" : id == AV_CODEC_ID_VP8 ? "libvpx" : nil
+            if let name, let libvpx = avcodec_find_decoder_by_name(name) { decoder = libvpx }
+        }
         timeBase = stream.pointee.time_base
         guard let codecContext = avcodec_alloc_context3(decoder) else {
             avformat_close_input(&format)
@@ -223,13 +230,18 @@ public final class VideoReader {
         pts == csd_av_nopts_value() ? 0 : Double(pts) * Double(timeBase.num) / Double(timeBase.den)
     }
 
-    /// The decoded picture as upright RGB, and at 16 bits a sample too when the stream holds more than 8.
+    /// The decoded picture as upright RGB, and at 16 bits a sample too when the stream holds more
+    /// than 8; a picture with an alpha channel (ProRes 4444, VP9 in WebM, PNG, QuickTime
+    /// Animation) comes with it.
     func convert(_ frame: UnsafeMutablePointer<AVFrame>) throws -> (RGBImage, RGB16Image?) {
         let (w, h) = (Int(frame.pointee.width), Int(frame.pointee.height))
         guard w > 0, h > 0 else { throw InputError(path, "holds a frame of \(w)×\(h) pixels") }
         let deep = bitDepth > 8
+        let hasAlpha = av_pix_fmt_desc_get(AVPixelFormat(frame.pointee.format)).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_ALPHA) != 0 } ?? false
+        let channels = hasAlpha ? 4 : 3
+        let target = deep ? (hasAlpha ? AV_PIX_FMT_RGBA64LE : AV_PIX_FMT_RGB48LE) : (hasAlpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24)
         scaler = sws_getCachedContext(scaler, Int32(w), Int32(h), AVPixelFormat(frame.pointee.format), Int32(w), Int32(h),
-                                      deep ? AV_PIX_FMT_RGB48LE : AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
+                                      target, SWS_BICUBIC, nil, nil, nil)
         guard let scaler else { throw InputError(path, "cannot convert pixel format \(frame.pointee.format) to RGB") }
         let pixelFormat = AVPixelFormat(frame.pointee.format)
         if conversionSetFor.map({ $0 != (w, h, frame.pointee.format) }) ?? true {
@@ -239,7 +251,7 @@ public final class VideoReader {
         // swscale's vector code may write past the end of a row, so it gets rows aligned to 64
         // bytes and 64 spare bytes at the end; the rows are then packed. (Packed rows of an
         // unaligned width let it overrun the buffer: heap corruption found by fuzzing.)
-        let rowBytes = w * 3 * (deep ? 2 : 1)
+        let rowBytes = w * channels * (deep ? 2 : 1)
         let stride = (rowBytes + 63) / 64 * 64
         var padded = [UInt8](repeating: 0, count: stride * h + 64)
         padded.withUnsafeMutableBufferPointer { buffer in
@@ -254,25 +266,45 @@ public final class VideoReader {
             }
         }
         if deep {
-            // RGB48LE rows, packed; this runs on little-endian machines only (x86-64, arm64).
-            let samples = [UInt16](unsafeUninitializedCapacity: w * h * 3) { packed, count in
-                padded.withUnsafeBytes { rows in
-                    for y in 0..<h {
-                        UnsafeMutableRawPointer(packed.baseAddress! + y * w * 3).copyMemory(from: rows.baseAddress! + y * stride, byteCount: rowBytes)
-                    }
-                }
-                count = w * h * 3
+            // RGB48LE (or RGBA64LE) rows; this runs on little-endian machines only (x86-64, arm64).
+            let (samples, alpha) = padded.withUnsafeBytes { rows in
+                Self.unpack(rows.baseAddress!, stride: stride, width: w, height: h, channels: channels, as: UInt16.self)
             }
-            let picture = RGB16Image(width: w, height: h, samples: samples).rotated(clockwise: rotation)
+            let picture = RGB16Image(width: w, height: h, samples: samples, alpha: alpha).rotated(clockwise: rotation)
             return (picture.eightBit, picture)
         }
-        let pixels = [UInt8](unsafeUninitializedCapacity: w * h * 3) { packed, count in
-            padded.withUnsafeBufferPointer { rows in
-                for y in 0..<h { (packed.baseAddress! + y * w * 3).update(from: rows.baseAddress! + y * stride, count: w * 3) }
+        let (pixels, alpha) = padded.withUnsafeBytes { rows in
+            Self.unpack(rows.baseAddress!, stride: stride, width: w, height: h, channels: channels, as: UInt8.self)
+        }
+        return (RGBImage(width: w, height: h, pixels: pixels, alpha: alpha).rotated(clockwise: rotation), nil)
+    }
+
+    /// Packed RGB, and the alpha channel when `channels` is 4, from `height` rows of interleaved
+    /// samples `stride` bytes apart.
+    static func unpack<Sample>(_ rows: UnsafeRawPointer, stride: Int, width w: Int, height h: Int, channels: Int,
+                               as: Sample.Type) -> (rgb: [Sample], alpha: [Sample]?) {
+        var alpha: [Sample]?
+        let rgb = [Sample](unsafeUninitializedCapacity: w * h * 3) { packed, count in
+            if channels == 3 {
+                for y in 0..<h {
+                    UnsafeMutableRawPointer(packed.baseAddress! + y * w * 3).copyMemory(from: rows + y * stride, byteCount: w * 3 * MemoryLayout<Sample>.size)
+                }
+            } else {
+                alpha = [Sample](unsafeUninitializedCapacity: w * h) { opacity, opacityCount in
+                    for y in 0..<h {
+                        let row = (rows + y * stride).assumingMemoryBound(to: Sample.self)
+                        for x in 0..<w {
+                            let (to, from) = (y * w + x, x * 4)
+                            (packed[to * 3], packed[to * 3 + 1], packed[to * 3 + 2]) = (row[from], row[from + 1], row[from + 2])
+                            opacity[to] = row[from + 3]
+                        }
+                    }
+                    opacityCount = w * h
+                }
             }
             count = w * h * 3
         }
-        return (RGBImage(width: w, height: h, pixels: pixels).rotated(clockwise: rotation), nil)
+        return (rgb, alpha)
     }
 }
 

@@ -2,8 +2,8 @@ import CFFmpeg
 import Core
 import Foundation
 
-/// Encodes RGB frames as H.264, HEVC or VP9 (`VideoCodec`) in an MP4, MOV, Matroska or WebM file
-/// (by the extension).
+/// Encodes RGB frames (with their alpha channel where asked) as H.264, HEVC, VP9 or ProRes
+/// (`VideoCodec`) in an MP4, MOV, Matroska or WebM file (by the extension).
 /// Everything goes to a temporary file beside the destination, renamed into place by `finish()`;
 /// a writer that is dropped or fails removes it.
 public final class VideoWriter {
@@ -35,6 +35,8 @@ public final class VideoWriter {
     public let codec: VideoCodec
     /// Bits a sample of the encoded pictures: 8 or 10.
     public let bitDepth: Int
+    /// Whether the frames' alpha channel is written.
+    public let alpha: Bool
     /// The RGB layout the scaler was set up for (8- or 16-bit samples), so its colour
     /// conversion is set again when frames switch between them.
     private var scalerSource: AVPixelFormat?
@@ -55,9 +57,11 @@ public final class VideoWriter {
     /// height) is tagged and converted with, in limited range. `bitDepth` 10 encodes 10 bits a
     /// sample (all three codecs take it), for frames given with 16-bit samples. `startTime`
     /// (seconds) is taken from every frame's time and from the copied audio's, so the output
-    /// starts where the content does.
+    /// starts where the content does. `alpha` keeps the frames' alpha channel (a frame without
+    /// one is opaque); it needs a codec that holds one (`VideoCodec.holdsAlpha`): VP9 keeps 8
+    /// bits of it, ProRes 4444 16.
     public init(path: String, width: Int, height: Int, frameRate: Double, codec: VideoCodec? = nil, crf: Int = 18, preset: String = "fast",
-                bitDepth: Int = 8, rotation: Int = 0, audioFrom: String? = nil,
+                bitDepth: Int = 8, alpha: Bool = false, rotation: Int = 0, audioFrom: String? = nil,
                 sampleAspectRatio: (width: Int, height: Int) = (1, 1), colour: VideoColour = .unspecified, startTime: Double = 0) throws {
         self.path = path
         var tags = colour
@@ -67,16 +71,19 @@ public final class VideoWriter {
         (self.width, self.height, self.frameRate) = (width, height, frameRate)
         guard width > 0, height > 0, width <= 16384, height <= 16384 else { throw InputError(path, "absurd frame size \(width)x\(height)") }
         guard bitDepth == 8 || bitDepth == 10 else { throw InputError(path, "\(bitDepth) bits a sample: csd writes 8 or 10") }
-        self.bitDepth = bitDepth
+        self.alpha = alpha
         guard frameRate > 0 && frameRate <= 1000 else { throw InputError(path, "frame rate \(frameRate) is not between 0 and 1000") }
         try AtomicFile.checkDestination(path)
         temporary = AtomicFile.temporaryPath(for: path)
         av_log_set_level(AV_LOG_QUIET)
         var context: UnsafeMutablePointer<AVFormatContext>? = nil
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        let videoCodec = codec ?? VideoCodec.default(forExtension: ext)
+        let videoCodec = codec ?? VideoCodec.default(forExtension: ext, alpha: alpha)
         self.codec = videoCodec
         try Self.check(path, holds: videoCodec)
+        guard !alpha || videoCodec.holdsAlpha else { throw InputError(path, "\(videoCodec.displayName) holds no alpha channel; VP9 and ProRes do") }
+        // ProRes is always 10 bits; VP9 holds alpha at 8 only.
+        self.bitDepth = videoCodec == .prores ? 10 : alpha ? 8 : bitDepth
         let container = Self.containers[ext]!
         guard avformat_alloc_output_context2(&context, nil, container, temporary) >= 0, let context else {
             throw InputError(path, "cannot create a \(container) container")
@@ -93,8 +100,14 @@ public final class VideoWriter {
         encoderContext.pointee.height = Int32(height)
         // 4:2:0 needs even sides; odd sizes keep full chroma instead of losing a row or column.
         let halfChroma = width % 2 == 0 && height % 2 == 0
-        encoderContext.pointee.pix_fmt = bitDepth == 10 ? (halfChroma ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV444P10LE)
-                                                        : (halfChroma ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P)
+        switch (videoCodec, alpha) {
+        case (.prores, true): encoderContext.pointee.pix_fmt = AV_PIX_FMT_YUVA444P10LE
+        case (.prores, false): encoderContext.pointee.pix_fmt = width % 2 == 0 ? AV_PIX_FMT_YUV422P10LE : AV_PIX_FMT_YUV444P10LE
+        case (_, true): encoderContext.pointee.pix_fmt = AV_PIX_FMT_YUVA420P   // libvpx's one alpha format
+        default:
+            encoderContext.pointee.pix_fmt = self.bitDepth == 10 ? (halfChroma ? AV_PIX_FMT_YUV420P10LE : AV_PIX_FMT_YUV444P10LE)
+                                                                 : (halfChroma ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_YUV444P)
+        }
         encoderContext.pointee.time_base = Self.clock
         let (sarWidth, sarHeight) = sampleAspectRatio
         if sarWidth > 0, sarHeight > 0, sarWidth != sarHeight {
@@ -179,21 +192,39 @@ public final class VideoWriter {
 
     /// Appends a frame shown at `time` seconds (default: its index / frame rate). Times must increase.
     public func append(_ image: RGBImage, time: Double? = nil) throws {
-        try image.pixels.withUnsafeBytes { try append(bytes: $0, sampleBytes: 1, width: image.width, height: image.height, time: time) }
+        guard image.width == width, image.height == height else { throw wrongSize(image.width, image.height) }
+        let samples = alpha ? Self.interleaved(image.pixels, alpha: image.alpha, opaque: 255) : image.pixels
+        try samples.withUnsafeBytes { try append(bytes: $0, sampleBytes: 1, time: time) }
     }
 
     /// Appends a frame given at 16 bits a sample (a 10-bit writer keeps 10 of them).
     public func append(_ image: RGB16Image, time: Double? = nil) throws {
-        try image.samples.withUnsafeBytes { try append(bytes: $0, sampleBytes: 2, width: image.width, height: image.height, time: time) }
+        guard image.width == width, image.height == height else { throw wrongSize(image.width, image.height) }
+        let samples = alpha ? Self.interleaved(image.samples, alpha: image.alpha, opaque: 65535) : image.samples
+        try samples.withUnsafeBytes { try append(bytes: $0, sampleBytes: 2, time: time) }
     }
 
-    private func append(bytes: UnsafeRawBufferPointer, sampleBytes: Int, width imageWidth: Int, height imageHeight: Int, time: Double?) throws {
-        guard !finished, let encoderContext, let frame else { throw InputError(path, "the writer is already finished") }
-        guard imageWidth == width, imageHeight == height else {
-            throw InputError(path, "frame \(frameIndex) is \(imageWidth)x\(imageHeight), expected \(width)x\(height)")
+    private func wrongSize(_ imageWidth: Int, _ imageHeight: Int) -> InputError {
+        InputError(path, "frame \(frameIndex) is \(imageWidth)x\(imageHeight), expected \(width)x\(height)")
+    }
+
+    /// RGBA from RGB and an alpha channel (`opaque` where there is none).
+    static func interleaved<Sample>(_ rgb: [Sample], alpha: [Sample]?, opaque: Sample) -> [Sample] {
+        let count = rgb.count / 3
+        return [Sample](unsafeUninitializedCapacity: count * 4) { rgba, written in
+            for i in 0..<count {
+                (rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]) = (rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2])
+                rgba[4 * i + 3] = alpha?[i] ?? opaque
+            }
+            written = count * 4
         }
+    }
+
+    /// Encodes one frame of interleaved samples (RGB, or RGBA for a writer keeping alpha).
+    private func append(bytes: UnsafeRawBufferPointer, sampleBytes: Int, time: Double?) throws {
+        guard !finished, let encoderContext, let frame else { throw InputError(path, "the writer is already finished") }
         guard av_frame_make_writable(frame) >= 0 else { throw InputError(path, "cannot write a frame") }
-        let sourceFormat = sampleBytes == 2 ? AV_PIX_FMT_RGB48LE : AV_PIX_FMT_RGB24
+        let sourceFormat = sampleBytes == 2 ? (alpha ? AV_PIX_FMT_RGBA64LE : AV_PIX_FMT_RGB48LE) : (alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24)
         scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), sourceFormat, Int32(width), Int32(height),
                                       encoderContext.pointee.pix_fmt, SWS_BICUBIC, nil, nil, nil)
         // A new source layout makes a new scaler, whose colour conversion is then set again.
@@ -203,7 +234,7 @@ public final class VideoWriter {
         }
         do {
             var source: [UnsafePointer<UInt8>?] = [bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), nil, nil, nil]
-            var strides: [Int32] = [Int32(width * 3 * sampleBytes), 0, 0, 0]
+            var strides: [Int32] = [Int32(width * (alpha ? 4 : 3) * sampleBytes), 0, 0, 0]
             withUnsafeMutablePointer(to: &frame.pointee.data) { dataTuple in
                 withUnsafeMutablePointer(to: &frame.pointee.linesize) { lineTuple in
                     let data = UnsafeMutableRawPointer(dataTuple).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)

@@ -52,7 +52,8 @@ import Testing
         return (reader, try reader.readAll(), try pixelFormat(of: path))
     }
 
-    @Test(arguments: VideoCodec.allCases)
+    /// (ProRes, always 10 bits, has no 8-bit form to compare with.)
+    @Test(arguments: VideoCodec.allCases.filter { $0 != .prores })
     func tenBitsSurviveTheRoundTrip(codec: VideoCodec) throws {
         let dir = try scratchFolder("csd-deep")
         defer { try? FileManager.default.removeItem(atPath: dir) }
