@@ -2,7 +2,8 @@ import Core
 import Foundation
 
 /// Edits one image from a source prompt to a target prompt (SDS or DDS), at the model's working
-/// size, and carries the edit back to the image's own size as an upsampled difference.
+/// size, and carries the edit back to the image's own size as a difference upsampled along the
+/// image's edges (`Tensor.carried(to:lowGuide:)`).
 public struct ImageEditor {
     public struct Configuration: Sendable {
         public var settings = EditSettings()
@@ -33,7 +34,8 @@ public struct ImageEditor {
         }
         guard outcome == .finished else { return outcome }
         let edited = model.toImages(editor.particles).clamped(to: -1...1)
-        try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
+        let change: Tensor = (edited - original).item(0)
+        try image.applying(difference: change.carried(to: image, lowGuide: original.item(0))).writePNG(to: output)
         files.removeCheckpoints()
         return .finished
     }

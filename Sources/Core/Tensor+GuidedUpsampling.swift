@@ -1,6 +1,15 @@
 import Foundation
 
 extension Tensor {
+    /// `self` ([3, h, w], the change an edit made at working size) carried to `guide`'s size:
+    /// along `guide`'s edges (`guidedUpsampled`) where `guide` is another size, as it is where
+    /// the edit ran at the picture's own size. Every editor (image, video, panorama) carries its
+    /// change this way.
+    public func carried(to guide: RGBImage, lowGuide: Tensor) -> Tensor {
+        guard guide.width != shape[2] || guide.height != shape[1] else { return self }
+        return guidedUpsampled(lowGuide: lowGuide, guide: guide)
+    }
+
     /// `self` ([3, h, w], an edit made at working size) upsampled to `guide`'s size by joint
     /// bilateral upsampling (Kopf et al. 2007): each full-size pixel averages the 4×4 working-size
     /// samples around it, weighted by distance (Gaussian, σ one working pixel) and by how close

@@ -43,7 +43,8 @@ extension PanoramaEditor {
         let outcome = try run.drive(editor, total: settings.steps, label: "editing \(layout.origins.count) windows", checkpoint: files.checkpoint)
         guard outcome == .finished else { return outcome }
         let edited = model.toImages(editor.panorama, tiled: true).clamped(to: -1...1)
-        try image.applying(difference: (edited - original).item(0)).writePNG(to: output)
+        let change: Tensor = (edited - original).item(0)
+        try image.applying(difference: change.carried(to: image, lowGuide: original.item(0))).writePNG(to: output)
         files.removeCheckpoints()
         return .finished
     }

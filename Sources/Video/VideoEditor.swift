@@ -84,7 +84,7 @@ public struct VideoEditor {
                 // world videos this cut the fringe around edited objects by a fifth against
                 // plain bilinear upsampling (docs/notebook/video.md).
                 let change: Tensor = (picture - frame.original).item(0)
-                let difference = change.guidedUpsampled(lowGuide: frame.original.item(0), guide: frame.video.image)
+                let difference = change.carried(to: frame.video.image, lowGuide: frame.original.item(0))
                 let result: RGBImage
                 if let deep = frame.video.deep {
                     // More than 8 bits a sample in: the difference goes onto all of them, and out in 10.

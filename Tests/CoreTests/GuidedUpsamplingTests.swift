@@ -32,4 +32,15 @@ import Testing
         let constant = Tensor(shape: [3, 2, 8], storage: [Float](repeating: 0.3, count: 48))
         #expect(constant.guidedUpsampled(lowGuide: low, guide: full).storage.allSatisfy { abs($0 - 0.3) < 1e-5 })
     }
+
+    @Test func anEditIsCarriedAsItIsAtItsOwnSizeAndAlongTheEdgesToALargerOne() {
+        let (full, low) = guide(edge: 13)
+        var difference = Tensor(zeros: [3, 2, 8])
+        for i in difference.storage.indices { difference.storage[i] = Float(i % 5) * 0.1 - 0.2 }
+        // The working size is the picture's: nothing to upsample, so nothing is smoothed.
+        let atOwnSize = RGBImage(width: 8, height: 2, pixels: [UInt8](repeating: 90, count: 48))
+        #expect(difference.carried(to: atOwnSize, lowGuide: low).storage == difference.storage)
+        // Larger: the guided upsample.
+        #expect(difference.carried(to: full, lowGuide: low).storage == difference.guidedUpsampled(lowGuide: low, guide: full).storage)
+    }
 }
