@@ -44,6 +44,7 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Number format of the model's matrix products: fp32, or bf16 (bf16 operands, fp32 sums, as PyTorch's CPU autocast; needs AVX512-BF16).")
     var precision: String = "fp32"
     @Option(help: "Also write a self-contained HTML report here: before and after, plots of each step (score, change, kernel bandwidth and repulsion), the settings and the command.") var report: String?
+    @Option(help: "The ideal edit (an image or video of the input's size and frames) to measure the result against: PSNR to it, completion inside the region it changes, background PSNR, fringe and flicker are printed, and listed in --report (image, video and panorama edits).") var reference: String?
     @Flag(help: "Continue an interrupted edit from its checkpoint.") var resume = false
     @Option(help: ArgumentHelp("Stop after this many steps in total, as an interruption would, leaving the checkpoint.", visibility: .hidden))
     var stopAfter: Int?
@@ -103,6 +104,12 @@ struct EditOptions: ParsableArguments {
     func check(input: String, output: String, ext: String...) throws {
         try checkPrompts()
         try EditOutputFiles.check(input: input, output: output, extensions: ext)
+        if let reference {
+            guard FileManager.default.isReadableFile(atPath: reference) else { throw InputError(reference, "no such file (--reference)") }
+            guard URL(fileURLWithPath: reference).standardized.path != URL(fileURLWithPath: output).standardized.path else {
+                throw InputError(reference, "--reference is the output")
+            }
+        }
         if let report {
             try EditOutputFiles.check(input: input, output: report, extensions: ["html"])
             guard URL(fileURLWithPath: report).standardized.path != URL(fileURLWithPath: output).standardized.path else {
@@ -140,17 +147,24 @@ struct EditOptions: ParsableArguments {
     }
 
     /// Writes `--report` (when given) for a finished edit: `before` and `after` the same picture,
-    /// the steps `log` gathered, `settings` and the command line.
+    /// the steps `log` gathered, `settings` and the command line; with `--reference`, the
+    /// figures of `measured` (the input and the output) against it, also printed.
     func writeReport(_ outcome: EditOutcome, kind: String, settings: EditSettings, log: StepLog, before: RGBImage?, after: RGBImage?,
-                     contactSheet: RGBImage? = nil) throws {
-        guard let report, outcome == .finished else { return }
+                     contactSheet: RGBImage? = nil, measured: (input: String, output: String)? = nil) throws {
+        guard outcome == .finished else { return }
+        var metrics = [(name: String, value: String)]()
+        if let reference, let measured {
+            metrics = try MetricsCommand.compare(source: measured.input, edited: measured.output, ideal: reference).named
+            for row in metrics { Console.say("\(row.name): \(row.value)") }
+        }
+        guard let report else { return }
         let prompts = try prompts()
         let title = "csd edit \(kind): " + (prompts.source.isEmpty ? prompts.target : "\(prompts.source) → \(prompts.target)")
         let encoder = EditSettings.encoder
         encoder.outputFormatting.insert(.prettyPrinted)
         var page = EditReport(title: title, commandLine: CommandLine.arguments.map(Self.shellQuoted).joined(separator: " "),
                               settings: String(decoding: try encoder.encode(settings), as: UTF8.self))
-        (page.before, page.after, page.contactSheet, page.steps) = (before, after, contactSheet, log.steps)
+        (page.before, page.after, page.contactSheet, page.steps, page.metrics) = (before, after, contactSheet, log.steps, metrics)
         try page.write(to: report)
         Console.say("wrote \(report)")
     }
@@ -194,7 +208,7 @@ struct EditImage: ParsableCommand {
             display.finish()
             options.report(outcome, wrote: output)
             try options.writeReport(outcome, kind: "image", settings: settings, log: log,
-                                    before: image, after: outcome == .finished ? try RGBImage(pngPath: output) : nil)
+                                    before: image, after: outcome == .finished ? try RGBImage(pngPath: output) : nil, measured: (input, output))
         }
     }
 }
@@ -248,10 +262,10 @@ struct EditVideo: ParsableCommand {
             let (outcome, report) = try VideoEditor(model: model, configuration: configuration)
                 .edit(input: input, writingTo: output, run: options.editRun(display, log: log), warn: Console.warn)
             display.finish()
-            if outcome == .finished, options.report != nil {
+            if outcome == .finished, options.report != nil || options.reference != nil {
                 try options.writeReport(outcome, kind: "video", settings: configuration.settings, log: log,
                                         before: try VideoReader(path: input).nextFrame()?.image, after: try VideoReader(path: output).nextFrame()?.image,
-                                        contactSheet: try contactSheet.map { try RGBImage(pngPath: $0) })
+                                        contactSheet: try contactSheet.map { try RGBImage(pngPath: $0) }, measured: (input, output))
             }
             if json {
                 try Console.printJSON(["output": output, "finished": outcome == .finished, "window_steps": report.windowSteps,
@@ -311,7 +325,7 @@ struct EditPanorama: ParsableCommand {
             display.finish()
             options.report(outcome, wrote: output)
             try options.writeReport(outcome, kind: "panorama", settings: configuration.settings, log: log, before: image,
-                                    after: outcome == .finished ? try RGBImage(pngPath: output) : nil)
+                                    after: outcome == .finished ? try RGBImage(pngPath: output) : nil, measured: (input, output))
         }
     }
 }

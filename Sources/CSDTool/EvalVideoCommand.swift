@@ -43,39 +43,21 @@ struct EvalVideo: ParsableCommand {
     /// One method's figures on one video.
     struct Figures {
         var completion = 0.0, backgroundPSNR = Double.nan, psnrToIdeal = 0.0, sourcePSNRToIdeal = 0.0, flicker = 0.0, seconds = 0.0
-        /// Mean absolute change (8-bit levels) in the ring of pixels within `fringeWidth` of the
-        /// changed region, where the ideal changes nothing: a dark or coloured fringe shows here.
+        /// Mean absolute change (8-bit levels) in the ring around the changed region
+        /// (`IdealComparison.fringe`).
         var fringe = Double.nan
     }
-
-    /// Pixels of the ring around the changed region (frame pixels) that `figures` judges fringes in.
-    static let fringeWidth = 2
 
     /// The figures of `edited` against `source` and `ideal` (all decoded through the same codec);
     /// the changed region is read off the renders, before any codec.
     static func figures(edited: [RGBImage], source: [RGBImage], ideal: [RGBImage], renderedSource: [RGBImage], renderedIdeal: [RGBImage]) -> Figures {
-        var f = Figures()
-        let changed = zip(renderedSource, renderedIdeal).map { EditMetrics.differing($0, $1) }
-        f.completion = EditMetrics.completion(edited: edited, source: source, ideal: ideal, region: changed) ?? .nan
-        var (backgroundSum, backgroundFrames) = (0.0, 0)
-        var (fringeSum, fringeCount) = (0.0, 0)
+        var comparison = IdealComparison()
         for k in edited.indices {
-            let ring = EditMetrics.ring(around: changed[k], width: edited[k].width, height: edited[k].height, distance: Self.fringeWidth)
-            for p in ring.indices where ring[p] {
-                for c in 0..<3 { fringeSum += abs(Double(edited[k].pixels[p * 3 + c]) - Double(source[k].pixels[p * 3 + c])) }
-                fringeCount += 3
-            }
-            let unchanged = changed[k].map { !$0 }
-            if unchanged.contains(true) {
-                backgroundSum += EditMetrics.psnr(edited[k], source[k], mask: unchanged)
-                backgroundFrames += 1
-            }
-            f.psnrToIdeal += EditMetrics.psnr(edited[k], ideal[k]) / Double(edited.count)
-            f.sourcePSNRToIdeal += EditMetrics.psnr(source[k], ideal[k]) / Double(edited.count)
+            comparison.add(edited: edited[k], source: source[k], ideal: ideal[k], changed: EditMetrics.differing(renderedSource[k], renderedIdeal[k]))
         }
-        if backgroundFrames > 0 { f.backgroundPSNR = backgroundSum / Double(backgroundFrames) }
-        if fringeCount > 0 { f.fringe = fringeSum / Double(fringeCount) }
-        f.flicker = EditMetrics.addedFlicker(source: ideal, edited: edited)
+        var f = Figures()
+        (f.completion, f.backgroundPSNR, f.fringe) = (comparison.completion ?? .nan, comparison.backgroundPSNR ?? .nan, comparison.fringe ?? .nan)
+        (f.psnrToIdeal, f.sourcePSNRToIdeal, f.flicker) = (comparison.psnrToIdeal, comparison.sourcePSNRToIdeal, comparison.addedFlicker ?? 0)
         return f
     }
 

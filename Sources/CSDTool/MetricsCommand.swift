@@ -12,7 +12,39 @@ struct MetricsCommand: ParsableCommand {
     @Argument(help: "Edited image or video.") var edited: String
     @Option(help: "World ground truth (the .json beside a world video): preservation is also measured outside the objects, and the warp error by the true motion.") var groundTruth: String?
     @Option(help: "Target caption, for edit success on world scenes (the analyser judges the dominant colour and shape).") var target: String?
+    @Option(help: "The ideal edit (an image or video of the source's size and frames: on world scenes, the target caption rendered with the same seed and camera): adds the PSNR to it, the completion inside the region it changes, the background PSNR, the fringe and the flicker beyond its own.") var ideal: String?
     @Flag(help: "Print one JSON object.") var json = false
+
+    /// Pixels whose colour the ideal changes by more than this many levels in some channel form
+    /// the changed region (a few levels of codec noise do not count).
+    static let changeTolerance = 8
+
+    /// `edited` against `ideal`, both the size and length of `source` (images or videos, read a
+    /// frame at a time).
+    static func compare(source: String, edited: String, ideal: String) throws -> IdealComparison {
+        var comparison = IdealComparison()
+        func add(_ s: RGBImage, _ e: RGBImage, _ i: RGBImage) throws {
+            for (picture, path) in [(e, edited), (i, ideal)] where picture.width != s.width || picture.height != s.height {
+                throw InputError(path, "is \(picture.width)x\(picture.height), the source \(s.width)x\(s.height)")
+            }
+            comparison.add(edited: e, source: s, ideal: i, changed: EditMetrics.differing(s, i, byMoreThan: changeTolerance))
+        }
+        // An edited image (always a PNG) is measured against pictures of any format.
+        if RGBImage.hasPNGSignature(edited) {
+            try add(try RGBImage(contentsOf: source), try RGBImage(pngPath: edited), try RGBImage(contentsOf: ideal))
+            return comparison
+        }
+        let readers = try [source, edited, ideal].map { try VideoReader(path: $0) }
+        while true {
+            let frames = try readers.map { try $0.nextFrame() }
+            if frames.allSatisfy({ $0 == nil }) { break }
+            for (frame, reader) in zip(frames, readers) where frame == nil {
+                throw InputError(reader.path, "has \(reader.framesRead) frames, the source more or fewer")
+            }
+            try add(frames[0]!.image, frames[1]!.image, frames[2]!.image)
+        }
+        return comparison
+    }
 
     static func frames(_ path: String) throws -> [RGBImage] {
         if RGBImage.hasPNGSignature(path) { return [try RGBImage(pngPath: path)] }
@@ -49,6 +81,15 @@ struct MetricsCommand: ParsableCommand {
                     report["source_warp_error"] = try MotionField.warpError(frames: original, truth: truth)
                 }
                 report["psnr_outside_objects"] = total / Double(original.count)
+            }
+            if let ideal {
+                let comparison = try Self.compare(source: source, edited: edited, ideal: ideal)
+                report["psnr_to_ideal"] = comparison.psnrToIdeal
+                report["source_psnr_to_ideal"] = comparison.sourcePSNRToIdeal
+                report["completion"] = comparison.completion ?? Double.nan
+                report["background_psnr"] = comparison.backgroundPSNR ?? Double.nan
+                report["fringe"] = comparison.fringe ?? Double.nan
+                if let flicker = comparison.addedFlicker { report["flicker_beyond_ideal"] = flicker }
             }
             if let target {
                 guard let scene = WorldScene(caption: target), let wanted = scene.objects.first else {

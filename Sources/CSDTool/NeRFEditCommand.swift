@@ -42,6 +42,9 @@ struct NeRFEdit: ParsableCommand {
     func run() throws {
         try CSDCommand.reportingInputErrors {
             try options.check(input: field, output: output, ext: "safetensors")
+            if options.reference != nil {
+                throw InputError("--reference", "measures image, video and panorama edits; a field is measured by csd eval nerf")
+            }
             for extra in [orbit, contactSheet].compactMap({ $0 }) { try AtomicFile.checkDestination(extra) }
             if let orbit { guard orbit.lowercased().hasSuffix(".mp4") else { throw InputError(orbit, "the orbit is written as .mp4") } }
             if let contactSheet { guard contactSheet.lowercased().hasSuffix(".png") else { throw InputError(contactSheet, "the contact sheet is written as .png") } }

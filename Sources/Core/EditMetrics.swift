@@ -40,25 +40,17 @@ public enum EditMetrics {
     /// or the source already matches the ideal there.
     public static func completion(edited: [RGBImage], source: [RGBImage], ideal: [RGBImage], region: [[Bool]]) -> Double? {
         precondition(edited.count == source.count && source.count == ideal.count && ideal.count == region.count, "completion: frame counts differ")
-        var (before, after) = (0.0, 0.0)
-        for k in edited.indices {
-            for p in region[k].indices where region[k][p] {
-                for c in 0..<3 {
-                    let i = p * 3 + c
-                    let (target, s, e) = (Double(ideal[k].pixels[i]), Double(source[k].pixels[i]), Double(edited[k].pixels[i]))
-                    before += (s - target) * (s - target)
-                    after += (e - target) * (e - target)
-                }
-            }
-        }
-        return before > 0 ? 1 - after / before : nil
+        var comparison = IdealComparison()
+        for k in edited.indices { comparison.add(edited: edited[k], source: source[k], ideal: ideal[k], changed: region[k]) }
+        return comparison.completion
     }
 
-    /// Per pixel, whether `a` and `b` differ in any channel.
-    public static func differing(_ a: RGBImage, _ b: RGBImage) -> [Bool] {
+    /// Per pixel, whether `a` and `b` differ in any channel by more than `tolerance` levels (0:
+    /// at all, for exact renders; a few levels for pictures that went through a lossy codec).
+    public static func differing(_ a: RGBImage, _ b: RGBImage, byMoreThan tolerance: Int = 0) -> [Bool] {
         precondition(a.width == b.width && a.height == b.height, "differing: sizes differ")
         var out = [Bool](repeating: false, count: a.width * a.height)
-        for i in a.pixels.indices where a.pixels[i] != b.pixels[i] { out[i / 3] = true }
+        for i in a.pixels.indices where abs(Int(a.pixels[i]) - Int(b.pixels[i])) > tolerance { out[i / 3] = true }
         return out
     }
 

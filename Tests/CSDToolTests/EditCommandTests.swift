@@ -46,6 +46,22 @@ import Video
         #expect(copied.codecName == source.codecName && copied.packets == source.packets)
     }
 
+    @Test func aReferenceIsMeasuredAndListedInTheReport() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let jpeg = "\(CommandRunner.packageRoot)/Tests/CSDToolTests/Fixtures/red-ball.jpg"
+        // A stand-in ideal: the input with a block painted blue.
+        var ideal = try RGBImage(contentsOf: jpeg)
+        for y in 20..<40 { for x in 30..<50 { (ideal.pixels[(y * 96 + x) * 3], ideal.pixels[(y * 96 + x) * 3 + 2]) = (20, 220) } }
+        try ideal.writePNG(to: "\(dir)/ideal.png")
+        let r = try CommandRunner.run(["edit", "image", jpeg, "-o", "\(dir)/e.png", "--method", "dds", "--reference", "\(dir)/ideal.png",
+                                       "--report", "\(dir)/report.html"] + commonOptions(steps: 2))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("completion inside the changed region: ") && r.stdout.contains("PSNR to the ideal: "), "\(r.stdout)")
+        let page = try String(contentsOfFile: "\(dir)/report.html", encoding: .utf8)
+        #expect(page.contains("<h2>Metrics</h2>") && page.contains("completion inside the changed region"))
+    }
+
     @Test func editsAJPEGImageAtItsOwnSize() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -233,6 +249,7 @@ import Video
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--codec", "av1"] + commonOptions(), "--codec"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mkv", "--codec", "hevc", "--crf", "55"] + commonOptions(), "must be between 0 and 51 for HEVC"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--precision", "fp16"] + commonOptions(), "--precision"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--reference", "\(dir)/missing.png"] + commonOptions(), "missing.png: no such file"),
         ]
         for (arguments, message) in cases {
             let r = try CommandRunner.run(arguments)

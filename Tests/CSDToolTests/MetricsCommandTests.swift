@@ -40,4 +40,22 @@ import Testing
         r = try CommandRunner.run(["metrics", "\(dir)/a.mp4", "\(dir)/a.mp4", "--ground-truth", "\(dir)/b.json"])
         #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("b.json"), "\(r.stderr)")
     }
+
+    @Test func anEditAgainstItsIdeal() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, caption) in [("red", "a red ball on grass"), ("blue", "a blue ball on grass")] {
+            let r = try CommandRunner.run(["world", "video", "--caption", caption, "--frames", "4", "--size", "64x64", "-o", "\(dir)/\(name).mp4"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        // The ideal itself: all the way, nothing outside the ball touched, no fringe.
+        let perfect = try report(["\(dir)/red.mp4", "\(dir)/blue.mp4", "--ideal", "\(dir)/blue.mp4"])
+        #expect(perfect["completion"] == 1 && perfect["fringe"]! < 4 && perfect["flicker_beyond_ideal"] == 0, "codec noise under the tolerance is all the ring holds")
+        #expect(perfect["background_psnr"]! > 40 && perfect["psnr_to_ideal"]! > 90 && perfect["source_psnr_to_ideal"]! < 40)
+        // No edit at all: none of the way.
+        let none = try report(["\(dir)/red.mp4", "\(dir)/red.mp4", "--ideal", "\(dir)/blue.mp4"])
+        #expect(none["completion"] == 0 && none["psnr_to_ideal"] == none["source_psnr_to_ideal"])
+        let r = try CommandRunner.run(["metrics", "\(dir)/red.mp4", "\(dir)/red.mp4", "--ideal", "\(dir)/missing.mp4"])
+        #expect(r.status != 0 && r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("missing.mp4"), "\(r.stderr)")
+    }
 }
