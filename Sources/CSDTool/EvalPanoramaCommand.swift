@@ -21,6 +21,9 @@ struct EvalPanorama: ParsableCommand {
         ("a yellow ball and a green cube on bricks", "a purple ball and a purple cube on bricks"),
     ]
     @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
+    @Option(help: "Edit by instruction with this instruction model (CSD-Edit's scores, `--image-guidance`), the instruction phrased from each scene's caption pair (\"make the ball blue and the cube blue\"), instead of by captions with --model.")
+    var instructionModel: String?
+    @Option(help: "Image guidance of the instruction model's scores.") var imageGuidance: Float = EditSettings.Instructed().imageGuidance
     @Option(help: "Panorama size WxH at the working size.") var size: String = "512x64"
     @Option(help: "Steps.") var steps: Int = 200
     @Option(help: "Learning rate.") var lr: Float = PanoramaEditor.Configuration.defaultLearningRate
@@ -61,7 +64,8 @@ struct EvalPanorama: ParsableCommand {
             let rates = try learningRates()
             let scenes = try scenePairs()
             BLAS.prepare()
-            let diffusion = try DiffusionModel(path: model)
+            let diffusion = try DiffusionModel(path: instructionModel ?? model)
+            try diffusion.require(instructionModel: instructionModel != nil, option: instructionModel != nil ? "--instruction-model" : "--model")
             let timesteps = try tRange.map(CSDCommand.timestepRange)
             if let timesteps, timesteps.lowerBound < 1 || timesteps.upperBound >= diffusion.schedule.alphasCumprod.count {
                 throw InputError("--t-range", "timesteps must lie within 1...\(diffusion.schedule.alphasCumprod.count - 1)")
@@ -85,7 +89,7 @@ struct EvalPanorama: ParsableCommand {
                     }
                 }
             }
-            var report: [String: Any] = ["model": model, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seeds": seeds,
+            var report: [String: Any] = ["model": instructionModel ?? model, "instructed": instructionModel != nil, "size": size, "steps": steps, "batch": batch, "lr": lr, "guidance": guidance, "seeds": seeds,
                                          "bandwidth_scale": bandwidthScale, "kernel": kernel, "cut_weight": cutWeight.map(Double.init) ?? 0, "t_range": tRange ?? "auto", "mask": mask, "tiling": tiling, "turns": turns, "scenes": reports]
             // Over all scenes (with every seed, at every turn): mean seam error and style spread, edit
             // success pooled over the judged windows, total seconds.
@@ -97,6 +101,7 @@ struct EvalPanorama: ParsableCommand {
                                "style_spread": mean("style_spread"), "object_spread": mean("object_spread"), "tint_spread": mean("tint_spread"),
                                "residual_spread": mean("residual_spread"),
                                "mean_change": mean("mean_change"), "stray_share": mean("stray_share"),
+                               "psnr_to_ideal": mean("psnr_to_ideal"), "completion": mean("completion"), "background_psnr": mean("background_psnr"),
                                "edit_success": judged > 0 ? per.map { $0["hits"]! }.reduce(0, +) / judged : 0]
                 if name != "ideal" { figures["seconds"] = per.map { $0["seconds"]! }.reduce(0, +); figures["lr"] = Double(rates[name]!) }
                 report[name] = figures
@@ -168,9 +173,9 @@ struct EvalPanorama: ParsableCommand {
         for name in Self.methodNames + ["ideal"] {
             guard let m = r[name] as? [String: Double] else { continue }
             let run = m["seconds"].map { String(format: ", lr %g, %.0f s", m["lr"]!, $0) } ?? " (the target caption rendered)"
-            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (object by object %.1f, tint %.1f, against the truth %.1f), edit success %.0f%%, mean change %.1f levels, stray pixels %.1f%%",
+            print(String(format: "  %@: seam error %.3f (at the tile edges %.3f), style spread %.1f (object by object %.1f, tint %.1f, against the truth %.1f), edit success %.0f%%, mean change %.1f levels, stray pixels %.1f%%, PSNR to the ideal %.2f dB, completion %.0f%%, background %.2f dB",
                          name, m["seam_error"]!, m["tile_seam_error"]!, m["style_spread"]!, m["object_spread"]!, m["tint_spread"]!, m["residual_spread"]!, 100 * m["edit_success"]!,
-                         m["mean_change"]!, 100 * m["stray_share"]!) + run)
+                         m["mean_change"]!, 100 * m["stray_share"]!, m["psnr_to_ideal"]!, 100 * m["completion"]!, m["background_psnr"]!) + run)
         }
         if let seam = r["csd_seam_reduction"] as? Double, let spread = r["csd_spread_reduction"] as? Double {
             print(String(format: "  CSD against independent windows: seam error %.0f%% lower (%.0f%% at the tile edges), style spread %.0f%% lower (object by object %.0f%%, tint spread %.0f%%, against the truth %.0f%%)",
@@ -204,6 +209,22 @@ struct EvalPanorama: ParsableCommand {
         let window = h / diffusion.pixelsPerCell
         let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]), tiled: true)
         var report: [String: Any] = ["source": before.caption, "target": after.caption, "seed": seed, "turn": turn]
+        // By instruction, the prompts are CSD-Edit's: no source text, the instruction as the target.
+        var prompts = (source: before.caption, target: after.caption)
+        if instructionModel != nil {
+            guard let instruction = WorldInstruction(from: before, to: after) else {
+                throw InputError("--instruction-model", "no instruction of the world's grammar turns '\(before.caption)' into '\(after.caption)'")
+            }
+            prompts = ("", instruction.text)
+            report["instruction"] = instruction.text
+        }
+        /// The settings every edit (and the mask estimate) starts from.
+        func baseSettings() -> EditSettings {
+            var settings = EditSettings()
+            (settings.guidance, settings.seed) = (guidance, seed)
+            if instructionModel != nil { settings.instructed = EditSettings.Instructed(imageGuidance: imageGuidance) }
+            return settings
+        }
         // Every method is measured at the same places: seams at every column where a window of
         // any method starts (multiples of the CSD stride) and across the 0°/360° line; tint
         // spread and edit success over the same windows (the CSD layout's).
@@ -222,10 +243,8 @@ struct EvalPanorama: ParsableCommand {
         var sharedMask: Tensor?
         if mask && !chosen.isEmpty {
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: window / 4, wrap: true)
-            var settings = EditSettings()
-            (settings.guidance, settings.seed) = (guidance, seed)
-            let estimator = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: .all,
-                                               sourcePrompt: before.caption, targetPrompt: after.caption)
+            let estimator = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: baseSettings(), windows: .all,
+                                               sourcePrompt: prompts.source, targetPrompt: prompts.target)
             let started = Date()
             let m = estimator.estimateEditMask()
             report["mask_seconds"] = Date().timeIntervalSince(started)
@@ -252,10 +271,13 @@ struct EvalPanorama: ParsableCommand {
         let background = zip(rendering.objectIndex, truthRendering.objectIndex).map { a, b in
             (a == Rendering.ground || a == Rendering.sky) && (b == Rendering.ground || b == Rendering.sky)
         }
-        /// Seam error, style spread, mean change and edit success of an edited panorama. Edit
-        /// success: the analyser on each window that holds part of the region (every window for a
-        /// ground edit; those with an object for a colour edit).
+        let changed = EditMetrics.differing(original, truth)
+        /// Seam error, style spread, mean change, edit success and the figures against the ideal of
+        /// an edited panorama. Edit success: the analyser on each window that holds part of the
+        /// region (every window for a ground edit; those with an object for a colour edit).
         func measure(_ edited: RGBImage) -> [String: Double] {
+            var comparison = IdealComparison()
+            comparison.add(edited: edited, source: original, ideal: truth, changed: changed)
             var (hits, judged) = (0, 0)
             for ox in commonColumns {
                 var crop = [UInt8](repeating: 0, count: h * h * 3)
@@ -280,11 +302,12 @@ struct EvalPanorama: ParsableCommand {
                 "mean_change": PanoramaMetrics.meanChange(original: original, edited: edited, region: region),
                 "stray_share": PanoramaMetrics.strayShare(edited: edited, truth: truth, background: background),
                 "edit_success": judged > 0 ? Double(hits) / Double(judged) : 0, "hits": Double(hits), "judged": Double(judged),
+                "psnr_to_ideal": comparison.psnrToIdeal, "completion": comparison.completion ?? .nan, "background_psnr": comparison.backgroundPSNR ?? .nan,
             ]
         }
         for (name, method, stride) in all where chosen.contains(name) {
-            var settings = EditSettings()
-            (settings.method, settings.steps, settings.learningRate, settings.guidance, settings.seed) = (method, steps, rates[name]!, guidance, seed)
+            var settings = baseSettings()
+            (settings.method, settings.steps, settings.learningRate) = (method, steps, rates[name]!)
             settings.bandwidthScale = bandwidthScale
             settings.kernelInput = kernelInput
             settings.timesteps = timesteps
@@ -295,7 +318,7 @@ struct EvalPanorama: ParsableCommand {
             }
             let layout = try WindowLayout(width: source.shape[3], height: source.shape[2], window: window, stride: stride, wrap: true)
             let editor = try PanoramaEditor(model: diffusion, source: source, layout: layout, settings: settings, windows: stride == window ? .all : (tiling ? .shiftedTiling : .random(batch)),
-                                            sourcePrompt: before.caption, targetPrompt: after.caption)
+                                            sourcePrompt: prompts.source, targetPrompt: prompts.target)
             editor.editMask = sharedMask
             let start = Date()
             while editor.step < steps { editor.advance() }

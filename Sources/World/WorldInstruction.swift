@@ -43,6 +43,21 @@ public struct WorldInstruction: Equatable, Sendable {
         text = parts.joined(separator: " and ")
     }
 
+    /// The instruction that turns `before` into `after` (the same objects in the same order,
+    /// recoloured, on another ground or at another time); nil where they differ otherwise or not at all.
+    public init?(from before: WorldScene, to after: WorldScene) {
+        guard before.objects.count == after.objects.count else { return nil }
+        var changes = [Change]()
+        for (i, (a, b)) in zip(before.objects, after.objects).enumerated() {
+            guard a.shape == b.shape else { return nil }
+            if a.color != b.color { changes.append(.recolor(object: i, to: b.color)) }
+        }
+        if before.ground != after.ground { changes.append(.ground(to: after.ground)) }
+        if before.time != after.time { changes.append(.time(to: after.time)) }
+        guard !changes.isEmpty else { return nil }
+        self.init(changes: changes, scene: before)
+    }
+
     /// Parses `text` against the scene it is to edit; nil when it is not in the grammar or names
     /// what the scene does not have (an absent object, a ground the scene is not on).
     public init?(text: String, scene: WorldScene) {

@@ -189,6 +189,24 @@ import Testing
         }
     }
 
+    /// By instruction: the scores come from the instruction model, the instruction phrased from
+    /// the caption pair; every method also reports its figures against the ideal.
+    @Test func editsPanoramasByInstruction() throws {
+        let r = try CommandRunner.run(["eval", "panorama", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--size", "64x16", "--steps", "1",
+                                       "--methods", "csd", "--mask", "--source-caption", "a red ball and a red cube on grass",
+                                       "--target-caption", "a blue ball and a blue cube on grass", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(object["instructed"] as? Bool == true)
+        let scene = try #require((object["scenes"] as? [[String: Any]])?.first)
+        #expect(scene["instruction"] as? String == "make the ball blue and the cube blue")
+        let csd = try #require(object["csd"] as? [String: Double])
+        #expect(csd["psnr_to_ideal"]! > 5 && csd["psnr_to_ideal"]! < 60 && csd["background_psnr"]! > 5)
+        // A text-to-image model is refused as an instruction model, and the other way round.
+        let wrong = try CommandRunner.run(["eval", "panorama", "--instruction-model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("--instruction-model"), "\(wrong.stderr)")
+    }
+
     @Test func runsChosenMethodsOnAGroundEditWithTheMask() throws {
         let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
                                        "--methods", "csd", "--mask", "--kernel", "clean", "--source-caption", "a red ball and a red cube on grass",

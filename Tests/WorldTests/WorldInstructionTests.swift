@@ -29,6 +29,23 @@ import Testing
         #expect(night.applied(to: scene).caption == "a red ball, a blue ball and a green cube on snow at night")
     }
 
+    /// The instruction between two captions is the one that turns the first into the second.
+    @Test func theInstructionBetweenTwoScenes() throws {
+        for seed in UInt64(0)..<200 {
+            let scene = WorldScene.random(seed: seed)
+            let instruction = WorldInstruction.random(for: scene, seed: seed)
+            let edited = instruction.applied(to: scene)
+            let between = try #require(WorldInstruction(from: scene, to: edited), "'\(instruction.text)'")
+            #expect(between.applied(to: scene) == edited, "'\(between.text)' against '\(instruction.text)'")
+            #expect(WorldInstruction(text: between.text, scene: scene)?.applied(to: scene) == edited, "'\(between.text)' parses back")
+        }
+        let two = try #require(WorldScene(caption: "a red ball and a red cube on grass"))
+        let blue = try #require(WorldScene(caption: "a blue ball and a blue cube on grass"))
+        #expect(WorldInstruction(from: two, to: blue)?.text == "make the ball blue and the cube blue")
+        #expect(WorldInstruction(from: two, to: two) == nil, "nothing to change")
+        #expect(WorldInstruction(from: two, to: try #require(WorldScene(caption: "a red ball on grass"))) == nil, "an object gone")
+    }
+
     /// Training pairs never use a held-out instruction, and the gate's cases use only those.
     @Test func heldOutInstructionsStayOutOfTraining() {
         for seed in UInt64(0)..<300 {
