@@ -109,6 +109,11 @@ struct EditOptions: ParsableArguments {
             guard URL(fileURLWithPath: reference).standardized.path != URL(fileURLWithPath: output).standardized.path else {
                 throw InputError(reference, "--reference is the output")
             }
+            // Its size is checked before the edit runs (its length, for a video, as it is measured).
+            let (picture, source) = (try VideoReader(path: reference).nextFrame()?.image, try VideoReader(path: input).nextFrame()?.image)
+            if let picture, let source, picture.width != source.width || picture.height != source.height {
+                throw InputError(reference, "is \(picture.width)x\(picture.height), the input \(source.width)x\(source.height) (--reference)")
+            }
         }
         if let report {
             try EditOutputFiles.check(input: input, output: report, extensions: ["html"])

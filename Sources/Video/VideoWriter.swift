@@ -55,7 +55,8 @@ public final class VideoWriter {
     /// `sampleAspectRatio` is the stored pixel's shape (width : height). `colour`'s primaries and
     /// transfer are tagged as given; its matrix (or, unsaid, the one players guess for the
     /// height) is tagged and converted with, in limited range. `bitDepth` 10 encodes 10 bits a
-    /// sample (all three codecs take it), for frames given with 16-bit samples. `startTime`
+    /// sample (H.264, HEVC and VP9 take it; ProRes is always 10 bits, VP9 with alpha 8), for
+    /// frames given with 16-bit samples. `startTime`
     /// (seconds) is taken from every frame's time and from the copied audio's, so the output
     /// starts where the content does. `alpha` keeps the frames' alpha channel (a frame without
     /// one is opaque); it needs a codec that holds one (`VideoCodec.holdsAlpha`): VP9 keeps 8

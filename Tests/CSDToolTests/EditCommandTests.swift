@@ -250,6 +250,8 @@ import Video
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mkv", "--codec", "hevc", "--crf", "55"] + commonOptions(), "must be between 0 and 51 for HEVC"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--precision", "fp16"] + commonOptions(), "--precision"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--reference", "\(dir)/missing.png"] + commonOptions(), "missing.png: no such file"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--reference", "\(CommandRunner.packageRoot)/Tests/CSDToolTests/Fixtures/red-ball.jpg"] + commonOptions(),
+             "red-ball.jpg: is 96x72, the input 256x256"),
         ]
         for (arguments, message) in cases {
             let r = try CommandRunner.run(arguments)
