@@ -41,9 +41,10 @@ import Testing
     /// and on average; the unedited source's PSNR to the ideal is the same for both.
     @Test func evalVideoReportsBothMethodsAgainstTheIdeal() throws {
         let result = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--videos", "6", "--frames", "2",
-                                            "--steps", "1", "--size", "32", "--json"])
+                                            "--steps", "1", "--size", "32", "--bandwidth-scale", "2", "--json"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["bandwidth_scale"] as? Double == 2)
         let perVideo = try #require(object["per_video"] as? [[String: Any]])
         #expect(perVideo.count == 6 && perVideo.map { $0["kind"] as? String }.prefix(2) == ["colour", "colour at sunset"])
         // A time-of-day edit changes every pixel: no ring to judge a fringe in, and null says so.
@@ -59,6 +60,8 @@ import Testing
         #expect(summary["csd"] is [String: Double] && summary["dds"] is [String: Double])
         let bad = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--methods", "sds"])
         #expect(bad.status != 0 && bad.stderr.contains("--methods"))
+        let narrow = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--bandwidth-scale", "0"])
+        #expect(narrow.status != 0 && narrow.stderr.contains("--bandwidth-scale"))
     }
 
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
