@@ -44,7 +44,8 @@ public struct IdealComparison: Sendable {
         }
         psnrSum += EditMetrics.psnr(edited, ideal)
         sourcePSNRSum += EditMetrics.psnr(source, ideal)
-        if let previous {
+        // A stream whose frame size changes has no flicker across the change.
+        if let previous, previous.edited.pixels.count == edited.pixels.count {
             // As EditMetrics.addedFlicker, with the ideal as the motion the edit may keep.
             for i in edited.pixels.indices {
                 let e = Double(edited.pixels[i]) - Double(previous.edited.pixels[i])

@@ -42,6 +42,13 @@ import Testing
         #expect(comparison.named.map(\.name).contains("flicker added beyond the ideal's"))
     }
 
+    @Test func aFrameOfAnotherSizeStartsTheFlickerAfresh() {
+        var comparison = IdealComparison()
+        comparison.add(edited: image(12), source: image(10), ideal: image(15), changed: [Bool](repeating: true, count: 12))
+        comparison.add(edited: image(30, 2, 2), source: image(20, 2, 2), ideal: image(25, 2, 2), changed: [Bool](repeating: true, count: 4))
+        #expect(comparison.frames == 2 && comparison.addedFlicker == nil)
+    }
+
     @Test func aToleranceLeavesCodecNoiseOutOfTheRegion() {
         let a = RGBImage(width: 3, height: 1, pixels: [100, 100, 100, 100, 100, 100, 100, 100, 100])
         let b = RGBImage(width: 3, height: 1, pixels: [100, 100, 100, 104, 100, 100, 100, 100, 140])
