@@ -7,6 +7,10 @@ import Foundation
 public struct IdealComparison: Sendable {
     /// Pixels either side of the changed region, in x and y, where `fringe` looks for a fringe.
     public static let fringeWidth = 2
+    /// The least share of a frame the ideal must leave unchanged for the frame to have a
+    /// background figure: a time-of-day edit relights every pixel but a stray handful, and a PSNR
+    /// over those says nothing.
+    public static let minimumBackgroundShare = 0.01
 
     public private(set) var frames = 0
     private var (before, after) = (0.0, 0.0)
@@ -38,7 +42,7 @@ public struct IdealComparison: Sendable {
             fringeCount += 3
         }
         let unchanged = changed.map { !$0 }
-        if unchanged.contains(true) {
+        if Double(unchanged.filter { $0 }.count) >= Self.minimumBackgroundShare * Double(unchanged.count) {
             backgroundSum += EditMetrics.psnr(edited, source, mask: unchanged)
             backgroundFrames += 1
         }
@@ -62,7 +66,8 @@ public struct IdealComparison: Sendable {
     /// `1 − err(edited, ideal) / err(source, ideal)`, err the squared error summed over every
     /// frame. 1 reaches the ideal, 0 is the source; nil when the region is empty.
     public var completion: Double? { before > 0 ? 1 - after / before : nil }
-    /// Mean PSNR (dB) against the source where the ideal changes nothing; nil when it changes every pixel.
+    /// Mean PSNR (dB) against the source where the ideal changes nothing, over the frames where
+    /// that is at least `minimumBackgroundShare` of the frame; nil when there are none.
     public var backgroundPSNR: Double? { backgroundFrames > 0 ? backgroundSum / Double(backgroundFrames) : nil }
     /// Mean PSNR (dB) of the edit to the ideal.
     public var psnrToIdeal: Double { frames > 0 ? psnrSum / Double(frames) : .nan }

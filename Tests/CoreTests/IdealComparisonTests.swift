@@ -42,6 +42,18 @@ import Testing
         #expect(comparison.named.map(\.name).contains("flicker added beyond the ideal's"))
     }
 
+    @Test func aBackgroundOfAFewStrayPixelsIsNotMeasured() {
+        // 20×10 pictures: the ideal changes all but one pixel (0.5%), then all but two (1%).
+        let source = image(100, 20, 10)
+        var comparison = IdealComparison()
+        for kept in [1, 2] {
+            var ideal = image(150, 20, 10)
+            for p in 0..<kept { for c in 0..<3 { ideal.pixels[p * 3 + c] = 100 } }
+            comparison.add(edited: ideal, source: source, ideal: ideal, changed: EditMetrics.differing(source, ideal))
+            #expect((comparison.backgroundPSNR == nil) == (kept == 1), "\(kept) pixels kept")
+        }
+    }
+
     @Test func aFrameOfAnotherSizeStartsTheFlickerAfresh() {
         var comparison = IdealComparison()
         comparison.add(edited: image(12), source: image(10), ideal: image(15), changed: [Bool](repeating: true, count: 12))
