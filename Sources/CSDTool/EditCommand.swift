@@ -153,25 +153,27 @@ struct EditOptions: ParsableArguments {
 
     /// Writes `--report` (when given) for a finished edit: `before` and `after` the same picture,
     /// the steps `log` gathered, `settings` and the command line; with `--reference`, the
-    /// figures of `measured` (the input and the output) against it, also printed.
+    /// figures of `measured` (the input and the output) against it, also printed, and returned.
+    @discardableResult
     func writeReport(_ outcome: EditOutcome, kind: String, settings: EditSettings, log: StepLog, before: RGBImage?, after: RGBImage?,
-                     contactSheet: RGBImage? = nil, measured: (input: String, output: String)? = nil) throws {
-        guard outcome == .finished else { return }
-        var metrics = [(name: String, value: String)]()
+                     contactSheet: RGBImage? = nil, measured: (input: String, output: String)? = nil) throws -> IdealComparison? {
+        guard outcome == .finished else { return nil }
+        var comparison: IdealComparison?
         if let reference, let measured {
-            metrics = try MetricsCommand.compare(source: measured.input, edited: measured.output, ideal: reference).named
-            for row in metrics { Console.say("\(row.name): \(row.value)") }
+            comparison = try MetricsCommand.compare(source: measured.input, edited: measured.output, ideal: reference)
+            for row in comparison!.named { Console.say("\(row.name): \(row.value)") }
         }
-        guard let report else { return }
+        guard let report else { return comparison }
         let prompts = try prompts()
         let title = "csd edit \(kind): " + (prompts.source.isEmpty ? prompts.target : "\(prompts.source) → \(prompts.target)")
         let encoder = EditSettings.encoder
         encoder.outputFormatting.insert(.prettyPrinted)
         var page = EditReport(title: title, commandLine: CommandLine.arguments.map(Self.shellQuoted).joined(separator: " "),
                               settings: String(decoding: try encoder.encode(settings), as: UTF8.self))
-        (page.before, page.after, page.contactSheet, page.steps, page.metrics) = (before, after, contactSheet, log.steps, metrics)
+        (page.before, page.after, page.contactSheet, page.steps, page.metrics) = (before, after, contactSheet, log.steps, comparison?.named ?? [])
         try page.write(to: report)
         Console.say("wrote \(report)")
+        return comparison
     }
 
     /// `word` as a shell would need it typed.
@@ -267,15 +269,18 @@ struct EditVideo: ParsableCommand {
             let (outcome, report) = try VideoEditor(model: model, configuration: configuration)
                 .edit(input: input, writingTo: output, run: options.editRun(display, log: log), warn: Console.warn)
             display.finish()
+            var comparison: IdealComparison?
             if outcome == .finished, options.report != nil || options.reference != nil {
-                try options.writeReport(outcome, kind: "video", settings: configuration.settings, log: log,
+                comparison = try options.writeReport(outcome, kind: "video", settings: configuration.settings, log: log,
                                         before: try VideoReader(path: input).nextFrame()?.image, after: try VideoReader(path: output).nextFrame()?.image,
                                         contactSheet: try contactSheet.map { try RGBImage(pngPath: $0) }, measured: (input, output))
             }
             if json {
-                try Console.printJSON(["output": output, "finished": outcome == .finished, "window_steps": report.windowSteps,
-                                       "frame_steps": report.frameSteps, "seconds_advancing": report.secondsAdvancing,
-                                       "seconds_in_stein_update": report.secondsInSteinUpdate])
+                var object: [String: Any] = ["output": output, "finished": outcome == .finished, "window_steps": report.windowSteps,
+                                             "frame_steps": report.frameSteps, "seconds_advancing": report.secondsAdvancing,
+                                             "seconds_in_stein_update": report.secondsInSteinUpdate]
+                if let comparison { object["reference"] = comparison.keyed }
+                try Console.printJSON(object)
                 return
             }
             if outcome == .finished, report.windowSteps > 0 {

@@ -83,13 +83,7 @@ struct MetricsCommand: ParsableCommand {
                 report["psnr_outside_objects"] = total / Double(original.count)
             }
             if let ideal {
-                let comparison = try Self.compare(source: source, edited: edited, ideal: ideal)
-                report["psnr_to_ideal"] = comparison.psnrToIdeal
-                report["source_psnr_to_ideal"] = comparison.sourcePSNRToIdeal
-                report["completion"] = comparison.completion ?? Double.nan
-                report["background_psnr"] = comparison.backgroundPSNR ?? Double.nan
-                report["fringe"] = comparison.fringe ?? Double.nan
-                if let flicker = comparison.addedFlicker { report["flicker_beyond_ideal"] = flicker }
+                report.merge(try Self.compare(source: source, edited: edited, ideal: ideal).keyed) { $1 }
             }
             if let target {
                 guard let scene = WorldScene(caption: target), let wanted = scene.objects.first else {

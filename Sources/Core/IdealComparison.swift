@@ -79,7 +79,16 @@ public struct IdealComparison: Sendable {
     /// The frame-to-frame change the edit adds beyond the ideal's own (8-bit levels); nil for one frame.
     public var addedFlicker: Double? { flickerCount > 0 ? flickerSum / Double(flickerCount) : nil }
 
-    /// The figures by name, as a report or `csd metrics` lists them (those that apply).
+    /// The figures under snake_case keys, as `--json` prints them (NaN where there is nothing to
+    /// measure; the flicker only for a video).
+    public var keyed: [String: Double] {
+        var figures = ["psnr_to_ideal": psnrToIdeal, "source_psnr_to_ideal": sourcePSNRToIdeal, "completion": completion ?? .nan,
+                       "background_psnr": backgroundPSNR ?? .nan, "fringe": fringe ?? .nan]
+        if let addedFlicker { figures["flicker_beyond_ideal"] = addedFlicker }
+        return figures
+    }
+
+    /// The figures by name, as a report lists them (those that apply).
     public var named: [(name: String, value: String)] {
         var rows = [(name: String, value: String)]()
         rows.append(("PSNR to the ideal", String(format: "%.2f dB (the source: %.2f dB)", psnrToIdeal, sourcePSNRToIdeal)))

@@ -62,6 +62,21 @@ import Video
         #expect(page.contains("<h2>Metrics</h2>") && page.contains("completion inside the changed region"))
     }
 
+    @Test func aVideosFiguresAgainstAReferenceJoinItsJSON() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The source as its own reference: nothing to change, so no completion (null), and the
+        // PSNR to it is the edit's PSNR to the source.
+        let r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/e.mp4", "--method", "dds", "--reference", Self.sample,
+                                       "--json", "--quiet"] + commonOptions(steps: 1))
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        let reference = try #require(object["reference"] as? [String: Any])
+        #expect(reference["completion"] is NSNull && reference["psnr_to_ideal"] is Double)
+        #expect(reference["psnr_to_ideal"] as? Double == reference["background_psnr"] as? Double)
+        #expect(reference["flicker_beyond_ideal"] is Double)
+    }
+
     @Test func editsAJPEGImageAtItsOwnSize() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
