@@ -180,8 +180,7 @@ import Video
     }
 
     @Test func textSubtitlesAreConvertedToTheFormatTheContainerHolds() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-subtitles-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try scratchFolder("csd-subtitles")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let input = "\(dir)/in.mkv"
         try multiStreamInput(at: input)
@@ -250,8 +249,7 @@ import Video
     }
 
     @Test func theTimecodeIsKept() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-timecode-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try scratchFolder("csd-timecode")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let input = "\(dir)/in.mov"
         try timecodedInput(at: input, timecode: "01:02:03:04")
