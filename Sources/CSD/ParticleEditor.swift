@@ -17,6 +17,20 @@ public final class ParticleEditor {
     /// The unedited particles DDS compares against.
     public let source: Tensor
     public var fixed: [Bool]
+    /// Per-particle weight [N, 1, h, w] in [0, 1] on every score and update
+    /// (`estimateEditMask`), or nil: each score is weighted by √m before the coupling and each
+    /// direction by √m after, so an uncoupled particle moves by m·score, while CSD mixes only the
+    /// scores of the regions being edited (as `PanoramaEditor.editMask` does for windows).
+    public var editMask: Tensor? {
+        didSet {
+            if let editMask {
+                precondition(editMask.shape == [particles.shape[0], 1, particles.shape[2], particles.shape[3]], "editMask: shape \(editMask.shape)")
+            }
+            maskRoot = editMask.map { m in Tensor(shape: m.shape, storage: m.storage.map { $0.squareRoot() }) }
+        }
+    }
+    /// √editMask, taken once.
+    var maskRoot: Tensor?
     public private(set) var step = 0
     var rng: RandomGenerator
     /// The particles the last `particles(rng:)` chose.
@@ -63,14 +77,29 @@ public final class ParticleEditor {
         // Noise for every particle, chosen or not, so a subset edit draws the same numbers whatever it chose.
         let allNoise = rng.normal(particles.shape)
         let noise = chosen.count == particles.shape[0] ? allNoise : allNoise.rows(chosen)
-        let scores = scoring.scores(x, sources: sources, timestep: t, noise: noise, rng: &rng)
+        let scores = masked(scoring.scores(x, sources: sources, timestep: t, noise: noise, rng: &rng))
         let steinStarted = DispatchTime.now().uptimeNanoseconds
         let (direction, repulsion, bandwidth) = scoring.couple(scores, particles: x, timestep: t, noise: noise)
         if settings.method == .csd { secondsInSteinUpdate += Double(DispatchTime.now().uptimeNanoseconds - steinStarted) / 1e9 }
-        pullBack(direction, learningRate: settings.learningRate(atStep: step))
+        pullBack(masked(direction), learningRate: settings.learningRate(atStep: step))
         step += 1
         lastStatistics = .measured(scores: scores, particles: particles, sources: source, coupled: scoring.isCoupling(particles: x.shape[0]),
                                    bandwidth: bandwidth, repulsion: repulsion)
+    }
+}
+
+extension ParticleEditor {
+    /// `values` [chosen, C, h, w] weighted cell by cell by √editMask of the chosen particles.
+    func masked(_ values: Tensor) -> Tensor {
+        guard let maskRoot else { return values }
+        var out = values
+        let (c, plane) = (values.shape[1], values.shape[2] * values.shape[3])
+        for (k, row) in chosen.enumerated() {
+            for ch in 0..<c {
+                for p in 0..<plane { out.storage[(k * c + ch) * plane + p] *= maskRoot.storage[row * plane + p] }
+            }
+        }
+        return out
     }
 }
 

@@ -11,6 +11,12 @@ struct CSDCommand: ParsableCommand {
         version: CSDVersion.current,
         subcommands: [SampleCommand.self, EditCommand.self, ConvertCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
 
+    /// A `--bandwidth-scale` value: a positive, finite number.
+    static func bandwidthScale(_ value: Float) throws -> Float {
+        guard value > 0, value.isFinite else { throw InputError("--bandwidth-scale", "must be a positive number") }
+        return value
+    }
+
     /// A `--t-range` value, MIN-MAX with MIN ≤ MAX (the model's schedule bounds are checked where
     /// the model is known).
     static func timestepRange(_ text: String) throws -> ClosedRange<Int> {

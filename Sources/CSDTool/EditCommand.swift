@@ -231,6 +231,7 @@ struct EditVideo: ParsableCommand {
     @Option(help: "Scale of the median-heuristic bandwidth (4 measured the least flicker at the same completion on world videos; see the README).") var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
     @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
     @Option(help: "Frames of a window updated per step, drawn at random (0: all).") var subset: Int = 0
+    @Option(help: "auto: estimate in each window where the prompts disagree on the frames and edit only there; none: edit everywhere.") var mask: String = "none"
     @Option(help: "Write a strip of source and edited frames here.") var contactSheet: String?
     @Option(help: "Video codec: h264, hevc, vp9 or prores (default: vp9 for .webm; prores for .mov and .mkv when the input has an alpha channel; h264 otherwise).") var codec: String?
     @Option(help: "The codec's constant quality, lower is better: 0 to 51 (h264, hevc) or 0 to 63 (vp9); prores ignores it.") var crf: Int = 18
@@ -247,8 +248,10 @@ struct EditVideo: ParsableCommand {
             var configuration = VideoEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             configuration.settings = try options.settings(method: m)
             configuration.settings.normalization = normalization
-            configuration.settings.bandwidthScale = bandwidthScale
+            configuration.settings.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
             configuration.settings.subset = subset
+            guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
+            configuration.masksEdit = mask == "auto"
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             configuration.settings.kernelInput = k
             (configuration.window, configuration.overlap, configuration.workingSize, configuration.contactSheet) = (window, overlap, options.workingSize, contactSheet)
@@ -320,7 +323,7 @@ struct EditPanorama: ParsableCommand {
             var configuration = PanoramaEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             let defaults = configuration.settings
             configuration.settings = try options.settings(method: m, defaultLearningRate: defaults.learningRate)
-            (configuration.settings.normalization, configuration.settings.bandwidthScale) = (defaults.normalization, bandwidthScale)
+            (configuration.settings.normalization, configuration.settings.bandwidthScale) = (defaults.normalization, try CSDCommand.bandwidthScale(bandwidthScale))
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             configuration.settings.kernelInput = k
             configuration.timesteps = try options.tRange.map(CSDCommand.timestepRange)

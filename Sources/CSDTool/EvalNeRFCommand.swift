@@ -21,6 +21,7 @@ struct EvalNeRF: ParsableCommand {
     @Option(help: "Methods, comma-separated: csd, dds, dataset-update, dataset-update-csd.") var methods: String = "csd,dds,dataset-update"
     @Option(help: "Edit steps.") var steps: Int = NeRFEditSettings().edit.steps
     @Option(help: "Views per step.") var views: Int = NeRFEditSettings().viewsPerStep
+    @Option(help: "Scale of CSD's median-heuristic bandwidth (default: csd nerf edit's).") var bandwidthScale: Float = NeRFEditSettings().edit.bandwidthScale
     @Option(help: "Learning rate (default: each method's, as csd nerf edit takes it).") var lr: Float?
     @Option(help: "Guidance scale.") var guidance: Float = 7.5
     @Option(help: "Timestep range MIN-MAX (default: as csd nerf edit).") var tRange: String?
@@ -53,6 +54,7 @@ struct EvalNeRF: ParsableCommand {
             }
             var base = NeRFEditSettings()
             (base.edit.steps, base.viewsPerStep, base.edit.guidance, base.edit.seed, base.editsGeometry) = (steps, views, guidance, seed, geometry)
+            base.edit.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
             if let tRange { base.edit.timesteps = try CSDCommand.timestepRange(tRange) }
             _ = try base.validated()
             let pairs = try (edits.isEmpty ? Self.defaultEdits : edits).map { text -> (String, String) in
@@ -85,7 +87,7 @@ struct EvalNeRF: ParsableCommand {
                     }
                 }
             }
-            var summary: [String: Any] = ["scenes": reports, "steps": steps, "views_per_step": views, "guidance": guidance,
+            var summary: [String: Any] = ["scenes": reports, "steps": steps, "views_per_step": views, "guidance": guidance, "bandwidth_scale": Double(bandwidthScale),
                                           "geometry": geometry, "evaluation_cameras": cameras.count, "threads": Parallelism.workers]
             for name in chosen + ["ideal", "unedited"] {
                 let rows = reports.compactMap { $0[name] as? [String: Double] }

@@ -41,7 +41,7 @@ struct EvalPanorama: ParsableCommand {
     var targetCaption: [String] = []
     @Flag(help: "Restrict every method's updates to an estimated edit mask (see `csd edit panorama --mask`).") var mask = false
     @Option(help: "Methods to run, comma-separated: csd, averaging, independent.") var methods: String = "csd,averaging,independent"
-    @Option(help: "Scale of CSD's median-heuristic bandwidth (the default of `csd edit panorama`).") var bandwidthScale: Float = 4
+    @Option(help: "Scale of CSD's median-heuristic bandwidth (the default of `csd edit panorama`).") var bandwidthScale: Float = PanoramaEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
     @Option(help: "What CSD's kernel compares: noisy or clean windows.") var kernel: String = "noisy"
     @Flag(help: "CSD and averaging take a tiling of windows side by side, shifted by one stride each step, instead of --batch random windows.") var tiling = false
     @Option(help: "Turn the camera of every panorama by this many pixels (the picture rolled left), so the objects fall elsewhere on the windows' grid; repeat to measure every scene at each turn (default: 0).")
@@ -61,6 +61,7 @@ struct EvalPanorama: ParsableCommand {
                 throw InputError("--methods", "expected csd, averaging or independent, got \(methods)")
             }
             guard let kernelInput = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
+            _ = try CSDCommand.bandwidthScale(bandwidthScale)
             let rates = try learningRates()
             let scenes = try scenePairs()
             BLAS.prepare()

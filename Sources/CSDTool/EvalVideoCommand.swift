@@ -26,6 +26,8 @@ struct EvalVideo: ParsableCommand {
     @Option(help: "Steps per window (default: the editor's).") var steps: Int = EditSettings().steps
     @Option(help: "Methods to run, comma-separated: csd, dds.") var methods: String = "csd,dds"
     @Option(help: "Scale of CSD's median-heuristic bandwidth (default: the editor's).") var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
+    @Option(help: "auto: each window edits only where the prompts disagree on its frames; none: everywhere (default: the editor's).")
+    var mask: String = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit ? "auto" : "none"
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var console: ConsoleOptions
 
@@ -69,7 +71,8 @@ struct EvalVideo: ParsableCommand {
             guard (2...240).contains(frames) else { throw InputError("--frames", "must be between 2 and 240") }
             guard (16...1024).contains(size), size % 2 == 0 else { throw InputError("--size", "must be an even number between 16 and 1024") }
             guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
-            guard bandwidthScale > 0, bandwidthScale.isFinite else { throw InputError("--bandwidth-scale", "must be a positive number") }
+            _ = try CSDCommand.bandwidthScale(bandwidthScale)
+            guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
             let chosen = try methods.split(separator: ",").map { name -> EditSettings.Method in
                 guard let m = EditSettings.Method(rawValue: String(name)), m == .csd || m == .dds else { throw InputError("--methods", "'\(name)' is not csd or dds") }
                 return m
@@ -101,6 +104,7 @@ struct EvalVideo: ParsableCommand {
                 for method in chosen {
                     var c = VideoEditor.Configuration(sourcePrompt: entry.source, targetPrompt: entry.target)
                     (c.settings.method, c.settings.steps, c.settings.bandwidthScale) = (method, steps, bandwidthScale)
+                    c.masksEdit = mask == "auto"
                     let output = "\(folder)/edited-\(v)-\(method.rawValue).mp4"
                     let start = Date()
                     _ = try VideoEditor(model: diffusion, configuration: c).edit(input: source.path, writingTo: output)
@@ -136,7 +140,7 @@ struct EvalVideo: ParsableCommand {
                 if df > 0 { summary["csd_flicker_reduction"] = 1 - cf / df }
             }
             if json {
-                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "bandwidth_scale": Double(bandwidthScale), "summary": summary, "per_video": perVideo])
+                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "bandwidth_scale": Double(bandwidthScale), "mask": mask, "summary": summary, "per_video": perVideo])
                 return
             }
             for method in chosen {

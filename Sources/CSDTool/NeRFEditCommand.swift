@@ -15,6 +15,7 @@ struct NeRFEdit: ParsableCommand {
     @Option(help: "csd (views coupled), dds (views on their own), cds (on their own, DDS plus CDS's patch-contrastive term), dataset-update (Instruct-NeRF2NeRF's recipe with DDS) or dataset-update-csd.")
     var method: String = "csd"
     @Option(help: "Views rendered and scored per step, drawn at random (0: all).") var views: Int = 8
+    @Option(help: "Scale of CSD's median-heuristic bandwidth across the views.") var bandwidthScale: Float = NeRFEditSettings().edit.bandwidthScale
     @Option(help: "Leave every Kth camera out of the edit, as `csd nerf fit` left it out of the fit (0: none).") var holdOut: Int = 8
     @Flag(help: "Let the edit move density (geometry) as well as colour.") var geometry = false
     @Option(help: "Dataset update: field steps between replacements of training images.") var replaceEvery: Int = 10
@@ -36,6 +37,7 @@ struct NeRFEdit: ParsableCommand {
         s.method = m
         s.edit = try options.settings(method: m.coupling, defaultLearningRate: NeRFEditSettings.defaultLearningRate(for: m))
         (s.viewsPerStep, s.editsGeometry, s.replaceEvery, s.raysPerStep, s.fieldLearningRate) = (views, geometry, replaceEvery, rays, fieldLr)
+        s.edit.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
         return try s.validated()
     }
 

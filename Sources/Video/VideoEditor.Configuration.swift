@@ -13,6 +13,9 @@ extension VideoEditor {
         public var window = 12
         /// Frames a window shares with the previous one (held fixed, as extra particles).
         public var overlap = 2
+        /// Whether each window estimates where the prompts disagree on its frames
+        /// (`ParticleEditor.estimateEditMask`) and edits only there.
+        public var masksEdit = false
         /// The working short side in pixels (nil: the model's own size).
         public var workingSize: Int?
         /// Also write a strip of source and edited frames here (PNG).

@@ -135,6 +135,8 @@ public struct VideoEditor {
                 let editor = try ParticleEditor(model: model, settings: settings, source: Tensor.concatenateBatch(range.map { frames[$0].source }),
                                                 sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
                 editor.setParticles(Tensor.concatenateBatch(range.map { frames[$0].edited }))
+                // The mask comes from the sources and the seed alone, so a resumed window estimates the same one.
+                if c.masksEdit { editor.editMask = editor.estimateEditMask() }
                 // Frames the previous window edited are carried as fixed particles.
                 editor.fixed = range.map { k > 0 && $0 < (k - 1) * advance + c.window }
                 if resumingWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {

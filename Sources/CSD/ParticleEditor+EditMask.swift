@@ -1,0 +1,38 @@
+import Core
+import Foundation
+
+extension ParticleEditor {
+    /// Where the edit applies in each particle (`EditMask`): the mean over `draws` noise draws at
+    /// t = 100…250 of the prompts' difference on the sources, summed over channels, blurred over
+    /// `blur` cells, divided by each particle's 99.5th percentile (at least half the particles'
+    /// median one, so a frame with nothing to edit gets no mask from its noise) and shaped
+    /// particle by particle by `EditMask.shaped`. Returns [N, 1, h, w]. Its noise comes from a generator of
+    /// its own, so estimating a mask leaves the edit's draws as they were.
+    public func estimateEditMask(draws: Int = 8, blur: Int = 2, reach: Int = 8, grow: Int = 2, feather: Int = 2) -> Tensor {
+        let (n, c, h, w) = (source.shape[0], source.shape[1], source.shape[2], source.shape[3])
+        let plane = h * w
+        var rng = RandomGenerator(seed: settings.seed &+ 0x6D61736B)
+        var total = Tensor(zeros: [n, 1, h, w])
+        for draw in 0..<draws {
+            let t = EditMask.timesteps[draw % EditMask.timesteps.count]
+            let noise = rng.normal(source.shape)
+            // The prompts' disagreement alone: CDS's contrastive term does not say where the edit goes.
+            let g = scoring.scores(source, sources: source, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false)
+            for i in 0..<n {
+                for ch in 0..<c {
+                    for p in 0..<plane { total.storage[i * plane + p] += abs(g.storage[(i * c + ch) * plane + p]) }
+                }
+            }
+        }
+        let blurred = (0..<n).map { EditMask.boxBlur(total.item($0).reshaped([1, 1, h, w]), radius: blur, wrap: false) }
+        // Each particle's own scale, but at least half the particles' median one: a single scale
+        // let the frame with the strongest difference set it, and on world frames the same ball
+        // stayed out of the mask in two frames of three; a frame without the object keeps the
+        // floor, so its noise stays out.
+        let tops = blurred.map { EditMask.top($0.storage) }
+        let floor = 0.5 * tops.sorted()[tops.count / 2]
+        return Tensor.concatenateBatch(blurred.enumerated().map { i, map in
+            EditMask.shaped(map, top: max(tops[i], floor), source: source.item(i).reshaped([1, c, h, w]), blur: blur, reach: reach, grow: grow, feather: feather, wrap: false)
+        })
+    }
+}

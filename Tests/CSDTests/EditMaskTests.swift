@@ -1,0 +1,70 @@
+import CSD
+import Core
+import Testing
+
+/// The shaping of a difference map into an edit mask, shared by panoramas and videos.
+struct EditMaskTests {
+    @Test func weakCellsJoinTheMaskOnlyWhereTheyTouchAStrongOne() {
+        // Row of 8: a strong cell at 0 with a weak tail at 1–2 and, wrapping, 7; a lone weak cell at 5.
+        let values: [Float] = [0.9, 0.4, 0.35, 0.1, 0.0, 0.5, 0.0, 0.4]
+        let region = EditMask.connectedRegion(values, width: 8, height: 1, seeds: 0.8, reach: 0.3, wrap: true)
+        #expect(region == [true, true, true, false, false, false, false, true])
+        let cut = EditMask.connectedRegion(values, width: 8, height: 1, seeds: 0.8, reach: 0.3, wrap: false)
+        #expect(cut == [true, true, true, false, false, false, false, false])
+    }
+
+    /// An 8×32 source of red ground with a two-shade green object at columns 8–15, rows 2–5, and
+    /// a region holding only its dark left half (columns 8–11).
+    static func twoShadeObject(farPatch: Bool = false) -> (source: Tensor, region: [Bool], object: [Bool]) {
+        let (h, w) = (8, 32)
+        var source = Tensor(zeros: [1, 3, h, w])
+        var region = [Bool](repeating: false, count: h * w), object = region
+        for y in 0..<h {
+            for x in 0..<w {
+                let inObject = (2...5).contains(y) && (8...15).contains(x)
+                let lightGreen = (inObject && x >= 12) || (farPatch && y < 2 && (24...27).contains(x))
+                let rgb: [Float] = lightGreen ? [0.2, 0.7, 0.2] : inObject ? [0.1, 0.5, 0.1] : [0.8, 0.2, 0.2]
+                for c in 0..<3 { source.storage[c * h * w + y * w + x] = rgb[c] }
+                object[y * w + x] = inObject
+                region[y * w + x] = inObject && x < 12
+            }
+        }
+        return (source, region, object)
+    }
+
+    @Test func theRegionTakesInTheRestOfItsObjectAndNoGround() {
+        let (source, region, object) = Self.twoShadeObject()
+        #expect(EditMask.growByAppearance(region, source: source, reach: 8, blur: 0, wrap: true) == object)
+        // Only as far as `reach` cells from the region.
+        let short = EditMask.growByAppearance(region, source: source, reach: 2, blur: 0, wrap: true)
+        #expect(short.indices.filter { short[$0] }.allSatisfy { object[$0] && $0 % 32 <= 13 })
+        #expect(short.indices.filter { short[$0] }.count == 4 * 6)
+        #expect(EditMask.growByAppearance(region, source: source, reach: 0, blur: 0, wrap: true) == region)
+    }
+
+    @Test func aLookThatTheBackgroundAlsoHasIsNotTakenIn() {
+        // The light green also lies far from the object (columns 24–27, top rows): it may be background.
+        let (source, region, _) = Self.twoShadeObject(farPatch: true)
+        #expect(EditMask.growByAppearance(region, source: source, reach: 8, blur: 0, wrap: true) == region)
+    }
+
+    @Test func dilationGrowsARegionAndWraps() {
+        var map = Tensor(zeros: [1, 1, 3, 8])
+        map.storage[1 * 8 + 0] = 1
+        let grown = EditMask.dilate(map, radius: 1, wrap: true)
+        #expect(grown.storage.filter { $0 == 1 }.count == 9, "a 3×3 block")
+        #expect(grown.storage[0 * 8 + 7] == 1 && grown.storage[2 * 8 + 1] == 1 && grown.storage[1 * 8 + 2] == 0)
+        #expect(EditMask.dilate(map, radius: 0, wrap: true).storage == map.storage)
+    }
+
+    @Test func theBlurKeepsAConstantAndWrapsAcrossTheEdge() {
+        let constant = Tensor(shape: [1, 1, 4, 8], storage: Array(repeating: 0.5, count: 32))
+        #expect(EditMask.boxBlur(constant, radius: 1, wrap: false).storage.allSatisfy { abs($0 - 0.5) < 1e-6 })
+        var spike = Tensor(zeros: [1, 1, 4, 8])
+        spike.storage[1 * 8 + 0] = 9
+        let wrapped = EditMask.boxBlur(spike, radius: 1, wrap: true)
+        let cut = EditMask.boxBlur(spike, radius: 1, wrap: false)
+        #expect(wrapped.storage[1 * 8 + 7] == 1, "9 spread over a 3×3 box reaches the last column")
+        #expect(cut.storage[1 * 8 + 7] == 0)
+    }
+}

@@ -1,0 +1,63 @@
+import CSD
+import Core
+import Foundation
+import Testing
+import World
+@testable import Video
+
+/// A video window's edit mask (`ParticleEditor.estimateEditMask`) on world frames with the bundled
+/// prior, and what the mask does to an edit.
+@Suite struct VideoEditMaskTests {
+    /// Three frames of a world video of a red ball at 32 px, and which pixels are the ball.
+    static func frames() -> (frames: Tensor, ball: [Bool]) {
+        let scene = WorldScene(caption: "a red ball on grass")!
+        var images = [Tensor](), ball = [Bool]()
+        for f in 0..<3 {
+            let r = WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 4, motion: .orbit), width: 32, height: 32)
+            images.append(RGBImage(width: 32, height: 32, pixels: r.bytes).tensor.reshaped([1, 3, 32, 32]))
+            ball += r.objectIndex.map { $0 != Rendering.ground && $0 != Rendering.sky }
+        }
+        return (Tensor.concatenateBatch(images), ball)
+    }
+
+    static func editor(_ source: Tensor, method: EditSettings.Method = .csd) throws -> ParticleEditor {
+        var settings = EditSettings()
+        (settings.method, settings.steps, settings.bandwidthScale) = (method, 3, 4)
+        return try ParticleEditor(model: try DiffusionModel(path: VideoEditorTests.prior), settings: settings, source: source,
+                                  sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
+    }
+
+    @Test func theMaskHoldsTheBallInEveryFrameAndLittleElse() throws {
+        let (source, ball) = Self.frames()
+        let mask = try Self.editor(source).estimateEditMask(draws: 2)
+        #expect(mask.shape == [3, 1, 32, 32])
+        #expect(mask.storage.allSatisfy { $0 >= 0 && $0 <= 1 })
+        for f in 0..<3 {
+            let cells = (f * 1024)..<((f + 1) * 1024)
+            let inside = cells.filter { ball[$0] }, outside = cells.filter { !ball[$0] }
+            #expect(!inside.isEmpty)
+            let covered = inside.filter { mask.storage[$0] >= 0.5 }.count
+            #expect(Float(covered) / Float(inside.count) > 0.9, "frame \(f): the ball is inside the mask, rims too")
+            let rest = outside.map { mask.storage[$0] }.reduce(0, +) / Float(outside.count)
+            #expect(rest < 0.2, "frame \(f): the grass and sky mostly are not (\(rest))")
+        }
+    }
+
+    @Test(arguments: [EditSettings.Method.csd, .dds])
+    func whereTheMaskIsZeroTheFramesDoNotMove(method: EditSettings.Method) throws {
+        let (source, _) = Self.frames()
+        let editor = try Self.editor(source, method: method)
+        // The left half of every frame is edited, the right half not.
+        var mask = Tensor(zeros: [3, 1, 32, 32])
+        for f in 0..<3 { for y in 0..<32 { for x in 0..<16 { mask.storage[f * 1024 + y * 32 + x] = 1 } } }
+        editor.editMask = mask
+        for _ in 0..<3 { editor.advance() }
+        var (left, right): (Float, Float) = (0, 0)
+        for i in 0..<source.count {
+            let x = i % 32, change = abs(editor.particles.storage[i] - source.storage[i])
+            if x < 16 { left = max(left, change) } else { right = max(right, change) }
+        }
+        #expect(left > 1e-3, "the masked half moved")
+        #expect(right == 0, "the rest did not")
+    }
+}
