@@ -167,12 +167,24 @@ struct BenchCase {
             digest = Tensor.fingerprint([grads[x], grads[context]] + grads.parameters.keys.sorted().map { grads.parameters[$0]! })
         default: _ = prepared.forwardAndBackward(checkpointing: true)
         }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        var result: [String: Any] = ["mode": mode, "peak_mb": Double(usage.ru_maxrss) / 1024, "before_mb": before,
+        var result: [String: Any] = ["mode": mode, "peak_mb": Self.peakResidentMegabytes(), "before_mb": before,
                                      "parameter_mb": Double(prepared.parameterCount * 4) / 1_048_576]
         if let digest { result["digest"] = digest }
         return result
+    }
+
+    /// This process's peak resident memory, from /proc/self/status (VmHWM). Not getrusage's
+    /// ru_maxrss: Linux carries that across exec from the process that spawned this one, so a
+    /// child started by a parent that had once held 420 MB reported 420 MB for a 640×360 edit.
+    static func peakResidentMegabytes() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Double(usage.ru_maxrss) / 1024
+        }
+        return kilobytes / 1024
     }
 
     /// Resident memory now, from /proc/self/statm.

@@ -42,9 +42,7 @@ enum VideoMemoryBench {
         defer { try? FileManager.default.removeItem(atPath: output) }
         let start = Date()
         let (_, report) = try VideoEditor(model: model, configuration: configuration).edit(input: input, writingTo: output, run: EditRun(checkpointEvery: 0))
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return ["peak_mb": Double(usage.ru_maxrss) / 1024, "seconds": Date().timeIntervalSince(start), "frame_steps": report.frameSteps]
+        return ["peak_mb": BenchCase.peakResidentMegabytes(), "seconds": Date().timeIntervalSince(start), "frame_steps": report.frameSteps]
     }
 
     /// For each size, the edit's peak memory at each frame count, and the longest's peak against
