@@ -55,6 +55,19 @@ import Testing
         }
     }
 
+    /// x264 writes its settings into the stream as text ("… rc_lookahead=12 …").
+    @Test(arguments: [("fast", 12), ("placebo", 12), ("faster", 12), ("veryfast", 10)])
+    func x264LooksAheadAtMostAWindow(preset: String, lookahead: Int) throws {
+        let dir = try scratchFolder("csd-codec")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/out.mp4"
+        let writer = try VideoWriter(path: path, width: 64, height: 48, frameRate: 12, preset: preset)
+        for i in 0..<6 { try writer.append(picture(i)) }
+        try writer.finish()
+        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+        #expect(text.contains(" rc_lookahead=\(lookahead) "))
+    }
+
     @Test func aContainerOrQualityTheCodecCannotTakeIsRefusedWithNothingWritten() throws {
         let dir = try scratchFolder("csd-codec")
         defer { try? FileManager.default.removeItem(atPath: dir) }
