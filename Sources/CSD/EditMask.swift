@@ -38,6 +38,11 @@ public enum EditMask {
         return feather > 0 ? boxBlur(mask, radius: feather, wrap: wrap) : mask
     }
 
+    /// The share of the picture a mask covers: its mean weight.
+    public static func coverage(_ mask: Tensor) -> Double {
+        mask.storage.reduce(0.0) { $0 + Double($1) } / Double(max(mask.count, 1))
+    }
+
     /// The 99.5th percentile of `values`: the scale a difference map is divided by.
     public static func top(_ values: [Float]) -> Float {
         guard !values.isEmpty else { return 1e-12 }

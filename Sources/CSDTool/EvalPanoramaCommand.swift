@@ -258,7 +258,7 @@ struct EvalPanorama: ParsableCommand {
             })
         }
         // `csd edit panorama`'s noise levels unless --t-range gives them.
-        let coverage = sharedMask.map(PanoramaEditor.Configuration.coverage)
+        let coverage = sharedMask.map(EditMask.coverage)
         let timesteps = chosenTimesteps ?? PanoramaEditor.Configuration.defaultTimesteps(maskCoverage: coverage ?? 1)
         report["t_range"] = "\(timesteps.lowerBound)-\(timesteps.upperBound)"
         if let coverage { report["mask_coverage"] = coverage }

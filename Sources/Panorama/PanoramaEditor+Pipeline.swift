@@ -33,7 +33,7 @@ extension PanoramaEditor {
         var editor = try makeEditor()
         // Deterministic for the seed, so a resumed edit estimates the same mask again.
         let editMask = c.masksEdit ? editor.estimateEditMask() : nil
-        let timesteps = c.timesteps ?? Configuration.defaultTimesteps(maskCoverage: editMask.map(Configuration.coverage) ?? 1)
+        let timesteps = c.timesteps ?? Configuration.defaultTimesteps(maskCoverage: editMask.map(EditMask.coverage) ?? 1)
         if timesteps != settings.timesteps {
             settings.timesteps = timesteps
             editor = try makeEditor()

@@ -50,10 +50,5 @@ extension PanoramaEditor {
         public static func defaultTimesteps(maskCoverage: Double) -> ClosedRange<Int> {
             maskCoverage > 0.5 ? 50...250 : EditSettings().timesteps
         }
-
-        /// The share of the panorama an edit mask covers: its mean weight.
-        public static func coverage(_ mask: Tensor) -> Double {
-            mask.storage.reduce(0.0) { $0 + Double($1) } / Double(max(mask.count, 1))
-        }
     }
 }
