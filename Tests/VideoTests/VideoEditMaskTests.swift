@@ -8,9 +8,9 @@ import World
 /// A video window's edit mask (`ParticleEditor.estimateEditMask`) on world frames with the bundled
 /// prior, and what the mask does to an edit.
 @Suite struct VideoEditMaskTests {
-    /// Three frames of a world video of a red ball at 32 px, and which pixels are the ball.
-    static func frames() -> (frames: Tensor, ball: [Bool]) {
-        let scene = WorldScene(caption: "a red ball on grass")!
+    /// Three frames of a world video (a red ball at 32 px unless told), and which pixels are objects.
+    static func frames(caption: String = "a red ball on grass") -> (frames: Tensor, ball: [Bool]) {
+        let scene = WorldScene(caption: caption)!
         var images = [Tensor](), ball = [Bool]()
         for f in 0..<3 {
             let r = WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 4, motion: .orbit), width: 32, height: 32)
@@ -20,11 +20,22 @@ import World
         return (Tensor.concatenateBatch(images), ball)
     }
 
-    static func editor(_ source: Tensor, method: EditSettings.Method = .csd) throws -> ParticleEditor {
+    static func editor(_ source: Tensor, method: EditSettings.Method = .csd,
+                       prompts: (String, String) = ("a red ball on grass", "a blue ball on grass")) throws -> ParticleEditor {
         var settings = EditSettings()
         (settings.method, settings.steps, settings.bandwidthScale) = (method, 3, 4)
         return try ParticleEditor(model: try DiffusionModel(path: VideoEditorTests.prior), settings: settings, source: source,
-                                  sourcePrompt: "a red ball on grass", targetPrompt: "a blue ball on grass")
+                                  sourcePrompt: prompts.0, targetPrompt: prompts.1)
+    }
+
+    /// The video editor uses a window's mask only where it covers at most half the frames: an
+    /// object's does, a new ground's does not.
+    @Test(arguments: [("a red ball on grass", "a blue ball on grass", true), ("a blue cone on grass", "a blue cone on snow", false),
+                      ("a red ball on sand", "a red ball on sand at sunset", false)])
+    func onlyAnObjectEditIsMasked(source: String, target: String, masked: Bool) throws {
+        let (frames, _) = Self.frames(caption: source)
+        let coverage = EditMask.coverage(try Self.editor(frames, prompts: (source, target)).estimateEditMask(draws: 2))
+        #expect((coverage <= VideoEditor.Configuration.largestMaskedCoverage) == masked, "\(source) → \(target): coverage \(coverage)")
     }
 
     @Test func theMaskHoldsTheBallInEveryFrameAndLittleElse() throws {
