@@ -38,6 +38,11 @@ public enum EditMask {
         return feather > 0 ? boxBlur(mask, radius: feather, wrap: wrap) : mask
     }
 
+    /// The largest share of a picture (or of a video window's frames) a mask may cover and still
+    /// be used by an image or video edit; above it the edit is global (a new ground, another time
+    /// of day) and goes everywhere.
+    public static let largestMaskedCoverage = 0.5
+
     /// The share of the picture a mask covers: its mean weight.
     public static func coverage(_ mask: Tensor) -> Double {
         mask.storage.reduce(0.0) { $0 + Double($1) } / Double(max(mask.count, 1))

@@ -11,6 +11,10 @@ public struct ImageEditor {
         public var targetPrompt: String
         /// The working short side in pixels (nil: the model's own size).
         public var workingSize: Int?
+        /// Whether the edit estimates where the prompts disagree on the image
+        /// (`ParticleEditor.estimateEditMask`) and edits only there, unless that covers more than
+        /// `EditMask.largestMaskedCoverage` of it.
+        public var masksEdit = false
 
         public init(sourcePrompt: String, targetPrompt: String) { (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt) }
     }
@@ -28,6 +32,11 @@ public struct ImageEditor {
         let original = image.workingTensor(width: size.width, height: size.height)
         let editor = try ParticleEditor(model: model, settings: c.settings, source: model.toModelSpace(original),
                                         sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
+        // From the source and the seed alone, so a resumed edit estimates the same mask.
+        if c.masksEdit {
+            let mask = editor.estimateEditMask()
+            if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editor.editMask = mask }
+        }
         let files = EditOutputFiles(output: output)
         let outcome = try run.drive(editor, total: c.settings.steps, label: "editing", checkpoint: files.checkpoint) { step in
             if run.saves(atStep: step) { try editor.particleGrid().writePNG(to: EditRun.intermediatePath(of: output, step: step)) }

@@ -15,7 +15,7 @@ extension VideoEditor {
         public var overlap = 2
         /// Whether each window estimates where the prompts disagree on its frames
         /// (`ParticleEditor.estimateEditMask`) and edits only there, unless that covers more than
-        /// `largestMaskedCoverage` of them.
+        /// `EditMask.largestMaskedCoverage` of them.
         public var masksEdit = false
         /// The working short side in pixels (nil: the model's own size).
         public var workingSize: Int?
@@ -39,10 +39,6 @@ extension VideoEditor {
             // video, at the same completion (84%) and PSNR to the ideal (docs/notebook/video.md).
             settings.bandwidthScale = 4
         }
-
-        /// The largest share of a window's frames an edit mask may cover and still be used; above it
-        /// the edit is global and goes everywhere.
-        public static let largestMaskedCoverage = 0.5
 
         /// Checks the window and overlap, the encoder's quality and preset.
         public func validated() throws -> Configuration {

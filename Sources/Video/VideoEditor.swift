@@ -141,7 +141,7 @@ public struct VideoEditor {
                 // mask's edge from frame to frame and its flicker rose from 1.56 to 2.74 levels.
                 if c.masksEdit {
                     let mask = editor.estimateEditMask()
-                    if EditMask.coverage(mask) <= Configuration.largestMaskedCoverage { editor.editMask = mask }
+                    if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editor.editMask = mask }
                 }
                 // Frames the previous window edited are carried as fixed particles.
                 editor.fixed = range.map { k > 0 && $0 < (k - 1) * advance + c.window }

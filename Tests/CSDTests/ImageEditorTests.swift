@@ -51,6 +51,38 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: EditOutputFiles(output: dir + "/out.png").checkpoint))
     }
 
+    /// A red disc on green under a blue sky, 64 px: the world's "a red ball on grass" drawn by hand.
+    func redBall() -> RGBImage {
+        var pixels = [UInt8]()
+        for y in 0..<64 {
+            for x in 0..<64 {
+                let (dx, dy) = (x - 32, y - 38)
+                pixels += dx * dx + dy * dy < 81 ? [200, 30, 30] : y < 24 ? [120, 170, 230] : [60, 150, 50]
+            }
+        }
+        return RGBImage(width: 64, height: 64, pixels: pixels)
+    }
+
+    @Test func aMaskedEditChangesTheBallAndLeavesTheCornersAsTheyWere() throws {
+        let dir = try folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try DiffusionModel(path: Self.prior)
+        var changes = [Bool: (ball: Int, corners: Int)]()
+        for masks in [false, true] {
+            var c = configuration()
+            (c.workingSize, c.settings.steps, c.masksEdit) = (64, 6, masks)
+            let out = dir + "/\(masks).png"
+            _ = try ImageEditor(model: model, configuration: c).edit(redBall(), input: "ball", writingTo: out)
+            let (before, after) = (redBall().pixels, try RGBImage(pngPath: out).pixels)
+            func changed(_ cells: [(Int, Int)]) -> Int { cells.filter { x, y in (0..<3).contains { before[(y * 64 + x) * 3 + $0] != after[(y * 64 + x) * 3 + $0] } }.count }
+            let corners = [(0..<8), (56..<64)].flatMap { xs in [(0..<8), (56..<64)].flatMap { ys in xs.flatMap { x in ys.map { (x, $0) } } } }
+            changes[masks] = (changed([(32, 38), (30, 36), (34, 40), (32, 34)]), changed(corners))
+        }
+        #expect(changes[false]!.corners > 0, "unmasked, the edit reaches the corners")
+        #expect(changes[true]!.corners == 0, "masked, it leaves them as they were")
+        #expect(changes[true]!.ball == 4, "and changes the ball")
+    }
+
     @Test func aCancelledEditLeavesItsCheckpointAndResumesToTheSameBytes() throws {
         let dir = try folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -35,7 +35,7 @@ import World
     func onlyAnObjectEditIsMasked(source: String, target: String, masked: Bool) throws {
         let (frames, _) = Self.frames(caption: source)
         let coverage = EditMask.coverage(try Self.editor(frames, prompts: (source, target)).estimateEditMask(draws: 2))
-        #expect((coverage <= VideoEditor.Configuration.largestMaskedCoverage) == masked, "\(source) → \(target): coverage \(coverage)")
+        #expect((coverage <= EditMask.largestMaskedCoverage) == masked, "\(source) → \(target): coverage \(coverage)")
     }
 
     @Test func theMaskHoldsTheBallInEveryFrameAndLittleElse() throws {
