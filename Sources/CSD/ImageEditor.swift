@@ -32,11 +32,7 @@ public struct ImageEditor {
         let original = image.workingTensor(width: size.width, height: size.height)
         let editor = try ParticleEditor(model: model, settings: c.settings, source: model.toModelSpace(original),
                                         sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
-        // From the source and the seed alone, so a resumed edit estimates the same mask.
-        if c.masksEdit {
-            let mask = editor.estimateEditMask()
-            if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editor.editMask = mask }
-        }
+        if c.masksEdit { editor.masksEditWhereLocal() }
         let files = EditOutputFiles(output: output)
         let outcome = try run.drive(editor, total: c.settings.steps, label: "editing", checkpoint: files.checkpoint) { step in
             if run.saves(atStep: step) { try editor.particleGrid().writePNG(to: EditRun.intermediatePath(of: output, step: step)) }

@@ -2,6 +2,16 @@ import Core
 import Foundation
 
 extension ParticleEditor {
+    /// Estimates the edit mask (`estimateEditMask`) and uses it unless it covers more than
+    /// `EditMask.largestMaskedCoverage` of the particles, where the edit is global (a new ground,
+    /// another time of day) and goes everywhere: masked, a video's ground swap moved its horizon
+    /// with the mask's edge from frame to frame and its flicker rose from 1.56 to 2.74 levels. The
+    /// mask comes from the sources and the seed alone, so a resumed edit estimates the same one.
+    public func masksEditWhereLocal() {
+        let mask = estimateEditMask()
+        if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editMask = mask }
+    }
+
     /// Where the edit applies in each particle (`EditMask`): the mean over `draws` noise draws at
     /// t = 100…250 of the prompts' difference on the sources, summed over channels, blurred over
     /// `blur` cells, divided by each particle's 99.5th percentile (at least half the particles'

@@ -135,14 +135,7 @@ public struct VideoEditor {
                 let editor = try ParticleEditor(model: model, settings: settings, source: Tensor.concatenateBatch(range.map { frames[$0].source }),
                                                 sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
                 editor.setParticles(Tensor.concatenateBatch(range.map { frames[$0].edited }))
-                // The mask comes from the sources and the seed alone, so a resumed window estimates the
-                // same one. Where it covers most of the frames (a new ground, another time of day) the
-                // edit is global and goes everywhere: masked, a ground swap's horizon moved with the
-                // mask's edge from frame to frame and its flicker rose from 1.56 to 2.74 levels.
-                if c.masksEdit {
-                    let mask = editor.estimateEditMask()
-                    if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editor.editMask = mask }
-                }
+                if c.masksEdit { editor.masksEditWhereLocal() }
                 // Frames the previous window edited are carried as fixed particles.
                 editor.fixed = range.map { k > 0 && $0 < (k - 1) * advance + c.window }
                 if resumingWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {
