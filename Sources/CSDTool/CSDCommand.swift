@@ -11,6 +11,12 @@ struct CSDCommand: ParsableCommand {
         version: CSDVersion.current,
         subcommands: [SampleCommand.self, EditCommand.self, ConvertCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
 
+    /// Whether a `--mask` value asks for a mask: true for auto, false for none.
+    static func masks(_ value: String) throws -> Bool {
+        guard value == "auto" || value == "none" else { throw InputError("--mask", "'\(value)' is not auto or none") }
+        return value == "auto"
+    }
+
     /// A `--bandwidth-scale` value: a positive, finite number.
     static func bandwidthScale(_ value: Float) throws -> Float {
         guard value > 0, value.isFinite else { throw InputError("--bandwidth-scale", "must be a positive number") }

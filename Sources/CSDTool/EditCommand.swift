@@ -209,8 +209,7 @@ struct EditImage: ParsableCommand {
             let prompts = try options.prompts()
             var configuration = ImageEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             (configuration.settings, configuration.workingSize) = (settings, options.workingSize)
-            guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
-            configuration.masksEdit = mask == "auto"
+            configuration.masksEdit = try CSDCommand.masks(mask)
             let image = try RGBImage(contentsOf: input)
             BLAS.prepare()
             let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)
@@ -255,8 +254,7 @@ struct EditVideo: ParsableCommand {
             configuration.settings.normalization = normalization
             configuration.settings.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
             configuration.settings.subset = subset
-            guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
-            configuration.masksEdit = mask == "auto"
+            configuration.masksEdit = try CSDCommand.masks(mask)
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             configuration.settings.kernelInput = k
             (configuration.window, configuration.overlap, configuration.workingSize, configuration.contactSheet) = (window, overlap, options.workingSize, contactSheet)
@@ -323,7 +321,6 @@ struct EditPanorama: ParsableCommand {
         try CSDCommand.reportingInputErrors {
             guard let m = EditSettings.Method(rawValue: method), m != .sds else { throw InputError("--method", "'\(method)' is not csd, dds or cds") }
             try options.check(input: input, output: output, ext: "png")
-            guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
             let prompts = try options.prompts()
             var configuration = PanoramaEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             let defaults = configuration.settings
@@ -333,7 +330,7 @@ struct EditPanorama: ParsableCommand {
             configuration.settings.kernelInput = k
             configuration.timesteps = try options.tRange.map(CSDCommand.timestepRange)
             (configuration.window, configuration.stride, configuration.batch) = (window, stride, batch)
-            (configuration.tiling, configuration.wrap, configuration.masksEdit, configuration.workingSize) = (tiling, wrap, mask == "auto", options.workingSize)
+            (configuration.tiling, configuration.wrap, configuration.masksEdit, configuration.workingSize) = (tiling, wrap, try CSDCommand.masks(mask), options.workingSize)
             let image = try RGBImage(contentsOf: input)
             BLAS.prepare()
             let model = try CSDCommand.loadModel(options.model, variant: options.variant, loras: options.loras)

@@ -72,7 +72,7 @@ struct EvalVideo: ParsableCommand {
             guard (16...1024).contains(size), size % 2 == 0 else { throw InputError("--size", "must be an even number between 16 and 1024") }
             guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
-            guard mask == "auto" || mask == "none" else { throw InputError("--mask", "'\(mask)' is not auto or none") }
+            let masksEdit = try CSDCommand.masks(mask)
             let chosen = try methods.split(separator: ",").map { name -> EditSettings.Method in
                 guard let m = EditSettings.Method(rawValue: String(name)), m == .csd || m == .dds else { throw InputError("--methods", "'\(name)' is not csd or dds") }
                 return m
@@ -104,7 +104,7 @@ struct EvalVideo: ParsableCommand {
                 for method in chosen {
                     var c = VideoEditor.Configuration(sourcePrompt: entry.source, targetPrompt: entry.target)
                     (c.settings.method, c.settings.steps, c.settings.bandwidthScale) = (method, steps, bandwidthScale)
-                    c.masksEdit = mask == "auto"
+                    c.masksEdit = masksEdit
                     let output = "\(folder)/edited-\(v)-\(method.rawValue).mp4"
                     let start = Date()
                     _ = try VideoEditor(model: diffusion, configuration: c).edit(input: source.path, writingTo: output)
