@@ -15,8 +15,9 @@ extension VideoEditor {
         public var overlap = 2
         /// Whether each window estimates where the prompts disagree on its frames
         /// (`ParticleEditor.estimateEditMask`) and edits only there, unless that covers more than
-        /// `EditMask.largestMaskedCoverage` of them.
-        public var masksEdit = false
+        /// `EditMask.largestMaskedCoverage` of them. On by default: on the sample video it kept
+        /// 1.5 dB more outside the ball and 15% less flicker, for 15% more time.
+        public var masksEdit = true
         /// The working short side in pixels (nil: the model's own size).
         public var workingSize: Int?
         /// Also write a strip of source and edited frames here (PNG).
