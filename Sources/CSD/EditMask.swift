@@ -20,8 +20,11 @@ public enum EditMask {
     /// cells of it whose source ([1, C, H, W]) looks like it (`growByAppearance`) and is grown by
     /// `grow` cells (an object's rims differ less than its middle: without this the top of a
     /// ball stayed red), then box-blurred over `feather` cells so that it fades out across its
-    /// edge (a hard mask edge became a hard edit edge). Columns wrap with `wrap`.
-    public static func shaped(_ blurred: Tensor, top: Float, source: Tensor, blur: Int, reach: Int, grow: Int, feather: Int, wrap: Bool) -> Tensor {
+    /// edge (a hard mask edge became a hard edit edge), and with `trimsBackground` cleared where
+    /// the source looks like the background rather than the region (`trimmedByAppearance`; images
+    /// and videos, whose edit reaches full size along the source's edges, so the cleared cells do
+    /// not become a hard edit edge; panoramas have not been measured with it). Columns wrap with `wrap`.
+    public static func shaped(_ blurred: Tensor, top: Float, source: Tensor, blur: Int, reach: Int, grow: Int, feather: Int, wrap: Bool, trimsBackground: Bool) -> Tensor {
         let (h, w) = (blurred.shape[2], blurred.shape[3])
         let relative = blurred.storage.map { $0 / max(top, 1e-12) }
         var mask = Tensor(shape: [1, 1, h, w], storage: relative.map { min(1, max(0, ($0 - 0.5) / 0.3)) })
@@ -35,7 +38,8 @@ public enum EditMask {
         let grown = dilate(Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 1 : 0 }), radius: grow, wrap: wrap)
         for i in mask.storage.indices { mask.storage[i] = max(mask.storage[i], grown.storage[i]) }
         // Growing by `grow + feather` first joined nearby objects.
-        return feather > 0 ? boxBlur(mask, radius: feather, wrap: wrap) : mask
+        let feathered = feather > 0 ? boxBlur(mask, radius: feather, wrap: wrap) : mask
+        return trimsBackground ? trimmedByAppearance(feathered, region: difference, source: source, reach: reach, blur: blur, wrap: wrap) : feathered
     }
 
     /// The largest share of a picture (or of a video window's frames) a mask may cover and still
@@ -85,42 +89,29 @@ public enum EditMask {
     /// `region` grown, through 8-neighbours (columns wrapping with `wrap`), over the cells within
     /// `reach` cells of it whose source value (the C channels of a cell of `source` [1, C, H, W])
     /// is at least twice as far from every cell farther than `reach + 2` from the region as from
-    /// some cell of its core (the region shrunk by `blur` cells): a nearest-neighbour split between
-    /// the region's looks and the background's, so an object's lit face that the region missed
-    /// joins it and the ground or sky beside it does not. Each side's looks are at most 512 cells,
-    /// evenly spaced. Measured (`csd eval panorama --mask`, 2026-11-23): the bricks scene's green
-    /// cube kept its lit face under every method without this (spread 1552–1891, ideal 172).
+    /// some cell of its core (`AppearanceSplit`): a nearest-neighbour split between the region's
+    /// looks and the background's, so an object's lit face that the region missed joins it and
+    /// the ground or sky beside it does not. Measured (`csd eval panorama --mask`, 2026-11-23):
+    /// the bricks scene's green cube kept its lit face under every method without this (spread
+    /// 1552–1891, ideal 172).
     public static func growByAppearance(_ region: [Bool], source: Tensor, reach: Int, blur: Int, wrap: Bool) -> [Bool] {
-        let (c, h, w) = (source.shape[1], source.shape[2], source.shape[3])
-        precondition(region.count == h * w, "growByAppearance: region and source sizes differ")
-        guard reach > 0, region.contains(true) else { return region }
-        let map = Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 1 : 0 })
-        let near = dilate(map, radius: reach, wrap: wrap).storage.map { $0 > 0 }
-        let surroundings = dilate(map, radius: reach + 2, wrap: wrap).storage.map { $0 > 0 }
-        let plane = h * w
-        func looks(_ cells: [Int]) -> [[Float]] {
-            let step = max(1, cells.count / 512)
-            return Swift.stride(from: 0, to: cells.count, by: step).map { k in (0..<c).map { source.storage[$0 * plane + cells[k]] } }
-        }
-        // The region came from a blurred map, so its outer `blur` cells may be background: its
-        // looks are those of its core, the region shrunk by `blur` cells (all of it if nothing is left).
-        let outsideRegion = Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 0 : 1 })
-        let nearOutside = dilate(outsideRegion, radius: blur, wrap: wrap).storage
-        let core = region.indices.filter { region[$0] && nearOutside[$0] == 0 }
-        let inside = looks(core.isEmpty ? region.indices.filter { region[$0] } : core)
-        let outside = looks(surroundings.indices.filter { !surroundings[$0] })
-        guard !outside.isEmpty else { return region }
-        func nearest(_ cell: Int, _ set: [[Float]]) -> Float {
-            var best = Float.infinity
-            for look in set {
-                var d: Float = 0
-                for ch in 0..<c { let e = source.storage[ch * plane + cell] - look[ch]; d += e * e }
-                best = min(best, d)
-            }
-            return best
-        }
-        // Squared distances: twice as far is four times the square.
-        return floodFill(from: region, width: w, height: h, wrap: wrap) { j in near[j] && 4 * nearest(j, inside) < nearest(j, outside) }
+        guard reach > 0, let split = AppearanceSplit(region: region, source: source, reach: reach, blur: blur, wrap: wrap) else { return region }
+        let (h, w) = (source.shape[2], source.shape[3])
+        let near = dilate(Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 1 : 0 }), radius: reach, wrap: wrap).storage.map { $0 > 0 }
+        return floodFill(from: region, width: w, height: h, wrap: wrap) { j in near[j] && split.looksLikeRegion(j) }
+    }
+
+    /// `mask` ([1, 1, H, W]) set to 0 outside the core of `region` wherever the source looks at
+    /// least twice as much like the background as like the region (`AppearanceSplit`, the mirror
+    /// of `growByAppearance`'s test). The blurs, the growing and the feathering spread a mask a few
+    /// cells past its object, and there the edit painted a glow of the new colour onto the
+    /// ground beside it: a green ball made yellow on snow left a yellow halo (29.8 dB of
+    /// background, 2026-12-06).
+    public static func trimmedByAppearance(_ mask: Tensor, region: [Bool], source: Tensor, reach: Int, blur: Int, wrap: Bool) -> Tensor {
+        guard let split = AppearanceSplit(region: region, source: source, reach: reach, blur: blur, wrap: wrap) else { return mask }
+        var out = mask
+        for j in out.storage.indices where out.storage[j] > 0 && !split.core[j] && split.looksLikeBackground(j) { out.storage[j] = 0 }
+        return out
     }
 
     /// Maximum over the (2r+1)² cells around each cell of a [1, 1, H, W] map (columns wrap with

@@ -16,7 +16,8 @@ extension ParticleEditor {
     /// t = 100…250 of the prompts' difference on the sources, summed over channels, blurred over
     /// `blur` cells, divided by each particle's 99.5th percentile (at least half the particles'
     /// median one, so a frame with nothing to edit gets no mask from its noise) and shaped
-    /// particle by particle by `EditMask.shaped`. Returns [N, 1, h, w]. Its noise comes from a
+    /// particle by particle by `EditMask.shaped`, cleared where the source looks like the background
+    /// (`EditMask.trimmedByAppearance`). Returns [N, 1, h, w]. Its noise comes from a
     /// generator of its own, so estimating a mask leaves the edit's draws as they were.
     public func estimateEditMask(draws: Int = 8, blur: Int = 2, reach: Int = 8, grow: Int = 2, feather: Int = 2) -> Tensor {
         let (n, c, h, w) = (source.shape[0], source.shape[1], source.shape[2], source.shape[3])
@@ -43,7 +44,7 @@ extension ParticleEditor {
         let floor = 0.5 * tops.sorted()[tops.count / 2]
         return Tensor.concatenateBatch(blurred.enumerated().map { i, map in
             EditMask.shaped(map, top: max(tops[i], floor), source: source.item(i).reshaped([1, c, h, w]),
-                            blur: blur, reach: reach, grow: grow, feather: feather, wrap: false)
+                            blur: blur, reach: reach, grow: grow, feather: feather, wrap: false, trimsBackground: true)
         })
     }
 }

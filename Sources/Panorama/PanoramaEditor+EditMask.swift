@@ -32,6 +32,6 @@ extension PanoramaEditor {
             total.add(layout.scatterAverage(differences, channels: 1))
         }
         let blurred = EditMask.boxBlur(total, radius: blur, wrap: layout.wrap)
-        return EditMask.shaped(blurred, top: EditMask.top(blurred.storage), source: source, blur: blur, reach: reach, grow: grow, feather: feather, wrap: layout.wrap)
+        return EditMask.shaped(blurred, top: EditMask.top(blurred.storage), source: source, blur: blur, reach: reach, grow: grow, feather: feather, wrap: layout.wrap, trimsBackground: false)
     }
 }

@@ -48,6 +48,27 @@ struct EditMaskTests {
         #expect(EditMask.growByAppearance(region, source: source, reach: 8, blur: 0, wrap: true) == region)
     }
 
+    @Test func theMaskIsClearedWhereTheSourceLooksLikeTheBackground() {
+        // The whole object is the region; the mask spreads two cells past it on every side.
+        let (source, _, object) = Self.twoShadeObject()
+        let grown = EditMask.dilate(Tensor(shape: [1, 1, 8, 32], storage: object.map { $0 ? 1 : 0 }), radius: 2, wrap: true)
+        let trimmed = EditMask.trimmedByAppearance(grown, region: object, source: source, reach: 8, blur: 0, wrap: true)
+        #expect(trimmed.storage.indices.allSatisfy { trimmed.storage[$0] == (object[$0] ? 1 : 0) }, "the object kept, the red ground beside it cleared")
+        // A cell the region holds is kept whatever it looks like, once the region is shrunk by `blur`
+        // to its core: with blur 1 the object's outer ring no longer counts as core.
+        var spilled = object
+        spilled[1 * 32 + 10] = true  // ground just above the object
+        let kept = EditMask.trimmedByAppearance(grown, region: spilled, source: source, reach: 8, blur: 0, wrap: true)
+        #expect(kept.storage[1 * 32 + 10] == 1, "a core cell stays")
+        let cut = EditMask.trimmedByAppearance(grown, region: spilled, source: source, reach: 8, blur: 1, wrap: true)
+        #expect(cut.storage[1 * 32 + 10] == 0, "ground at the region's rim is not core and is cleared")
+        // A look between the two is left as it was.
+        var between = source
+        for c in 0..<3 { between.storage[c * 256 + 0 * 32 + 10] = [0.45, 0.35, 0.15][c] }
+        let kept2 = EditMask.trimmedByAppearance(grown, region: object, source: between, reach: 8, blur: 0, wrap: true)
+        #expect(kept2.storage[0 * 32 + 10] == 1, "neither twice as near the ground as the object")
+    }
+
     @Test func dilationGrowsARegionAndWraps() {
         var map = Tensor(zeros: [1, 1, 3, 8])
         map.storage[1 * 8 + 0] = 1
