@@ -22,8 +22,8 @@ public enum EditMask {
     /// ball stayed red), then box-blurred over `feather` cells so that it fades out across its
     /// edge (a hard mask edge became a hard edit edge), and with `trimsBackground` cleared where
     /// the source looks like the background rather than the region (`trimmedByAppearance`; images
-    /// and videos, whose edit reaches full size along the source's edges, so the cleared cells do
-    /// not become a hard edit edge; panoramas have not been measured with it). Columns wrap with `wrap`.
+    /// and videos trim, panoramas, whose edit runs at full size where a cleared cell is a hard
+    /// edit edge, have not been measured with it). Columns wrap with `wrap`.
     public static func shaped(_ blurred: Tensor, top: Float, source: Tensor, blur: Int, reach: Int, grow: Int, feather: Int, wrap: Bool, trimsBackground: Bool) -> Tensor {
         let (h, w) = (blurred.shape[2], blurred.shape[3])
         let relative = blurred.storage.map { $0 / max(top, 1e-12) }

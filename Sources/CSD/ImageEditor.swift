@@ -13,8 +13,8 @@ public struct ImageEditor {
         public var workingSize: Int?
         /// Whether the edit estimates where the prompts disagree on the image
         /// (`ParticleEditor.estimateEditMask`) and edits only there, unless that covers more than
-        /// `EditMask.largestMaskedCoverage` of it. On by default: on six world edits it kept
-        /// 1.3 dB more background and came 0.4 dB closer to the ideal (docs/notebook/video.md).
+        /// `EditMask.largestMaskedCoverage` of it. On by default: masked, world edits kept more of
+        /// their background and came closer to their ideal edits (docs/notebook/video.md, 2026-12-06).
         public var masksEdit = true
 
         public init(sourcePrompt: String, targetPrompt: String) { (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt) }

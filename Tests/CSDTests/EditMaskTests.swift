@@ -54,8 +54,8 @@ struct EditMaskTests {
         let grown = EditMask.dilate(Tensor(shape: [1, 1, 8, 32], storage: object.map { $0 ? 1 : 0 }), radius: 2, wrap: true)
         let trimmed = EditMask.trimmedByAppearance(grown, region: object, source: source, reach: 8, blur: 0, wrap: true)
         #expect(trimmed.storage.indices.allSatisfy { trimmed.storage[$0] == (object[$0] ? 1 : 0) }, "the object kept, the red ground beside it cleared")
-        // A cell the region holds is kept whatever it looks like, once the region is shrunk by `blur`
-        // to its core: with blur 1 the object's outer ring no longer counts as core.
+        // A cell of the region's core stays whatever it looks like; with blur 1 the region's
+        // outer ring is not core.
         var spilled = object
         spilled[1 * 32 + 10] = true  // ground just above the object
         let kept = EditMask.trimmedByAppearance(grown, region: spilled, source: source, reach: 8, blur: 0, wrap: true)
@@ -65,8 +65,8 @@ struct EditMaskTests {
         // A look between the two is left as it was.
         var between = source
         for c in 0..<3 { between.storage[c * 256 + 0 * 32 + 10] = [0.45, 0.35, 0.15][c] }
-        let kept2 = EditMask.trimmedByAppearance(grown, region: object, source: between, reach: 8, blur: 0, wrap: true)
-        #expect(kept2.storage[0 * 32 + 10] == 1, "neither twice as near the ground as the object")
+        let betweenKept = EditMask.trimmedByAppearance(grown, region: object, source: between, reach: 8, blur: 0, wrap: true)
+        #expect(betweenKept.storage[0 * 32 + 10] == 1, "neither twice as near the ground as the object")
     }
 
     @Test func dilationGrowsARegionAndWraps() {
