@@ -22,6 +22,8 @@ struct EvalStructure: ParsableCommand {
     @Option(help: "CDS's weight w_cut.") var cutWeight: Float = EditSettings.Contrastive().weight
     @Option(help: "CDS's patch locations per layer and patch size.") var cutPatches: Int = EditSettings.Contrastive().patches
     @Option(help: "Working size (the images and frames are rendered at it).") var size: Int = 64
+    @Option(help: "auto: each edit estimates where the prompts disagree and edits only there, as `csd edit image` and `csd edit video` do by default; none: edit everywhere.")
+    var mask: String = ImageEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit ? "auto" : "none"
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var console: ConsoleOptions
 
@@ -88,6 +90,7 @@ struct EvalStructure: ParsableCommand {
             guard (1...1000).contains(seeds), (0...240).contains(frames), (1...100_000).contains(steps), (16...512).contains(size) else {
                 throw InputError("eval structure", "--seeds 1...1000, --frames 0...240, --steps 1...100000, --size 16...512")
             }
+            let masksEdit = try CSDCommand.masks(mask)
             BLAS.prepare()
             let diffusion = try DiffusionModel(path: model)
             let analyser = SceneAnalyser(size: size)
@@ -102,6 +105,7 @@ struct EvalStructure: ParsableCommand {
                 let source = Tensor.concatenateBatch(sources.map { diffusion.toModelSpace($0.tensor.reshaped([1, 3, size, size])) })
                 let editor = try ParticleEditor(model: diffusion, settings: s, source: source, sourcePrompt: c.source, targetPrompt: c.target)
                 let start = Date()
+                if masksEdit { editor.masksEditWhereLocal() }
                 while editor.step < steps {
                     editor.advance()
                     display.show(EditProgress(label: "\(c.source) → \(c.target), \(variant.name)", step: editor.step, total: steps))
@@ -181,7 +185,7 @@ struct EvalStructure: ParsableCommand {
             display.finish()
 
             var report: [String: Any] = ["model": model, "steps": steps, "lr": lr, "guidance": guidance, "size": size, "seeds": seeds,
-                                         "cut_weight": cutWeight, "cut_patches": cutPatches, "edits": Self.cases.count * seeds,
+                                         "cut_weight": cutWeight, "cut_patches": cutPatches, "mask": mask, "edits": Self.cases.count * seeds,
                                          "images": images.mapValues(\.figures),
                                          "images_by_kind": byKind.mapValues { $0.mapValues(\.figures) }]
             if let d = images["dds"]?.figures, let c = images["cds"]?.figures {
