@@ -20,11 +20,10 @@ public enum EditMask {
     /// cells of it whose source ([1, C, H, W]) looks like it (`growByAppearance`) and is grown by
     /// `grow` cells (an object's rims differ less than its middle: without this the top of a
     /// ball stayed red), then box-blurred over `feather` cells so that it fades out across its
-    /// edge (a hard mask edge became a hard edit edge), and with `trimsBackground` cleared where
-    /// the source looks like the background rather than the region (`trimmedByAppearance`; images
-    /// and videos trim, panoramas, whose edit runs at full size where a cleared cell is a hard
-    /// edit edge, have not been measured with it). Columns wrap with `wrap`.
-    public static func shaped(_ blurred: Tensor, top: Float, source: Tensor, blur: Int, reach: Int, grow: Int, feather: Int, wrap: Bool, trimsBackground: Bool) -> Tensor {
+    /// edge (a hard mask edge became a hard edit edge), and cleared where the source looks like the
+    /// background rather than the region (`trimmedByAppearance`), before or after the feathering
+    /// as `trim` says. Columns wrap with `wrap`.
+    public static func shaped(_ blurred: Tensor, top: Float, source: Tensor, blur: Int, reach: Int, grow: Int, feather: Int, wrap: Bool, trim: BackgroundTrim) -> Tensor {
         let (h, w) = (blurred.shape[2], blurred.shape[3])
         let relative = blurred.storage.map { $0 / max(top, 1e-12) }
         var mask = Tensor(shape: [1, 1, h, w], storage: relative.map { min(1, max(0, ($0 - 0.5) / 0.3)) })
@@ -37,9 +36,13 @@ public enum EditMask {
         let region = growByAppearance(difference, source: source, reach: reach, blur: blur, wrap: wrap)
         let grown = dilate(Tensor(shape: [1, 1, h, w], storage: region.map { $0 ? 1 : 0 }), radius: grow, wrap: wrap)
         for i in mask.storage.indices { mask.storage[i] = max(mask.storage[i], grown.storage[i]) }
+        func trimmed(_ mask: Tensor) -> Tensor {
+            trimmedByAppearance(mask, region: difference, source: source, reach: reach, blur: blur, wrap: wrap)
+        }
+        if trim == .beforeFeathering { mask = trimmed(mask) }
         // Growing by `grow + feather` first joined nearby objects.
         let feathered = feather > 0 ? boxBlur(mask, radius: feather, wrap: wrap) : mask
-        return trimsBackground ? trimmedByAppearance(feathered, region: difference, source: source, reach: reach, blur: blur, wrap: wrap) : feathered
+        return trim == .afterFeathering ? trimmed(feathered) : feathered
     }
 
     /// The largest share of a picture (or of a video window's frames) a mask may cover and still

@@ -44,7 +44,7 @@ extension ParticleEditor {
         let floor = 0.5 * tops.sorted()[tops.count / 2]
         return Tensor.concatenateBatch(blurred.enumerated().map { i, map in
             EditMask.shaped(map, top: max(tops[i], floor), source: source.item(i).reshaped([1, c, h, w]),
-                            blur: blur, reach: reach, grow: grow, feather: feather, wrap: false, trimsBackground: true)
+                            blur: blur, reach: reach, grow: grow, feather: feather, wrap: false, trim: .afterFeathering)
         })
     }
 }

@@ -69,6 +69,34 @@ struct EditMaskTests {
         #expect(betweenKept.storage[0 * 32 + 10] == 1, "neither twice as near the ground as the object")
     }
 
+    @Test func theTrimComesBeforeOrAfterTheFeathering() {
+        // The prompts' difference is the object exactly; grown by 2 cells and feathered by 2, so
+        // untrimmed the mask would reach 4 cells past it.
+        let (source, _, object) = Self.twoShadeObject()
+        let difference = Tensor(shape: [1, 1, 8, 32], storage: object.map { $0 ? 1 : 0 })
+        func shaped(_ trim: EditMask.BackgroundTrim) -> [Float] {
+            EditMask.shaped(difference, top: 1, source: source, blur: 0, reach: 8, grow: 2, feather: 2, wrap: true, trim: trim).storage
+        }
+        func steepest(_ m: [Float]) -> Float {
+            var most: Float = 0
+            for y in 0..<8 {
+                for x in 0..<32 {
+                    most = max(most, abs(m[y * 32 + x] - m[y * 32 + (x + 1) % 32]))
+                    if y < 7 { most = max(most, abs(m[y * 32 + x] - m[(y + 1) * 32 + x])) }
+                }
+            }
+            return most
+        }
+        let (before, after) = (shaped(.beforeFeathering), shaped(.afterFeathering))
+        #expect(after.indices.allSatisfy { object[$0] || after[$0] == 0 }, "trimmed after feathering, nothing past the object")
+        #expect(steepest(after) > 0.9, "so its edge is hard")
+        #expect(before[3 * 32 + 18] == 0 && before[3 * 32 + 21] == 0, "trimmed before, nothing 3 cells or more past the object")
+        #expect(before[3 * 32 + 17] > 0, "but a faded rim 2 cells wide")
+        #expect(steepest(before) <= 0.2 + 1e-5, "whose steps are those of a 5×5 box blur")
+        #expect(after[3 * 32 + 11] == 1, "the object's middle is in both")
+        #expect(before[3 * 32 + 11] >= 0.8 - 1e-5, "(less what the box takes in from past the 4-row object's edge)")
+    }
+
     @Test func dilationGrowsARegionAndWraps() {
         var map = Tensor(zeros: [1, 1, 3, 8])
         map.storage[1 * 8 + 0] = 1
