@@ -17,6 +17,10 @@ struct CSDCommand: ParsableCommand {
         return value == "auto"
     }
 
+    /// The `--mask` value that asks for `masks`: the inverse of `masks(_:)`, for options whose
+    /// default is an editor's.
+    static func maskValue(_ masks: Bool) -> String { masks ? "auto" : "none" }
+
     /// A `--bandwidth-scale` value: a positive, finite number.
     static func bandwidthScale(_ value: Float) throws -> Float {
         guard value > 0, value.isFinite else { throw InputError("--bandwidth-scale", "must be a positive number") }

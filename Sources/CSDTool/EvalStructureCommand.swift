@@ -23,7 +23,7 @@ struct EvalStructure: ParsableCommand {
     @Option(help: "CDS's patch locations per layer and patch size.") var cutPatches: Int = EditSettings.Contrastive().patches
     @Option(help: "Working size (the images and frames are rendered at it).") var size: Int = 64
     @Option(help: "auto: each edit estimates where the prompts disagree and edits only there, as `csd edit image` and `csd edit video` do by default; none: edit everywhere.")
-    var mask: String = ImageEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit ? "auto" : "none"
+    var mask: String = CSDCommand.maskValue(ImageEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var console: ConsoleOptions
 

@@ -27,7 +27,7 @@ struct EvalVideo: ParsableCommand {
     @Option(help: "Methods to run, comma-separated: csd, dds.") var methods: String = "csd,dds"
     @Option(help: "Scale of CSD's median-heuristic bandwidth (default: the editor's).") var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
     @Option(help: "auto: each window edits only where the prompts disagree on its frames; none: everywhere (default: the editor's).")
-    var mask: String = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit ? "auto" : "none"
+    var mask: String = CSDCommand.maskValue(VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var console: ConsoleOptions
 
