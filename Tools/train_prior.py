@@ -17,6 +17,14 @@ weights are written to --out in the diffusers folder layout the Swift runtime lo
         --tokenizer Tools/cache/tokenizer --out Models/prior --resume
 
 Without the checkpoint (a new machine), `--init Models/prior` continues from the shipped weights.
+
+`--plan-seed S` draws each step's batch (images, flips, dropped captions, timesteps, noise) as
+`csd train prior --seed S` does (SplitMix64 seeded by S and the step, `TextToImageTraining.Draws`),
+and `--loss-log FILE` writes every step's loss, so the two trainers can be compared step for step:
+
+    Tools/.venv/bin/python Tools/train_prior.py --data SHARD --tokenizer Models/prior/tokenizer --init Models/prior \
+        --beta-schedule scaled_linear --out /tmp/torch-prior --checkpoint /tmp/torch-prior.pt --steps 44550 \
+        --lr 1e-4 --plan-seed 0 --loss-log torch-loss.tsv
 """
 import argparse
 import json
@@ -32,6 +40,35 @@ from safetensors.numpy import load_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 TEXT_DIM = 128
+
+MASK64 = (1 << 64) - 1
+
+
+def swift_draws(seed, step, batch, count, size, dropout):
+    """One step's draws as `TextToImageTraining.Draws` makes them: SplitMix64 from
+    seed + step * 0xD1B54A32D192ED03, read in order as image indices (next % count), flips
+    (uniform < 0.5), dropped captions (uniform < dropout, the dropout as a float32), timesteps
+    (next % 1000), then Box-Muller noise [batch, 3, size, size] from pairs of uniforms."""
+    import numpy as np
+    state = (seed + step * 0xD1B54A32D192ED03 + 0x9E3779B97F4A7C15) & MASK64
+    n_noise = batch * 3 * size * size
+    k = np.arange(1, 4 * batch + n_noise + 1, dtype=np.uint64)
+    z = np.uint64(state) + k * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    uniform = lambda v: ((v >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    indices = (z[:batch] % np.uint64(count)).astype(np.int64)
+    flips = uniform(z[batch:2 * batch]) < 0.5
+    dropped = uniform(z[2 * batch:3 * batch]) < float(np.float32(dropout))
+    timesteps = (z[3 * batch:4 * batch] % np.uint64(1000)).astype(np.int64)
+    u = uniform(z[4 * batch:])
+    r = np.sqrt(-2 * np.log(u[0::2]))
+    noise = np.empty(n_noise, dtype=np.float64)
+    noise[0::2] = r * np.cos(2 * np.pi * u[1::2])
+    noise[1::2] = r * np.sin(2 * np.pi * u[1::2])
+    return (torch.from_numpy(indices), torch.from_numpy(flips), torch.from_numpy(dropped), torch.from_numpy(timesteps),
+            torch.from_numpy(noise.astype(np.float32)).view(batch, 3, size, size))
 
 
 def unet_config():
@@ -160,6 +197,14 @@ def main():
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--export-every", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plan-seed", type=int, default=None,
+                   help="draw each step's batch as `csd train prior --seed` does, for comparing the two trainers")
+    p.add_argument("--loss-log", default=None, help="also write every step's loss here (TSV: step, loss)")
+    p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16",
+                   help="bf16 autocast (the recipe) or plain fp32 products")
+    p.add_argument("--write-initial", default=None, metavar="FOLDER",
+                   help="write freshly initialised weights (seeded by --seed) as a model folder at step 0 and stop; "
+                        "both trainers can start from it with --init")
     p.add_argument("--export-only", action="store_true", help="export the EMA weights of --checkpoint to --out and stop")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -210,6 +255,14 @@ def main():
         optimizer_start = step
         print(f"started from {args.init} at step {step}")
 
+    if args.write_initial:
+        export(args.write_initial, ema_unet, ema_text, args.tokenizer, args.beta_schedule)
+        with open(os.path.join(args.write_initial, "training.json"), "w") as f:
+            json.dump({"steps": 0, "images_seen": 0, "wall_minutes": 0, "beta_schedule": args.beta_schedule,
+                       "seed": args.seed}, f, indent=2)
+        print(f"wrote initial weights to {args.write_initial}")
+        return
+
     def write_export(loss):
         export(args.out, ema_unet, ema_text, args.tokenizer, args.beta_schedule)
         with open(os.path.join(args.out, "training.json"), "w") as f:
@@ -234,18 +287,32 @@ def main():
     params_count = sum(p.numel() for p in unet.parameters()), sum(p.numel() for p in text.parameters())
     print(f"{n} renders; UNet {params_count[0]:,} parameters, text encoder {params_count[1]:,}")
     log = StepLog(args.log, "images")
+    loss_log = None
+    if args.loss_log:
+        fresh = not os.path.exists(args.loss_log)
+        loss_log = open(args.loss_log, "a")
+        if fresh:
+            loss_log.write("step\tloss\n")
     while step < args.steps:
-        index = torch.randint(0, n, (args.batch,))
+        if args.plan_seed is not None:
+            index, flip, dropped, t, noise = swift_draws(args.plan_seed, step, args.batch, n, images.shape[1],
+                                                         args.caption_dropout)
+        else:
+            index = torch.randint(0, n, (args.batch,))
         x0 = images[index].permute(0, 3, 1, 2).float() / 127.5 - 1
-        flip = torch.rand(args.batch) < 0.5
+        if args.plan_seed is None:
+            flip = torch.rand(args.batch) < 0.5
         x0[flip] = x0[flip].flip(-1)
         tokens = ids[index].clone()
-        tokens[torch.rand(args.batch) < args.caption_dropout] = empty[0]
-        t = torch.randint(0, 1000, (args.batch,))
-        noise = torch.randn_like(x0)
+        if args.plan_seed is None:
+            dropped = torch.rand(args.batch) < args.caption_dropout
+        tokens[dropped] = empty[0]
+        if args.plan_seed is None:
+            t = torch.randint(0, 1000, (args.batch,))
+            noise = torch.randn_like(x0)
         a = alphas[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             out = text(tokens)
             pred = unet(xt, t, encoder_hidden_states=out.last_hidden_state, class_labels=out.pooler_output).sample
         loss = ((pred.float() - noise) ** 2).mean(dim=(1, 2, 3))
@@ -255,6 +322,9 @@ def main():
                        args.ema, step + 1)
         step += 1
         seen += args.batch
+        if loss_log:
+            loss_log.write(f"{step}\t{loss.item()!r}\n")
+            loss_log.flush()
         log.add(step, loss.item(), args.batch, learning_rate(args, step), (elapsed_before + time.time() - started) / 60)
         running = log.loss
         if step % args.checkpoint_every == 0 or step == args.steps:

@@ -9,7 +9,8 @@ struct CSDCommand: ParsableCommand {
         abstract: "Consistent text-guided editing of videos, panoramas and 3D scenes with diffusion models.",
         discussion: "Shell completions: csd --generate-completion-script bash|zsh|fish. A man page: swift package plugin generate-manual (it writes .build/plugins/GenerateManual/outputs/CSDTool/csd.1).",
         version: CSDVersion.current,
-        subcommands: [SampleCommand.self, EditCommand.self, ConvertCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self])
+        subcommands: [SampleCommand.self, EditCommand.self, ConvertCommand.self, MetricsCommand.self, WorldCommand.self, NeRFCommand.self, EvalCommand.self,
+                      TrainCommand.self])
 
     /// Whether a `--mask` value asks for a mask: true for auto, false for none.
     static func masks(_ value: String) throws -> Bool {

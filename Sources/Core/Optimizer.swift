@@ -87,3 +87,13 @@ public struct Adam: Optimizer {
         }
     }
 }
+
+extension Adam {
+    /// The moment estimates by parameter name, for a checkpoint.
+    public var moments: (first: [String: Tensor], second: [String: Tensor]) { (firstMoments, secondMoments) }
+
+    /// Continues from a checkpoint's step count and moments.
+    public mutating func restore(steps: Int, first: [String: Tensor], second: [String: Tensor]) {
+        (self.steps, firstMoments, secondMoments) = (steps, first, second)
+    }
+}

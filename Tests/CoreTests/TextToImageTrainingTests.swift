@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import Core
+
+/// `csd train prior`'s trainer against Tools/train_prior.py (fixture from
+/// Tools/make_prior_training_fixture.py: a 16-render shard and PyTorch's fp32 losses of the
+/// recipe's first 4 steps from Models/prior on the batches the Swift trainer draws).
+@Suite struct TextToImageTrainingTests {
+    static let folder = BundledPriorTests.modelFolder
+    static let shardPath = Fixtures.path("prior-training.safetensors")
+
+    static func settings() -> TextToImageTraining.Settings {
+        var s = TextToImageTraining.Settings()
+        (s.batch, s.learningRate, s.seed) = (4, 1e-4, 0)
+        return s
+    }
+
+    static func startStep() throws -> Int {
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/training.json"))) as? [String: Any]
+        return json?["steps"] as? Int ?? 0
+    }
+
+    /// Four steps (three of them after AdamW updates of the UNet and text encoder) lose what
+    /// PyTorch loses, to 1e-4: the draws, the loss, its gradient, the clipping and AdamW agree.
+    @Test func fourStepsLoseWhatPyTorchLoses() throws {
+        let data = try CaptionedImages(path: Self.shardPath)
+        #expect(data.count == 16 && data.size == 64)
+        let training = try TextToImageTraining(folder: Self.folder, data: data, settings: Self.settings(), startStep: Self.startStep())
+        let reference = try SafetensorsFile(path: Self.shardPath).tensor("reference_losses").storage
+        for k in 0..<reference.count {
+            let loss = try training.advance()
+            #expect(abs(loss - reference[k]) <= 1e-4 * reference[k], "step \(k + 1): loss \(loss), PyTorch \(reference[k])")
+        }
+        #expect(training.emaUNet["conv_in.weight"]!.storage != training.unet["conv_in.weight"]!.storage, "the EMA lags the weights")
+    }
+
+    /// Two steps, a checkpoint, a new trainer resuming from it and one more step end with the
+    /// same weights, EMA and losses as three steps straight through.
+    @Test func aResumedRunEndsInTheSameBytes() throws {
+        let data = try CaptionedImages(path: Self.shardPath)
+        let start = try Self.startStep()
+        let straight = try TextToImageTraining(folder: Self.folder, data: data, settings: Self.settings(), startStep: start)
+        for _ in 0..<3 { try straight.advance() }
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-train-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try TextToImageTraining(folder: Self.folder, data: data, settings: Self.settings(), startStep: start)
+        for _ in 0..<2 { try first.advance() }
+        try first.writeCheckpoint(to: "\(dir)/state.safetensors")
+        let resumed = try TextToImageTraining(resuming: "\(dir)/state.safetensors", folder: Self.folder, data: data, settings: Self.settings())
+        try resumed.advance()
+
+        #expect(resumed.step == straight.step && resumed.losses == straight.losses)
+        for (name, p) in straight.unet { #expect(resumed.unet[name]!.storage == p.storage, "unet \(name)") }
+        for (name, p) in straight.text { #expect(resumed.text[name]!.storage == p.storage, "text \(name)") }
+        for (name, p) in straight.emaUNet { #expect(resumed.emaUNet[name]!.storage == p.storage, "EMA \(name)") }
+
+        var other = Self.settings()
+        other.learningRate = 2e-4
+        #expect(throws: InputError.self) {
+            _ = try TextToImageTraining(resuming: "\(dir)/state.safetensors", folder: Self.folder, data: data, settings: other)
+        }
+        // The export is a model folder the runtime loads.
+        try resumed.export(from: Self.folder, to: "\(dir)/model")
+        let model = try DiffusionModel(folder: "\(dir)/model")
+        #expect(model.unet.configuration.sampleSize == 64)
+    }
+
+    /// A file that is not a shard is refused in one line naming it.
+    @Test func aShardWithoutCaptionsIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("csd-shard-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafetensorsFile.write(raw: ["images": .init(dtype: "U8", shape: [1, 2, 2, 3], bytes: Data(count: 12))], to: path)
+        #expect(throws: InputError(path, "has no 'captions' metadata (a JSON list of strings)")) { _ = try CaptionedImages(path: path) }
+        #expect(throws: InputError.self) { _ = try CaptionedImages(path: Fixtures.path("training.safetensors")) }
+    }
+}
