@@ -21,6 +21,8 @@ struct TrainCommand: ParsableCommand {
         @Option(help: "Shard of captioned renders (`csd world dataset`).") var data: String
         @Option(help: "Model folder to start from (diffusers layout, pixel space); its training.json's steps count as done.")
         var initFrom: String = "Models/prior"
+        @Flag(help: "Start from new weights (PyTorch's initialisation, seeded by --seed) of --init-from's architecture, at step 0.")
+        var fromScratch = false
         @Option(name: .shortAndLong, help: "Output folder for the EMA weights (diffusers layout).") var output: String
         @Option(help: "Steps to take in this run.") var steps: Int = 300
         @Option(help: "Images per step.") var batch: Int = 16
@@ -67,7 +69,9 @@ struct TrainCommand: ParsableCommand {
                 if resume && FileManager.default.fileExists(atPath: checkpoint) {
                     training = try TextToImageTraining(resuming: checkpoint, folder: initFrom, data: shard, settings: settings)
                 } else {
-                    training = try TextToImageTraining(folder: initFrom, data: shard, settings: settings, startStep: Self.stepsDone(initFrom))
+                    training = try TextToImageTraining(folder: initFrom, data: shard, settings: settings,
+                                                       startStep: fromScratch ? 0 : Self.stepsDone(initFrom))
+                    if fromScratch { training.startFromScratch(folder: initFrom, seed: seed) }
                 }
                 let done = training.losses.count
                 let bar = ProgressBar(label: "training on \(shard.count) renders", total: steps)

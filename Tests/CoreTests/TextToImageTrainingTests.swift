@@ -76,3 +76,37 @@ import Testing
         #expect(throws: InputError.self) { _ = try CaptionedImages(path: Fixtures.path("training.safetensors")) }
     }
 }
+
+/// Weights for training from scratch follow PyTorch's initialisation of each kind of tensor.
+@Suite struct FreshWeightsTests {
+    @Test func freshWeightsHaveTheirInitialisersSpread() throws {
+        let data = try CaptionedImages(path: TextToImageTrainingTests.shardPath)
+        let training = try TextToImageTraining(folder: TextToImageTrainingTests.folder, data: data,
+                                               settings: TextToImageTrainingTests.settings())
+        let trained = training.unet["mid_block.resnets.0.conv1.weight"]!
+        training.startFromScratch(folder: TextToImageTrainingTests.folder, seed: 7)
+        func std(_ t: Tensor) -> Float {
+            let mean = t.storage.reduce(0, +) / Float(t.count)
+            return (t.storage.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(t.count)).squareRoot()
+        }
+        // A 128 → 128 3×3 convolution: uniform in ±1/√1152, so std 1/√(3·1152).
+        let conv = training.unet["mid_block.resnets.0.conv1.weight"]!
+        #expect(conv.storage != trained.storage)
+        #expect(conv.storage.allSatisfy { abs($0) <= 1 / Float(1152).squareRoot() })
+        #expect(abs(std(conv) - 1 / Float(3 * 1152).squareRoot()) < 0.03 * std(conv))
+        #expect(training.unet["conv_norm_out.weight"]!.storage.allSatisfy { $0 == 1 })
+        #expect(training.unet["conv_norm_out.bias"]!.storage.allSatisfy { $0 == 0 })
+        // The text encoder (d 128, 3 layers): q N(0, 128^−½·6^−½), fc1 N(0, 256^−½), embeddings N(0, 0.02), biases 0.
+        let q = training.text.first { $0.key.hasSuffix("layers.0.self_attn.q_proj.weight") }!.value
+        #expect(abs(std(q) - 1 / Float(128 * 6).squareRoot()) < 0.05 * std(q))
+        let fc1 = training.text.first { $0.key.hasSuffix("layers.0.mlp.fc1.weight") }!.value
+        #expect(abs(std(fc1) - 1 / Float(256).squareRoot()) < 0.05 * std(fc1))
+        let tokens = training.text.first { $0.key.hasSuffix("token_embedding.weight") }!.value
+        #expect(abs(std(tokens) - 0.02) < 0.05 * 0.02)
+        #expect(training.text.first { $0.key.hasSuffix("layers.0.mlp.fc1.bias") }!.value.storage.allSatisfy { $0 == 0 })
+        #expect(training.emaUNet["conv_in.weight"]!.storage == training.unet["conv_in.weight"]!.storage)
+        // An untrained model predicts little of the noise: the first loss is near the weighted noise's variance.
+        let loss = try training.advance()
+        #expect(loss > 0.1 && loss.isFinite, "first loss from scratch \(loss)")
+    }
+}
