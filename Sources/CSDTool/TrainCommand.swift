@@ -64,7 +64,7 @@ struct TrainCommand: ParsableCommand {
                 if let lossLog { try AtomicFile.checkDestination(lossLog) }
                 let shard = try CaptionedImages(path: data)
                 let checkpoint = output + ".checkpoint.safetensors"
-                AtomicFile.removeStrayTemporaries(of: checkpoint)
+                for path in [checkpoint, output] + (lossLog.map { [$0] } ?? []) { AtomicFile.removeStrayTemporaries(of: path) }
                 let training: TextToImageTraining
                 if resume && FileManager.default.fileExists(atPath: checkpoint) {
                     training = try TextToImageTraining(resuming: checkpoint, folder: initFrom, data: shard, settings: settings)
@@ -74,6 +74,7 @@ struct TrainCommand: ParsableCommand {
                     if fromScratch { training.startFromScratch(folder: initFrom, seed: seed) }
                 }
                 let done = training.losses.count
+                guard done <= steps else { throw InputError(checkpoint, "has already taken \(done) steps, more than --steps \(steps)") }
                 let bar = ProgressBar(label: "training on \(shard.count) renders", total: steps)
                 bar.update(done)
                 let started = Date()

@@ -18,14 +18,7 @@ extension TextToImageTraining {
         let settingsJSON = String(decoding: try JSONEncoder.sorted.encode(settings), as: UTF8.self)
         let metadata = ["kind": Self.checkpointKind, "step": "\(step)", "optimizer_start": "\(optimizerStart)",
                         "adam_steps": "\(optimizer.steps)", "settings": settingsJSON, "data": "\(data.count)x\(data.size)"]
-        let temporary = AtomicFile.temporaryPath(for: path)
-        do {
-            try SafetensorsFile.write(tensors, metadata: metadata, to: temporary)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw InputError(path, "cannot be written (\(AtomicFile.reason(error)))")
-        }
-        try AtomicFile.commit(temporary, to: path)
+        try SafetensorsFile.write(tensors, metadata: metadata, to: path)
     }
 
     /// Continues the run that wrote `checkpoint`, which must have used the same settings and a
