@@ -251,7 +251,9 @@ def main():
         ema_unet.load_state_dict(unet.state_dict()); ema_text.load_state_dict(text.state_dict())
         with open(os.path.join(args.init, "training.json")) as f:
             done = json.load(f)
-        step, seen, elapsed_before = done["steps"], done["images_seen"], 60 * done["wall_minutes"]
+        # `csd train prior` exports record no wall clock (their bytes do not depend on it).
+        step = done["steps"]
+        seen, elapsed_before = done.get("images_seen", step * args.batch), 60 * done.get("wall_minutes", 0)
         optimizer_start = step
         print(f"started from {args.init} at step {step}")
 

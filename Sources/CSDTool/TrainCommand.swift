@@ -70,7 +70,7 @@ struct TrainCommand: ParsableCommand {
                     training = try TextToImageTraining(resuming: checkpoint, folder: initFrom, data: shard, settings: settings)
                 } else {
                     training = try TextToImageTraining(folder: initFrom, data: shard, settings: settings,
-                                                       startStep: fromScratch ? 0 : Self.stepsDone(initFrom))
+                                                       startStep: fromScratch ? 0 : TextToImageTraining.recordedSteps(in: initFrom))
                     if fromScratch { training.startFromScratch(folder: initFrom, seed: seed) }
                 }
                 let done = training.losses.count
@@ -118,13 +118,6 @@ struct TrainCommand: ParsableCommand {
             let start = training.step - training.losses.count
             let lines = training.losses.enumerated().map { "\(start + $0.offset + 1)\t\($0.element)" }
             try AtomicFile.write(Data(("step\tloss\n" + lines.joined(separator: "\n") + "\n").utf8), to: lossLog)
-        }
-
-        /// The steps `folder/training.json` says were taken (0 when it says nothing).
-        static func stepsDone(_ folder: String) -> Int {
-            guard let data = FileManager.default.contents(atPath: "\(folder)/training.json"),
-                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
-            return json["steps"] as? Int ?? 0
         }
     }
 }

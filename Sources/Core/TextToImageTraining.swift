@@ -51,6 +51,13 @@ public final class TextToImageTraining {
         (step, optimizerStart) = (startStep, startStep)
     }
 
+    /// The steps `folder/training.json` says the model was trained for (0 when it says nothing).
+    public static func recordedSteps(in folder: String) -> Int {
+        guard let data = FileManager.default.contents(atPath: "\(folder)/training.json"),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return 0 }
+        return json["steps"] as? Int ?? 0
+    }
+
     static func tensors(in folder: String) throws -> [String: Tensor] {
         var out = [String: Tensor]()
         for path in try ModelFolder.weightsFiles(in: folder) {
