@@ -299,19 +299,16 @@ def main():
         if args.plan_seed is not None:
             index, flip, dropped, t, noise = swift_draws(args.plan_seed, step, args.batch, n, images.shape[1],
                                                          args.caption_dropout)
-        else:
+        else:  # torch's generator, drawn in the order the script always drew it
             index = torch.randint(0, n, (args.batch,))
-        x0 = images[index].permute(0, 3, 1, 2).float() / 127.5 - 1
-        if args.plan_seed is None:
             flip = torch.rand(args.batch) < 0.5
+            dropped = torch.rand(args.batch) < args.caption_dropout
+            t = torch.randint(0, 1000, (args.batch,))
+            noise = torch.randn(args.batch, 3, images.shape[1], images.shape[2])
+        x0 = images[index].permute(0, 3, 1, 2).float() / 127.5 - 1
         x0[flip] = x0[flip].flip(-1)
         tokens = ids[index].clone()
-        if args.plan_seed is None:
-            dropped = torch.rand(args.batch) < args.caption_dropout
         tokens[dropped] = empty[0]
-        if args.plan_seed is None:
-            t = torch.randint(0, 1000, (args.batch,))
-            noise = torch.randn_like(x0)
         a = alphas[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
