@@ -22,6 +22,12 @@ struct CSDCommand: ParsableCommand {
     /// default is an editor's.
     static func maskValue(_ masks: Bool) -> String { masks ? "auto" : "none" }
 
+    /// A `--precision` value: fp32 or bf16.
+    static func precision(_ value: String) throws -> ComputePrecision {
+        guard let p = ComputePrecision(rawValue: value) else { throw InputError("--precision", "'\(value)' is not fp32 or bf16") }
+        return p
+    }
+
     /// A `--bandwidth-scale` value: a positive, finite number.
     static func bandwidthScale(_ value: Float) throws -> Float {
         guard value > 0, value.isFinite else { throw InputError("--bandwidth-scale", "must be a positive number") }

@@ -64,7 +64,7 @@ struct EditOptions: ParsableArguments {
         s.optimizer = o
         (s.timesteps, s.weighting) = (timesteps, weighting)
         s.contrastive = try contrastive(method: method)
-        guard let p = ComputePrecision(rawValue: precision) else { throw InputError("--precision", "'\(precision)' is not fp32 or bf16") }
+        let p = try CSDCommand.precision(precision)
         s.precision = p == .fp32 ? nil : p
         if instruction != nil {
             s.instructed = EditSettings.Instructed(imageGuidance: imageGuidance ?? EditSettings.Instructed().imageGuidance)

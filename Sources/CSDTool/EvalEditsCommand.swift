@@ -44,7 +44,7 @@ struct EvalEdits: ParsableCommand {
             let analyser = SceneAnalyser(size: size)
             var settings = EditSettings()
             (settings.steps, settings.learningRate, settings.guidance) = (steps, lr, guidance)
-            guard let p = ComputePrecision(rawValue: precision) else { throw InputError("--precision", "'\(precision)' is not fp32 or bf16") }
+            let p = try CSDCommand.precision(precision)
             settings.precision = p == .fp32 ? nil : p
             let colours: [(ObjectColor, ObjectColor)] = [(.red, .blue), (.blue, .yellow), (.yellow, .purple), (.green, .red)]
             let grounds = Ground.allCases

@@ -57,7 +57,7 @@ struct TrainCommand: ParsableCommand {
                 guard (1...10_000_000).contains(steps) else { throw InputError("--steps", "must be 1...10000000") }
                 guard checkpointEvery >= 0 else { throw InputError("--checkpoint-every", "must be ≥ 0") }
                 let settings = try settings()
-                guard let precision = ComputePrecision(rawValue: precision) else { throw InputError("--precision", "'\(precision)' is not fp32 or bf16") }
+                let precision = try CSDCommand.precision(precision)
                 let initial = URL(fileURLWithPath: initFrom).standardizedFileURL.path, out = URL(fileURLWithPath: output).standardizedFileURL.path
                 guard initial != out else { throw InputError(output, "is the folder training starts from; choose another output") }
                 try AtomicFile.checkDestination(output)
