@@ -79,7 +79,7 @@ public final class TextToImageTraining {
     @discardableResult
     public func advance() throws -> Float {
         let draws = Draws(seed: settings.seed, step: step, batch: settings.batch, images: data.count, size: data.size,
-                          captionDropout: settings.captionDropout)
+                          captionDropout: settings.captionDropout, trainTimesteps: alphasCumprod.count)
         let (b, s) = (settings.batch, data.size)
         let plane = 3 * s * s
         // x0 in [-1, 1], NCHW, flipped where drawn; x_t = √ᾱ·x0 + √(1−ᾱ)·ε.

@@ -68,6 +68,24 @@ import Testing
         #expect(model.unet.configuration.sampleSize == 64)
     }
 
+    /// A schedule of other than 1000 training steps draws its timesteps within it.
+    @Test func timestepsComeFromTheModelsOwnSchedule() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-train-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: Self.folder, toPath: dir)
+        let config = "\(dir)/scheduler/scheduler_config.json"
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: Any])
+        json["num_train_timesteps"] = 50
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: config))
+        let training = try TextToImageTraining(folder: dir, data: try CaptionedImages(path: Self.shardPath), settings: Self.settings())
+        #expect(training.alphasCumprod.count == 50)
+        for step in 0..<20 {
+            let draws = TextToImageTraining.Draws(seed: 0, step: step, batch: 4, images: 16, size: 64, captionDropout: 0.1, trainTimesteps: 50)
+            #expect(draws.timesteps.allSatisfy { (0..<50).contains($0) })
+        }
+        #expect(try training.advance().isFinite)
+    }
+
     /// A file that is not a shard is refused in one line naming it.
     @Test func aShardWithoutCaptionsIsRefused() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("csd-shard-\(UUID().uuidString).safetensors").path
