@@ -17,7 +17,10 @@ public struct ImageEditor {
         /// their background and came closer to their ideal edits (docs/notebook/video.md, 2026-12-06).
         public var masksEdit = true
 
-        public init(sourcePrompt: String, targetPrompt: String) { (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt) }
+        public init(sourcePrompt: String, targetPrompt: String) {
+            (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt)
+            settings.guidance = EditSettings.promptEditGuidance
+        }
     }
 
     public let model: DiffusionModel

@@ -25,7 +25,7 @@ struct EditOptions: ParsableArguments {
     var instruction: String?
     @Option(help: "With --instruction: the image guidance scale s_I beside --guidance (default 3).") var imageGuidance: Float?
     @Option(help: "Optimisation steps.") var steps: Int = 200
-    @Option(help: "Classifier-free guidance scale.") var guidance: Float = 7.5
+    @Option(help: "Classifier-free guidance scale (default: 3 for image and video edits by --source/--target; 7.5 for panoramas, NeRF edits and edits by --instruction).") var guidance: Float?
     @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas; a NeRF edit: Adam on the field, 0.05, or a dataset update's SGD on its images, 0.5).") var lr: Float?
     @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never).") var decayEvery: Int = 0
     @Option(help: "Optimiser: sgd (default) or adam (a NeRF edit always moves the field by Adam).") var optimizer: String?
@@ -50,15 +50,19 @@ struct EditOptions: ParsableArguments {
     var stopAfter: Int?
     @OptionGroup var console: ConsoleOptions
 
-    /// The settings these options give, with `defaultLearningRate` where `--lr` is not given (and
-    /// `EditSettings`' timesteps where `--t-range` is not).
-    func settings(method: EditSettings.Method, defaultLearningRate: Float = EditSettings().learningRate) throws -> EditSettings {
+    /// The settings these options give, with `defaultLearningRate` where `--lr` is not given,
+    /// `defaultGuidance` where `--guidance` is not (`EditSettings`' own for edits by instruction), and
+    /// `EditSettings`' timesteps where `--t-range` is not.
+    func settings(method: EditSettings.Method, defaultLearningRate: Float = EditSettings().learningRate,
+                  defaultGuidance: Float = EditSettings().guidance) throws -> EditSettings {
         var s = EditSettings()
         s.method = method
         guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
         let lr = self.lr ?? defaultLearningRate
         guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
         let timesteps = try tRange.map(CSDCommand.timestepRange) ?? EditSettings().timesteps
+        let guidance = self.guidance ?? (instruction != nil ? EditSettings().guidance : defaultGuidance)
+        guard guidance.isFinite, guidance >= 0 else { throw InputError("--guidance", "must be a number of 0 or more") }
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
         guard let o = EditSettings.Optimizer(rawValue: optimizer ?? "sgd") else { throw InputError("--optimizer", "'\(optimizer ?? "")' is not sgd or adam") }
         s.optimizer = o
@@ -205,9 +209,9 @@ struct EditImage: ParsableCommand {
         try CSDCommand.reportingInputErrors {
             guard let m = EditSettings.Method(rawValue: method), m != .csd else { throw InputError("--method", "'\(method)' is not sds, dds or cds") }
             try options.check(input: input, output: output, ext: "png")
-            let settings = try options.settings(method: m)
             let prompts = try options.prompts()
             var configuration = ImageEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
+            let settings = try options.settings(method: m, defaultGuidance: configuration.settings.guidance)
             (configuration.settings, configuration.workingSize) = (settings, options.workingSize)
             configuration.masksEdit = try CSDCommand.masks(mask)
             let image = try RGBImage(contentsOf: input)
@@ -250,7 +254,7 @@ struct EditVideo: ParsableCommand {
             if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
             let prompts = try options.prompts()
             var configuration = VideoEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
-            configuration.settings = try options.settings(method: m)
+            configuration.settings = try options.settings(method: m, defaultGuidance: configuration.settings.guidance)
             configuration.settings.normalization = normalization
             configuration.settings.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
             configuration.settings.subset = subset

@@ -24,6 +24,7 @@ struct EvalVideo: ParsableCommand {
     @Option(help: "Frames per video.") var frames: Int = 12
     @Option(help: "Frame side in pixels (frames larger than the model's size are edited at its size and the difference upsampled).") var size: Int = 128
     @Option(help: "Steps per window (default: the editor's).") var steps: Int = EditSettings().steps
+    @Option(help: "Classifier-free guidance scale (default: the editor's).") var guidance: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.guidance
     @Option(help: "Methods to run, comma-separated: csd, dds.") var methods: String = "csd,dds"
     @Option(help: "Scale of CSD's median-heuristic bandwidth (default: the editor's).") var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
     @Option(help: "auto: each window edits only where the prompts disagree on its frames; none: everywhere (default: the editor's).")
@@ -71,6 +72,7 @@ struct EvalVideo: ParsableCommand {
             guard (2...240).contains(frames) else { throw InputError("--frames", "must be between 2 and 240") }
             guard (16...1024).contains(size), size % 2 == 0 else { throw InputError("--size", "must be an even number between 16 and 1024") }
             guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
+            guard guidance.isFinite, guidance >= 0 else { throw InputError("--guidance", "must be a number of 0 or more") }
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
             let masksEdit = try CSDCommand.masks(mask)
             let chosen = try methods.split(separator: ",").map { name -> EditSettings.Method in
@@ -103,7 +105,7 @@ struct EvalVideo: ParsableCommand {
                 var row: [String: Any] = ["source": entry.source, "target": entry.target, "kind": entry.kind]
                 for method in chosen {
                     var c = VideoEditor.Configuration(sourcePrompt: entry.source, targetPrompt: entry.target)
-                    (c.settings.method, c.settings.steps, c.settings.bandwidthScale) = (method, steps, bandwidthScale)
+                    (c.settings.method, c.settings.steps, c.settings.bandwidthScale, c.settings.guidance) = (method, steps, bandwidthScale, guidance)
                     c.masksEdit = masksEdit
                     let output = "\(folder)/edited-\(v)-\(method.rawValue).mp4"
                     let start = Date()
@@ -140,7 +142,7 @@ struct EvalVideo: ParsableCommand {
                 if df > 0 { summary["csd_flicker_reduction"] = 1 - cf / df }
             }
             if json {
-                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "bandwidth_scale": Double(bandwidthScale), "mask": mask, "summary": summary, "per_video": perVideo])
+                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "guidance": Double(guidance), "bandwidth_scale": Double(bandwidthScale), "mask": mask, "summary": summary, "per_video": perVideo])
                 return
             }
             for method in chosen {

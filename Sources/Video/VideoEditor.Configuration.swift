@@ -35,6 +35,7 @@ extension VideoEditor {
             (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt)
             settings = EditSettings()
             settings.method = .csd
+            settings.guidance = EditSettings.promptEditGuidance
             // The median heuristic's bandwidth × 4: on the 8 world videos of `csd eval video` (8
             // frames, 100 steps) CSD's added flicker fell from 1.77 to 1.37 levels, lower on every
             // video, at the same completion (84%) and PSNR to the ideal (docs/notebook/video.md).

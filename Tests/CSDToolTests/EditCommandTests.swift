@@ -162,8 +162,9 @@ import Video
     /// Images and videos step at 0.05 unless `--lr` says otherwise (0.1 took single images'
     /// backgrounds under 25 dB with the bundled prior), panoramas at their benchmark's 0.1; and a
     /// panorama edited everywhere (here `--mask none`) takes the score at noise levels 50–250,
-    /// where a ground edit invents no objects, the other edits at 50–950.
-    @Test func theDefaultStepAndNoiseLevelsArePerKindOfEdit() throws {
+    /// where a ground edit invents no objects, the other edits at 50–950. Image edits by prompts
+    /// are guided at 3 (at 7.5 their colours overshoot), panoramas at 7.5.
+    @Test func theDefaultStepNoiseLevelsAndGuidanceArePerKindOfEdit() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func edit(_ name: String, _ extra: [String]) throws -> Data {
@@ -191,6 +192,11 @@ import Video
         #expect(wide != (try panorama("pano-wide", ["--t-range", "50-950"])))
         #expect(plain == (try edit("all-levels", ["--t-range", "50-950"])))
         #expect(plain != (try edit("low-levels", ["--t-range", "50-250"])))
+        // Guidance: 3 for image edits by prompts, 7.5 for panoramas.
+        #expect(plain == (try edit("guided-3", ["--guidance", "3"])))
+        #expect(plain != (try edit("guided-7.5", ["--guidance", "7.5"])))
+        #expect(wide == (try panorama("pano-guided-7.5", ["--guidance", "7.5"])))
+        #expect(wide != (try panorama("pano-guided-3", ["--guidance", "3"])))
     }
 
     @Test func adamAndIntermediateResults() throws {
@@ -264,6 +270,8 @@ import Video
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--codec", "av1"] + commonOptions(), "--codec"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mkv", "--codec", "hevc", "--crf", "55"] + commonOptions(), "must be between 0 and 51 for HEVC"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--precision", "fp16"] + commonOptions(), "--precision"),
+            (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--guidance", "nan"] + commonOptions(), "--guidance"),
+            (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--guidance=-1"] + commonOptions(), "--guidance"),
             (["edit", "image", Self.sample, "-o", "\(dir)/o.png", "--reference", "\(dir)/missing.png"] + commonOptions(), "missing.png: no such file"),
             (["edit", "video", Self.sample, "-o", "\(dir)/o.mp4", "--reference", "\(CommandRunner.packageRoot)/Tests/CSDToolTests/Fixtures/red-ball.jpg"] + commonOptions(),
              "red-ball.jpg: is 96x72, the input 256x256"),
