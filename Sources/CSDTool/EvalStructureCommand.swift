@@ -18,7 +18,7 @@ struct EvalStructure: ParsableCommand {
     @Option(help: "Frames of the orbit video edited by dds, cds, csd and csd with CDS scores (0 skips it).") var frames: Int = 8
     @Option(help: "Steps per edit.") var steps: Int = 200
     @Option(help: "Learning rate.") var lr: Float = EditSettings().learningRate
-    @Option(help: "Guidance scale.") var guidance: Float = 7.5
+    @Option(help: "Guidance scale (default: `csd edit image`'s).") var guidance: Float = ImageEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.guidance
     @Option(help: "CDS's weight w_cut.") var cutWeight: Float = EditSettings.Contrastive().weight
     @Option(help: "CDS's patch locations per layer and patch size.") var cutPatches: Int = EditSettings.Contrastive().patches
     @Option(help: "Working size (the images and frames are rendered at it).") var size: Int = 64
