@@ -70,7 +70,9 @@ import Testing
         var changes = [Bool: (ball: Int, corners: Int)]()
         for masks in [false, true] {
             var c = configuration()
-            (c.workingSize, c.settings.steps, c.masksEdit) = (64, 6, masks)
+            // Guidance 7.5, not the default 3: a score strong enough that, unmasked, 6 steps move the
+            // corners by a level.
+            (c.workingSize, c.settings.steps, c.settings.guidance, c.masksEdit) = (64, 6, 7.5, masks)
             let out = dir + "/\(masks).png"
             _ = try ImageEditor(model: model, configuration: c).edit(redBall(), input: "ball", writingTo: out)
             let (before, after) = (redBall().pixels, try RGBImage(pngPath: out).pixels)
