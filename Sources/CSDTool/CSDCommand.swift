@@ -28,6 +28,12 @@ struct CSDCommand: ParsableCommand {
         return p
     }
 
+    /// A `--guidance` value: a finite scale of 0 or more.
+    static func guidance(_ value: Float) throws -> Float {
+        guard value.isFinite, value >= 0 else { throw InputError("--guidance", "must be a number of 0 or more") }
+        return value
+    }
+
     /// A `--bandwidth-scale` value: a positive, finite number.
     static func bandwidthScale(_ value: Float) throws -> Float {
         guard value > 0, value.isFinite else { throw InputError("--bandwidth-scale", "must be a positive number") }

@@ -61,8 +61,7 @@ struct EditOptions: ParsableArguments {
         let lr = self.lr ?? defaultLearningRate
         guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
         let timesteps = try tRange.map(CSDCommand.timestepRange) ?? EditSettings().timesteps
-        let guidance = self.guidance ?? (instruction != nil ? EditSettings().guidance : defaultGuidance)
-        guard guidance.isFinite, guidance >= 0 else { throw InputError("--guidance", "must be a number of 0 or more") }
+        let guidance = try CSDCommand.guidance(self.guidance ?? (instruction != nil ? EditSettings().guidance : defaultGuidance))
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
         guard let o = EditSettings.Optimizer(rawValue: optimizer ?? "sgd") else { throw InputError("--optimizer", "'\(optimizer ?? "")' is not sgd or adam") }
         s.optimizer = o

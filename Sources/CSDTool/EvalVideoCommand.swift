@@ -72,7 +72,7 @@ struct EvalVideo: ParsableCommand {
             guard (2...240).contains(frames) else { throw InputError("--frames", "must be between 2 and 240") }
             guard (16...1024).contains(size), size % 2 == 0 else { throw InputError("--size", "must be an even number between 16 and 1024") }
             guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
-            guard guidance.isFinite, guidance >= 0 else { throw InputError("--guidance", "must be a number of 0 or more") }
+            _ = try CSDCommand.guidance(guidance)
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
             let masksEdit = try CSDCommand.masks(mask)
             let chosen = try methods.split(separator: ",").map { name -> EditSettings.Method in
