@@ -143,6 +143,56 @@ void csd_gated_gelu(const float *x, float *out, long rows, long half) {
     }
 }
 
+/// GEGLU's backward: with each row of x holding (value, gate) and dy one value per pair,
+/// dvalue = dy·gelu(gate) and dgate = dy·value·gelu'(gate), gelu'(g) = Φ(g) + g·φ(g). φ reuses the
+/// erf's exp(−g²/2); erf as in GELU16.
+CSD_DISPATCH
+void csd_gated_gelu_backward(const float *x, const float *dy, float *dx, long rows, long half) {
+    const float inverse_sqrt_2pi = 0.39894228040143268f;
+    for (long r = 0; r < rows; r++) {
+        const float *value = x + r * 2 * half, *gate = value + half, *g = dy + r * half;
+        float *dvalue = dx + r * 2 * half, *dgate = dvalue + half;
+        long i = 0;
+        for (; i + 16 <= half; i += 16) {
+            const f16v v = LOAD16(gate + i);
+            const f16v z = v * 0.70710678118654752f;
+            const f16v a = __builtin_elementwise_abs(z);
+            const f16v t = 1.0f / (1.0f + 0.3275911f * a);
+            const f16v e = EXP16(-a * a);
+            f16v y = SPLAT16(1.061405429f);
+            y = y * t - 1.453152027f;
+            y = y * t + 1.421413741f;
+            y = y * t - 0.284496736f;
+            y = y * t + 0.254829592f;
+            y = 1.0f - y * t * e;
+            const f16v erf = (f16v)((i16v)y | ((i16v)z & (int)0x80000000));
+            const f16v cdf = 0.5f * (1.0f + erf);
+            const f16v gi = LOAD16(g + i);
+            STORE16(dvalue + i, gi * v * cdf);
+            STORE16(dgate + i, gi * LOAD16(value + i) * (cdf + v * e * inverse_sqrt_2pi));
+        }
+        for (; i < half; i++) {
+            const float v = gate[i];
+            const float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+            dvalue[i] = g[i] * v * cdf;
+            dgate[i] = g[i] * value[i] * (cdf + v * expf(-0.5f * v * v) * inverse_sqrt_2pi);
+        }
+    }
+}
+
+/// Σ p[0..<n], in 16 float lanes folded in double: the same sum for the same input on every CPU
+/// with AVX-512, AVX2 or SSE2 (the lanes are the same; only how many run at once differs).
+CSD_DISPATCH
+double csd_sum(const float *p, long n) {
+    long i = 0;
+    f16v acc = SPLAT16(0);
+    for (; i + 16 <= n; i += 16) acc += LOAD16(p + i);
+    double sum = 0;
+    for (int l = 0; l < 16; l++) sum += acc[l];
+    for (; i < n; i++) sum += p[i];
+    return sum;
+}
+
 CSD_DISPATCH
 void csd_normalize_row(const float *src, float *dst, long n, float mean, float inv, const float *weight,
                        const float *bias) {

@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 
 /// Derivatives of the activations, `dy·f′(x)` element by element.
@@ -64,14 +65,8 @@ extension Tensor {
                 dx.storage.withUnsafeMutableBufferPointer { ds in
                     let (xp, gp, dp) = (xs.baseAddress!, gs.baseAddress!, ds.baseAddress!)
                     parallelChunks(rows, minimumChunk: max(1, 8192 / max(1, half))) { range in
-                        for r in range {
-                            let row = xp + r * two, g = gp + r * half, d = dp + r * two
-                            for i in 0..<half {
-                                let value = row[i], gate = row[half + i]
-                                d[i] = g[i] * Activation.gelu.value(gate)
-                                d[half + i] = g[i] * value * Activation.gelu.derivative(gate)
-                            }
-                        }
+                        csd_gated_gelu_backward(xp + range.lowerBound * two, gp + range.lowerBound * half,
+                                                dp + range.lowerBound * two, range.count, half)
                     }
                 }
             }

@@ -238,13 +238,19 @@ extension Tensor {
             for i in 0..<kh {
                 for j in 0..<kw {
                     let row = col + ((c * kh + i) * kw + j) * p
+                    // The columns ox whose pixel ix = ox·stride + j − left lies inside the row.
+                    let shift = j - padding.left
+                    let first = shift >= 0 ? 0 : (-shift + stride - 1) / stride
+                    let last = min(wo, w - shift <= 0 ? 0 : (w - 1 - shift) / stride + 1)
+                    guard first < last else { continue }
                     for oy in 0..<ho {
                         let iy = oy * stride + i - padding.top
                         guard iy >= 0 && iy < h else { continue }
-                        let dst = plane + iy * w, src = row + oy * wo
-                        for ox in 0..<wo {
-                            let ix = ox * stride + j - padding.left
-                            if ix >= 0 && ix < w { dst[ix] += src[ox] }
+                        let dst = plane + iy * w + shift, src = row + oy * wo
+                        if stride == 1 {
+                            for ox in first..<last { dst[ox] += src[ox] }
+                        } else {
+                            for ox in first..<last { dst[ox * stride] += src[ox] }
                         }
                     }
                 }

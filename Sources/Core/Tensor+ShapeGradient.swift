@@ -1,3 +1,5 @@
+import CVectorKernels
+
 /// Gradients of the operations that move values rather than compute them: nearest upsampling,
 /// channel concatenation and slicing, per-channel sums, and row gathers (embeddings, pooling).
 extension Tensor {
@@ -52,11 +54,7 @@ extension Tensor {
         storage.withUnsafeBufferPointer { s in
             out.storage.withUnsafeMutableBufferPointer { o in
                 let sp = s.baseAddress!, op = o.baseAddress!
-                parallelFor(n * c) { nc in
-                    var total: Float = 0
-                    for i in 0..<inner { total += sp[nc * inner + i] }
-                    op[nc] = total
-                }
+                parallelFor(n * c) { nc in op[nc] = Float(csd_sum(sp + nc * inner, inner)) }
             }
         }
         return out

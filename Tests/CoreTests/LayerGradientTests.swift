@@ -60,6 +60,23 @@ enum GradientFixtures {
         GradientFixtures.check("geglu", inputs: ["x"]) { $0[0].gatedGelu() }
     }
 
+    /// The fixture's GEGLU rows (12 pairs) run only the kernel's scalar tail; rows of 37 pairs run
+    /// two 16-wide vectors and a tail, checked against the exact formula in Swift.
+    @Test func gegluGradientOnWideRowsMatchesTheExactFormula() {
+        var random = RandomGenerator(seed: 34)
+        let x = random.normal([3, 2, 74]).scaled(by: 2.5), dy = random.normal([3, 2, 37])
+        let dx = Tensor.gatedGeluGradient(dy, input: x)
+        var expected = Tensor(zeros: x.shape)
+        for r in 0..<6 {
+            for i in 0..<37 {
+                let value = x.storage[r * 74 + i], gate = x.storage[r * 74 + 37 + i], g = dy.storage[r * 37 + i]
+                expected.storage[r * 74 + i] = g * Tensor.Activation.gelu.value(gate)
+                expected.storage[r * 74 + 37 + i] = g * value * Tensor.Activation.gelu.derivative(gate)
+            }
+        }
+        expectClose(dx, expected, relative: 1e-5, "GEGLU gradient, 37 pairs a row")
+    }
+
     @Test func attentionSelfCausalAndCross() {
         GradientFixtures.check("attention_self", inputs: ["x"]) { v in Variable.attention(query: v[0], key: v[0], value: v[0], heads: 3) }
         GradientFixtures.check("attention_causal", inputs: ["q", "k", "v"]) { v in

@@ -21,6 +21,12 @@ void csd_gelu(const float *src, float *dst, long n);
 /// out[r][i] = value[i]·gelu(gate[i]).
 void csd_gated_gelu(const float *x, float *out, long rows, long half);
 
+/// GEGLU's backward: dx (rows × 2·half, (dvalue, dgate)) from x (value, gate) and dy (rows × half).
+void csd_gated_gelu_backward(const float *x, const float *dy, float *dx, long rows, long half);
+
+/// Σ p[0..<n] in 16 float lanes, folded in double (the same on every CPU).
+double csd_sum(const float *p, long n);
+
 /// dst[i] = (src[i] − mean)·inv·weight[i] + bias[i] (layer norm's last step); `weight` and `bias`
 /// may be NULL (1 and 0).
 void csd_normalize_row(const float *src, float *dst, long n, float mean, float inv, const float *weight,
