@@ -138,6 +138,23 @@ import Testing
         }
     }
 
+    /// Sides of 32 or more are cut into an even number of tiles of about 256, each starting at a
+    /// multiple of 16, none empty, together covering the side; shorter sides stay whole.
+    @Test func tilesAreEvenInNumberAndCoverTheSide() {
+        for length in [1, 31, 32, 40, 128, 320, 511, 512, 768, 1152, 1280, 4096, 5000, 7700] {
+            let count = BLAS.tileCount(length, tile: 256)
+            let starts = (0...count).map { BLAS.tileStart($0, of: count, length: length) }
+            #expect(starts.first == 0 && starts.last == length, "\(length): tiles from \(starts)")
+            #expect(zip(starts, starts.dropFirst()).allSatisfy { $0 < $1 }, "\(length): an empty tile in \(starts)")
+            if length < 32 {
+                #expect(count == 1, "\(length) stays whole")
+            } else {
+                #expect(count % 2 == 0 && starts.dropLast().allSatisfy { $0 % 16 == 0 }, "\(length): tiles from \(starts)")
+                #expect(zip(starts, starts.dropFirst()).allSatisfy { $1 - $0 <= 272 } || count == 2, "\(length): tiles of about 256")
+            }
+        }
+    }
+
     /// Products with a small C and long sums are summed in chunks of k; the result is still the
     /// product, with alpha and beta applied once (beta 0 never reads C). (The kernels are
     /// process-wide, so this runs on the default ones: switching them would race other tests.)
