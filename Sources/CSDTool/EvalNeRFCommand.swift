@@ -16,6 +16,9 @@ struct EvalNeRF: ParsableCommand {
                                "a red ball and a yellow cube on grass -> a blue ball and a yellow cube on grass"]
 
     @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
+    @Option(help: "Edit by instruction with this instruction model (CSD-Edit's scores, `--image-guidance`), the instruction phrased from each scene's caption pair (\"make the ball blue\"), instead of by captions with --model.")
+    var instructionModel: String?
+    @Option(help: "Image guidance of the instruction model's scores.") var imageGuidance: Float = EditSettings.Instructed().imageGuidance
     @Option(name: .customLong("edit"), help: "SOURCE -> TARGET captions (repeatable; default four scenes).") var edits: [String] = []
     @Option(name: .customLong("scene-seed"), help: "Scene seed (repeatable; default 0).") var seeds: [UInt64] = []
     @Option(help: "Methods, comma-separated: csd, dds, dataset-update, dataset-update-csd.") var methods: String = "csd,dds,dataset-update"
@@ -56,6 +59,7 @@ struct EvalNeRF: ParsableCommand {
             (base.edit.steps, base.viewsPerStep, base.edit.guidance, base.edit.seed, base.editsGeometry) = (steps, views, guidance, seed, geometry)
             base.edit.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
             if let tRange { base.edit.timesteps = try CSDCommand.timestepRange(tRange) }
+            if instructionModel != nil { base.edit.instructed = EditSettings.Instructed(imageGuidance: imageGuidance) }
             _ = try base.validated()
             let pairs = try (edits.isEmpty ? Self.defaultEdits : edits).map { text -> (String, String) in
                 let parts = text.components(separatedBy: "->").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -64,7 +68,8 @@ struct EvalNeRF: ParsableCommand {
             }
             if let sheets { try AtomicFile.createFolder(sheets) }
             BLAS.prepare()
-            let diffusion = try DiffusionModel(path: model)
+            let diffusion = try DiffusionModel(path: instructionModel ?? model)
+            try diffusion.require(instructionModel: instructionModel != nil, option: instructionModel != nil ? "--instruction-model" : "--model")
             let analyser = SceneAnalyser(size: Self.size)
             var fit = RadianceFieldFit.Settings()
             (fit.resolution, fit.steps) = (fitResolution, fitSteps)
@@ -87,7 +92,7 @@ struct EvalNeRF: ParsableCommand {
                     }
                 }
             }
-            var summary: [String: Any] = ["scenes": reports, "steps": steps, "views_per_step": views, "guidance": guidance, "bandwidth_scale": Double(bandwidthScale),
+            var summary: [String: Any] = ["scenes": reports, "model": instructionModel ?? model, "instructed": instructionModel != nil, "steps": steps, "views_per_step": views, "guidance": guidance, "bandwidth_scale": Double(bandwidthScale),
                                           "geometry": geometry, "evaluation_cameras": cameras.count, "threads": Parallelism.workers]
             for name in chosen + ["ideal", "unedited"] {
                 let rows = reports.compactMap { $0[name] as? [String: Double] }
@@ -173,6 +178,15 @@ struct EvalNeRF: ParsableCommand {
         }
         var report: [String: Any] = ["source": before.caption, "target": after.caption, "seed": Int(seed), "fit_psnr": fitted.meanHeldOutPSNR ?? 0,
                                      "fit_seconds": fitted.seconds]
+        // By instruction, the prompts are CSD-Edit's: no source text, the instruction as the target.
+        var prompts = (source: before.caption, target: after.caption)
+        if instructionModel != nil {
+            guard let instruction = WorldInstruction(from: before, to: after) else {
+                throw InputError("--instruction-model", "no instruction of the world's grammar turns '\(before.caption)' into '\(after.caption)'")
+            }
+            prompts = ("", instruction.text)
+            report["instruction"] = instruction.text
+        }
         report["unedited"] = measure(unedited.map(\.image), depth: unedited.map(\.depth))
         report["ideal"] = measure(idealImages, depth: nil)
         var pictures = Array(idealImages.prefix(heldOut.count)) + unedited.prefix(heldOut.count).map(\.image)
@@ -182,7 +196,7 @@ struct EvalNeRF: ParsableCommand {
             settings.edit.learningRate = lr ?? NeRFEditSettings.defaultLearningRate(for: settings.method)
             let editor = try NeRFFieldEdits.make(model: diffusion, field: fitted.field, cameras: training.map { dataset.views[$0].camera },
                                               images: training.map { dataset.views[$0].image }, settings: settings,
-                                              sourcePrompt: before.caption, targetPrompt: after.caption)
+                                              sourcePrompt: prompts.source, targetPrompt: prompts.target)
             let started = Date()
             let bar = json ? nil : ProgressBar(label: "\(before.caption) -> \(after.caption): \(name)", total: settings.edit.steps)
             while editor.step < settings.edit.steps { editor.advance(); bar?.update(editor.step) }

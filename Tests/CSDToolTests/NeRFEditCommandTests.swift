@@ -92,4 +92,21 @@ import Video
         #expect((scene?["unedited"] as? [String: Double])?["edit_success"] ?? 1 < 0.2)
         #expect(report?["csd_psnr_gain_over_dds"] is Double && report?["csd_spread_reduction_from_dataset_update"] is Double)
     }
+
+    /// By instruction: the scores come from the instruction model, the instruction phrased from
+    /// the caption pair; a text-to-image model is refused as one.
+    @Test func theEditEvaluationRunsByInstruction() throws {
+        let r = try CommandRunner.run(["eval", "nerf", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p",
+                                       "--edit", "a red ball on grass -> a blue ball on grass", "--steps", "1", "--views", "2",
+                                       "--fit-steps", "20", "--fit-resolution", "16", "--methods", "csd", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(report["instructed"] as? Bool == true)
+        let scene = try #require((report["scenes"] as? [[String: Any]])?.first)
+        #expect(scene["instruction"] as? String == "make the ball blue")
+        let csd = scene["csd"] as? [String: Double] ?? [:]
+        #expect((csd["psnr_to_ideal"] ?? 0) > 10 && (csd["psnr_to_ideal"] ?? 99) < 60, "\(csd)")
+        let wrong = try CommandRunner.run(["eval", "nerf", "--instruction-model", "\(CommandRunner.fixtures)/tiny-sd", "--steps", "1"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("--instruction-model"), "\(wrong.stderr)")
+    }
 }
