@@ -180,6 +180,22 @@ void csd_gated_gelu_backward(const float *x, const float *dy, float *dx, long ro
     }
 }
 
+/// Softmax's backward along one row: dx = scale·y ⊙ (dy − Σ dy ⊙ y), y the softmax's output;
+/// the dot in 16 float lanes folded in double. dx may be dy.
+CSD_DISPATCH
+void csd_softmax_row_gradient(const float *dy, const float *y, float *dx, long n, float scale) {
+    long i = 0;
+    f16v acc = SPLAT16(0);
+    for (; i + 16 <= n; i += 16) acc += LOAD16(dy + i) * LOAD16(y + i);
+    double sum = 0;
+    for (int l = 0; l < 16; l++) sum += acc[l];
+    for (; i < n; i++) sum += (double)(dy[i] * y[i]);
+    const float dot = (float)sum;
+    const f16v vd = SPLAT16(dot), vs = SPLAT16(scale);
+    for (i = 0; i + 16 <= n; i += 16) STORE16(dx + i, vs * LOAD16(y + i) * (LOAD16(dy + i) - vd));
+    for (; i < n; i++) dx[i] = scale * y[i] * (dy[i] - dot);
+}
+
 /// Σ p[0..<n], in 16 float lanes folded in double: the same sum for the same input on every CPU
 /// with AVX-512, AVX2 or SSE2 (the lanes are the same; only how many run at once differs).
 CSD_DISPATCH

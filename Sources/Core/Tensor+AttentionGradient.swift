@@ -1,6 +1,6 @@
 /// The vector-Jacobian product of multi-head scaled dot-product attention. For each (item, head)
 /// and each tile of query rows the probabilities are recomputed, P = softmax(Q·Kᵀ·s), then
-/// dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·s, dQ = dS·K, dK += dSᵀ·Q.
+/// dVᵀ += dOᵀ·P, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·s, dQ = dS·K, dKᵀ += Qᵀ·dS.
 /// Tiles run in order within a head, so dK and dV sum the same way whatever the thread count.
 extension Tensor {
     /// Gradients of `Tensor.attention(query:key:value:heads:causal:)` for the output gradient `dOut`.
@@ -11,7 +11,7 @@ extension Tensor {
         let d = c / heads
         let scale = 1 / Float(d).squareRoot()
         let tile = max(16, min(256, (1 << 18) / max(1, lk)))
-        var dq = Tensor(uninitialized: query.shape), dk = Tensor(zeros: key.shape), dv = Tensor(zeros: value.shape)
+        var dq = Tensor(uninitialized: query.shape), dk = Tensor(uninitialized: key.shape), dv = Tensor(uninitialized: value.shape)
         query.storage.withUnsafeBufferPointer { q in
             key.storage.withUnsafeBufferPointer { k in
                 value.storage.withUnsafeBufferPointer { v in
@@ -25,7 +25,13 @@ extension Tensor {
                                         let h = item % heads, bi = item / heads
                                         let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
                                         let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
-                                        defer { probabilities.deallocate(); scores.deallocate() }
+                                        // dVᵀ and dKᵀ [d, lk]: wide products over the tile's rows, with the
+                                        // tile's P and dS read as they lie (dV = Pᵀ·dO would transpose them).
+                                        let dvT = UnsafeMutablePointer<Float>.allocate(capacity: d * lk)
+                                        let dkT = UnsafeMutablePointer<Float>.allocate(capacity: d * lk)
+                                        dvT.initialize(repeating: 0, count: d * lk)
+                                        dkT.initialize(repeating: 0, count: d * lk)
+                                        defer { probabilities.deallocate(); scores.deallocate(); dvT.deallocate(); dkT.deallocate() }
                                         let kp = kb + bi * lk * c + h * d, vp = vb + bi * lk * c + h * d
                                         let dkp = dkb + bi * lk * c + h * d, dvp = dvb + bi * lk * c + h * d
                                         var row0 = 0
@@ -41,20 +47,25 @@ extension Tensor {
                                                 if causal { for j in min(lk, row0 + r + 1)..<lk { row[j] = -Float.infinity } }
                                                 Tensor.softmaxRow(row, lk)
                                             }
-                                            BLAS.sgemm(transA: true, transB: false, m: lk, n: d, k: rows, a: probabilities, lda: lk,
-                                                       b: gp, ldb: c, beta: 1, c: dvp, ldc: c, parallel: false)
+                                            BLAS.sgemm(transA: true, transB: false, m: d, n: lk, k: rows, a: gp, lda: c,
+                                                       b: probabilities, ldb: lk, beta: 1, c: dvT, ldc: lk, parallel: false)
                                             BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, a: gp, lda: c,
                                                        b: vp, ldb: c, c: scores, ldc: lk, parallel: false)
                                             for r in 0..<rows {
                                                 let s = scores + r * lk
-                                                Tensor.softmaxRowGradient(s, probabilities + r * lk, s, lk)
-                                                for j in 0..<lk { s[j] *= scale }
+                                                Tensor.softmaxRowGradient(s, probabilities + r * lk, s, lk, scale: scale)
                                             }
                                             BLAS.sgemm(transA: false, transB: false, m: rows, n: d, k: lk, a: scores, lda: lk,
                                                        b: kp, ldb: c, c: dqp, ldc: c, parallel: false)
-                                            BLAS.sgemm(transA: true, transB: false, m: lk, n: d, k: rows, a: scores, lda: lk,
-                                                       b: qp, ldb: c, beta: 1, c: dkp, ldc: c, parallel: false)
+                                            BLAS.sgemm(transA: true, transB: false, m: d, n: lk, k: rows, a: qp, lda: c,
+                                                       b: scores, ldb: lk, beta: 1, c: dkT, ldc: lk, parallel: false)
                                             row0 += rows
+                                        }
+                                        for j in 0..<lk {
+                                            for i in 0..<d {
+                                                dvp[j * c + i] = dvT[i * lk + j]
+                                                dkp[j * c + i] = dkT[i * lk + j]
+                                            }
                                         }
                                     }
                                 }

@@ -110,9 +110,8 @@ extension Tensor {
 
     /// One row of the softmax gradient; `dx` may be `dy`.
     @inline(__always)
-    static func softmaxRowGradient(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
-        var dot: Float = 0
-        for j in 0..<n { dot += dy[j] * y[j] }
-        for j in 0..<n { dx[j] = y[j] * (dy[j] - dot) }
+    static func softmaxRowGradient(_ dy: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
+                                   scale: Float = 1) {
+        csd_softmax_row_gradient(dy, y, dx, n, scale)
     }
 }

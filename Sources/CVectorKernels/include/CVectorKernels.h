@@ -24,6 +24,9 @@ void csd_gated_gelu(const float *x, float *out, long rows, long half);
 /// GEGLU's backward: dx (rows × 2·half, (dvalue, dgate)) from x (value, gate) and dy (rows × half).
 void csd_gated_gelu_backward(const float *x, const float *dy, float *dx, long rows, long half);
 
+/// Softmax's backward along a row: dx = scale·y ⊙ (dy − Σ dy ⊙ y); dx may be dy.
+void csd_softmax_row_gradient(const float *dy, const float *y, float *dx, long n, float scale);
+
 /// Σ p[0..<n] in 16 float lanes, folded in double (the same on every CPU).
 double csd_sum(const float *p, long n);
 
