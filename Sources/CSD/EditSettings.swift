@@ -56,7 +56,7 @@ public struct EditSettings: Codable, Equatable, Sendable {
     public var optimizer: Optimizer = .sgd
     public var steps: Int = 200
     /// The classifier-free guidance scale of the scores (7.5, Stable Diffusion's usual scale, kept
-    /// for panoramas, NeRF edits and edits by instruction; image and video edits by prompts use
+    /// for panoramas and edits by instruction; image, video and NeRF edits by prompts use
     /// `promptEditGuidance`). Panorama ground edits at 3 came out far worse (13.4 dB to the ideal
     /// against 20.4; docs/notebook/panoramas.md, 2026-12-06 (day)).
     public var guidance: Float = 7.5
@@ -64,8 +64,8 @@ public struct EditSettings: Codable, Equatable, Sendable {
     /// difference overshoots the target's colour (a purple cube at sunset came out magenta). On the
     /// 8 world edits of `csd eval video` as 256-px images, completion was 76.9% at 7.5, 84.5% at 5,
     /// 88.1% at 3 and 89.5% at 2, PSNR to the ideal 28.1, 30.4, 31.9 and 31.8 dB
-    /// (docs/notebook/video.md, 2026-12-06). `ImageEditor` and `VideoEditor` configurations start
-    /// at it; an edit by instruction (`instructed`) was measured at 7.5, so set `guidance` with it.
+    /// (docs/notebook/video.md, 2026-12-06). `ImageEditor` and `VideoEditor` configurations and
+    /// `NeRFEditSettings` start at it; an edit by instruction (`instructed`) was measured at 7.5, so set `guidance` with it.
     public static let promptEditGuidance: Float = 3
     /// 0.05 since 2026-11-23: with the bundled prior on Stable Diffusion's schedule, 0.1 took
     /// single images' backgrounds under 25 dB (`csd eval edits`; see the README).

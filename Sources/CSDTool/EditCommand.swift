@@ -25,7 +25,7 @@ struct EditOptions: ParsableArguments {
     var instruction: String?
     @Option(help: "With --instruction: the image guidance scale s_I beside --guidance (default 3).") var imageGuidance: Float?
     @Option(help: "Optimisation steps.") var steps: Int = 200
-    @Option(help: "Classifier-free guidance scale (default: 3 for image and video edits by --source/--target; 7.5 for panoramas, NeRF edits and edits by --instruction).") var guidance: Float?
+    @Option(help: "Classifier-free guidance scale (default: 3 for image, video and NeRF edits by --source/--target; 7.5 for panoramas and edits by --instruction).") var guidance: Float?
     @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas; a NeRF edit: Adam on the field, 0.05, or a dataset update's SGD on its images, 0.5).") var lr: Float?
     @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never).") var decayEvery: Int = 0
     @Option(help: "Optimiser: sgd (default) or adam (a NeRF edit always moves the field by Adam).") var optimizer: String?

@@ -35,7 +35,8 @@ struct NeRFEdit: ParsableCommand {
         guard options.optimizer == nil else { throw InputError("--optimizer", "a NeRF edit moves the field by Adam; the option does not apply") }
         var s = NeRFEditSettings()
         s.method = m
-        s.edit = try options.settings(method: m.coupling, defaultLearningRate: NeRFEditSettings.defaultLearningRate(for: m))
+        s.edit = try options.settings(method: m.coupling, defaultLearningRate: NeRFEditSettings.defaultLearningRate(for: m),
+                                      defaultGuidance: s.edit.guidance)
         (s.viewsPerStep, s.editsGeometry, s.replaceEvery, s.raysPerStep, s.fieldLearningRate) = (views, geometry, replaceEvery, rays, fieldLr)
         s.edit.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
         return try s.validated()

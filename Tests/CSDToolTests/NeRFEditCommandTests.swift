@@ -43,6 +43,23 @@ import Video
         #expect(r.status == 0, "\(r.stderr)")
     }
 
+    /// An edit by prompts takes its scores at guidance 3, as image and video edits do.
+    @Test func anEditByPromptsDefaultsToGuidance3() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.fittedScene(in: dir)
+        let edit = ["nerf", "edit", "\(dir)/field.safetensors", "--scene", "\(dir)/scene", "--source", "a red ball on grass",
+                    "--target", "a blue ball on grass", "--steps", "2", "--views", "2", "--working-size", "16"]
+        var fields = [String: Data]()
+        for (name, extra) in [("default", [String]()), ("3", ["--guidance", "3"]), ("7.5", ["--guidance", "7.5"])] {
+            let r = try CommandRunner.run(edit + extra + ["-o", "\(dir)/\(name).safetensors"])
+            #expect(r.status == 0, "\(r.stderr)")
+            fields[name] = FileManager.default.contents(atPath: "\(dir)/\(name).safetensors")
+        }
+        #expect(fields["default"] != nil && fields["default"] == fields["3"])
+        #expect(fields["default"] != fields["7.5"])
+    }
+
     @Test func badEditsAreOneLineErrorsAndWriteNothing() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
