@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import World
 
 @main
 struct CSDCommand: ParsableCommand {
@@ -32,6 +33,15 @@ struct CSDCommand: ParsableCommand {
     static func guidance(_ value: Float) throws -> Float {
         guard value.isFinite, value >= 0 else { throw InputError("--guidance", "must be a number of 0 or more") }
         return value
+    }
+
+    /// The prompts an evaluation by `--instruction-model` edits a world scene with: CSD-Edit's, no
+    /// source text and the instruction the world's grammar phrases from the two scenes as the target.
+    static func instructionPrompts(before: WorldScene, after: WorldScene) throws -> (source: String, target: String) {
+        guard let instruction = WorldInstruction(from: before, to: after) else {
+            throw InputError("--instruction-model", "no instruction of the world's grammar turns '\(before.caption)' into '\(after.caption)'")
+        }
+        return ("", instruction.text)
     }
 
     /// A `--bandwidth-scale` value: a positive, finite number.

@@ -179,14 +179,10 @@ struct EvalNeRF: ParsableCommand {
         }
         var report: [String: Any] = ["source": before.caption, "target": after.caption, "seed": Int(seed), "fit_psnr": fitted.meanHeldOutPSNR ?? 0,
                                      "fit_seconds": fitted.seconds]
-        // By instruction, the prompts are CSD-Edit's: no source text, the instruction as the target.
         var prompts = (source: before.caption, target: after.caption)
         if instructionModel != nil {
-            guard let instruction = WorldInstruction(from: before, to: after) else {
-                throw InputError("--instruction-model", "no instruction of the world's grammar turns '\(before.caption)' into '\(after.caption)'")
-            }
-            prompts = ("", instruction.text)
-            report["instruction"] = instruction.text
+            prompts = try CSDCommand.instructionPrompts(before: before, after: after)
+            report["instruction"] = prompts.target
         }
         report["unedited"] = measure(unedited.map(\.image), depth: unedited.map(\.depth))
         report["ideal"] = measure(idealImages, depth: nil)

@@ -210,14 +210,10 @@ struct EvalPanorama: ParsableCommand {
         let window = h / diffusion.pixelsPerCell
         let source = diffusion.toModelSpace(original.tensor.reshaped([1, 3, h, w]), tiled: true)
         var report: [String: Any] = ["source": before.caption, "target": after.caption, "seed": seed, "turn": turn]
-        // By instruction, the prompts are CSD-Edit's: no source text, the instruction as the target.
         var prompts = (source: before.caption, target: after.caption)
         if instructionModel != nil {
-            guard let instruction = WorldInstruction(from: before, to: after) else {
-                throw InputError("--instruction-model", "no instruction of the world's grammar turns '\(before.caption)' into '\(after.caption)'")
-            }
-            prompts = ("", instruction.text)
-            report["instruction"] = instruction.text
+            prompts = try CSDCommand.instructionPrompts(before: before, after: after)
+            report["instruction"] = prompts.target
         }
         /// The settings every edit (and the mask estimate) starts from.
         func baseSettings() -> EditSettings {

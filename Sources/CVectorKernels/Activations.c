@@ -4,6 +4,19 @@
 
 #include "VectorMacros.h"
 
+/// Σ p[0..<n], in 16 float lanes folded in double: the same sum for the same input on every CPU
+/// with AVX-512, AVX2 or SSE2 (the lanes are the same; only how many run at once differs).
+CSD_DISPATCH
+double csd_sum(const float *p, long n) {
+    long i = 0;
+    f16v acc = SPLAT16(0);
+    for (; i + 16 <= n; i += 16) acc += LOAD16(p + i);
+    double sum = 0;
+    for (int l = 0; l < 16; l++) sum += acc[l];
+    for (; i < n; i++) sum += p[i];
+    return sum;
+}
+
 CSD_DISPATCH
 void csd_affine_silu(const float *src, float *dst, long n, float scale, float shift, int silu) {
     long i = 0;
@@ -26,12 +39,7 @@ void csd_affine_silu(const float *src, float *dst, long n, float scale, float sh
 CSD_DISPATCH
 void csd_moments(const float *p, long n, float *mean, float *variance) {
     long i = 0;
-    f16v acc = SPLAT16(0);
-    for (; i + 16 <= n; i += 16) acc += LOAD16(p + i);
-    double sum = 0;
-    for (int l = 0; l < 16; l++) sum += acc[l];
-    for (; i < n; i++) sum += p[i];
-    const float m = (float)(sum / (double)n);
+    const float m = (float)(csd_sum(p, n) / (double)n);
     const f16v vm = SPLAT16(m);
     f16v sq = SPLAT16(0);
     for (i = 0; i + 16 <= n; i += 16) {
@@ -194,19 +202,6 @@ void csd_softmax_row_gradient(const float *dy, const float *y, float *dx, long n
     const f16v vd = SPLAT16(dot), vs = SPLAT16(scale);
     for (i = 0; i + 16 <= n; i += 16) STORE16(dx + i, vs * LOAD16(y + i) * (LOAD16(dy + i) - vd));
     for (; i < n; i++) dx[i] = scale * y[i] * (dy[i] - dot);
-}
-
-/// Σ p[0..<n], in 16 float lanes folded in double: the same sum for the same input on every CPU
-/// with AVX-512, AVX2 or SSE2 (the lanes are the same; only how many run at once differs).
-CSD_DISPATCH
-double csd_sum(const float *p, long n) {
-    long i = 0;
-    f16v acc = SPLAT16(0);
-    for (; i + 16 <= n; i += 16) acc += LOAD16(p + i);
-    double sum = 0;
-    for (int l = 0; l < 16; l++) sum += acc[l];
-    for (; i < n; i++) sum += p[i];
-    return sum;
 }
 
 CSD_DISPATCH
