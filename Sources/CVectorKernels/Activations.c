@@ -114,21 +114,26 @@ void csd_norm_backward_finish(const float *x, float *dx, long n, float mean, flo
     }
 }
 
-/// Exact GELU, 0.5·x·(1 + erf(x/√2)), with erf by Abramowitz & Stegun 7.1.26 (absolute error
-/// ≤ 1.5e-7), as the Swift SIMD16 version this replaces.
+/// erf(z) by Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7), given e = exp(−z²), which
+/// GELU's gradient reuses for the normal density.
+#define ERF16(z_in, e_in) ({                                                                     \
+    const f16v ez_ = (z_in);                                                                      \
+    const f16v et_ = 1.0f / (1.0f + 0.3275911f * __builtin_elementwise_abs(ez_));                 \
+    f16v ey_ = SPLAT16(1.061405429f);                                                             \
+    ey_ = ey_ * et_ - 1.453152027f;                                                               \
+    ey_ = ey_ * et_ + 1.421413741f;                                                               \
+    ey_ = ey_ * et_ - 0.284496736f;                                                               \
+    ey_ = ey_ * et_ + 0.254829592f;                                                               \
+    ey_ = 1.0f - ey_ * et_ * (e_in);                                                              \
+    (f16v)((i16v)ey_ | ((i16v)ez_ & (int)0x80000000)); /* y ≥ 0 takes z's sign */                \
+})
+
+/// Exact GELU, 0.5·x·(1 + erf(x/√2)), with erf by `ERF16`, as the Swift SIMD16 version this
+/// replaces.
 #define GELU16(input) ({                                                                         \
     const f16v v_ = (input);                                                                      \
     const f16v z_ = v_ * 0.70710678118654752f;                                                    \
-    const f16v a_ = __builtin_elementwise_abs(z_);                                                \
-    const f16v t_ = 1.0f / (1.0f + 0.3275911f * a_);                                              \
-    f16v y_ = SPLAT16(1.061405429f);                                                              \
-    y_ = y_ * t_ - 1.453152027f;                                                                  \
-    y_ = y_ * t_ + 1.421413741f;                                                                  \
-    y_ = y_ * t_ - 0.284496736f;                                                                  \
-    y_ = y_ * t_ + 0.254829592f;                                                                  \
-    y_ = 1.0f - y_ * t_ * EXP16(-a_ * a_);                                                        \
-    const f16v erf_ = (f16v)((i16v)y_ | ((i16v)z_ & (int)0x80000000)); /* y ≥ 0 takes z's sign */ \
-    0.5f * v_ * (1.0f + erf_);                                                                    \
+    0.5f * v_ * (1.0f + ERF16(z_, EXP16(-z_ * z_)));                                              \
 })
 
 static inline float gelu1(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
@@ -153,7 +158,7 @@ void csd_gated_gelu(const float *x, float *out, long rows, long half) {
 
 /// GEGLU's backward: with each row of x holding (value, gate) and dy one value per pair,
 /// dvalue = dy·gelu(gate) and dgate = dy·value·gelu'(gate), gelu'(g) = Φ(g) + g·φ(g). φ reuses the
-/// erf's exp(−g²/2); erf as in GELU16.
+/// erf's exp(−g²/2) (`ERF16`).
 CSD_DISPATCH
 void csd_gated_gelu_backward(const float *x, const float *dy, float *dx, long rows, long half) {
     const float inverse_sqrt_2pi = 0.39894228040143268f;
@@ -164,17 +169,8 @@ void csd_gated_gelu_backward(const float *x, const float *dy, float *dx, long ro
         for (; i + 16 <= half; i += 16) {
             const f16v v = LOAD16(gate + i);
             const f16v z = v * 0.70710678118654752f;
-            const f16v a = __builtin_elementwise_abs(z);
-            const f16v t = 1.0f / (1.0f + 0.3275911f * a);
-            const f16v e = EXP16(-a * a);
-            f16v y = SPLAT16(1.061405429f);
-            y = y * t - 1.453152027f;
-            y = y * t + 1.421413741f;
-            y = y * t - 0.284496736f;
-            y = y * t + 0.254829592f;
-            y = 1.0f - y * t * e;
-            const f16v erf = (f16v)((i16v)y | ((i16v)z & (int)0x80000000));
-            const f16v cdf = 0.5f * (1.0f + erf);
+            const f16v e = EXP16(-z * z);
+            const f16v cdf = 0.5f * (1.0f + ERF16(z, e));
             const f16v gi = LOAD16(g + i);
             STORE16(dvalue + i, gi * v * cdf);
             STORE16(dgate + i, gi * LOAD16(value + i) * (cdf + v * e * inverse_sqrt_2pi));
