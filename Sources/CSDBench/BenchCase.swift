@@ -118,10 +118,10 @@ struct BenchCase {
 
     /// Forward + backward (sample and every parameter) timed against PyTorch's autograd on the
     /// same weights, inputs, cotangent and threads; GFLOP/s of the backward products.
-    func measureBackward(runs: Int, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
+    func measureBackward(runs: Int, rounds: Int = 1, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
         let prepared = try prepare()
         var gradient = Tensor(zeros: [1])
-        let times = Self.time(runs: runs) { gradient = prepared.forwardAndBackward() }
+        var times = Self.time(runs: runs) { gradient = prepared.forwardAndBackward() }
         let checkpointedTimes = Self.time(runs: runs) { _ = prepared.forwardAndBackward(checkpointing: true) }
         let totals = Self.profile(min(runs, 3)) { _ = prepared.forwardAndBackward() }
         let ms = times.sorted()[times.count / 2]
@@ -141,6 +141,13 @@ struct BenchCase {
                 let reference = try SafetensorsFile(path: "\(folder)/output.safetensors").tensor("grad_sample")
                 result["torch_ms"] = torchMs
                 result["ratio_vs_torch"] = ms / torchMs
+                if rounds > 1 {
+                    let alternation = try Self.alternate(rounds: rounds, first: (times, torchMs),
+                        swift: { Self.time(runs: runs) { _ = prepared.forwardAndBackward() } },
+                        peer: { try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, backward: true)["torch_ms"] as? Double })
+                    times = alternation.swiftTimes
+                    result.merge(alternation.summary(swiftKey: "forward_backward_ms")) { $1 }
+                }
                 result["max_abs_difference"] = Double(gradient.maxAbsDifference(reference))
                 result["torch_gradient_scale"] = Double(reference.maxAbs)
             }
@@ -196,10 +203,10 @@ struct BenchCase {
 
     /// The forward timed against PyTorch CPU on the same weights, inputs and threads.
     /// With `bf16`, the peer runs under PyTorch's bf16 autocast (the caller sets this process's precision).
-    func measure(runs: Int, python: String?, threads: Int, keepIn: String? = nil, bf16: Bool = false) throws -> [String: Any] {
+    func measure(runs: Int, rounds: Int = 1, python: String?, threads: Int, keepIn: String? = nil, bf16: Bool = false) throws -> [String: Any] {
         let prepared = try prepare()
         var output = Tensor(zeros: [1])
-        let times = Self.time(runs: runs) { output = prepared.forward() }
+        var times = Self.time(runs: runs) { output = prepared.forward() }
         // Per-kind rates: each kind's median time over several profiled forwards (one forward's
         // figures moved by up to 3x between runs on a shared VM).
         let totals = Self.profile(min(runs, 5)) { _ = prepared.forward() }
@@ -222,9 +229,48 @@ struct BenchCase {
                 result["torch_ms"] = torchMs
                 result["ratio_vs_torch"] = ms / torchMs
                 result["torch_version"] = peer["torch_version"]
+                if rounds > 1 {
+                    let alternation = try Self.alternate(rounds: rounds, first: (times, torchMs),
+                        swift: { Self.time(runs: runs) { _ = prepared.forward() } },
+                        peer: { try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, bf16: bf16)["torch_ms"] as? Double })
+                    times = alternation.swiftTimes
+                    result.merge(alternation.summary(swiftKey: "unet_ms")) { $1 }
+                }
                 result["max_abs_difference"] = Double(output.maxAbsDifference(reference))
                 result["torch_output_scale"] = Double(reference.maxAbs)
             }
+        }
+        return result
+    }
+
+    /// Swift and the peer timed in turn, `rounds` times, so that a host that slows down for a while
+    /// slows both sides of some round rather than one side of the comparison.
+    struct Alternation {
+        /// Every Swift run of every round.
+        var swiftTimes: [Double]
+        /// Each round's Swift median, PyTorch median and their ratio.
+        var rounds: [(swift: Double, torch: Double)]
+
+        /// The JSON keys: medians over all runs, the median of the rounds' ratios, and each round.
+        func summary(swiftKey: String) -> [String: Any] {
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let ratios = rounds.map { $0.swift / $0.torch }
+            return [swiftKey: median(swiftTimes), swiftKey + "_min": swiftTimes.min()!, "torch_ms": median(rounds.map(\.torch)),
+                    "ratio_vs_torch": median(ratios), "ratio_vs_torch_min": ratios.min()!, "ratio_vs_torch_max": ratios.max()!,
+                    "rounds": rounds.map { ["swift_ms": $0.swift, "torch_ms": $0.torch, "ratio": $0.swift / $0.torch] }]
+        }
+    }
+
+    /// Runs `rounds − 1` more rounds after `first` (the runs already made); a peer that fails in a
+    /// later round ends the alternation there.
+    static func alternate(rounds: Int, first: ([Double], Double), swift: () -> [Double], peer: () throws -> Double?) throws -> Alternation {
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        var result = Alternation(swiftTimes: first.0, rounds: [(median(first.0), first.1)])
+        for _ in 1..<rounds {
+            let times = swift()
+            guard let torch = try peer() else { break }
+            result.swiftTimes += times
+            result.rounds.append((median(times), torch))
         }
         return result
     }

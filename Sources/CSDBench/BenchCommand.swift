@@ -12,6 +12,8 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Option(help: "Timed runs per case (the median is reported).") var runs: Int = 3
+    @Option(help: "Rounds of Swift's runs and PyTorch's runs in turn; the ratio is the median of the rounds' ratios (for a host whose speed drifts).")
+    var rounds: Int = 1
     @Option(help: "Python with torch and diffusers for the peer measurement (default: Tools/.venv/bin/python if present).")
     var python: String?
     @Flag(help: "Skip the PyTorch peer.") var noTorch = false
@@ -63,6 +65,17 @@ struct BenchCommand: ParsableCommand {
         print(line)
     }
 
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs: \(runs) is not a count of runs (1 or more)") }
+        guard rounds >= 1 else { throw ValidationError("--rounds: \(rounds) is not a count of rounds (1 or more)") }
+    }
+
+    /// " (rounds' ratios 0.61, 0.58, …)" when the case ran more than one round.
+    static func roundsNote(_ result: [String: Any]) -> String {
+        guard let rounds = result["rounds"] as? [[String: Double]], rounds.count > 1 else { return "" }
+        return " (ratios of \(rounds.count) rounds: " + rounds.map { String(format: "%.2f", $0["ratio"] ?? 0) }.joined(separator: ", ") + ")"
+    }
+
     func run() throws {
         if runOnce == "video-edit", let videoInput {
             print(String(decoding: try JSONSerialization.data(withJSONObject: try VideoMemoryBench.editOnce(input: videoInput, model: model),
@@ -112,7 +125,7 @@ struct BenchCommand: ParsableCommand {
             func shareOfPeak(_ rate: Double) -> Double { peak > 0 ? rate / peak : 0 }
             log(String(format: "%@ (OpenBLAS core %@): sgemm 2048³ %.0f GFLOP/s, %.0f%% of peak", kernels, core, sgemm, 100 * shareOfPeak(sgemm)))
             for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
-                var r = try benchCase.measure(runs: runs, python: peer, threads: threads, keepIn: peerFolder, bf16: precision == .bf16)
+                var r = try benchCase.measure(runs: runs, rounds: rounds, python: peer, threads: threads, keepIn: peerFolder, bf16: precision == .bf16)
                 r["precision"] = precision.rawValue
                 r["kernels"] = kernels
                 let convShare = (r["conv_gflops"] as? Double ?? 0) / sgemm
@@ -128,6 +141,7 @@ struct BenchCommand: ParsableCommand {
                 if let torch = r["torch_ms"] as? Double {
                     line += String(format: "; PyTorch%@ %.1f ms, ratio %.2f (max |Δ| %.2e)", precision == .bf16 ? " bf16 autocast" : "", torch,
                                    r["ratio_vs_torch"] as! Double, r["max_abs_difference"] as! Double)
+                    line += Self.roundsNote(r)
                 }
                 log(line)
                 let kinds = (r["ms_by_kind"] as? [String: Double] ?? [:]).sorted { $0.value > $1.value }
@@ -177,7 +191,7 @@ struct BenchCommand: ParsableCommand {
         var results = [[String: Any]]()
         let wanted = Set(cases.split(separator: ",").map(String.init))
         for benchCase in BenchCase.all where wanted.contains(benchCase.name) {
-            var r = try benchCase.measureBackward(runs: runs, python: peer, threads: threads, keepIn: peerFolder)
+            var r = try benchCase.measureBackward(runs: runs, rounds: rounds, python: peer, threads: threads, keepIn: peerFolder)
             let rates = r["gflops_by_kind"] as? [String: Double] ?? [:]
             r["backward_vs_sgemm"] = rates.mapValues { $0 / sgemm }
             results.append(r)
@@ -187,6 +201,7 @@ struct BenchCommand: ParsableCommand {
             if let torch = r["torch_ms"] as? Double {
                 line += String(format: "; PyTorch autograd %.1f ms, ratio %.2f (sample gradient max |Δ| %.2e of %.2e)", torch,
                                r["ratio_vs_torch"] as! Double, r["max_abs_difference"] as! Double, r["torch_gradient_scale"] as! Double)
+                line += Self.roundsNote(r)
             }
             log(line)
             let backwardKinds = rates.filter { $0.key.hasSuffix("_backward") && $0.value > 0 }.sorted { $0.key < $1.key }
