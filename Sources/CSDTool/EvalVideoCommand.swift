@@ -29,6 +29,8 @@ struct EvalVideo: ParsableCommand {
     @Option(help: "Scale of CSD's median-heuristic bandwidth (default: the editor's).") var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
     @Option(help: "auto: each window edits only where the prompts disagree on its frames; none: everywhere (default: the editor's).")
     var mask: String = CSDCommand.maskValue(VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
+    @Option(help: "The edited video's H.264 constant quality, 0 (lossless) to 51 (default: the editor's). At 0 the flicker is the method's alone, without the codec's.")
+    var crf: Int = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").crf
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var console: ConsoleOptions
 
@@ -72,6 +74,7 @@ struct EvalVideo: ParsableCommand {
             guard (2...240).contains(frames) else { throw InputError("--frames", "must be between 2 and 240") }
             guard (16...1024).contains(size), size % 2 == 0 else { throw InputError("--size", "must be an even number between 16 and 1024") }
             guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
+            guard (0...51).contains(crf) else { throw InputError("--crf", "must be between 0 and 51") }
             _ = try CSDCommand.guidance(guidance)
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
             let masksEdit = try CSDCommand.masks(mask)
@@ -107,6 +110,7 @@ struct EvalVideo: ParsableCommand {
                     var c = VideoEditor.Configuration(sourcePrompt: entry.source, targetPrompt: entry.target)
                     (c.settings.method, c.settings.steps, c.settings.bandwidthScale, c.settings.guidance) = (method, steps, bandwidthScale, guidance)
                     c.masksEdit = masksEdit
+                    c.crf = crf
                     let output = "\(folder)/edited-\(v)-\(method.rawValue).mp4"
                     let start = Date()
                     _ = try VideoEditor(model: diffusion, configuration: c).edit(input: source.path, writingTo: output)
@@ -142,7 +146,7 @@ struct EvalVideo: ParsableCommand {
                 if df > 0 { summary["csd_flicker_reduction"] = 1 - cf / df }
             }
             if json {
-                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "guidance": Double(guidance), "bandwidth_scale": Double(bandwidthScale), "mask": mask, "summary": summary, "per_video": perVideo])
+                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "guidance": Double(guidance), "bandwidth_scale": Double(bandwidthScale), "mask": mask, "crf": crf, "summary": summary, "per_video": perVideo])
                 return
             }
             for method in chosen {

@@ -62,6 +62,24 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("--methods"))
         let narrow = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--bandwidth-scale", "0"])
         #expect(narrow.status != 0 && narrow.stderr.contains("--bandwidth-scale"))
+        let badCRF = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--crf", "52"])
+        #expect(badCRF.status != 0 && badCRF.stderr.contains("--crf"))
+    }
+
+    /// `--crf` reaches the edited video's encoder: at 0 (lossless) the same edit's figures differ
+    /// from those at the editor's default, and the JSON says which was used.
+    @Test func evalVideoEncodesTheEditAtTheChosenQuality() throws {
+        func run(_ crf: String) throws -> [String: Any] {
+            let result = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--videos", "1", "--frames", "2",
+                                                "--steps", "1", "--size", "32", "--methods", "dds", "--crf", crf, "--json"])
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        let lossless = try run("0"), lossy = try run("40")
+        #expect(lossless["crf"] as? Int == 0 && lossy["crf"] as? Int == 40)
+        func psnr(_ object: [String: Any]) -> Double? { ((object["per_video"] as? [[String: Any]])?.first?["dds"] as? [String: Double])?["psnr_to_ideal"] }
+        let a = try #require(psnr(lossless)), b = try #require(psnr(lossy))
+        #expect(a != b, "crf 0 and 40 gave the same edit: \(a) dB")
     }
 
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
