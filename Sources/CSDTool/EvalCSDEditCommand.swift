@@ -15,7 +15,9 @@ struct EvalCSDEdit: ParsableCommand {
     @Option(help: "Frames per video.") var frames: Int = 12
     @Option(help: "Steps per edit.") var steps: Int = 200
     @Option(help: "Learning rate of both edits.") var lr: Float = EditSettings().learningRate
+    @Option(help: "CSD-Edit's and per-frame sampling's text guidance.") var guidance: Float = EditSettings().guidance
     @Option(help: "CSD-Edit's image guidance.") var imageGuidance: Float = 3
+    @Option(help: "DDS-based CSD's guidance (default: that of edits by prompts).") var promptGuidance: Float = EditSettings.promptEditGuidance
     @Option(help: "CSD-Edit's timestep range MIN-MAX (DDS-based CSD keeps its default).") var instructTRange: String = "50-950"
     @Option(help: "DDIM steps of per-frame sampling.") var samplingSteps: Int = 20
     @Option(help: "Frame side in pixels.") var size: Int = 64
@@ -48,6 +50,8 @@ struct EvalCSDEdit: ParsableCommand {
                 throw InputError("eval csd-edit", "--frames 2...240, --steps 1...100000, --sampling-steps 1...1000")
             }
             guard (16...512).contains(size) else { throw InputError("--size", "must be between 16 and 512") }
+            _ = try CSDCommand.guidance(guidance)
+            guard promptGuidance.isFinite, promptGuidance >= 0 else { throw InputError("--prompt-guidance", "must be a number of 0 or more") }
             if let grid { try AtomicFile.checkDestination(grid) }
             BLAS.prepare()
             let instructModel = try DiffusionModel(path: instructionModel), textModel = try DiffusionModel(path: model)
@@ -55,7 +59,7 @@ struct EvalCSDEdit: ParsableCommand {
             try textModel.require(instructionModel: false, option: "--model")
             let analyser = SceneAnalyser(size: size)
             var base = EditSettings()
-            (base.method, base.steps, base.learningRate) = (.csd, steps, lr)
+            (base.method, base.steps, base.learningRate, base.guidance) = (.csd, steps, lr, promptGuidance)
             var totals = ["csd-edit": Figures(), "csd": Figures(), "per-frame sampling": Figures()]
             var rows = [RGBImage]()
             for (v, entry) in Self.list.prefix(videos).enumerated() {
@@ -79,6 +83,7 @@ struct EvalCSDEdit: ParsableCommand {
                 }
                 var instructed = base
                 instructed.instructed = EditSettings.Instructed(imageGuidance: imageGuidance)
+                instructed.guidance = guidance
                 instructed.timesteps = try CSDCommand.timestepRange(instructTRange)
                 let csdEdit = try coupled(instructModel, instructed, from: "", to: instruction.text)
                 let csd = try coupled(textModel, base, from: scene.caption, to: edited.caption)
@@ -88,7 +93,7 @@ struct EvalCSDEdit: ParsableCommand {
                 let noise = rng.normal([1, instructModel.modelChannels, size / instructModel.pixelsPerCell, size / instructModel.pixelsPerCell])
                 let sampled = sources.map { frame -> RGBImage in
                     let out = instructModel.sample(instruction: instruction.text, images: frame.tensor.reshaped([1, 3, size, size]), noise: noise,
-                                                   steps: samplingSteps, guidance: base.guidance, imageGuidance: imageGuidance)
+                                                   steps: samplingSteps, guidance: guidance, imageGuidance: imageGuidance)
                     return RGBImage(tensor: out.item(0).clamped(to: -1...1))
                 }
                 let perFrame = (sampled, Date().timeIntervalSince(start))
@@ -115,7 +120,7 @@ struct EvalCSDEdit: ParsableCommand {
             let names = ["csd-edit", "csd", "per-frame sampling"]
             if json {
                 var report: [String: Any] = ["instruction_model": instructionModel, "model": model, "frames": frames, "steps": steps, "lr": Double(lr),
-                                             "image_guidance": Double(imageGuidance), "instruct_t_range": instructTRange, "videos": videos, "size": size]
+                                             "guidance": Double(guidance), "prompt_guidance": Double(promptGuidance), "image_guidance": Double(imageGuidance), "instruct_t_range": instructTRange, "videos": videos, "size": size]
                 for name in names {
                     let f = totals[name]!
                     report[name] = ["psnr_to_ideal": f.psnrToIdeal, "completion": f.completion, "background_psnr": f.backgroundPSNR,

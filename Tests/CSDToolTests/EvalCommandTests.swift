@@ -228,6 +228,29 @@ import Testing
         #expect(wrong.status != 0 && wrong.stderr.contains("--instruction-model"), "\(wrong.stderr)")
     }
 
+    /// `eval csd-edit`: CSD-Edit and per-frame sampling take `--guidance`, DDS-based CSD
+    /// `--prompt-guidance` (the prompts' default, 3); each option moves its own methods' figures only.
+    @Test func csdEditEvaluationTakesEachMethodsGuidance() throws {
+        func run(_ extra: [String]) throws -> [String: Any] {
+            let r = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--model",
+                                           "\(CommandRunner.fixtures)/tiny-sd", "--videos", "1", "--frames", "2", "--steps", "2",
+                                           "--sampling-steps", "1", "--size", "32", "--json"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        }
+        func psnr(_ o: [String: Any], _ method: String) -> Double? { (o[method] as? [String: Double])?["psnr_to_ideal"] }
+        let defaults = try run([])
+        #expect(defaults["guidance"] as? Double == 7.5 && defaults["prompt_guidance"] as? Double == 3)
+        let instructionAt2 = try run(["--guidance", "2"]), promptsAt9 = try run(["--prompt-guidance", "9"])
+        #expect(psnr(instructionAt2, "csd-edit") != psnr(defaults, "csd-edit"))
+        #expect(psnr(instructionAt2, "per-frame sampling") != psnr(defaults, "per-frame sampling"))
+        #expect(psnr(instructionAt2, "csd") == psnr(defaults, "csd"))
+        #expect(psnr(promptsAt9, "csd") != psnr(defaults, "csd"))
+        #expect(psnr(promptsAt9, "csd-edit") == psnr(defaults, "csd-edit"))
+        let bad = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--prompt-guidance", "-1"])
+        #expect(bad.status != 0 && bad.stderr.contains("--prompt-guidance"), "\(bad.stderr)")
+    }
+
     @Test func runsChosenMethodsOnAGroundEditWithTheMask() throws {
         let r = try CommandRunner.run(["eval", "panorama", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1",
                                        "--methods", "csd", "--mask", "--kernel", "clean", "--source-caption", "a red ball and a red cube on grass",
