@@ -22,10 +22,11 @@ struct NeRFCommand: ParsableCommand {
 
     /// The options of a fit, shared by `csd nerf fit` and `csd eval nerf-field`.
     struct FitOptions: ParsableArguments {
-        @Option(help: "Grid points per axis at the end of the coarse-to-fine schedule (it starts at a quarter, then a half).") var resolution: Int = 128
-        @Option(help: "Steps.") var steps: Int = 1500
-        @Option(help: "Rays per step.") var rays: Int = 4096
-        @Option(help: "Learning rate (Adam).") var lr: Float = 0.1
+        @Option(help: "Grid points per axis at the end of the coarse-to-fine schedule (it starts at a quarter, then a half).")
+        var resolution: Int = RadianceFieldFit.Settings().resolution
+        @Option(help: "Steps.") var steps: Int = RadianceFieldFit.Settings().steps
+        @Option(help: "Rays per step.") var rays: Int = RadianceFieldFit.Settings().raysPerStep
+        @Option(help: "Learning rate (Adam).") var lr: Float = RadianceFieldFit.Settings().learningRate
         @Option(help: "Smoothing of density per step: a point moves this times its differences to its 6 neighbours (0...1/6).")
         var densitySmoothness: Float = RadianceFieldFit.Settings().densitySmoothness
         @Option(help: "Smoothing of colour per step, as --density-smoothness (0...1/6).") var colorSmoothness: Float = RadianceFieldFit.Settings().colorSmoothness

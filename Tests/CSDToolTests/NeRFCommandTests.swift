@@ -58,6 +58,25 @@ import Video
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/resumed.safetensors.checkpoint.safetensors"))
     }
 
+    /// The fit's defaults are Adam at 0.2 with the distortion loss at 1e-5, chosen on the world
+    /// scenes (docs/notebook/nerf.md, 2026-12-06 (evening)): a fit without the options writes
+    /// the bytes of one with them, and other values write other bytes.
+    @Test func aFitDefaultsToLearningRate02WithTheDistortionLoss() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.writeScene("a red ball on grass", views: 6, size: 16, in: dir)
+        let fit = ["nerf", "fit", "\(dir)/scene", "--resolution", "16", "--steps", "40", "--rays", "256", "--hold-out", "3"]
+        func field(_ name: String, _ extra: [String]) throws -> Data? {
+            let r = try CommandRunner.run(fit + extra + ["-o", "\(dir)/\(name).safetensors"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return FileManager.default.contents(atPath: "\(dir)/\(name).safetensors")
+        }
+        let defaults = try #require(try field("defaults", []))
+        #expect(defaults == (try field("explicit", ["--lr", "0.2", "--distortion", "1e-5"])))
+        #expect(defaults != (try field("lr01", ["--lr", "0.1", "--distortion", "1e-5"])))
+        #expect(defaults != (try field("nodistortion", ["--lr", "0.2", "--distortion", "0"])))
+    }
+
     /// `csd eval nerf-field` fits one field per caption and seed and reports each and the means.
     @Test func theFieldEvaluationReportsEverySceneAndTheMeans() throws {
         let r = try CommandRunner.run(["eval", "nerf-field", "--caption", "a blue cone on sand", "--caption", "a red ball on grass",
