@@ -121,7 +121,7 @@ struct BenchCase {
     func measureBackward(runs: Int, rounds: Int = 1, python: String?, threads: Int, keepIn: String? = nil) throws -> [String: Any] {
         let prepared = try prepare()
         var gradient = Tensor(zeros: [1])
-        var times = Self.time(runs: runs) { gradient = prepared.forwardAndBackward() }
+        let times = Self.time(runs: runs) { gradient = prepared.forwardAndBackward() }
         let checkpointedTimes = Self.time(runs: runs) { _ = prepared.forwardAndBackward(checkpointing: true) }
         let totals = Self.profile(min(runs, 3)) { _ = prepared.forwardAndBackward() }
         let ms = times.sorted()[times.count / 2]
@@ -141,13 +141,9 @@ struct BenchCase {
                 let reference = try SafetensorsFile(path: "\(folder)/output.safetensors").tensor("grad_sample")
                 result["torch_ms"] = torchMs
                 result["ratio_vs_torch"] = ms / torchMs
-                if rounds > 1 {
-                    let alternation = try Self.alternate(rounds: rounds, first: (times, torchMs),
-                        swift: { Self.time(runs: runs) { _ = prepared.forwardAndBackward() } },
-                        peer: { try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, backward: true)["torch_ms"] as? Double })
-                    times = alternation.swiftTimes
-                    result.merge(alternation.summary(swiftKey: "forward_backward_ms")) { $1 }
-                }
+                result.merge(try Self.alternate(rounds: rounds, first: (times, torchMs), swiftKey: "forward_backward_ms",
+                                                swift: { Self.time(runs: runs) { _ = prepared.forwardAndBackward() } },
+                                                peer: { try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, backward: true) })) { $1 }
                 result["max_abs_difference"] = Double(gradient.maxAbsDifference(reference))
                 result["torch_gradient_scale"] = Double(reference.maxAbs)
             }
@@ -206,7 +202,7 @@ struct BenchCase {
     func measure(runs: Int, rounds: Int = 1, python: String?, threads: Int, keepIn: String? = nil, bf16: Bool = false) throws -> [String: Any] {
         let prepared = try prepare()
         var output = Tensor(zeros: [1])
-        var times = Self.time(runs: runs) { output = prepared.forward() }
+        let times = Self.time(runs: runs) { output = prepared.forward() }
         // Per-kind rates: each kind's median time over several profiled forwards (one forward's
         // figures moved by up to 3x between runs on a shared VM).
         let totals = Self.profile(min(runs, 5)) { _ = prepared.forward() }
@@ -229,13 +225,9 @@ struct BenchCase {
                 result["torch_ms"] = torchMs
                 result["ratio_vs_torch"] = ms / torchMs
                 result["torch_version"] = peer["torch_version"]
-                if rounds > 1 {
-                    let alternation = try Self.alternate(rounds: rounds, first: (times, torchMs),
-                        swift: { Self.time(runs: runs) { _ = prepared.forward() } },
-                        peer: { try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, bf16: bf16)["torch_ms"] as? Double })
-                    times = alternation.swiftTimes
-                    result.merge(alternation.summary(swiftKey: "unet_ms")) { $1 }
-                }
+                result.merge(try Self.alternate(rounds: rounds, first: (times, torchMs), swiftKey: "unet_ms",
+                                                swift: { Self.time(runs: runs) { _ = prepared.forward() } },
+                                                peer: { try Self.runPeer(python: python, folder: folder, threads: threads, runs: runs, bf16: bf16) })) { $1 }
                 result["max_abs_difference"] = Double(output.maxAbsDifference(reference))
                 result["torch_output_scale"] = Double(reference.maxAbs)
             }
@@ -243,36 +235,26 @@ struct BenchCase {
         return result
     }
 
-    /// Swift and the peer timed in turn, `rounds` times, so that a host that slows down for a while
-    /// slows both sides of some round rather than one side of the comparison.
-    struct Alternation {
-        /// Every Swift run of every round.
-        var swiftTimes: [Double]
-        /// Each round's Swift median, PyTorch median and their ratio.
-        var rounds: [(swift: Double, torch: Double)]
-
-        /// The JSON keys: medians over all runs, the median of the rounds' ratios, and each round.
-        func summary(swiftKey: String) -> [String: Any] {
-            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-            let ratios = rounds.map { $0.swift / $0.torch }
-            return [swiftKey: median(swiftTimes), swiftKey + "_min": swiftTimes.min()!, "torch_ms": median(rounds.map(\.torch)),
-                    "ratio_vs_torch": median(ratios), "ratio_vs_torch_min": ratios.min()!, "ratio_vs_torch_max": ratios.max()!,
-                    "rounds": rounds.map { ["swift_ms": $0.swift, "torch_ms": $0.torch, "ratio": $0.swift / $0.torch] }]
-        }
-    }
-
-    /// Runs `rounds − 1` more rounds after `first` (the runs already made); a peer that fails in a
-    /// later round ends the alternation there.
-    static func alternate(rounds: Int, first: ([Double], Double), swift: () -> [Double], peer: () throws -> Double?) throws -> Alternation {
+    /// Swift and the peer timed in turn, `rounds` times (`first` is the first round, already
+    /// made), so that a host that slows down for a while slows both sides of some round rather
+    /// than one side of the comparison. Returns the JSON keys that replace a single round's:
+    /// medians over all Swift runs, the median of the rounds' ratios, and each round; nothing for
+    /// one round. A peer that fails in a later round ends the alternation there.
+    static func alternate(rounds: Int, first: ([Double], Double), swiftKey: String, swift: () -> [Double],
+                          peer: () throws -> [String: Any]) throws -> [String: Any] {
+        guard rounds > 1 else { return [:] }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-        var result = Alternation(swiftTimes: first.0, rounds: [(median(first.0), first.1)])
+        var (allTimes, made) = (first.0, [(swift: median(first.0), torch: first.1)])
         for _ in 1..<rounds {
             let times = swift()
-            guard let torch = try peer() else { break }
-            result.swiftTimes += times
-            result.rounds.append((median(times), torch))
+            guard let torch = try peer()["torch_ms"] as? Double else { break }
+            allTimes += times
+            made.append((median(times), torch))
         }
-        return result
+        let ratios = made.map { $0.swift / $0.torch }
+        return [swiftKey: median(allTimes), swiftKey + "_min": allTimes.min()!, "torch_ms": median(made.map(\.torch)),
+                "ratio_vs_torch": median(ratios), "ratio_vs_torch_min": ratios.min()!, "ratio_vs_torch_max": ratios.max()!,
+                "rounds": made.map { ["swift_ms": $0.swift, "torch_ms": $0.torch, "ratio": $0.swift / $0.torch] }]
     }
 
     /// For each kind, its FLOPs and its median time over the profiles.

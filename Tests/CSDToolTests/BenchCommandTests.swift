@@ -5,21 +5,8 @@ import Testing
 /// `csd-bench`'s alternation of Swift's and the peer's runs (`--rounds`), with a stand-in peer
 /// that reports a fixed time, so that no Python is needed.
 @Suite struct BenchCommandTests {
-    static let bench = GradientDeterminismTests.bench
-
-    func runBench(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.bench)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: CommandRunner.packageRoot)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    func runBench(_ arguments: [String]) throws -> CommandRunner.Result {
+        try CommandRunner.run(arguments, product: "csd-bench", directory: CommandRunner.packageRoot)
     }
 
     @Test func roundsAlternateWithThePeerAndReportEachRatio() throws {
@@ -35,8 +22,8 @@ import Testing
 
         let run = try runBench(["--backward", "--cases", "fixture-pixel-64-b2", "--runs", "1", "--rounds", "3",
                                 "--python", peer, "--peer-folder", folder, "--json"])
-        #expect(run.status == 0, "\(run.err)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let result = try #require((object["cases"] as? [[String: Any]])?.first)
         let rounds = try #require(result["rounds"] as? [[String: Double]])
         #expect(rounds.count == 3)
@@ -44,14 +31,14 @@ import Testing
         let ratios = rounds.map { $0["ratio"]! }.sorted()
         #expect(result["ratio_vs_torch"] as? Double == ratios[1], "the median of the rounds' ratios")
         #expect(result["torch_ms"] as? Double == 1000)
-        #expect(run.err.contains("ratios of 3 rounds"))
+        #expect(run.stderr.contains("ratios of 3 rounds"))
     }
 
     @Test func zeroRunsOrRoundsAreRefusedWithAMessage() throws {
         for arguments in [["--runs", "0"], ["--rounds", "0"]] {
             let run = try runBench(["--backward", "--no-torch"] + arguments)
             #expect(run.status != 0)
-            #expect(run.err.contains(arguments[0]), "\(run.err)")
+            #expect(run.stderr.contains(arguments[0]), "\(run.stderr)")
         }
     }
 }

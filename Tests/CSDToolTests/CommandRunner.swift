@@ -15,11 +15,14 @@ struct CommandRunner {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }()
 
-    /// Runs `csd arguments`, with `environment` added to this process's environment.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs `csd arguments` (or another of the built products, `product`), with `environment`
+    /// added to this process's environment, in `directory` when given.
+    static func run(_ arguments: [String], environment: [String: String] = [:], product: String = "csd",
+                    directory: String? = nil) throws -> Result {
         let process = Process()
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(product)
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
