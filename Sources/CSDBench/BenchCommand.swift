@@ -70,7 +70,7 @@ struct BenchCommand: ParsableCommand {
         guard rounds >= 1 else { throw ValidationError("--rounds: \(rounds) is not a count of rounds (1 or more)") }
     }
 
-    /// " (rounds' ratios 0.61, 0.58, …)" when the case ran more than one round.
+    /// " (ratios of 3 rounds: 0.61, 0.58, 0.63)" when the case ran more than one round.
     static func roundsNote(_ result: [String: Any]) -> String {
         guard let rounds = result["rounds"] as? [[String: Double]], rounds.count > 1 else { return "" }
         return " (ratios of \(rounds.count) rounds: " + rounds.map { String(format: "%.2f", $0["ratio"] ?? 0) }.joined(separator: ", ") + ")"

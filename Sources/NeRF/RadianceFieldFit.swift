@@ -9,10 +9,10 @@ public enum RadianceFieldFit {
         public var resolution = 128
         public var steps = 1500
         public var raysPerStep = 4096
-        /// Adam's learning rate, decaying to a tenth. On the 8 world scenes of `csd eval nerf-field`
-        /// (64², with the distortion loss below): 0.1 gave 29.62 dB held out, 0.2 30.70
-        /// (docs/notebook/nerf.md, 2026-12-06 (evening)); without the loss 0.05, 0.1, 0.2 and 0.3
-        /// gave 29.05, 29.62, 30.24 and 30.09.
+        /// Adam's learning rate, decaying to a tenth. Mean held-out PSNR on the 8 world scenes of
+        /// `csd eval nerf-field` (64²), without the distortion loss: 29.05, 29.62, 30.24 and 30.09 dB
+        /// at 0.05, 0.1, 0.2 and 0.3; at 0.2 with the loss below, 30.70 (docs/notebook/nerf.md,
+        /// 2026-12-06 (evening)).
         public var learningRate: Float = 0.2
         /// The smoothing prior's weights (`RadianceFieldTrainer`). Colour at 1e-2 was chosen on the
         /// world scenes (held-out PSNR of seed 1's four: 28.45 dB unsmoothed, 29.20 at 5e-3, 29.30 at

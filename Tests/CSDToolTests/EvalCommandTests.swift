@@ -82,6 +82,29 @@ import Testing
         #expect(a != b, "crf 0 and 40 gave the same edit: \(a) dB")
     }
 
+    /// `eval csd-edit`: CSD-Edit and per-frame sampling take `--guidance`, DDS-based CSD
+    /// `--prompt-guidance` (the prompts' default, 3); each option moves its own methods' figures only.
+    @Test func csdEditEvaluationTakesEachMethodsGuidance() throws {
+        func run(_ extra: [String]) throws -> [String: Any] {
+            let r = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--model",
+                                           "\(CommandRunner.fixtures)/tiny-sd", "--videos", "1", "--frames", "2", "--steps", "2",
+                                           "--sampling-steps", "1", "--size", "32", "--json"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        }
+        func psnr(_ o: [String: Any], _ method: String) -> Double? { (o[method] as? [String: Double])?["psnr_to_ideal"] }
+        let defaults = try run([])
+        #expect(defaults["guidance"] as? Double == 7.5 && defaults["prompt_guidance"] as? Double == 3)
+        let instructionAt2 = try run(["--guidance", "2"]), promptsAt9 = try run(["--prompt-guidance", "9"])
+        #expect(psnr(instructionAt2, "csd-edit") != psnr(defaults, "csd-edit"))
+        #expect(psnr(instructionAt2, "per-frame sampling") != psnr(defaults, "per-frame sampling"))
+        #expect(psnr(instructionAt2, "csd") == psnr(defaults, "csd"))
+        #expect(psnr(promptsAt9, "csd") != psnr(defaults, "csd"))
+        #expect(psnr(promptsAt9, "csd-edit") == psnr(defaults, "csd-edit"))
+        let bad = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--prompt-guidance", "-1"])
+        #expect(bad.status != 0 && bad.stderr.contains("--prompt-guidance"), "\(bad.stderr)")
+    }
+
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
     @Test func probeDrawsAreReportedAndCheckedFirst() throws {
         let base = ["eval", "prior", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--renders", "1", "--samples", "0", "--json"]
@@ -226,29 +249,6 @@ import Testing
         // A text-to-image model is refused as an instruction model, and the other way round.
         let wrong = try CommandRunner.run(["eval", "panorama", "--instruction-model", "\(CommandRunner.fixtures)/tiny-sd", "--size", "64x16", "--steps", "1"])
         #expect(wrong.status != 0 && wrong.stderr.contains("--instruction-model"), "\(wrong.stderr)")
-    }
-
-    /// `eval csd-edit`: CSD-Edit and per-frame sampling take `--guidance`, DDS-based CSD
-    /// `--prompt-guidance` (the prompts' default, 3); each option moves its own methods' figures only.
-    @Test func csdEditEvaluationTakesEachMethodsGuidance() throws {
-        func run(_ extra: [String]) throws -> [String: Any] {
-            let r = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--model",
-                                           "\(CommandRunner.fixtures)/tiny-sd", "--videos", "1", "--frames", "2", "--steps", "2",
-                                           "--sampling-steps", "1", "--size", "32", "--json"] + extra)
-            #expect(r.status == 0, "\(r.stderr)")
-            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-        }
-        func psnr(_ o: [String: Any], _ method: String) -> Double? { (o[method] as? [String: Double])?["psnr_to_ideal"] }
-        let defaults = try run([])
-        #expect(defaults["guidance"] as? Double == 7.5 && defaults["prompt_guidance"] as? Double == 3)
-        let instructionAt2 = try run(["--guidance", "2"]), promptsAt9 = try run(["--prompt-guidance", "9"])
-        #expect(psnr(instructionAt2, "csd-edit") != psnr(defaults, "csd-edit"))
-        #expect(psnr(instructionAt2, "per-frame sampling") != psnr(defaults, "per-frame sampling"))
-        #expect(psnr(instructionAt2, "csd") == psnr(defaults, "csd"))
-        #expect(psnr(promptsAt9, "csd") != psnr(defaults, "csd"))
-        #expect(psnr(promptsAt9, "csd-edit") == psnr(defaults, "csd-edit"))
-        let bad = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--prompt-guidance", "-1"])
-        #expect(bad.status != 0 && bad.stderr.contains("--prompt-guidance"), "\(bad.stderr)")
     }
 
     @Test func runsChosenMethodsOnAGroundEditWithTheMask() throws {
