@@ -29,9 +29,9 @@ struct CSDCommand: ParsableCommand {
         return p
     }
 
-    /// A `--guidance` value: a finite scale of 0 or more.
-    static func guidance(_ value: Float) throws -> Float {
-        guard value.isFinite, value >= 0 else { throw InputError("--guidance", "must be a number of 0 or more") }
+    /// A guidance value (`--guidance` unless `option` names another): a finite scale of 0 or more.
+    static func guidance(_ value: Float, option: String = "--guidance") throws -> Float {
+        guard value.isFinite, value >= 0 else { throw InputError(option, "must be a number of 0 or more") }
         return value
     }
 

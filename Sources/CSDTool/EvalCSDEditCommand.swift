@@ -51,7 +51,7 @@ struct EvalCSDEdit: ParsableCommand {
             }
             guard (16...512).contains(size) else { throw InputError("--size", "must be between 16 and 512") }
             _ = try CSDCommand.guidance(guidance)
-            guard promptGuidance.isFinite, promptGuidance >= 0 else { throw InputError("--prompt-guidance", "must be a number of 0 or more") }
+            _ = try CSDCommand.guidance(promptGuidance, option: "--prompt-guidance")
             if let grid { try AtomicFile.checkDestination(grid) }
             BLAS.prepare()
             let instructModel = try DiffusionModel(path: instructionModel), textModel = try DiffusionModel(path: model)
