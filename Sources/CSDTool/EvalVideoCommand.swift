@@ -31,6 +31,8 @@ struct EvalVideo: ParsableCommand {
     var mask: String = CSDCommand.maskValue(VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
     @Option(help: "The edited video's H.264 constant quality, 0 (lossless) to 51 (default: the editor's). At 0 the flicker is the method's alone, without the codec's.")
     var crf: Int = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").crf
+    @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never; default: the editor's).")
+    var decayEvery: Int = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.decayEvery
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var console: ConsoleOptions
 
@@ -54,6 +56,12 @@ struct EvalVideo: ParsableCommand {
         var fringe = Double.nan
     }
 
+    /// One method's figures on one video, as the JSON gives them.
+    static func row(_ f: Figures) -> [String: Any] {
+        ["completion": f.completion, "background_psnr": f.backgroundPSNR, "fringe": f.fringe, "psnr_to_ideal": f.psnrToIdeal,
+         "source_psnr_to_ideal": f.sourcePSNRToIdeal, "flicker": f.flicker, "seconds": f.seconds]
+    }
+
     /// The figures of `edited` against `source` and `ideal` (all decoded through the same codec);
     /// the changed region is read off the renders, before any codec.
     static func figures(edited: [RGBImage], source: [RGBImage], ideal: [RGBImage], renderedSource: [RGBImage], renderedIdeal: [RGBImage]) -> Figures {
@@ -75,6 +83,7 @@ struct EvalVideo: ParsableCommand {
             guard (16...1024).contains(size), size % 2 == 0 else { throw InputError("--size", "must be an even number between 16 and 1024") }
             guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
             guard (0...51).contains(crf) else { throw InputError("--crf", "must be between 0 and 51") }
+            guard (0...100_000).contains(decayEvery) else { throw InputError("--decay-every", "must be between 0 and 100000") }
             _ = try CSDCommand.guidance(guidance)
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
             let masksEdit = try CSDCommand.masks(mask)
@@ -96,7 +105,8 @@ struct EvalVideo: ParsableCommand {
                 try writer.finish()
                 return (path, try VideoReader(path: path).readAll().map(\.image))
             }
-            var results = [EditSettings.Method: [Figures]]()
+            // By method; nil holds the ideal edit's own figures through the codec.
+            var results = [EditSettings.Method?: [Figures]]()
             var perVideo = [[String: Any]]()
             for (v, entry) in Self.list.prefix(videos).enumerated() {
                 guard let scene = WorldScene(caption: entry.source, seed: UInt64(v)), let target = WorldScene(caption: entry.target, seed: UInt64(v)) else {
@@ -106,11 +116,23 @@ struct EvalVideo: ParsableCommand {
                 let (renderedIdeal, _) = WorldExports.video(scene: target, frames: frames, width: size, height: size, frameRate: 12, motion: .orbit)
                 let source = try throughCodec(renderedSource, "source-\(v)"), ideal = try throughCodec(renderedIdeal, "ideal-\(v)")
                 var row: [String: Any] = ["source": entry.source, "target": entry.target, "kind": entry.kind]
+                // The ideal edit written as the editor writes its output: what a perfect edit
+                // scores once through the codec (its fringe, background and flicker are the codec's).
+                let editorDefaults = VideoEditor.Configuration(sourcePrompt: entry.source, targetPrompt: entry.target)
+                let idealPath = "\(folder)/ideal-\(v)-crf\(crf).mp4"
+                let idealWriter = try VideoWriter(path: idealPath, width: size, height: size, frameRate: 12, crf: crf, preset: editorDefaults.preset)
+                for image in renderedIdeal { try idealWriter.append(image) }
+                try idealWriter.finish()
+                let idealFigures = Self.figures(edited: try VideoReader(path: idealPath).readAll().map(\.image), source: source.frames, ideal: ideal.frames,
+                                                renderedSource: renderedSource, renderedIdeal: renderedIdeal)
+                results[nil, default: []].append(idealFigures)
+                row["ideal"] = Self.row(idealFigures)
                 for method in chosen {
                     var c = VideoEditor.Configuration(sourcePrompt: entry.source, targetPrompt: entry.target)
                     (c.settings.method, c.settings.steps, c.settings.bandwidthScale, c.settings.guidance) = (method, steps, bandwidthScale, guidance)
                     c.masksEdit = masksEdit
                     c.crf = crf
+                    c.settings.decayEvery = decayEvery
                     let output = "\(folder)/edited-\(v)-\(method.rawValue).mp4"
                     let start = Date()
                     _ = try VideoEditor(model: diffusion, configuration: c).edit(input: source.path, writingTo: output)
@@ -118,8 +140,7 @@ struct EvalVideo: ParsableCommand {
                                          renderedSource: renderedSource, renderedIdeal: renderedIdeal)
                     f.seconds = Date().timeIntervalSince(start)
                     results[method, default: []].append(f)
-                    row[method.rawValue] = ["completion": f.completion, "background_psnr": f.backgroundPSNR, "fringe": f.fringe, "psnr_to_ideal": f.psnrToIdeal,
-                                            "source_psnr_to_ideal": f.sourcePSNRToIdeal, "flicker": f.flicker, "seconds": f.seconds]
+                    row[method.rawValue] = Self.row(f)
                     if !json {
                         Console.say(String(format: "%@ → %@ (%@), %@: completion %.0f%%, background %.2f dB, PSNR to ideal %.2f dB (source %.2f), flicker %.2f, %.0f s",
                                            entry.source, entry.target, entry.kind, method.rawValue, 100 * f.completion, f.backgroundPSNR, f.psnrToIdeal,
@@ -133,26 +154,26 @@ struct EvalVideo: ParsableCommand {
                 return finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
             }
             var summary = [String: Any]()
-            for method in chosen {
+            for method in chosen.map(Optional.some) + [nil] {
                 let list = results[method] ?? []
-                summary[method.rawValue] = ["completion": mean(list.map(\.completion)), "background_psnr": mean(list.map(\.backgroundPSNR)),
+                summary[method?.rawValue ?? "ideal"] = ["completion": mean(list.map(\.completion)), "background_psnr": mean(list.map(\.backgroundPSNR)),
                                             "fringe": mean(list.map(\.fringe)),
                                             "psnr_to_ideal": mean(list.map(\.psnrToIdeal)), "source_psnr_to_ideal": mean(list.map(\.sourcePSNRToIdeal)),
                                             "psnr_gain": mean(list.map { $0.psnrToIdeal - $0.sourcePSNRToIdeal }), "flicker": mean(list.map(\.flicker)),
                                             "seconds": mean(list.map(\.seconds))]
             }
-            if let c = results[.csd], let d = results[.dds] {
+            if let c = results[EditSettings.Method.csd], let d = results[EditSettings.Method.dds] {
                 let (cf, df) = (mean(c.map(\.flicker)), mean(d.map(\.flicker)))
                 if df > 0 { summary["csd_flicker_reduction"] = 1 - cf / df }
             }
             if json {
-                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "guidance": Double(guidance), "bandwidth_scale": Double(bandwidthScale), "mask": mask, "crf": crf, "summary": summary, "per_video": perVideo])
+                try Console.printJSON(["model": model, "videos": videos, "frames": frames, "size": size, "steps": steps, "guidance": Double(guidance), "bandwidth_scale": Double(bandwidthScale), "mask": mask, "crf": crf, "decay_every": decayEvery, "summary": summary, "per_video": perVideo])
                 return
             }
-            for method in chosen {
+            for method in chosen.map(Optional.some) + [nil] {
                 let list = results[method] ?? []
                 print(String(format: "%@ on %d videos of %d frames at %d²: completion %.0f%%, background %.2f dB, fringe %.2f levels, PSNR to the ideal %.2f dB (%+.2f dB over the source), flicker %.2f, %.0f s a video",
-                             method.rawValue, videos, frames, size, 100 * mean(list.map(\.completion)), mean(list.map(\.backgroundPSNR)), mean(list.map(\.fringe)),
+                             method?.rawValue ?? "the ideal edit, through the codec,", videos, frames, size, 100 * mean(list.map(\.completion)), mean(list.map(\.backgroundPSNR)), mean(list.map(\.fringe)),
                              mean(list.map(\.psnrToIdeal)), mean(list.map { $0.psnrToIdeal - $0.sourcePSNRToIdeal }), mean(list.map(\.flicker)), mean(list.map(\.seconds))))
             }
             if let r = summary["csd_flicker_reduction"] as? Double { print(String(format: "CSD adds %.0f%% less flicker than per-frame DDS", 100 * r)) }

@@ -80,6 +80,27 @@ import Testing
         func psnr(_ object: [String: Any]) -> Double? { ((object["per_video"] as? [[String: Any]])?.first?["dds"] as? [String: Double])?["psnr_to_ideal"] }
         let a = try #require(psnr(lossless)), b = try #require(psnr(lossy))
         #expect(a != b, "crf 0 and 40 gave the same edit: \(a) dB")
+        // The ideal edit through the same codec: at 0 it is the ideal the edits are measured
+        // against, so it completes and adds no flicker; at 40 the codec alone costs both.
+        func ideal(_ object: [String: Any]) -> [String: Double]? { (object["summary"] as? [String: Any])?["ideal"] as? [String: Double] }
+        let exact = try #require(ideal(lossless)), coded = try #require(ideal(lossy))
+        #expect(exact["completion"] == 1 && exact["flicker"] == 0, "\(exact)")
+        #expect(try #require(coded["completion"]) < 1 && (coded["flicker"] ?? 0) > 0, "\(coded)")
+    }
+
+    /// `--decay-every` reaches the editor's learning rate, and the JSON says which was used.
+    @Test func evalVideoTakesTheLearningRatesDecay() throws {
+        func run(_ extra: [String]) throws -> [String: Any] {
+            let result = try CommandRunner.run(["eval", "video", "--model", "\(CommandRunner.fixtures)/tiny-sd", "--videos", "1", "--frames", "2",
+                                                "--steps", "3", "--size", "32", "--methods", "dds", "--crf", "0", "--json"] + extra)
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        let plain = try run([]), decayed = try run(["--decay-every", "1"])
+        #expect(plain["decay_every"] as? Int == 0 && decayed["decay_every"] as? Int == 1)
+        func psnr(_ object: [String: Any]) -> Double? { ((object["per_video"] as? [[String: Any]])?.first?["dds"] as? [String: Double])?["psnr_to_ideal"] }
+        #expect(try #require(psnr(plain)) != (try #require(psnr(decayed))))
+        #expect(try CommandRunner.run(["eval", "video", "--decay-every", "-1"]).status != 0)
     }
 
     /// `eval csd-edit`: CSD-Edit and per-frame sampling take `--guidance`, DDS-based CSD
