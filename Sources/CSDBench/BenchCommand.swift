@@ -23,6 +23,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Precisions of the products, comma-separated: fp32, bf16 (against PyTorch's bf16 autocast).")
     var precision = "fp32"
     @Flag(help: "Also time fp32 on OpenBLAS's kernels instead of the project's own, in the same run.") var openblas = false
+    @Flag(help: "Run 3×3 convolutions without Winograd's F(2×2, 3×3) (directly or unfolded, as before it), to compare.")
+    var noWinograd = false
+    @Flag(help: "Also time 3×3 convolutions by Winograd against the direct or unfolded path, at SD VAE and UNet shapes (one image).")
+    var winogradShapes = false
     @Flag(help: "Also time attention alone at Stable Diffusion 1.x shapes (32×32 latent, batch 2).") var attention = false
     @Flag(help: "Time forward + backward (the sample and every parameter) against PyTorch's autograd instead of the forward.")
     var backward = false
@@ -77,6 +81,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        Tensor.winogradConvolution = !noWinograd
         if runOnce == "video-edit", let videoInput {
             print(String(decoding: try JSONSerialization.data(withJSONObject: try VideoMemoryBench.editOnce(input: videoInput, model: model),
                                                               options: [.sortedKeys]), as: UTF8.self))
@@ -156,10 +161,18 @@ struct BenchCommand: ParsableCommand {
                 attentionResults.append(["shape": r.shape.name, "ms": r.ms, "gflops": r.gflops, "vs_sgemm": r.gflops / sgemm])
             }
         }
+        var winogradResults = [[String: Any]]()
+        if winogradShapes {
+            for r in WinogradBench.measure(runs: max(runs, 3)) {
+                log(String(format: "conv 3x3 %@: Winograd %.1f ms, without %.1f ms (%.2f×)", r.shape.name, r.winogradMs, r.otherMs, r.winogradMs / r.otherMs))
+                winogradResults.append(["shape": r.shape.name, "winograd_ms": r.winogradMs, "other_ms": r.otherMs, "ratio": r.winogradMs / r.otherMs])
+            }
+        }
         if json {
             var object: [String: Any] = ["sgemm_gflops": sgemm, "sgemm_gflops_by_kernels": sgemmRates, "blas_core": core, "threads": threads,
                                          "peak_gflops_fp32": peaks.fp32, "peak_gflops_bf16": peaks.bf16, "cases": results]
             if attention { object["attention"] = attentionResults }
+            if winogradShapes { object["winograd"] = winogradResults }
             if let sd = results.first(where: { $0["name"] as? String == "sd15-latent32-b2" }) ?? results.last {
                 for key in ["unet_ms", "torch_ms", "ratio_vs_torch"] { object[key] = sd[key] ?? NSNull() }
             }

@@ -27,8 +27,8 @@ extension Tensor {
         return ho * wo
     }
 
-    /// `direct` forces (true) or forbids (false) the direct kernel; by default
-    /// `usesDirectConvolution` decides.
+    /// `direct` forces (true) or forbids (false) the direct kernel, and either keeps Winograd's
+    /// out; by default `usesWinogradConvolution`, then `usesDirectConvolution`, decide.
     func convolved(weight: Tensor, bias: Tensor?, stride: Int, padding: Padding2D, direct: Bool? = nil) -> Tensor {
         let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (cout, wcin, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
@@ -38,6 +38,10 @@ extension Tensor {
         let k = cin * kh * kw
         let p = ho * wo
         var out = Tensor(uninitialized: [n, cout, ho, wo])
+        if direct == nil && Tensor.usesWinogradConvolution(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: p) {
+            winogradConvolve(weight: weight, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
+            return out
+        }
         if direct ?? Tensor.usesDirectConvolution(cin: cin, cout: cout, stride: stride, plane: p) {
             precondition(Tensor.directConvolutionAvailable, "conv2d: this CPU has no direct kernel")
             directlyConvolve(weight: weight, bias: bias, stride: stride, padding: padding, ho: ho, wo: wo, into: &out)

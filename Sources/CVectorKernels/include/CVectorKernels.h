@@ -121,4 +121,21 @@ int csd_sgemm_bf16(int trans_a, int trans_b, long m, long n, long k, float alpha
 /// independent register-only chains; 0 where the CPU lacks the instructions.
 double csd_peak_gflops(int bf16, long rounds);
 
+
+/// Winograd F(2×2, 3×3) weight transform (`WinogradConvolution.c`): `g` [cout, cin, 3, 3] to
+/// `u` [16, cout, cin] (U = G g Gᵀ), for output channels o_begin..<o_end.
+void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u);
+
+/// Input transform (V = Bᵀ d B) of the 4×4 tiles t_begin..<t_end of one CHW image `x` [cin, h, w]
+/// (tile t at rows 2·(t / tiles_wide) − pad_top…+3 and columns 2·(t % tiles_wide) − pad_left…+3,
+/// zeros outside): `v` [16, cin, ldv], column t − t_begin. Returns 0, or −1 when memory ran out.
+int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, long pad_left, long tiles_wide,
+                        long t_begin, long t_end, float *v, long ldv);
+
+/// Output transform (Y = Aᵀ M A) of `m` [16, cout, ldm] (column t − t_begin for tile t), plus
+/// `bias` (or none), into the 2×2 blocks of `y` [cout, ho, wo] that the tiles t_begin..<t_end cover.
+/// Returns 0, or −1 when memory ran out.
+int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, long t_begin, long t_end, long ho, long wo,
+                         const float *bias, float *y);
+
 #endif

@@ -1,0 +1,38 @@
+import Core
+import Foundation
+
+/// 3×3 convolutions by Winograd's F(2×2, 3×3) against the direct or unfolded path they replace,
+/// in the same run and in turn, at the shapes of a Stable Diffusion VAE (where
+/// `Tensor.usesWinogradConvolution` picks Winograd) and of its UNet at a 32×32 latent (where it
+/// does not: these show why).
+struct WinogradBench {
+    struct Shape { let name: String; let channels: Int; let side: Int }
+
+    static let shapes = [
+        Shape(name: "VAE 512 ch, 64x64", channels: 512, side: 64),
+        Shape(name: "VAE 512 ch, 128x128", channels: 512, side: 128),
+        Shape(name: "VAE 256 ch, 128x128", channels: 256, side: 128),
+        Shape(name: "UNet 320 ch, 32x32", channels: 320, side: 32),
+        Shape(name: "UNet 640 ch, 16x16", channels: 640, side: 16),
+    ]
+
+    /// Median milliseconds of one image's convolution each way, runs alternating.
+    static func measure(runs: Int) -> [(shape: Shape, winogradMs: Double, otherMs: Double)] {
+        var rng = RandomGenerator(seed: 9)
+        defer { Tensor.winogradConvolution = true }
+        return shapes.map { s in
+            let x = rng.normal([1, s.channels, s.side, s.side]), weight = rng.normal([s.channels, s.channels, 3, 3])
+            var times: [Bool: [Double]] = [:]
+            for run in 0..<(2 * max(1, runs) + 2) {
+                let on = run % 2 == 0
+                Tensor.winogradConvolution = on
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = x.conv2d(weight: weight, bias: nil, padding: .uniform(1))
+                // The first run each way warms the caches and the allocator.
+                if run >= 2 { times[on, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+            }
+            func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+            return (s, median(times[true] ?? [0]), median(times[false] ?? [0]))
+        }
+    }
+}

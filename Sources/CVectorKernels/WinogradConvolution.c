@@ -1,0 +1,139 @@
+#include "CVectorKernels.h"
+#include "VectorMacros.h"
+#include <stdlib.h>
+
+/// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray 2016, "Fast Algorithms for
+/// Convolutional Neural Networks", eq. 8): Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A for each 4×4 input tile d
+/// and 2×2 output tile, with
+///     Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+///     Aᵀ = [1 1 1 0; 0 1 −1 −1].
+/// The sum over input channels of the 16 element-wise products is 16 matrix products, which the
+/// caller runs; these functions are the three transforms around them.
+
+void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u) {
+    const long stride = cout * cin;
+    for (long o = o_begin; o < o_end; o++) {
+        for (long c = 0; c < cin; c++) {
+            const float *k = g + (o * cin + c) * 9;
+            float t[4][3];
+            for (int j = 0; j < 3; j++) {
+                const float a = k[j], b = k[3 + j], d = k[6 + j];
+                t[0][j] = a;
+                t[1][j] = 0.5f * (a + b + d);
+                t[2][j] = 0.5f * (a - b + d);
+                t[3][j] = d;
+            }
+            for (int i = 0; i < 4; i++) {
+                const float a = t[i][0], b = t[i][1], d = t[i][2];
+                float *row = u + (long)(4 * i) * stride + o * cin + c;
+                row[0] = a;
+                row[stride] = 0.5f * (a + b + d);
+                row[2 * stride] = 0.5f * (a - b + d);
+                row[3 * stride] = d;
+            }
+        }
+    }
+}
+
+/// Tiles are transformed a tile row at a time, so that every loop below runs over consecutive
+/// tiles and vectorises: an input row is split into its even and odd columns (tile tx starts at
+/// column 2·tx, so its four columns are even[tx], odd[tx], even[tx + 1], odd[tx + 1]).
+CSD_DISPATCH
+int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, long pad_left, long tiles_wide,
+                        long t_begin, long t_end, float *v, long ldv) {
+    const long stride = cin * ldv;
+    const long span = tiles_wide + 1;
+    float *scratch = malloc(sizeof(float) * 16 * span);
+    if (!scratch) return -1;
+    float *even[4], *odd[4];
+    for (int i = 0; i < 4; i++) { even[i] = scratch + (2 * i) * span; odd[i] = scratch + (2 * i + 1) * span; }
+    float *ee = scratch + 8 * span, *eo = scratch + 12 * span;  // (Bᵀ d) row by row: 4 even, 4 odd
+    for (long c = 0; c < cin; c++) {
+        const float *plane = x + c * h * w;
+        for (long t = t_begin; t < t_end;) {
+            const long ty = t / tiles_wide, a = t % tiles_wide;
+            const long b = (t_end - t) < (tiles_wide - a) ? a + (t_end - t) : tiles_wide;  // tiles a..<b of row ty
+            const long count = b - a, x0 = 2 * a - pad_left;
+            for (int i = 0; i < 4; i++) {
+                const long row = 2 * ty - pad_top + i;
+                float *restrict ev = even[i], *restrict od = odd[i];
+                if (row < 0 || row >= h) {
+                    for (long k = 0; k <= count; k++) { ev[k] = 0; od[k] = 0; }
+                } else if (x0 >= 0 && x0 + 2 * count + 2 <= w) {
+                    const float *restrict src = plane + row * w + x0;
+                    for (long k = 0; k <= count; k++) { ev[k] = src[2 * k]; od[k] = src[2 * k + 1]; }
+                } else {
+                    const float *src = plane + row * w;
+                    for (long k = 0; k <= count; k++) {
+                        const long xe = x0 + 2 * k, xo = xe + 1;
+                        ev[k] = (xe >= 0 && xe < w) ? src[xe] : 0.0f;
+                        od[k] = (xo >= 0 && xo < w) ? src[xo] : 0.0f;
+                    }
+                }
+            }
+            for (long k = 0; k <= count; k++) {
+                ee[k] = even[0][k] - even[2][k];            eo[k] = odd[0][k] - odd[2][k];
+                ee[span + k] = even[1][k] + even[2][k];     eo[span + k] = odd[1][k] + odd[2][k];
+                ee[2 * span + k] = even[2][k] - even[1][k]; eo[2 * span + k] = odd[2][k] - odd[1][k];
+                ee[3 * span + k] = even[1][k] - even[3][k]; eo[3 * span + k] = odd[1][k] - odd[3][k];
+            }
+            float *out = v + c * ldv + (t - t_begin);
+            for (int i = 0; i < 4; i++) {
+                const float *restrict e0 = ee + i * span, *restrict o0 = eo + i * span;
+                float *restrict v0 = out + (4 * i) * stride, *restrict v1 = v0 + stride, *restrict v2 = v1 + stride, *restrict v3 = v2 + stride;
+                for (long k = 0; k < count; k++) {
+                    v0[k] = e0[k] - e0[k + 1];
+                    v1[k] = o0[k] + e0[k + 1];
+                    v2[k] = e0[k + 1] - o0[k];
+                    v3[k] = o0[k] - o0[k + 1];
+                }
+            }
+            t += count;
+        }
+    }
+    free(scratch);
+    return 0;
+}
+
+CSD_DISPATCH
+int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, long t_begin, long t_end, long ho, long wo,
+                         const float *bias, float *y) {
+    const long stride = cout * ldm;
+    const long span = tiles_wide;
+    float *scratch = malloc(sizeof(float) * 4 * span);
+    if (!scratch) return -1;
+    for (long o = 0; o < cout; o++) {
+        const float *mo = m + o * ldm;
+        float *plane = y + o * ho * wo;
+        const float bo = bias ? bias[o] : 0.0f;
+        for (long t = t_begin; t < t_end;) {
+            const long ty = t / tiles_wide, a = t % tiles_wide;
+            const long b = (t_end - t) < (tiles_wide - a) ? a + (t_end - t) : tiles_wide;
+            const long count = b - a;
+            const float *p = mo + (t - t_begin);
+            float *restrict s00 = scratch, *restrict s01 = scratch + span, *restrict s10 = scratch + 2 * span, *restrict s11 = scratch + 3 * span;
+            for (long k = 0; k < count; k++) {
+                float q[16];
+                for (int j = 0; j < 16; j++) q[j] = p[j * stride + k];
+                float r0[4], r1[4];  // Aᵀ M
+                for (int j = 0; j < 4; j++) {
+                    r0[j] = q[j] + q[4 + j] + q[8 + j];
+                    r1[j] = q[4 + j] - q[8 + j] - q[12 + j];
+                }
+                s00[k] = r0[0] + r0[1] + r0[2] + bo; s01[k] = r0[1] - r0[2] - r0[3] + bo;
+                s10[k] = r1[0] + r1[1] + r1[2] + bo; s11[k] = r1[1] - r1[2] - r1[3] + bo;
+            }
+            const long y0 = 2 * ty, x0 = 2 * a;
+            for (int i = 0; i < 2 && y0 + i < ho; i++) {
+                float *restrict row = plane + (y0 + i) * wo + x0;
+                const float *restrict left = i == 0 ? s00 : s10, *restrict right = i == 0 ? s01 : s11;
+                const long full = (x0 + 2 * count <= wo) ? count : count - 1;  // the last tile of an odd width has one column
+                for (long k = 0; k < full; k++) { row[2 * k] = left[k]; row[2 * k + 1] = right[k]; }
+                if (full < count) row[2 * full] = left[full];
+            }
+            t += count;
+        }
+    }
+    free(scratch);
+    return 0;
+}

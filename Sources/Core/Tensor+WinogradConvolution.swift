@@ -1,0 +1,73 @@
+import CVectorKernels
+
+/// 3×3, stride-1 convolutions by Winograd's F(2×2, 3×3) (Lavin & Gray 2016): each 2×2 block of
+/// outputs takes 16 multiplications per input channel instead of 36, as 16 matrix products
+/// [cout, cin] · [cin, tiles] between the transforms of `WinogradConvolution.c`.
+extension Tensor {
+    /// Whether 3×3, stride-1 convolutions go through `winogradConvolve` (where
+    /// `usesWinogradConvolution` picks it); benchmarks switch it off to compare in one run.
+    nonisolated(unsafe) public static var winogradConvolution = true
+
+    /// Tiles (2×2 output blocks) per job: one job's transformed input and products stay a few MB.
+    static func winogradTileBlock(cin: Int, cout: Int) -> Int {
+        max(64, min(1024, (1 << 20) / (16 * (cin + cout)) / 16 * 16))
+    }
+
+    /// Whether a convolution runs by Winograd: a 3×3 kernel at stride 1, 256 channels or more each
+    /// way and a plane of 64×64 or more, as in a Stable Diffusion VAE. One image, 2 cores: 512
+    /// channels at 64² took 115–147 ms against 208–312 direct, at 128² 293–300 against 561–589, and 256
+    /// channels at 128² 111–113 against 156–164; but SD's UNet layers were slower by Winograd (320
+    /// channels at 32², 12–13 ms against 10; 640 at 16², 31–33 against 20), where the weights'
+    /// transform and the few tiles weigh more, and so were the bundled prior's (32–128 channels).
+    static func usesWinogradConvolution(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
+        winogradConvolution && kh == 3 && kw == 3 && stride == 1 && cin >= 256 && cout >= 256 && plane >= 4096
+    }
+
+    /// `self` [n, cin, h, w] convolved with `weight` [cout, cin, 3, 3] at stride 1 into `out`
+    /// [n, cout, ho, wo]. Jobs are blocks of one image's tiles, one per core at a time, each
+    /// with its own buffers, so nothing waits between the transforms and the products; every
+    /// output is computed by one job, in the same order whatever the thread count.
+    func winogradConvolve(weight: Tensor, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int, into out: inout Tensor) {
+        let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let cout = weight.shape[0]
+        let (tilesHigh, tilesWide) = ((ho + 1) / 2, (wo + 1) / 2)
+        let tiles = tilesHigh * tilesWide
+        let block = min(tiles, Tensor.winogradTileBlock(cin: cin, cout: cout))
+        let blocks = (tiles + block - 1) / block
+        var transformed = Tensor(uninitialized: [16, cout, cin])
+        weight.storage.withUnsafeBufferPointer { g in
+            transformed.storage.withUnsafeMutableBufferPointer { u in
+                let (gp, up) = (g.baseAddress!, u.baseAddress!)
+                let parts = min(cout, 2 * Parallelism.workers)
+                parallelFor(parts) { part in
+                    csd_winograd_weights(gp, cout, cin, cout * part / parts, cout * (part + 1) / parts, up)
+                }
+            }
+        }
+        storage.withUnsafeBufferPointer { xs in
+            transformed.storage.withUnsafeBufferPointer { us in
+                out.storage.withUnsafeMutableBufferPointer { ys in
+                    (bias?.storage ?? []).withUnsafeBufferPointer { bs in
+                        let (xb, ub, yb) = (xs.baseAddress!, us.baseAddress!, ys.baseAddress!)
+                        let biasBase = bias == nil ? nil : bs.baseAddress
+                        parallelFor(n * blocks) { job in
+                            let (b, t0) = (job / blocks, job % blocks * block)
+                            let t1 = min(tiles, t0 + block)
+                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * block)
+                            let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cout * block)
+                            defer { v.deallocate(); m.deallocate() }
+                            let read = csd_winograd_input(xb + b * cin * h * w, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, block)
+                            precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
+                            for xi in 0..<16 {
+                                BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * cout * cin, lda: cin,
+                                           b: v + xi * cin * block, ldb: block, c: m + xi * cout * block, ldc: block, parallel: false)
+                            }
+                            let written = csd_winograd_output(m, cout, block, tilesWide, t0, t1, ho, wo, biasBase, yb + b * cout * ho * wo)
+                            precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Testing
+@testable import Core
+
+/// Winograd's F(2×2, 3×3) against the unfolded product (im2col + sgemm) it replaces.
+@Suite struct WinogradConvolutionTests {
+    @Test(arguments: [
+        (1, 256, 256, 64, 64, Padding2D.uniform(1)),
+        (1, 256, 260, 65, 65, Padding2D.uniform(1)),                          // odd sides: half tiles at the edges
+        (1, 300, 256, 66, 66, Padding2D.uniform(0)),
+        (1, 256, 256, 65, 64, Padding2D(top: 0, left: 1, bottom: 2, right: 1)),
+    ])
+    func winogradAgreesWithTheUnfoldedProduct(n: Int, cin: Int, cout: Int, h: Int, w: Int, padding: Padding2D) {
+        var rng = RandomGenerator(seed: 5)
+        let x = rng.normal([n, cin, h, w]), weight = rng.normal([cout, cin, 3, 3]), bias = rng.normal([cout])
+        let plane = (h + padding.top + padding.bottom - 2) * (w + padding.left + padding.right - 2)
+        #expect(Tensor.usesWinogradConvolution(kh: 3, kw: 3, stride: 1, cin: cin, cout: cout, plane: plane))
+        for b in [bias, nil] {
+            let winograd = x.conv2d(weight: weight, bias: b, padding: padding)
+            let unfolded = x.convolved(weight: weight, bias: b, stride: 1, padding: padding, direct: false)
+            #expect(winograd.shape == unfolded.shape)
+            let scale = unfolded.storage.map { abs($0) }.max() ?? 1
+            let worst = zip(winograd.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-5 * scale, "\(n)×\(cin)×\(h)×\(w) → \(cout), \(padding), bias \(b != nil): max |Δ| \(worst) of \(scale)")
+        }
+    }
+
+    /// Under bf16 the products round Winograd's transformed operands: close to fp32, not equal.
+    @Test func bf16StaysNearFP32() {
+        guard ComputePrecision.bf16.isAvailable else { return }
+        var rng = RandomGenerator(seed: 6)
+        let x = rng.normal([1, 256, 64, 64]), weight = rng.normal([256, 256, 3, 3])
+        let fp32 = x.conv2d(weight: weight, bias: nil, padding: .uniform(1))
+        let bf16 = ComputePrecision.with(.bf16) { x.conv2d(weight: weight, bias: nil, padding: .uniform(1)) }
+        let scale = fp32.storage.map { abs($0) }.max() ?? 1
+        let worst = zip(fp32.storage, bf16.storage).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst > 1e-6 * scale && worst < 0.02 * scale, "max |Δ| \(worst) of \(scale)")
+    }
+}
