@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time fp32 on OpenBLAS's kernels instead of the project's own, in the same run.") var openblas = false
     @Flag(help: "Run 3×3 convolutions without Winograd's F(2×2, 3×3) (directly or unfolded, as before it), to compare.")
     var noWinograd = false
-    @Flag(help: "Also time 3×3 convolutions by Winograd against the direct or unfolded path, at SD VAE and UNet shapes (one image).")
+    @Flag(help: "Also time 3×3 convolutions by Winograd against the direct or unfolded path, at SD VAE and UNet shapes, and SD's VAE decoder (one image).")
     var winogradShapes = false
     @Flag(help: "Also time attention alone at Stable Diffusion 1.x shapes (32×32 latent, batch 2).") var attention = false
     @Flag(help: "Time forward + backward (the sample and every parameter) against PyTorch's autograd instead of the forward.")
@@ -167,6 +167,9 @@ struct BenchCommand: ParsableCommand {
                 log(String(format: "conv 3x3 %@: Winograd %.1f ms, without %.1f ms (%.2f×)", r.shape.name, r.winogradMs, r.otherMs, r.winogradMs / r.otherMs))
                 winogradResults.append(["shape": r.shape.name, "winograd_ms": r.winogradMs, "other_ms": r.otherMs, "ratio": r.winogradMs / r.otherMs])
             }
+            let d = try WinogradBench.measureDecoder(runs: max(1, runs / 2), latentSide: 32)
+            log(String(format: "SD 1.x VAE decoder, 32x32 latent to 256x256: Winograd %.0f ms, without %.0f ms (%.2f×)", d.winogradMs, d.otherMs, d.winogradMs / d.otherMs))
+            winogradResults.append(["shape": "SD 1.x VAE decoder, 32x32 latent", "winograd_ms": d.winogradMs, "other_ms": d.otherMs, "ratio": d.winogradMs / d.otherMs])
         }
         if json {
             var object: [String: Any] = ["sgemm_gflops": sgemm, "sgemm_gflops_by_kernels": sgemmRates, "blas_core": core, "threads": threads,

@@ -35,4 +35,31 @@ struct WinogradBench {
             return (s, median(times[true] ?? [0]), median(times[false] ?? [0]))
         }
     }
+
+    /// Stable Diffusion 1.x's VAE (`vae/config.json` of runwayml/stable-diffusion-v1-5), random weights.
+    static let sd15VAEConfig: [String: Any] = [
+        "in_channels": 3, "out_channels": 3, "latent_channels": 4, "layers_per_block": 2, "norm_num_groups": 32, "act_fn": "silu",
+        "block_out_channels": [128, 256, 512, 512], "sample_size": 512, "scaling_factor": 0.18215,
+        "down_block_types": Array(repeating: "DownEncoderBlock2D", count: 4), "up_block_types": Array(repeating: "UpDecoderBlock2D", count: 4),
+    ]
+
+    /// Median milliseconds of SD 1.x's VAE decoder on a `latentSide`² latent (one image), with
+    /// Winograd and without, runs alternating.
+    static func measureDecoder(runs: Int, latentSide: Int) throws -> (winogradMs: Double, otherMs: Double) {
+        let configuration = try JSONDecoder().decode(AutoencoderKLConfiguration.self, from: try JSONSerialization.data(withJSONObject: sd15VAEConfig))
+        let vae = try AutoencoderKL(configuration: configuration, store: ParameterStore.randomlyInitialised(seed: 3), configPath: "sd15 vae")
+        var rng = RandomGenerator(seed: 4)
+        let latents = rng.normal([1, 4, latentSide, latentSide])
+        defer { Tensor.winogradConvolution = true }
+        var times: [Bool: [Double]] = [:]
+        for run in 0..<(2 * max(1, runs) + 2) {
+            let on = run % 2 == 0
+            Tensor.winogradConvolution = on
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = vae.decode(latents)
+            if run >= 2 { times[on, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (median(times[true] ?? [0]), median(times[false] ?? [0]))
+    }
 }
