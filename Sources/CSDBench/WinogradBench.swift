@@ -16,23 +16,29 @@ struct WinogradBench {
         Shape(name: "UNet 640 ch, 16x16", channels: 640, side: 16),
     ]
 
-    /// Median milliseconds of one image's convolution each way, runs alternating.
+    /// Median milliseconds of `body` with Winograd and without, runs alternating; the first run
+    /// each way warms the caches and the allocator and is not counted.
+    static func timedInTurn(runs: Int, _ body: () -> Void) -> (winogradMs: Double, otherMs: Double) {
+        defer { Tensor.winogradConvolution = true }
+        var times: [Bool: [Double]] = [:]
+        for run in 0..<(2 * max(1, runs) + 2) {
+            let on = run % 2 == 0
+            Tensor.winogradConvolution = on
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            if run >= 2 { times[on, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        return (median(times[true] ?? [0]), median(times[false] ?? [0]))
+    }
+
+    /// Median milliseconds of one image's convolution each way.
     static func measure(runs: Int) -> [(shape: Shape, winogradMs: Double, otherMs: Double)] {
         var rng = RandomGenerator(seed: 9)
-        defer { Tensor.winogradConvolution = true }
         return shapes.map { s in
             let x = rng.normal([1, s.channels, s.side, s.side]), weight = rng.normal([s.channels, s.channels, 3, 3])
-            var times: [Bool: [Double]] = [:]
-            for run in 0..<(2 * max(1, runs) + 2) {
-                let on = run % 2 == 0
-                Tensor.winogradConvolution = on
-                let start = DispatchTime.now().uptimeNanoseconds
-                _ = x.conv2d(weight: weight, bias: nil, padding: .uniform(1))
-                // The first run each way warms the caches and the allocator.
-                if run >= 2 { times[on, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
-            }
-            func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-            return (s, median(times[true] ?? [0]), median(times[false] ?? [0]))
+            let t = timedInTurn(runs: runs) { _ = x.conv2d(weight: weight, bias: nil, padding: .uniform(1)) }
+            return (s, t.winogradMs, t.otherMs)
         }
     }
 
@@ -50,16 +56,6 @@ struct WinogradBench {
         let vae = try AutoencoderKL(configuration: configuration, store: ParameterStore.randomlyInitialised(seed: 3), configPath: "sd15 vae")
         var rng = RandomGenerator(seed: 4)
         let latents = rng.normal([1, 4, latentSide, latentSide])
-        defer { Tensor.winogradConvolution = true }
-        var times: [Bool: [Double]] = [:]
-        for run in 0..<(2 * max(1, runs) + 2) {
-            let on = run % 2 == 0
-            Tensor.winogradConvolution = on
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = vae.decode(latents)
-            if run >= 2 { times[on, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
-        }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        return (median(times[true] ?? [0]), median(times[false] ?? [0]))
+        return timedInTurn(runs: runs) { _ = vae.decode(latents) }
     }
 }
