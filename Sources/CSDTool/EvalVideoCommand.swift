@@ -17,7 +17,7 @@ struct EvalVideo: ParsableCommand {
             with its defaults (the options below aside) and read back. Completion is 1 − err(edited, ideal) / \
             err(source, ideal), err the squared error over the region the ideal edit changes, all frames together. Background PSNR \
             is against the source where the ideal changes nothing, and the fringe is the mean change (levels) in the \
-            2-pixel ring around the changed region; flicker is the frame-to-frame change the edit adds beyond the ideal's own.
+            2-pixel ring around the changed region (both over frames where the ideal leaves at least 1% unchanged);             flicker is the frame-to-frame change the edit adds beyond the ideal's own. The ideal edit itself, written as             the editor writes its output, is measured too: what a perfect edit scores through the codec.
             """)
     @Option(help: "Model: a diffusers folder or a single-file .safetensors checkpoint.") var model: String = "Models/prior"
     @Option(help: "Videos, from a fixed list of colour, ground and time-of-day edits (1-8).") var videos: Int = 8

@@ -8,8 +8,8 @@ public struct IdealComparison: Sendable {
     /// Pixels either side of the changed region, in x and y, where `fringe` looks for a fringe.
     public static let fringeWidth = 2
     /// The least share of a frame the ideal must leave unchanged for the frame to have a
-    /// background figure: a time-of-day edit relights every pixel but a stray handful, and a PSNR
-    /// over those says nothing.
+    /// background and a fringe figure: a time-of-day edit relights every pixel but a stray
+    /// handful, and a PSNR or a ring over those says nothing.
     public static let minimumBackgroundShare = 0.01
 
     public private(set) var frames = 0
@@ -36,13 +36,15 @@ public struct IdealComparison: Sendable {
                 after += (e - target) * (e - target)
             }
         }
-        let ring = EditMetrics.ring(around: changed, width: edited.width, height: edited.height, distance: Self.fringeWidth)
-        for p in ring.indices where ring[p] {
-            for c in 0..<3 { fringeSum += abs(Double(edited.pixels[p * 3 + c]) - Double(source.pixels[p * 3 + c])) }
-            fringeCount += 3
-        }
         let unchanged = changed.map { !$0 }
+        // A frame the ideal changes all but a stray handful of has no background to judge a
+        // fringe or a PSNR on: a time-of-day edit's ring held 39 levels of the relighting itself.
         if Double(unchanged.filter { $0 }.count) >= Self.minimumBackgroundShare * Double(unchanged.count) {
+            let ring = EditMetrics.ring(around: changed, width: edited.width, height: edited.height, distance: Self.fringeWidth)
+            for p in ring.indices where ring[p] {
+                for c in 0..<3 { fringeSum += abs(Double(edited.pixels[p * 3 + c]) - Double(source.pixels[p * 3 + c])) }
+                fringeCount += 3
+            }
             backgroundSum += EditMetrics.psnr(edited, source, mask: unchanged)
             backgroundFrames += 1
         }
@@ -74,7 +76,8 @@ public struct IdealComparison: Sendable {
     /// Mean PSNR (dB) of the source to the ideal: where an edit starts from.
     public var sourcePSNRToIdeal: Double { frames > 0 ? sourcePSNRSum / Double(frames) : .nan }
     /// Mean absolute change (8-bit levels) in the ring `fringeWidth` pixels around the changed
-    /// region, where the ideal changes nothing: a dark or coloured fringe shows here.
+    /// region, where the ideal changes nothing: a dark or coloured fringe shows here. Over the
+    /// frames with a background (`minimumBackgroundShare`); nil when there are none.
     public var fringe: Double? { fringeCount > 0 ? fringeSum / Double(fringeCount) : nil }
     /// The frame-to-frame change the edit adds beyond the ideal's own (8-bit levels); nil for one frame.
     public var addedFlicker: Double? { flickerCount > 0 ? flickerSum / Double(flickerCount) : nil }

@@ -42,7 +42,7 @@ import Testing
         #expect(comparison.named.map(\.name).contains("flicker added beyond the ideal's"))
     }
 
-    @Test func aBackgroundOfAFewStrayPixelsIsNotMeasured() {
+    @Test func aBackgroundOrFringeOfAFewStrayPixelsIsNotMeasured() {
         // 20×10 pictures: the ideal changes all but one pixel (0.5%), then all but two (1%).
         let source = image(100, 20, 10)
         var comparison = IdealComparison()
@@ -51,6 +51,7 @@ import Testing
             for p in 0..<kept { for c in 0..<3 { ideal.pixels[p * 3 + c] = 100 } }
             comparison.add(edited: ideal, source: source, ideal: ideal, changed: EditMetrics.differing(source, ideal))
             #expect((comparison.backgroundPSNR == nil) == (kept == 1), "\(kept) pixels kept")
+            #expect((comparison.fringe == nil) == (kept == 1), "\(kept) pixels kept: a fringe only where there is a background")
         }
     }
 
