@@ -24,7 +24,7 @@ extension Tensor {
     }
 
     /// `self` [n, cin, h, w] convolved with `weight` [cout, cin, 3, 3] at stride 1 into `out`
-    /// [n, cout, ho, wo]. Jobs are blocks of one image's tiles, one per core at a time, each
+    /// [n, cout, ho, wo]. Jobs are blocks of one image's tiles, one per core at a time, each core
     /// with its own buffers, so nothing waits between the transforms and the products; every
     /// output is computed by one job, in the same order whatever the thread count.
     func winogradConvolve(weight: Tensor, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int, into out: inout Tensor) {
@@ -50,20 +50,25 @@ extension Tensor {
                     (bias?.storage ?? []).withUnsafeBufferPointer { bs in
                         let (xb, ub, yb) = (xs.baseAddress!, us.baseAddress!, ys.baseAddress!)
                         let biasBase = bias == nil ? nil : bs.baseAddress
-                        parallelFor(n * blocks) { job in
-                            let (b, t0) = (job / blocks, job % blocks * block)
-                            let t1 = min(tiles, t0 + block)
+                        // Each core takes every `workers`-th job with one pair of buffers for all of
+                        // them (a pair per job was a fresh mapping, and its page faults, each time).
+                        let jobs = n * blocks, workers = min(Parallelism.workers, jobs)
+                        parallelFor(workers) { worker in
                             let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * block)
                             let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cout * block)
                             defer { v.deallocate(); m.deallocate() }
-                            let read = csd_winograd_input(xb + b * cin * h * w, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, block)
-                            precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
-                            for xi in 0..<16 {
-                                BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * cout * cin, lda: cin,
-                                           b: v + xi * cin * block, ldb: block, c: m + xi * cout * block, ldc: block, parallel: false)
+                            for job in stride(from: worker, to: jobs, by: workers) {
+                                let (b, t0) = (job / blocks, job % blocks * block)
+                                let t1 = min(tiles, t0 + block)
+                                let read = csd_winograd_input(xb + b * cin * h * w, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, block)
+                                precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
+                                for xi in 0..<16 {
+                                    BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * cout * cin, lda: cin,
+                                               b: v + xi * cin * block, ldb: block, c: m + xi * cout * block, ldc: block, parallel: false)
+                                }
+                                let written = csd_winograd_output(m, cout, block, tilesWide, t0, t1, ho, wo, biasBase, yb + b * cout * ho * wo)
+                                precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
                             }
-                            let written = csd_winograd_output(m, cout, block, tilesWide, t0, t1, ho, wo, biasBase, yb + b * cout * ho * wo)
-                            precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
                         }
                     }
                 }
