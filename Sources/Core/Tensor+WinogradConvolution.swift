@@ -14,11 +14,12 @@ extension Tensor {
     }
 
     /// Whether a convolution runs by Winograd: a 3×3 kernel at stride 1, 256 channels or more each
-    /// way and a plane of 64×64 or more, as in a Stable Diffusion VAE. One image, 2 cores: 512
-    /// channels at 64² took 115–147 ms against 208–312 direct, at 128² 293–300 against 561–589, and 256
-    /// channels at 128² 111–113 against 156–164; but SD's UNet layers were slower by Winograd (320
-    /// channels at 32², 12–13 ms against 10; 640 at 16², 31–33 against 20), where the weights'
-    /// transform and the few tiles weigh more, and so were the bundled prior's (32–128 channels).
+    /// way and a plane of 64×64 or more, as in a Stable Diffusion VAE. One image, 2 cores, both
+    /// ways in turn (`csd-bench --winograd-shapes`, docs/notebook/performance.md): 512 channels at
+    /// 64² 0.65–0.69× the time, at 128² 0.60–0.61×, 256 channels at 128² 0.62–0.63×; SD 1.x's VAE
+    /// decoder 0.73–0.74×. SD's UNet layers were level (320 channels at 32², 640 at 16²: 0.94–1.05×),
+    /// where the weights' transform and the few tiles weigh more, and the bundled prior's (32–128
+    /// channels) slower.
     static func usesWinogradConvolution(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
         winogradConvolution && kh == 3 && kw == 3 && stride == 1 && cin >= 256 && cout >= 256 && plane >= 4096
     }

@@ -121,7 +121,6 @@ int csd_sgemm_bf16(int trans_a, int trans_b, long m, long n, long k, float alpha
 /// independent register-only chains; 0 where the CPU lacks the instructions.
 double csd_peak_gflops(int bf16, long rounds);
 
-
 /// Winograd F(2×2, 3×3) weight transform (`WinogradConvolution.c`): `g` [cout, cin, 3, 3] to
 /// `u` [16, cout, cin] (U = G g Gᵀ), for output channels o_begin..<o_end.
 void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u);
