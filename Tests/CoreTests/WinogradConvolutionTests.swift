@@ -5,6 +5,7 @@ import Testing
 @Suite struct WinogradConvolutionTests {
     @Test(arguments: [
         (1, 256, 256, 64, 64, Padding2D.uniform(1)),
+        (2, 256, 256, 64, 64, Padding2D.uniform(1)),                          // jobs across two images
         (1, 256, 260, 65, 65, Padding2D.uniform(1)),                          // odd sides: half tiles at the edges
         (1, 300, 256, 66, 66, Padding2D.uniform(0)),
         (1, 256, 256, 65, 64, Padding2D(top: 0, left: 1, bottom: 2, right: 1)),
