@@ -2,6 +2,7 @@ import ArgumentParser
 import CSD
 import Core
 import Foundation
+import Video
 import World
 
 /// `csd eval csd-edit`: CSD-Edit (an instruction model's scores coupled across frames) against
@@ -20,6 +21,8 @@ struct EvalCSDEdit: ParsableCommand {
     @Option(help: "DDS-based CSD's guidance (default: that of edits by prompts).") var promptGuidance: Float = EditSettings.promptEditGuidance
     @Option(help: "CSD-Edit's timestep range MIN-MAX (DDS-based CSD keeps its default).") var instructTRange: String = "50-950"
     @Option(help: "DDIM steps of per-frame sampling.") var samplingSteps: Int = 20
+    @Option(help: "Scale of the median-heuristic bandwidth of CSD-Edit and DDS-based CSD (default: csd edit video's).")
+    var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
     @Option(help: "Frame side in pixels.") var size: Int = 64
     @Option(help: "Videos (each a scene with an instruction, from a fixed list).") var videos: Int = 3
     @Option(help: "Write every video's frames (source, ideal, CSD-Edit, CSD, per-frame sampling) as a grid PNG here.") var grid: String?
@@ -52,6 +55,7 @@ struct EvalCSDEdit: ParsableCommand {
             guard (16...512).contains(size) else { throw InputError("--size", "must be between 16 and 512") }
             _ = try CSDCommand.guidance(guidance)
             _ = try CSDCommand.guidance(promptGuidance, option: "--prompt-guidance")
+            _ = try CSDCommand.bandwidthScale(bandwidthScale)
             if let grid { try AtomicFile.checkDestination(grid) }
             BLAS.prepare()
             let instructModel = try DiffusionModel(path: instructionModel), textModel = try DiffusionModel(path: model)
@@ -59,7 +63,7 @@ struct EvalCSDEdit: ParsableCommand {
             try textModel.require(instructionModel: false, option: "--model")
             let analyser = SceneAnalyser(size: size)
             var base = EditSettings()
-            (base.method, base.steps, base.learningRate, base.guidance) = (.csd, steps, lr, promptGuidance)
+            (base.method, base.steps, base.learningRate, base.guidance, base.bandwidthScale) = (.csd, steps, lr, promptGuidance, bandwidthScale)
             var totals = ["csd-edit": Figures(), "csd": Figures(), "per-frame sampling": Figures()]
             var rows = [RGBImage]()
             for (v, entry) in Self.list.prefix(videos).enumerated() {
@@ -120,7 +124,8 @@ struct EvalCSDEdit: ParsableCommand {
             let names = ["csd-edit", "csd", "per-frame sampling"]
             if json {
                 var report: [String: Any] = ["instruction_model": instructionModel, "model": model, "frames": frames, "steps": steps, "lr": Double(lr),
-                                             "guidance": Double(guidance), "prompt_guidance": Double(promptGuidance), "image_guidance": Double(imageGuidance), "instruct_t_range": instructTRange, "videos": videos, "size": size]
+                                             "guidance": Double(guidance), "prompt_guidance": Double(promptGuidance), "image_guidance": Double(imageGuidance), "instruct_t_range": instructTRange, "videos": videos, "size": size,
+                                             "bandwidth_scale": Double(bandwidthScale)]
                 for name in names {
                     let f = totals[name]!
                     report[name] = ["psnr_to_ideal": f.psnrToIdeal, "completion": f.completion, "background_psnr": f.backgroundPSNR,

@@ -104,7 +104,8 @@ import Testing
     }
 
     /// `eval csd-edit`: CSD-Edit and per-frame sampling take `--guidance`, DDS-based CSD
-    /// `--prompt-guidance` (the prompts' default, 3); each option moves its own methods' figures only.
+    /// `--prompt-guidance` (the prompts' default, 3); each option moves its own methods' figures
+    /// only, as `--bandwidth-scale` moves the coupled methods' only.
     @Test func csdEditEvaluationTakesEachMethodsGuidance() throws {
         func run(_ extra: [String]) throws -> [String: Any] {
             let r = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--model",
@@ -124,6 +125,15 @@ import Testing
         #expect(psnr(promptsAt9, "csd-edit") == psnr(defaults, "csd-edit"))
         let bad = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--prompt-guidance", "-1"])
         #expect(bad.status != 0 && bad.stderr.contains("--prompt-guidance"), "\(bad.stderr)")
+        // The coupled methods take the video editor's bandwidth (× 4) unless told otherwise;
+        // per-frame sampling has no kernel.
+        #expect(defaults["bandwidth_scale"] as? Double == 4)
+        let narrow = try run(["--bandwidth-scale", "1"])
+        #expect(psnr(narrow, "csd-edit") != psnr(defaults, "csd-edit"))
+        #expect(psnr(narrow, "csd") != psnr(defaults, "csd"))
+        #expect(psnr(narrow, "per-frame sampling") == psnr(defaults, "per-frame sampling"))
+        let badScale = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--bandwidth-scale", "0"])
+        #expect(badScale.status != 0 && badScale.stderr.contains("--bandwidth-scale"), "\(badScale.stderr)")
     }
 
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
