@@ -25,7 +25,7 @@ struct EditOptions: ParsableArguments {
     var instruction: String?
     @Option(help: "With --instruction: the image guidance scale s_I beside --guidance (default 3).") var imageGuidance: Float?
     @Option(help: "Optimisation steps.") var steps: Int = 200
-    @Option(help: "Classifier-free guidance scale (default: 3 for image, video and NeRF edits by --source/--target; 7.5 for panoramas and edits by --instruction).") var guidance: Float?
+    @Option(help: "Classifier-free guidance scale (default: 3 for image, video and NeRF edits by --source/--target, 5 by --instruction; 7.5 for panoramas).") var guidance: Float?
     @Option(help: "Learning rate (SGD on the model-space pixels or latents; default: 0.05 for images and videos, 0.1 for panoramas; a NeRF edit: Adam on the field, 0.05, or a dataset update's SGD on its images, 0.5).") var lr: Float?
     @Option(help: "Multiply the learning rate by 0.9 every this many steps (0: never).") var decayEvery: Int = 0
     @Option(help: "Optimiser: sgd (default) or adam (a NeRF edit always moves the field by Adam).") var optimizer: String?
@@ -51,17 +51,18 @@ struct EditOptions: ParsableArguments {
     @OptionGroup var console: ConsoleOptions
 
     /// The settings these options give, with `defaultLearningRate` where `--lr` is not given,
-    /// `defaultGuidance` where `--guidance` is not (`EditSettings`' own for edits by instruction), and
-    /// `EditSettings`' timesteps where `--t-range` is not.
+    /// `defaultGuidance` where `--guidance` is not (`defaultInstructionGuidance` for edits by
+    /// instruction), and `EditSettings`' timesteps where `--t-range` is not.
     func settings(method: EditSettings.Method, defaultLearningRate: Float = EditSettings().learningRate,
-                  defaultGuidance: Float = EditSettings().guidance) throws -> EditSettings {
+                  defaultGuidance: Float = EditSettings().guidance,
+                  defaultInstructionGuidance: Float = EditSettings.instructionEditGuidance) throws -> EditSettings {
         var s = EditSettings()
         s.method = method
         guard (1...100_000).contains(steps) else { throw InputError("--steps", "must be between 1 and 100000") }
         let lr = self.lr ?? defaultLearningRate
         guard lr > 0, lr.isFinite else { throw InputError("--lr", "must be a positive number") }
         let timesteps = try tRange.map(CSDCommand.timestepRange) ?? EditSettings().timesteps
-        let guidance = try CSDCommand.guidance(self.guidance ?? (instruction != nil ? EditSettings().guidance : defaultGuidance))
+        let guidance = try CSDCommand.guidance(self.guidance ?? (instruction != nil ? defaultInstructionGuidance : defaultGuidance))
         (s.steps, s.guidance, s.learningRate, s.decayEvery, s.seed) = (steps, guidance, lr, decayEvery, seed)
         guard let o = EditSettings.Optimizer(rawValue: optimizer ?? "sgd") else { throw InputError("--optimizer", "'\(optimizer ?? "")' is not sgd or adam") }
         s.optimizer = o
@@ -327,7 +328,8 @@ struct EditPanorama: ParsableCommand {
             let prompts = try options.prompts()
             var configuration = PanoramaEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             let defaults = configuration.settings
-            configuration.settings = try options.settings(method: m, defaultLearningRate: defaults.learningRate)
+            configuration.settings = try options.settings(method: m, defaultLearningRate: defaults.learningRate,
+                                                          defaultInstructionGuidance: defaults.guidance)
             (configuration.settings.normalization, configuration.settings.bandwidthScale) = (defaults.normalization, try CSDCommand.bandwidthScale(bandwidthScale))
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }
             configuration.settings.kernelInput = k

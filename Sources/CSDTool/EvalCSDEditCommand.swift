@@ -16,7 +16,8 @@ struct EvalCSDEdit: ParsableCommand {
     @Option(help: "Frames per video.") var frames: Int = 12
     @Option(help: "Steps per edit.") var steps: Int = 200
     @Option(help: "Learning rate of both edits.") var lr: Float = EditSettings().learningRate
-    @Option(help: "CSD-Edit's and per-frame sampling's text guidance.") var guidance: Float = EditSettings().guidance
+    @Option(help: "CSD-Edit's and per-frame sampling's text guidance (default: csd edit video's by instruction).")
+    var guidance: Float = EditSettings.instructionEditGuidance
     @Option(help: "CSD-Edit's image guidance.") var imageGuidance: Float = 3
     @Option(help: "DDS-based CSD's guidance (default: that of edits by prompts).") var promptGuidance: Float = EditSettings.promptEditGuidance
     @Option(help: "CSD-Edit's timestep range MIN-MAX (DDS-based CSD keeps its default).") var instructTRange: String = "50-950"

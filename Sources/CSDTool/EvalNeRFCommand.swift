@@ -26,7 +26,7 @@ struct EvalNeRF: ParsableCommand {
     @Option(help: "Views per step.") var views: Int = NeRFEditSettings().viewsPerStep
     @Option(help: "Scale of CSD's median-heuristic bandwidth (default: csd nerf edit's).") var bandwidthScale: Float = NeRFEditSettings().edit.bandwidthScale
     @Option(help: "Learning rate (default: each method's, as csd nerf edit takes it).") var lr: Float?
-    @Option(help: "Guidance scale (default: csd nerf edit's, 3; 7.5 with --instruction-model, as edits by instruction).") var guidance: Float?
+    @Option(help: "Guidance scale (default: csd nerf edit's, 3; 5 with --instruction-model, as csd nerf edit by instruction).") var guidance: Float?
     @Option(help: "Timestep range MIN-MAX (default: as csd nerf edit).") var tRange: String?
     @Flag(help: "Let the edits move density as well as colour.") var geometry = false
     @Option(help: "Seed of the edits.") var seed: UInt64 = 0
@@ -56,7 +56,7 @@ struct EvalNeRF: ParsableCommand {
                 throw InputError("eval nerf", "--methods must name one, --fit-resolution 8...512, --fit-steps 1...100000")
             }
             var base = NeRFEditSettings()
-            let guidance = try CSDCommand.guidance(self.guidance ?? (instructionModel != nil ? EditSettings().guidance : base.edit.guidance))
+            let guidance = try CSDCommand.guidance(self.guidance ?? (instructionModel != nil ? EditSettings.instructionEditGuidance : base.edit.guidance))
             (base.edit.steps, base.viewsPerStep, base.edit.guidance, base.edit.seed, base.editsGeometry) = (steps, views, guidance, seed, geometry)
             base.edit.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
             if let tRange { base.edit.timesteps = try CSDCommand.timestepRange(tRange) }

@@ -199,6 +199,32 @@ import Video
         #expect(wide != (try panorama("pano-guided-3", ["--guidance", "3"])))
     }
 
+    /// Edits by instruction take text guidance 5 on images (and videos and fields), 7.5 on
+    /// panoramas, unless `--guidance` says otherwise.
+    @Test func theDefaultGuidanceOfEditsByInstructionIsPerKindOfEdit() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ip2p = "\(CommandRunner.fixtures)/tiny-ip2p"
+        var r = try CommandRunner.run(["world", "panorama", "--caption", "a red ball on grass", "--size", "256x32", "-o", "\(dir)/p.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try CommandRunner.run(["world", "nerf", "--caption", "a red ball on grass", "--views", "1", "--size", "32", "-o", "\(dir)/scene"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let picture = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/scene/images").sorted().first)
+        func edit(_ kind: String, _ input: String, _ name: String, _ extra: [String]) throws -> Data {
+            r = try CommandRunner.run(["edit", kind, input, "-o", "\(dir)/\(name).png", "--model", ip2p, "--instruction", "make the ball blue",
+                                       "--steps", "2", "--working-size", "16"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(FileManager.default.contents(atPath: "\(dir)/\(name).png"))
+        }
+        let image = "\(dir)/scene/images/\(picture)"
+        let plain = try edit("image", image, "i", [])
+        #expect(plain == (try edit("image", image, "i5", ["--guidance", "5"])))
+        #expect(plain != (try edit("image", image, "i7.5", ["--guidance", "7.5"])))
+        let wide = try edit("panorama", "\(dir)/p.png", "p-default", ["--wrap"])
+        #expect(wide == (try edit("panorama", "\(dir)/p.png", "p7.5", ["--wrap", "--guidance", "7.5"])))
+        #expect(wide != (try edit("panorama", "\(dir)/p.png", "p5", ["--wrap", "--guidance", "5"])))
+    }
+
     @Test func adamAndIntermediateResults() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

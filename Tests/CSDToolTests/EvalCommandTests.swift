@@ -116,7 +116,7 @@ import Testing
         }
         func psnr(_ o: [String: Any], _ method: String) -> Double? { (o[method] as? [String: Double])?["psnr_to_ideal"] }
         let defaults = try run([])
-        #expect(defaults["guidance"] as? Double == 7.5 && defaults["prompt_guidance"] as? Double == 3)
+        #expect(defaults["guidance"] as? Double == 5 && defaults["prompt_guidance"] as? Double == 3)
         let instructionAt2 = try run(["--guidance", "2"]), promptsAt9 = try run(["--prompt-guidance", "9"])
         #expect(psnr(instructionAt2, "csd-edit") != psnr(defaults, "csd-edit"))
         #expect(psnr(instructionAt2, "per-frame sampling") != psnr(defaults, "per-frame sampling"))
