@@ -45,8 +45,8 @@ enum NeRFBench {
         var result: [String: Any] = ["train_rays_per_s": Double(rays) / median(trainTimes), "render_rays_per_s": Double(renderRays) / median(renderTimes),
                                      "resolution": 128, "rays_per_step": rays, "views": cameras.count, "threads": threads]
         guard let python else { return result }
-        let folder = keepIn ?? NSTemporaryDirectory() + "csd-bench-nerf-\(ProcessInfo.processInfo.processIdentifier)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try keepIn ?? ScratchFolder.create(prefix: "csd-bench-nerf")
+        if let keepIn { try FileManager.default.createDirectory(atPath: keepIn, withIntermediateDirectories: true) }
         defer { if keepIn == nil { try? FileManager.default.removeItem(atPath: folder) } }
         try field.write(to: "\(folder)/field.safetensors")
         let occupied = (field.occupancy?.occupied ?? []).map { $0 ? Float(1) : 0 }

@@ -48,8 +48,7 @@ enum VideoMemoryBench {
     /// For each size, the edit's peak memory at each frame count, and the longest's peak against
     /// the shortest's.
     static func measure(sizes: [(Int, Int)], frameCounts: [Int], model: String, log: (String) -> Void) throws -> [[String: Any]] {
-        let folder = NSTemporaryDirectory() + "csd-bench-video-memory-\(getpid())"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try ScratchFolder.create(prefix: "csd-bench-video-memory")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var rows = [[String: Any]]()
         for (width, height) in sizes {

@@ -96,8 +96,7 @@ struct EvalVideo: ParsableCommand {
             guard !chosen.isEmpty else { throw InputError("--methods", "names no method") }
             BLAS.prepare()
             let diffusion = try CSDCommand.loadModel(model, variant: nil, loras: [])
-            let folder = NSTemporaryDirectory() + "csd-eval-video-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let folder = try ScratchFolder.create(prefix: "csd-eval-video")
             defer { try? FileManager.default.removeItem(atPath: folder) }
             /// Writes `images` losslessly and reads them back (what the editor's reader gives).
             func throughCodec(_ images: [RGBImage], _ name: String) throws -> (path: String, frames: [RGBImage]) {
