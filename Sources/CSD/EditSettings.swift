@@ -57,8 +57,8 @@ public struct EditSettings: Codable, Equatable, Sendable {
     public var steps: Int = 200
     /// The classifier-free guidance scale of the scores (7.5, Stable Diffusion's usual scale, kept
     /// for panoramas; image, video and NeRF edits use `promptEditGuidance` by prompts and
-    /// `instructionEditGuidance` by instruction). Panorama ground edits at 3 came out far worse (13.4 dB to the ideal
-    /// against 20.4; docs/notebook/panoramas.md, 2026-12-06 (day)).
+    /// `instructionEditGuidance` by instruction). Panorama ground edits at 3 came out far worse
+    /// (13.4 dB to the ideal against 20.4; docs/notebook/panoramas.md, 2026-12-06 (day)).
     public var guidance: Float = 7.5
     /// The guidance of image and video edits by a source and a target prompt: at 7.5 the DDS
     /// difference overshoots the target's colour (a purple cube at sunset came out magenta). On the
