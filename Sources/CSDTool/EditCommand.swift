@@ -235,7 +235,8 @@ struct EditVideo: ParsableCommand {
     @Option(help: "Frames edited together.") var window: Int = 12
     @Option(help: "Frames a window shares with the previous one (held fixed, as extra particles).") var overlap: Int = 2
     @Option(help: "Kernel normalisation: kernelRowSum or particleCount.") var normalization: String = "kernelRowSum"
-    @Option(help: "Scale of the median-heuristic bandwidth (4 measured the least flicker at the same completion on world videos; see the README).") var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
+    @Option(help: "Scale of the median-heuristic bandwidth (default 4 by --source/--target, 16 by --instruction: each measured the least flicker on world videos; see the README).")
+    var bandwidthScale: Float?
     @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
     @Option(help: "Frames of a window updated per step, drawn at random (0: all).") var subset: Int = 0
     @Option(help: "auto: estimate in each window where the prompts disagree on the frames and edit only there (unless that is most of them); none: edit everywhere.")
@@ -256,7 +257,8 @@ struct EditVideo: ParsableCommand {
             var configuration = VideoEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
             configuration.settings = try options.settings(method: m, defaultGuidance: configuration.settings.guidance)
             configuration.settings.normalization = normalization
-            configuration.settings.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale)
+            let defaultScale = options.instruction != nil ? VideoEditor.Configuration.instructionBandwidthScale : configuration.settings.bandwidthScale
+            configuration.settings.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale ?? defaultScale)
             configuration.settings.subset = subset
             configuration.masksEdit = try CSDCommand.masks(mask)
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }

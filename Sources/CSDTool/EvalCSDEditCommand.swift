@@ -22,8 +22,10 @@ struct EvalCSDEdit: ParsableCommand {
     @Option(help: "DDS-based CSD's guidance (default: that of edits by prompts).") var promptGuidance: Float = EditSettings.promptEditGuidance
     @Option(help: "CSD-Edit's timestep range MIN-MAX (DDS-based CSD keeps its default).") var instructTRange: String = "50-950"
     @Option(help: "DDIM steps of per-frame sampling.") var samplingSteps: Int = 20
-    @Option(help: "Scale of the median-heuristic bandwidth of CSD-Edit and DDS-based CSD (default: csd edit video's).")
-    var bandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
+    @Option(help: "Scale of CSD-Edit's median-heuristic bandwidth (default: csd edit video's by instruction).")
+    var bandwidthScale: Float = VideoEditor.Configuration.instructionBandwidthScale
+    @Option(help: "Scale of DDS-based CSD's median-heuristic bandwidth (default: csd edit video's by prompts).")
+    var promptBandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
     @Option(help: "Frame side in pixels.") var size: Int = 64
     @Option(help: "Videos (each a scene with an instruction, from a fixed list).") var videos: Int = 3
     @Option(help: "Write every video's frames (source, ideal, CSD-Edit, CSD, per-frame sampling) as a grid PNG here.") var grid: String?
@@ -57,6 +59,7 @@ struct EvalCSDEdit: ParsableCommand {
             _ = try CSDCommand.guidance(guidance)
             _ = try CSDCommand.guidance(promptGuidance, option: "--prompt-guidance")
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
+            guard promptBandwidthScale > 0, promptBandwidthScale.isFinite else { throw InputError("--prompt-bandwidth-scale", "must be a positive number") }
             if let grid { try AtomicFile.checkDestination(grid) }
             BLAS.prepare()
             let instructModel = try DiffusionModel(path: instructionModel), textModel = try DiffusionModel(path: model)
@@ -64,7 +67,7 @@ struct EvalCSDEdit: ParsableCommand {
             try textModel.require(instructionModel: false, option: "--model")
             let analyser = SceneAnalyser(size: size)
             var base = EditSettings()
-            (base.method, base.steps, base.learningRate, base.guidance, base.bandwidthScale) = (.csd, steps, lr, promptGuidance, bandwidthScale)
+            (base.method, base.steps, base.learningRate, base.guidance, base.bandwidthScale) = (.csd, steps, lr, promptGuidance, promptBandwidthScale)
             var totals = ["csd-edit": Figures(), "csd": Figures(), "per-frame sampling": Figures()]
             var rows = [RGBImage]()
             for (v, entry) in Self.list.prefix(videos).enumerated() {
@@ -88,7 +91,7 @@ struct EvalCSDEdit: ParsableCommand {
                 }
                 var instructed = base
                 instructed.instructed = EditSettings.Instructed(imageGuidance: imageGuidance)
-                instructed.guidance = guidance
+                (instructed.guidance, instructed.bandwidthScale) = (guidance, bandwidthScale)
                 instructed.timesteps = try CSDCommand.timestepRange(instructTRange)
                 let csdEdit = try coupled(instructModel, instructed, from: "", to: instruction.text)
                 let csd = try coupled(textModel, base, from: scene.caption, to: edited.caption)
@@ -126,7 +129,7 @@ struct EvalCSDEdit: ParsableCommand {
             if json {
                 var report: [String: Any] = ["instruction_model": instructionModel, "model": model, "frames": frames, "steps": steps, "lr": Double(lr),
                                              "guidance": Double(guidance), "prompt_guidance": Double(promptGuidance), "image_guidance": Double(imageGuidance), "instruct_t_range": instructTRange, "videos": videos, "size": size,
-                                             "bandwidth_scale": Double(bandwidthScale)]
+                                             "bandwidth_scale": Double(bandwidthScale), "prompt_bandwidth_scale": Double(promptBandwidthScale)]
                 for name in names {
                     let f = totals[name]!
                     report[name] = ["psnr_to_ideal": f.psnrToIdeal, "completion": f.completion, "background_psnr": f.backgroundPSNR,

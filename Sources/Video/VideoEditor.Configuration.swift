@@ -31,6 +31,13 @@ extension VideoEditor {
         /// The encoder's speed/size preset, by x264's names (`VideoCodec.presets`).
         public var preset = "fast"
 
+        /// The bandwidth scale of edits by instruction (CSD-Edit, `settings.instructed`), where the
+        /// command sets it: × 16. On 3 world videos of `csd eval csd-edit` (8 frames, 100 steps,
+        /// text guidance 5) CSD-Edit's added flicker was 1.13 at × 1, 0.56 at × 4 and 0.43 at × 16,
+        /// PSNR to the ideal 30.75, 30.76 and 30.44 dB; per-frame sampling flickers 0.93
+        /// (docs/notebook/instruct.md, 2026-12-06 (late)). Edits by prompts keep × 4.
+        public static let instructionBandwidthScale: Float = 16
+
         public init(sourcePrompt: String, targetPrompt: String) {
             (self.sourcePrompt, self.targetPrompt) = (sourcePrompt, targetPrompt)
             settings = EditSettings()

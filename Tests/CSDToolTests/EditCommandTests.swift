@@ -225,6 +225,22 @@ import Video
         #expect(wide != (try edit("panorama", "\(dir)/p.png", "p5", ["--wrap", "--guidance", "5"])))
     }
 
+    /// A video edit by instruction couples its frames at bandwidth × 16 unless `--bandwidth-scale`
+    /// says otherwise; by prompts at × 4.
+    @Test func videoEditsByInstructionCoupleAtAWiderKernel() throws {
+        let dir = CommandRunner.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func edit(_ name: String, _ extra: [String]) throws -> Data {
+            let r = try CommandRunner.run(["edit", "video", Self.sample, "-o", "\(dir)/\(name).mp4", "--model", "\(CommandRunner.fixtures)/tiny-ip2p",
+                                           "--instruction", "make the ball blue", "--steps", "2", "--working-size", "16", "--crf", "0"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(FileManager.default.contents(atPath: "\(dir)/\(name).mp4"))
+        }
+        let plain = try edit("plain", [])
+        #expect(plain == (try edit("wide", ["--bandwidth-scale", "16"])))
+        #expect(plain != (try edit("narrow", ["--bandwidth-scale", "4"])))
+    }
+
     @Test func adamAndIntermediateResults() throws {
         let dir = CommandRunner.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

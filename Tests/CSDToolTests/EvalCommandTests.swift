@@ -105,7 +105,7 @@ import Testing
 
     /// `eval csd-edit`: CSD-Edit and per-frame sampling take `--guidance`, DDS-based CSD
     /// `--prompt-guidance` (the prompts' default, 3); each option moves its own methods' figures
-    /// only, as `--bandwidth-scale` moves the coupled methods' only.
+    /// only, as `--bandwidth-scale` and `--prompt-bandwidth-scale` move their coupled method's only.
     @Test func csdEditEvaluationTakesEachMethodsGuidance() throws {
         func run(_ extra: [String]) throws -> [String: Any] {
             let r = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--model",
@@ -125,15 +125,19 @@ import Testing
         #expect(psnr(promptsAt9, "csd-edit") == psnr(defaults, "csd-edit"))
         let bad = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--prompt-guidance", "-1"])
         #expect(bad.status != 0 && bad.stderr.contains("--prompt-guidance"), "\(bad.stderr)")
-        // The coupled methods take the video editor's bandwidth (× 4) unless told otherwise;
-        // per-frame sampling has no kernel.
-        #expect(defaults["bandwidth_scale"] as? Double == 4)
-        let narrow = try run(["--bandwidth-scale", "1"])
+        // The coupled methods take the video editor's bandwidths (× 16 by instruction, × 4 by
+        // prompts) unless told otherwise, each its own; per-frame sampling has no kernel.
+        #expect(defaults["bandwidth_scale"] as? Double == 16 && defaults["prompt_bandwidth_scale"] as? Double == 4)
+        let narrow = try run(["--bandwidth-scale", "1"]), narrowPrompts = try run(["--prompt-bandwidth-scale", "1"])
         #expect(psnr(narrow, "csd-edit") != psnr(defaults, "csd-edit"))
-        #expect(psnr(narrow, "csd") != psnr(defaults, "csd"))
+        #expect(psnr(narrow, "csd") == psnr(defaults, "csd"))
+        #expect(psnr(narrowPrompts, "csd") != psnr(defaults, "csd"))
+        #expect(psnr(narrowPrompts, "csd-edit") == psnr(defaults, "csd-edit"))
         #expect(psnr(narrow, "per-frame sampling") == psnr(defaults, "per-frame sampling"))
-        let badScale = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--bandwidth-scale", "0"])
-        #expect(badScale.status != 0 && badScale.stderr.contains("--bandwidth-scale"), "\(badScale.stderr)")
+        for option in ["--bandwidth-scale", "--prompt-bandwidth-scale"] {
+            let bad = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", option, "0"])
+            #expect(bad.status != 0 && bad.stderr.contains(option), "\(bad.stderr)")
+        }
     }
 
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
