@@ -44,9 +44,9 @@ struct CSDCommand: ParsableCommand {
         return ("", instruction.text)
     }
 
-    /// A `--bandwidth-scale` value: a positive, finite number.
-    static func bandwidthScale(_ value: Float) throws -> Float {
-        guard value > 0, value.isFinite else { throw InputError("--bandwidth-scale", "must be a positive number") }
+    /// A `--bandwidth-scale` value (or `option`'s): a positive, finite number.
+    static func bandwidthScale(_ value: Float, option: String = "--bandwidth-scale") throws -> Float {
+        guard value > 0, value.isFinite else { throw InputError(option, "must be a positive number") }
         return value
     }
 

@@ -59,7 +59,7 @@ struct EvalCSDEdit: ParsableCommand {
             _ = try CSDCommand.guidance(guidance)
             _ = try CSDCommand.guidance(promptGuidance, option: "--prompt-guidance")
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
-            guard promptBandwidthScale > 0, promptBandwidthScale.isFinite else { throw InputError("--prompt-bandwidth-scale", "must be a positive number") }
+            _ = try CSDCommand.bandwidthScale(promptBandwidthScale, option: "--prompt-bandwidth-scale")
             if let grid { try AtomicFile.checkDestination(grid) }
             BLAS.prepare()
             let instructModel = try DiffusionModel(path: instructionModel), textModel = try DiffusionModel(path: model)
