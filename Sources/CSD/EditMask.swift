@@ -14,6 +14,22 @@ public enum EditMask {
     /// panorama`, four scenes, 2026-11-22).
     public static let timesteps = [100, 200, 150, 250]
 
+    /// Timesteps of the mask's draws for an edit by instruction (CSD-Edit's scores). The
+    /// instruction model is shown the source as its image conditioning, and at t = 100–250 its
+    /// instruction's effect spread over the whole picture: on the four colour-edit panoramas of
+    /// `csd eval panorama` the masks covered 1.5–84% where the recoloured objects are 1–3%, and
+    /// three of them took the ground edits' noise levels. At 600–900 they covered 1.2–11%, the two
+    /// ground swaps by instruction still 72–73% (their ground is 71%), docs/notebook/instruct.md,
+    /// 2026-12-07.
+    public static let instructionTimesteps = [600, 800, 700, 900]
+
+    /// The timesteps of the mask's draws for an edit with `settings` (`instructionTimesteps` by
+    /// instruction, else `timesteps`), given for 1000 training timesteps and scaled to a model
+    /// trained with `trainTimesteps`.
+    public static func timesteps(for settings: EditSettings, trainTimesteps: Int) -> [Int] {
+        (settings.instructed == nil ? timesteps : instructionTimesteps).map { max(1, min(trainTimesteps - 1, $0 * trainTimesteps / 1000)) }
+    }
+
     /// A difference map, already box-blurred over `blur` cells ([1, 1, H, W]), shaped into a mask
     /// in [0, 1]: divided by `top` and mapped by a ramp from 0.5 to 0.8 of it; cells above 0.3
     /// connected to one above 0.8 are set to 1; that region takes in the cells within `reach`

@@ -13,19 +13,21 @@ extension ParticleEditor {
     }
 
     /// Where the edit applies in each particle (`EditMask`): the mean over `draws` noise draws at
-    /// t = 100…250 of the prompts' difference on the sources, summed over channels, blurred over
-    /// `blur` cells, divided by each particle's 99.5th percentile (at least half the particles'
-    /// median one, so a frame with nothing to edit gets no mask from its noise) and shaped
-    /// particle by particle by `EditMask.shaped`, cleared where the source looks like the background
-    /// (`EditMask.trimmedByAppearance`). Returns [N, 1, h, w]. Its noise comes from a
-    /// generator of its own, so estimating a mask leaves the edit's draws as they were.
+    /// `EditMask.timesteps(for:)` (t = 100…250, by instruction 600…900) of the prompts' difference
+    /// on the sources, summed over channels, blurred over `blur` cells, divided by each particle's
+    /// 99.5th percentile (at least half the particles' median one, so a frame with nothing to edit
+    /// gets no mask from its noise) and shaped particle by particle by `EditMask.shaped`, cleared
+    /// where the source looks like the background (`EditMask.trimmedByAppearance`). Returns
+    /// [N, 1, h, w]. Its noise comes from a generator of its own, so estimating a mask leaves the
+    /// edit's draws as they were.
     public func estimateEditMask(draws: Int = 8, blur: Int = 2, reach: Int = 8, grow: Int = 2, feather: Int = 2) -> Tensor {
         let (n, c, h, w) = (source.shape[0], source.shape[1], source.shape[2], source.shape[3])
         let plane = h * w
         var rng = RandomGenerator(seed: settings.seed &+ 0x6D61736B)
         var total = Tensor(zeros: [n, 1, h, w])
+        let drawTimesteps = EditMask.timesteps(for: settings, trainTimesteps: model.schedule.alphasCumprod.count)
         for draw in 0..<draws {
-            let t = EditMask.timesteps[draw % EditMask.timesteps.count]
+            let t = drawTimesteps[draw % drawTimesteps.count]
             let noise = rng.normal(source.shape)
             // The prompts' disagreement alone: CDS's contrastive term does not say where the edit goes.
             let g = scoring.scores(source, sources: source, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false)

@@ -3,13 +3,14 @@ import Core
 import Foundation
 
 extension PanoramaEditor {
-    /// Where the edit applies (`EditMask`): the mean over `draws` noise draws at t = 100…250, over
-    /// every window, of the prompts' difference on the source, summed over channels, scattered
-    /// into the panorama, blurred over `blur` cells, divided by its 99.5th percentile over the
-    /// panorama and shaped by `EditMask.shaped`, trimmed of background looks before its feathering
-    /// (on the four colour-edit panoramas of `csd eval panorama --mask`: background 34.7 → 37.6
-    /// dB, PSNR to the ideal 29.9 → 30.8 dB; docs/notebook/panoramas.md, 2026-12-06). Returns
-    /// [1, 1, H, W] in the model's cells.
+    /// Where the edit applies (`EditMask`): the mean over `draws` noise draws at
+    /// `EditMask.timesteps(for:)` (t = 100…250, by instruction 600…900), over every window, of the
+    /// prompts' difference on the source, summed over channels, scattered into the panorama,
+    /// blurred over `blur` cells, divided by its 99.5th percentile over the panorama and shaped by
+    /// `EditMask.shaped`, trimmed of background looks before its feathering (on the four
+    /// colour-edit panoramas of `csd eval panorama --mask`: background 34.7 → 37.6 dB, PSNR to the
+    /// ideal 29.9 → 30.8 dB; docs/notebook/panoramas.md, 2026-12-06). Returns [1, 1, H, W] in the
+    /// model's cells.
     ///
     /// A window-wise prompt names objects every window lacks, so unmasked DDS paints them into
     /// every window of a wide panorama; the difference on the source is largest where the source
@@ -21,8 +22,9 @@ extension PanoramaEditor {
         var total = Tensor(zeros: [1, 1, h, w])
         let sources = Tensor.concatenateBatch(layout.origins.indices.map { layout.extract(source, $0) })
         let plane = layout.window * layout.window
+        let drawTimesteps = EditMask.timesteps(for: settings, trainTimesteps: model.schedule.alphasCumprod.count)
         for draw in 0..<draws {
-            let t = EditMask.timesteps[draw % EditMask.timesteps.count]
+            let t = drawTimesteps[draw % drawTimesteps.count]
             let noise = rng.normal(sources.shape)
             // The prompts' disagreement alone: CDS's contrastive term does not say where the edit goes.
             let g = scoring.scores(sources, sources: sources, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false)

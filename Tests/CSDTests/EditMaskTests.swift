@@ -13,6 +13,24 @@ struct EditMaskTests {
         #expect(cut == [true, true, true, false, false, false, false, false])
     }
 
+    @Test func editsByInstructionDrawTheirMaskAtHigherNoiseAndEveryDrawFitsTheSchedule() {
+        var byInstruction = EditSettings()
+        byInstruction.instructed = EditSettings.Instructed()
+        let prompts = EditMask.timesteps(for: EditSettings(), trainTimesteps: 1000)
+        let instruction = EditMask.timesteps(for: byInstruction, trainTimesteps: 1000)
+        #expect(prompts == EditMask.timesteps)
+        #expect(instruction == EditMask.instructionTimesteps)
+        #expect(instruction.min()! > prompts.max()!)
+        // A model trained on fewer timesteps gets the same levels of its own schedule, all inside it.
+        for steps in [2, 100, 250, 1000] {
+            for settings in [EditSettings(), byInstruction] {
+                let draws = EditMask.timesteps(for: settings, trainTimesteps: steps)
+                #expect(draws.allSatisfy { (1..<max(2, steps)).contains($0) })
+            }
+        }
+        #expect(EditMask.timesteps(for: byInstruction, trainTimesteps: 100) == EditMask.instructionTimesteps.map { $0 / 10 })
+    }
+
     /// An 8×32 source of red ground with a two-shade green object at columns 8–15, rows 2–5, and
     /// a region holding only its dark left half (columns 8–11).
     static func twoShadeObject(farPatch: Bool = false) -> (source: Tensor, region: [Bool], object: [Bool]) {
