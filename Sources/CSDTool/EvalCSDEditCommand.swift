@@ -26,6 +26,8 @@ struct EvalCSDEdit: ParsableCommand {
     var bandwidthScale: Float = VideoEditor.Configuration.instructionBandwidthScale
     @Option(help: "Scale of DDS-based CSD's median-heuristic bandwidth (default: csd edit video's by prompts).")
     var promptBandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
+    @Option(help: "auto: each coupled edit estimates where its scores disagree on the frames and edits only there, unless that is most of them, as `csd edit video` does; none: edit everywhere.")
+    var mask: String = CSDCommand.maskValue(VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
     @Option(help: "Frame side in pixels.") var size: Int = 64
     @Option(help: "Videos (each a scene with an instruction, from a fixed list).") var videos: Int = 3
     @Option(help: "Write every video's frames (source, ideal, CSD-Edit, CSD, per-frame sampling) as a grid PNG here.") var grid: String?
@@ -43,6 +45,8 @@ struct EvalCSDEdit: ParsableCommand {
 
     struct Figures {
         var psnrToIdeal = 0.0, completion = 0.0, flicker = 0.0, seconds = 0.0
+        /// The share of the frames the edit may change: its mask's coverage, or 1 unmasked.
+        var editedShare = 0.0
         /// Summed over the frames that have pixels the ideal edit leaves unchanged, and their count.
         var backgroundSum = 0.0, backgroundFrames = 0
         var backgroundPSNR: Double { backgroundFrames > 0 ? backgroundSum / Double(backgroundFrames) : .nan }
@@ -60,6 +64,7 @@ struct EvalCSDEdit: ParsableCommand {
             _ = try CSDCommand.guidance(promptGuidance, option: "--prompt-guidance")
             _ = try CSDCommand.bandwidthScale(bandwidthScale)
             _ = try CSDCommand.bandwidthScale(promptBandwidthScale, option: "--prompt-bandwidth-scale")
+            let masksEdit = try CSDCommand.masks(mask)
             if let grid { try AtomicFile.checkDestination(grid) }
             BLAS.prepare()
             let instructModel = try DiffusionModel(path: instructionModel), textModel = try DiffusionModel(path: model)
@@ -81,13 +86,15 @@ struct EvalCSDEdit: ParsableCommand {
                 let indices: [[UInt8]] = (0..<frames).map { f in
                     WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 12, motion: .orbit), width: size, height: size).objectIndex
                 }
-                func coupled(_ diffusion: DiffusionModel, _ settings: EditSettings, from: String, to: String) throws -> ([RGBImage], Double) {
+                func coupled(_ diffusion: DiffusionModel, _ settings: EditSettings, from: String, to: String) throws -> ([RGBImage], Double, Double) {
                     let source = Tensor.concatenateBatch(sources.map { diffusion.toModelSpace($0.tensor.reshaped([1, 3, size, size])) })
                     let editor = try ParticleEditor(model: diffusion, settings: settings, source: source, sourcePrompt: from, targetPrompt: to)
                     let start = Date()
+                    if masksEdit { editor.masksEditWhereLocal() }
                     while editor.step < steps { editor.advance() }
                     let out = diffusion.toImages(editor.particles)
-                    return ((0..<frames).map { RGBImage(tensor: out.item($0).clamped(to: -1...1)) }, Date().timeIntervalSince(start))
+                    return ((0..<frames).map { RGBImage(tensor: out.item($0).clamped(to: -1...1)) }, Date().timeIntervalSince(start),
+                            editor.editMask.map(EditMask.coverage) ?? 1)
                 }
                 var instructed = base
                 instructed.instructed = EditSettings.Instructed(imageGuidance: imageGuidance)
@@ -104,7 +111,7 @@ struct EvalCSDEdit: ParsableCommand {
                                                    steps: samplingSteps, guidance: guidance, imageGuidance: imageGuidance)
                     return RGBImage(tensor: out.item(0).clamped(to: -1...1))
                 }
-                let perFrame = (sampled, Date().timeIntervalSince(start))
+                let perFrame = (sampled, Date().timeIntervalSince(start), 1.0)
                 for (name, result) in [("csd-edit", csdEdit), ("csd", csd), ("per-frame sampling", perFrame)] {
                     var f = totals[name]!
                     for k in 0..<frames {
@@ -120,6 +127,7 @@ struct EvalCSDEdit: ParsableCommand {
                     }
                     f.flicker += EditMetrics.addedFlicker(source: ideal, edited: result.0) / Double(videos)
                     f.seconds += result.1 / Double(videos)
+                    f.editedShare += result.2 / Double(videos)
                     totals[name] = f
                 }
                 rows += sources + ideal + csdEdit.0 + csd.0 + sampled
@@ -129,19 +137,19 @@ struct EvalCSDEdit: ParsableCommand {
             if json {
                 var report: [String: Any] = ["instruction_model": instructionModel, "model": model, "frames": frames, "steps": steps, "lr": Double(lr),
                                              "guidance": Double(guidance), "prompt_guidance": Double(promptGuidance), "image_guidance": Double(imageGuidance), "instruct_t_range": instructTRange, "videos": videos, "size": size,
-                                             "bandwidth_scale": Double(bandwidthScale), "prompt_bandwidth_scale": Double(promptBandwidthScale)]
+                                             "bandwidth_scale": Double(bandwidthScale), "prompt_bandwidth_scale": Double(promptBandwidthScale), "mask": mask]
                 for name in names {
                     let f = totals[name]!
                     report[name] = ["psnr_to_ideal": f.psnrToIdeal, "completion": f.completion, "background_psnr": f.backgroundPSNR,
-                                    "flicker": f.flicker, "seconds": f.seconds]
+                                    "flicker": f.flicker, "seconds": f.seconds, "edited_share": f.editedShare]
                 }
                 try Console.printJSON(report)
                 return
             }
             for name in names {
                 let f = totals[name]!
-                print(String(format: "%@ on %d videos of %d frames: PSNR to the ideal %.2f dB, completion %.0f%%, background %.2f dB, flicker %.2f, %.0f s a video",
-                             name, videos, frames, f.psnrToIdeal, 100 * f.completion, f.backgroundPSNR, f.flicker, f.seconds))
+                print(String(format: "%@ on %d videos of %d frames: PSNR to the ideal %.2f dB, completion %.0f%%, background %.2f dB, flicker %.2f, edits %.0f%% of the frames, %.0f s a video",
+                             name, videos, frames, f.psnrToIdeal, 100 * f.completion, f.backgroundPSNR, f.flicker, 100 * f.editedShare, f.seconds))
             }
         }
     }

@@ -138,6 +138,16 @@ import Testing
             let bad = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", option, "0"])
             #expect(bad.status != 0 && bad.stderr.contains(option), "\(bad.stderr)")
         }
+        // Masked as `csd edit video` is, unless told not to: unmasked, every method edits all of every frame.
+        func share(_ o: [String: Any], _ method: String) -> Double? { (o[method] as? [String: Double])?["edited_share"] }
+        #expect(defaults["mask"] as? String == "auto")
+        let unmasked = try run(["--mask", "none"])
+        for method in ["csd-edit", "csd", "per-frame sampling"] {
+            #expect(share(unmasked, method) == 1)
+            #expect(try #require(share(defaults, method)) > 0 && (try #require(share(defaults, method))) <= 1)
+        }
+        let badMask = try CommandRunner.run(["eval", "csd-edit", "--instruction-model", "\(CommandRunner.fixtures)/tiny-ip2p", "--mask", "some"])
+        #expect(badMask.status != 0 && badMask.stderr.contains("--mask"), "\(badMask.stderr)")
     }
 
     /// The probe's noise draws are an option, reported back; fewer than one is a one-line error.
