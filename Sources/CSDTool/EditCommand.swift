@@ -254,11 +254,12 @@ struct EditVideo: ParsableCommand {
             try options.check(input: input, output: output, ext: "mp4", "m4v", "mov", "mkv", "webm")
             if let contactSheet { try AtomicFile.checkDestination(contactSheet) }
             let prompts = try options.prompts()
-            var configuration = VideoEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
-            configuration.settings = try options.settings(method: m, defaultGuidance: configuration.settings.guidance)
+            var configuration = options.instruction != nil ? VideoEditor.Configuration(instruction: prompts.target)
+                : VideoEditor.Configuration(sourcePrompt: prompts.source, targetPrompt: prompts.target)
+            let defaults = configuration.settings
+            configuration.settings = try options.settings(method: m, defaultGuidance: defaults.guidance, defaultInstructionGuidance: defaults.guidance)
             configuration.settings.normalization = normalization
-            let defaultScale = options.instruction != nil ? VideoEditor.Configuration.instructionBandwidthScale : configuration.settings.bandwidthScale
-            configuration.settings.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale ?? defaultScale)
+            configuration.settings.bandwidthScale = try CSDCommand.bandwidthScale(bandwidthScale ?? defaults.bandwidthScale)
             configuration.settings.subset = subset
             configuration.masksEdit = try CSDCommand.masks(mask)
             guard let k = EditSettings.KernelInput(rawValue: kernel) else { throw InputError("--kernel", "'\(kernel)' is not noisy or clean") }

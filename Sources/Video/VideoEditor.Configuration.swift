@@ -31,11 +31,11 @@ extension VideoEditor {
         /// The encoder's speed/size preset, by x264's names (`VideoCodec.presets`).
         public var preset = "fast"
 
-        /// The bandwidth scale of edits by instruction (CSD-Edit, `settings.instructed`), where the
-        /// command sets it: × 16. On 3 world videos of `csd eval csd-edit` (8 frames, 100 steps,
-        /// text guidance 5) CSD-Edit's added flicker was 1.13 at × 1, 0.56 at × 4 and 0.43 at × 16,
-        /// PSNR to the ideal 30.75, 30.76 and 30.44 dB; per-frame sampling flickers 0.93
-        /// (docs/notebook/instruct.md, 2026-12-06 (late)). Edits by prompts keep × 4.
+        /// The bandwidth scale of edits by instruction (CSD-Edit, `init(instruction:)`): × 16. On 3
+        /// world videos of `csd eval csd-edit` (8 frames, 100 steps, text guidance 5) CSD-Edit's
+        /// added flicker was 1.13 at × 1, 0.56 at × 4 and 0.43 at × 16, PSNR to the ideal 30.75,
+        /// 30.76 and 30.44 dB; per-frame sampling flickers 0.93 (docs/notebook/instruct.md,
+        /// 2026-12-06 (late)). Edits by prompts keep × 4.
         public static let instructionBandwidthScale: Float = 16
 
         public init(sourcePrompt: String, targetPrompt: String) {
@@ -47,6 +47,16 @@ extension VideoEditor {
             // frames, 100 steps) CSD's added flicker fell from 1.77 to 1.37 levels, lower on every
             // video, at the same completion (84%) and PSNR to the ideal (docs/notebook/video.md).
             settings.bandwidthScale = 4
+        }
+
+        /// An edit by instruction (CSD-Edit's scores from an instruction model, `settings.instructed`):
+        /// the baseline's text empty, as in the CSD repository, text guidance
+        /// `EditSettings.instructionEditGuidance` and the kernel at `instructionBandwidthScale`.
+        public init(instruction: String, imageGuidance: Float = EditSettings.Instructed().imageGuidance) {
+            self.init(sourcePrompt: "", targetPrompt: instruction)
+            settings.instructed = EditSettings.Instructed(imageGuidance: imageGuidance)
+            settings.guidance = EditSettings.instructionEditGuidance
+            settings.bandwidthScale = Self.instructionBandwidthScale
         }
 
         /// Checks the window and overlap, the encoder's quality and preset.

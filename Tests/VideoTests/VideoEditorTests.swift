@@ -17,6 +17,20 @@ import Testing
         return try VideoEditor(model: try DiffusionModel(path: prior), configuration: c)
     }
 
+    /// An edit by instruction starts from the defaults measured for CSD-Edit, not from those of
+    /// edits by prompts, whoever builds it (the command or a library user).
+    @Test func anEditByInstructionTakesItsOwnGuidanceAndKernel() {
+        let prompts = VideoEditor.Configuration(sourcePrompt: "a red ball", targetPrompt: "a blue ball")
+        let instruction = VideoEditor.Configuration(instruction: "make the ball blue", imageGuidance: 2)
+        #expect(prompts.settings.instructed == nil)
+        #expect(instruction.settings.instructed == EditSettings.Instructed(imageGuidance: 2))
+        #expect((instruction.sourcePrompt, instruction.targetPrompt) == ("", "make the ball blue"))
+        #expect(instruction.settings.guidance == EditSettings.instructionEditGuidance && prompts.settings.guidance == EditSettings.promptEditGuidance)
+        #expect(instruction.settings.bandwidthScale == VideoEditor.Configuration.instructionBandwidthScale)
+        #expect(instruction.settings.bandwidthScale > prompts.settings.bandwidthScale)
+        #expect(instruction.masksEdit == prompts.masksEdit && instruction.window == prompts.window)
+    }
+
     @Test func windowsAndOverlapAreChecked() throws {
         var c = VideoEditor.Configuration(sourcePrompt: "a", targetPrompt: "b")
         (c.window, c.overlap) = (4, 4)
