@@ -72,8 +72,9 @@ public struct EditSettings: Codable, Equatable, Sendable {
     /// 7.5: on 3 world videos PSNR to the ideal 30.75 against 29.95 dB, background 32.5 against
     /// 30.3; on 8 NeRF scenes (seeds 0 and 1) 27.61 against 26.58 dB, outside the edit 31.7 against
     /// 29.3, success 93% against 99%; the sampling gate 88.3% and 23.2 dB against 86.7% and 22.2. On
-    /// 4 panoramas 28.18 against 29.51 dB and success 32% against 71%, so those stay at 7.5
-    /// (docs/notebook/instruct.md, 2026-12-06).
+    /// 4 panoramas 29.22 against 29.45 dB and success 61% against 71% (with the masks of
+    /// `EditMask.instructionTimesteps`), so those stay at 7.5 (docs/notebook/instruct.md,
+    /// 2026-12-06 and 2026-12-07).
     public static let instructionEditGuidance: Float = 5
     /// 0.05 since 2026-11-23: with the bundled prior on Stable Diffusion's schedule, 0.1 took
     /// single images' backgrounds under 25 dB (`csd eval edits`; see the README).
