@@ -27,7 +27,21 @@ public enum EditMask {
     /// instruction, else `timesteps`), given for 1000 training timesteps and scaled to a model
     /// trained with `trainTimesteps`.
     public static func timesteps(for settings: EditSettings, trainTimesteps: Int) -> [Int] {
-        (settings.instructed == nil ? timesteps : instructionTimesteps).map { max(1, min(trainTimesteps - 1, $0 * trainTimesteps / 1000)) }
+        scaled(settings.instructed == nil ? timesteps : instructionTimesteps, trainTimesteps: trainTimesteps)
+    }
+
+    /// Timesteps of a second mask for an edit by captions whose first one covers more than
+    /// `largestMaskedCoverage` (a new ground, another time of day). At t = 100–250 the prompts
+    /// of a ground swap disagreed on the sky too (masks of 96–100%), at 600–900 on the ground and
+    /// the objects standing on it alone (76–78% where the ideal changes 70–76%, IoU 0.88–0.96,
+    /// none of the sky), and a time of day still everywhere (docs/notebook/video.md, 2026-12-07).
+    /// Edits by instruction already draw their mask at these.
+    public static let globalTimesteps = instructionTimesteps
+
+    /// `values`, given for 1000 training timesteps, scaled to a model trained with
+    /// `trainTimesteps` and kept inside its schedule.
+    public static func scaled(_ values: [Int], trainTimesteps: Int) -> [Int] {
+        values.map { max(1, min(trainTimesteps - 1, $0 * trainTimesteps / 1000)) }
     }
 
     /// A difference map, already box-blurred over `blur` cells ([1, 1, H, W]), shaped into a mask
@@ -65,6 +79,11 @@ public enum EditMask {
     /// be used by an image or video edit; above it the edit is global (a new ground, another time
     /// of day) and goes everywhere.
     public static let largestMaskedCoverage = 0.5
+
+    /// The largest share a global edit's mask (at `globalTimesteps`) may cover and still be used:
+    /// a ground swap's covers about three quarters and keeps the sky; a new time of day's covers
+    /// everything and goes unmasked.
+    public static let largestGlobalCoverage = 0.9
 
     /// The share of the picture a mask covers: its mean weight.
     public static func coverage(_ mask: Tensor) -> Double {

@@ -11,10 +11,10 @@ public struct ImageEditor {
         public var targetPrompt: String
         /// The working short side in pixels (nil: the model's own size).
         public var workingSize: Int?
-        /// Whether the edit estimates where the prompts disagree on the image
-        /// (`ParticleEditor.estimateEditMask`) and edits only there, unless that covers more than
-        /// `EditMask.largestMaskedCoverage` of it. On by default: masked, world edits kept more of
-        /// their background and came closer to their ideal edits (docs/notebook/video.md, 2026-12-06).
+        /// Whether the edit estimates where the prompts disagree on the image and edits only there
+        /// (`ParticleEditor.masksEditWhereLocal`: an object's mask, a new ground's mask without the
+        /// sky, none for a new time of day). On by default: masked, world edits kept more of their
+        /// background and came closer to their ideal edits (docs/notebook/video.md, 2026-12-06).
         public var masksEdit = true
 
         public init(sourcePrompt: String, targetPrompt: String) {

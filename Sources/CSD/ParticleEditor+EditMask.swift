@@ -3,13 +3,19 @@ import Foundation
 
 extension ParticleEditor {
     /// Estimates the edit mask (`estimateEditMask`) and uses it unless it covers more than
-    /// `EditMask.largestMaskedCoverage` of the particles, where the edit is global (a new ground,
-    /// another time of day) and goes everywhere: masked, a video's ground swap moved its horizon
-    /// with the mask's edge from frame to frame and its flicker rose from 1.56 to 2.74 levels. The
-    /// mask comes from the sources and the seed alone, so a resumed edit estimates the same one.
+    /// `EditMask.largestMaskedCoverage` of the particles. Then the edit is global (a new ground,
+    /// another time of day), and a second mask drawn at `EditMask.globalTimesteps` is used if it
+    /// covers at most `EditMask.largestGlobalCoverage`: a ground swap's keeps the sky. Otherwise
+    /// the edit goes everywhere. The first mask of a ground swap covered nearly everything, and
+    /// masked with it a video's horizon moved with the mask's edge from frame to frame (flicker
+    /// 1.56 → 2.74 levels). The masks come from the sources and the seed alone, so a resumed edit
+    /// estimates the same ones.
     public func masksEditWhereLocal() {
         let mask = estimateEditMask()
-        if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editMask = mask }
+        if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editMask = mask; return }
+        let global = settings.instructed == nil
+            ? estimateEditMask(timesteps: EditMask.scaled(EditMask.globalTimesteps, trainTimesteps: model.schedule.alphasCumprod.count)) : mask
+        if EditMask.coverage(global) <= EditMask.largestGlobalCoverage { editMask = global }
     }
 
     /// Where the edit applies in each particle (`EditMask`): the mean over `draws` noise draws at
@@ -19,13 +25,14 @@ extension ParticleEditor {
     /// gets no mask from its noise) and shaped particle by particle by `EditMask.shaped`, cleared
     /// where the source looks like the background (`EditMask.trimmedByAppearance`). Returns
     /// [N, 1, h, w]. Its noise comes from a generator of its own, so estimating a mask leaves the
-    /// edit's draws as they were.
-    public func estimateEditMask(draws: Int = 8, blur: Int = 2, reach: Int = 8, grow: Int = 2, feather: Int = 2) -> Tensor {
+    /// edit's draws as they were. `timesteps` (already scaled to the model's schedule) replaces
+    /// the draws' timesteps.
+    public func estimateEditMask(draws: Int = 8, blur: Int = 2, reach: Int = 8, grow: Int = 2, feather: Int = 2, timesteps: [Int]? = nil) -> Tensor {
         let (n, c, h, w) = (source.shape[0], source.shape[1], source.shape[2], source.shape[3])
         let plane = h * w
         var rng = RandomGenerator(seed: settings.seed &+ 0x6D61736B)
         var total = Tensor(zeros: [n, 1, h, w])
-        let drawTimesteps = EditMask.timesteps(for: settings, trainTimesteps: model.schedule.alphasCumprod.count)
+        let drawTimesteps = timesteps ?? EditMask.timesteps(for: settings, trainTimesteps: model.schedule.alphasCumprod.count)
         for draw in 0..<draws {
             let t = drawTimesteps[draw % drawTimesteps.count]
             let noise = rng.normal(source.shape)

@@ -13,10 +13,10 @@ extension VideoEditor {
         public var window = 12
         /// Frames a window shares with the previous one (held fixed, as extra particles).
         public var overlap = 2
-        /// Whether each window estimates where the prompts disagree on its frames
-        /// (`ParticleEditor.estimateEditMask`) and edits only there, unless that covers more than
-        /// `EditMask.largestMaskedCoverage` of them. On by default: masked, the sample video kept
-        /// 39.2 dB outside the ball against 35.7, for 15% more time (docs/notebook/video.md, 2026-12-06).
+        /// Whether each window estimates where the prompts disagree on its frames and edits only
+        /// there (`ParticleEditor.masksEditWhereLocal`: an object's mask, a new ground's mask without
+        /// the sky, none for a new time of day). On by default: masked, the sample video kept 39.2 dB
+        /// outside the ball against 35.7, for 15% more time (docs/notebook/video.md, 2026-12-06).
         public var masksEdit = true
         /// The working short side in pixels (nil: the model's own size).
         public var workingSize: Int?

@@ -38,6 +38,36 @@ import World
         #expect((coverage <= EditMask.largestMaskedCoverage) == masked, "\(source) → \(target): coverage \(coverage)")
     }
 
+    /// A global edit by captions takes the second mask, drawn at `EditMask.globalTimesteps`,
+    /// where it leaves something out: a new ground's keeps the sky; a new time of day's covers
+    /// everything, and the edit goes unmasked.
+    @Test func aNewGroundIsMaskedToTheGroundAndANewTimeOfDayGoesEverywhere() throws {
+        // At the prior's own size: at 32 px the sky is a thin band within the mask's feathering.
+        let scene = WorldScene(caption: "a blue cone on grass")!
+        var images = [Tensor](), sky = [Bool]()
+        for f in 0..<2 {
+            let r = WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 4, motion: .orbit), width: 64, height: 64)
+            images.append(RGBImage(width: 64, height: 64, pixels: r.bytes).tensor.reshaped([1, 3, 64, 64]))
+            sky += r.objectIndex.map { $0 == Rendering.sky }
+        }
+        let ground = try Self.editor(Tensor.concatenateBatch(images), prompts: ("a blue cone on grass", "a blue cone on snow"))
+        ground.masksEditWhereLocal()
+        let mask = try #require(ground.editMask, "a new ground is masked")
+        #expect(EditMask.coverage(mask) > EditMask.largestMaskedCoverage && EditMask.coverage(mask) <= EditMask.largestGlobalCoverage)
+        // The sky farther than the mask's feathering (4 cells) from the ground.
+        let notSky = Tensor(shape: [2, 1, 64, 64], storage: sky.map { $0 ? 0 : 1 })
+        let nearGround = (0..<2).flatMap { EditMask.dilate(notSky.item($0).reshaped([1, 1, 64, 64]), radius: 4, wrap: false).storage }
+        let skyCells = sky.indices.filter { sky[$0] && nearGround[$0] == 0 }
+        #expect(skyCells.count > 100)
+        let onSky = skyCells.map { mask.storage[$0] }.reduce(0, +) / Float(skyCells.count)
+        #expect(onSky < 0.05, "the sky stays out of a new ground's mask (\(onSky))")
+
+        let (frames, _) = Self.frames(caption: "a red ball on sand")
+        let time = try Self.editor(frames, prompts: ("a red ball on sand", "a red ball on sand at sunset"))
+        time.masksEditWhereLocal()
+        #expect(time.editMask == nil, "a new time of day goes everywhere")
+    }
+
     @Test func theMaskHoldsTheBallInEveryFrameAndLittleElse() throws {
         let (source, ball) = Self.frames()
         let mask = try Self.editor(source).estimateEditMask(draws: 2)
