@@ -28,8 +28,8 @@ import World
                                   sourcePrompt: prompts.0, targetPrompt: prompts.1)
     }
 
-    /// The video editor uses a window's mask only where it covers at most half the frames: an
-    /// object's does, a new ground's does not.
+    /// A window's first mask (`estimateEditMask`) covers at most half the frames for an object's
+    /// edit, more for a new ground's or a new time of day's (those are global edits).
     @Test(arguments: [("a red ball on grass", "a blue ball on grass", true), ("a blue cone on grass", "a blue cone on snow", false),
                       ("a red ball on sand", "a red ball on sand at sunset", false)])
     func onlyAnObjectEditIsMasked(source: String, target: String, masked: Bool) throws {
