@@ -77,7 +77,8 @@ public enum EditMask {
 
     /// The largest share of a picture (or of a video window's frames) a mask may cover and still
     /// be used by an image or video edit; above it the edit is global (a new ground, another time
-    /// of day) and goes everywhere.
+    /// of day) and takes a second mask drawn at `globalTimesteps`, or none
+    /// (`ParticleEditor.masksEditWhereLocal`).
     public static let largestMaskedCoverage = 0.5
 
     /// The largest share a global edit's mask (at `globalTimesteps`) may cover and still be used:
