@@ -8,16 +8,18 @@ import World
 /// A video window's edit mask (`ParticleEditor.estimateEditMask`) on world frames with the bundled
 /// prior, and what the mask does to an edit.
 @Suite struct VideoEditMaskTests {
-    /// Three frames of a world video (a red ball at 32 px unless told), and which pixels are objects.
-    static func frames(caption: String = "a red ball on grass") -> (frames: Tensor, ball: [Bool]) {
+    /// Frames of a world video (three of a red ball at 32 px unless told), which pixels are
+    /// objects and which are sky.
+    static func frames(caption: String = "a red ball on grass", count: Int = 3, size: Int = 32) -> (frames: Tensor, ball: [Bool], sky: [Bool]) {
         let scene = WorldScene(caption: caption)!
-        var images = [Tensor](), ball = [Bool]()
-        for f in 0..<3 {
-            let r = WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 4, motion: .orbit), width: 32, height: 32)
-            images.append(RGBImage(width: 32, height: 32, pixels: r.bytes).tensor.reshaped([1, 3, 32, 32]))
+        var images = [Tensor](), ball = [Bool](), sky = [Bool]()
+        for f in 0..<count {
+            let r = WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 4, motion: .orbit), width: size, height: size)
+            images.append(RGBImage(width: size, height: size, pixels: r.bytes).tensor.reshaped([1, 3, size, size]))
             ball += r.objectIndex.map { $0 != Rendering.ground && $0 != Rendering.sky }
+            sky += r.objectIndex.map { $0 == Rendering.sky }
         }
-        return (Tensor.concatenateBatch(images), ball)
+        return (Tensor.concatenateBatch(images), ball, sky)
     }
 
     static func editor(_ source: Tensor, method: EditSettings.Method = .csd,
@@ -33,7 +35,7 @@ import World
     @Test(arguments: [("a red ball on grass", "a blue ball on grass", true), ("a blue cone on grass", "a blue cone on snow", false),
                       ("a red ball on sand", "a red ball on sand at sunset", false)])
     func onlyAnObjectEditIsMasked(source: String, target: String, masked: Bool) throws {
-        let (frames, _) = Self.frames(caption: source)
+        let (frames, _, _) = Self.frames(caption: source)
         let coverage = EditMask.coverage(try Self.editor(frames, prompts: (source, target)).estimateEditMask(draws: 2))
         #expect((coverage <= EditMask.largestMaskedCoverage) == masked, "\(source) → \(target): coverage \(coverage)")
     }
@@ -43,14 +45,8 @@ import World
     /// everything, and the edit goes unmasked.
     @Test func aNewGroundIsMaskedToTheGroundAndANewTimeOfDayGoesEverywhere() throws {
         // At the prior's own size: at 32 px the sky is a thin band within the mask's feathering.
-        let scene = WorldScene(caption: "a blue cone on grass")!
-        var images = [Tensor](), sky = [Bool]()
-        for f in 0..<2 {
-            let r = WorldRenderer(scene: scene).render(camera: WorldExports.videoCamera(time: Double(f) / 4, motion: .orbit), width: 64, height: 64)
-            images.append(RGBImage(width: 64, height: 64, pixels: r.bytes).tensor.reshaped([1, 3, 64, 64]))
-            sky += r.objectIndex.map { $0 == Rendering.sky }
-        }
-        let ground = try Self.editor(Tensor.concatenateBatch(images), prompts: ("a blue cone on grass", "a blue cone on snow"))
+        let (images, _, sky) = Self.frames(caption: "a blue cone on grass", count: 2, size: 64)
+        let ground = try Self.editor(images, prompts: ("a blue cone on grass", "a blue cone on snow"))
         ground.masksEditWhereLocal()
         let mask = try #require(ground.editMask, "a new ground is masked")
         #expect(EditMask.coverage(mask) > EditMask.largestMaskedCoverage && EditMask.coverage(mask) <= EditMask.largestGlobalCoverage)
@@ -62,14 +58,14 @@ import World
         let onSky = skyCells.map { mask.storage[$0] }.reduce(0, +) / Float(skyCells.count)
         #expect(onSky < 0.05, "the sky stays out of a new ground's mask (\(onSky))")
 
-        let (frames, _) = Self.frames(caption: "a red ball on sand")
+        let (frames, _, _) = Self.frames(caption: "a red ball on sand")
         let time = try Self.editor(frames, prompts: ("a red ball on sand", "a red ball on sand at sunset"))
         time.masksEditWhereLocal()
         #expect(time.editMask == nil, "a new time of day goes everywhere")
     }
 
     @Test func theMaskHoldsTheBallInEveryFrameAndLittleElse() throws {
-        let (source, ball) = Self.frames()
+        let (source, ball, _) = Self.frames()
         let mask = try Self.editor(source).estimateEditMask(draws: 2)
         #expect(mask.shape == [3, 1, 32, 32])
         #expect(mask.storage.allSatisfy { $0 >= 0 && $0 <= 1 })
@@ -86,7 +82,7 @@ import World
 
     @Test(arguments: [EditSettings.Method.csd, .dds])
     func whereTheMaskIsZeroTheFramesDoNotMove(method: EditSettings.Method) throws {
-        let (source, _) = Self.frames()
+        let (source, _, _) = Self.frames()
         let editor = try Self.editor(source, method: method)
         // The left half of every frame is edited, the right half not.
         var mask = Tensor(zeros: [3, 1, 32, 32])
