@@ -25,6 +25,21 @@ import Testing
         }
     }
 
+    /// The bundled prior's convolutions (32–128 channels, planes of 16² to 64²) go by Winograd
+    /// only where there is no direct kernel to run them (a CPU without AVX-512), and either way
+    /// agree with the unfolded product.
+    @Test(arguments: [(32, 32, 64, 64), (64, 128, 32, 32), (128, 128, 16, 16), (96, 32, 64, 64)])
+    func thePriorsConvolutionsTakeWinogradWhereThereIsNoDirectKernel(cin: Int, cout: Int, h: Int, w: Int) {
+        #expect(Tensor.usesWinogradConvolution(kh: 3, kw: 3, stride: 1, cin: cin, cout: cout, plane: h * w) == !Tensor.directConvolutionAvailable)
+        var rng = RandomGenerator(seed: 7)
+        let x = rng.normal([2, cin, h, w]), weight = rng.normal([cout, cin, 3, 3]), bias = rng.normal([cout])
+        let chosen = x.conv2d(weight: weight, bias: bias, padding: .uniform(1))
+        let unfolded = x.convolved(weight: weight, bias: bias, stride: 1, padding: .uniform(1), direct: false)
+        let scale = unfolded.storage.map { abs($0) }.max() ?? 1
+        let worst = zip(chosen.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-5 * scale, "\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
+    }
+
     /// Under bf16 the products round Winograd's transformed operands: close to fp32, not equal.
     @Test func bf16StaysNearFP32() {
         guard ComputePrecision.bf16.isAvailable else { return }
