@@ -26,10 +26,11 @@ public struct RGBImage: Equatable, Sendable {
         guard png_image_begin_read_from_file(&image, path) != 0 else {
             throw InputError(path, "not a readable PNG (\(Self.message(image)))")
         }
+        let chunks = PNGChunks(path: path)
         // libpng takes 16-bit samples without a gAMA, sRGB or iCCP chunk for linear light and
         // would brighten them on the way to 8-bit sRGB; such files hold the same encoding as 8-bit
         // ones almost always, so their samples are read as they are and scaled.
-        let asStored = image.format & UInt32(PNG_FORMAT_FLAG_LINEAR) != 0 && !Self.declaresColourEncoding(path)
+        let asStored = image.format & UInt32(PNG_FORMAT_FLAG_LINEAR) != 0 && !chunks.declaresColourEncoding
         let hasAlpha = image.format & UInt32(PNG_FORMAT_FLAG_ALPHA) != 0
         let channels = hasAlpha ? 4 : 3
         image.format = UInt32(asStored ? PNG_FORMAT_LINEAR_RGB : PNG_FORMAT_RGB) | (hasAlpha ? UInt32(PNG_FORMAT_FLAG_ALPHA) : 0)
@@ -37,6 +38,11 @@ public struct RGBImage: Equatable, Sendable {
         guard w > 0, h > 0, w * h <= 1 << 28 else {
             png_image_free(&image)
             throw InputError(path, "absurd image size \(w)x\(h)")
+        }
+        // A 45-byte file declaring 512×524288 16-bit RGBA pixels had 3 GB allocated for them.
+        guard chunks.holdsImageData(width: w, height: h) else {
+            png_image_free(&image)
+            throw InputError(path, "declares \(w)x\(h) pixels but holds \(chunks.imageDataBytes) bytes of image data, too few for them (truncated or damaged)")
         }
         var stored = [UInt8](repeating: 0, count: w * h * channels)
         let ok: Int32
@@ -67,23 +73,6 @@ public struct RGBImage: Equatable, Sendable {
             alpha[p] = stored[p * 4 + 3]
         }
         self.init(width: w, height: h, pixels: pixels, alpha: alpha)
-    }
-
-    /// Whether the PNG at `path` has a gAMA, sRGB or iCCP chunk before its image data (so that
-    /// libpng knows how its samples encode light).
-    static func declaresColourEncoding(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        var offset: UInt64 = 8
-        while true {
-            try? handle.seek(toOffset: offset)
-            guard let header = try? handle.read(upToCount: 8), header.count == 8 else { return false }
-            let length = header.prefix(4).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let type = String(decoding: header.suffix(4), as: UTF8.self)
-            if ["gAMA", "sRGB", "iCCP"].contains(type) { return true }
-            if type == "IDAT" || type == "IEND" { return false }
-            offset += 12 + length
-        }
     }
 
     /// Whether the file at `path` starts with PNG's 8-byte signature (formats are told by

@@ -7,17 +7,19 @@ import Testing
     /// A 16-bit RGB (or, with `channels` 4, RGBA) PNG of `samples` (row-major, big-endian in the
     /// file), with a gAMA chunk of 1/2.2 when `gamma`, its image data in stored (uncompressed)
     /// deflate blocks.
-    static func sixteenBitPNG(width: Int, height: Int, samples: [UInt16], gamma: Bool, channels: Int = 3) -> Data {
-        func crc(_ bytes: [UInt8]) -> UInt32 {
-            var c: UInt32 = 0xFFFF_FFFF
-            for b in bytes {
-                c ^= UInt32(b)
-                for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-            }
-            return ~c
+    /// PNG's CRC-32 of a chunk's type and data.
+    static func crc(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
         }
+        return ~c
+    }
+
+    static func sixteenBitPNG(width: Int, height: Int, samples: [UInt16], gamma: Bool, channels: Int = 3) -> Data {
         func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
-        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] { be32(UInt32(body.count)) + Array(type.utf8) + body + be32(crc(Array(type.utf8) + body)) }
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] { be32(UInt32(body.count)) + Array(type.utf8) + body + be32(Self.crc(Array(type.utf8) + body)) }
         var raw = [UInt8]()
         for y in 0..<height {
             raw.append(0)   // filter: none
@@ -41,6 +43,33 @@ import Testing
         return Data(png)
     }
 
+    /// A file that declares far more pixels than its image data can inflate to (the fuzzer's
+    /// 45 bytes declaring 512×524288 16-bit RGBA pixels, 3 GB once read) is refused before they
+    /// are allocated; the same file declaring its true 2×2 reads.
+    @Test func aPNGDeclaringMorePixelsThanItHoldsIsRefusedBeforeReading() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("csd-png-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let honest = Self.sixteenBitPNG(width: 2, height: 2, samples: Array(repeating: 30000, count: 16), gamma: false, channels: 4)
+        var lying = [UInt8](honest)
+        lying.replaceSubrange(16..<24, with: [0, 0, 0x02, 0x00, 0, 0x08, 0, 0])   // IHDR: 512 × 524288
+        let crc = Self.crc(Array(lying[12..<29]))
+        lying.replaceSubrange(29..<33, with: [UInt8(crc >> 24), UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)])
+        let (honestPath, lyingPath) = ("\(dir)/honest.png", "\(dir)/lying.png")
+        try honest.write(to: URL(fileURLWithPath: honestPath))
+        try Data(lying).write(to: URL(fileURLWithPath: lyingPath))
+        #expect(try RGBImage(pngPath: honestPath).width == 2)
+        let chunks = PNGChunks(path: lyingPath)
+        #expect(chunks.bitsPerPixel == 64 && chunks.imageDataBytes > 0 && !chunks.holdsImageData(width: 512, height: 524288))
+        #expect(chunks.holdsImageData(width: 2, height: 2))
+        do {
+            _ = try RGBImage(pngPath: lyingPath)
+            Issue.record("a PNG declaring 512x524288 pixels over \(chunks.imageDataBytes) bytes was read")
+        } catch let error as InputError {
+            #expect(error.description.contains("declares 512x524288 pixels"), "\(error)")
+        }
+    }
+
     /// Untagged 16-bit samples come back as the same levels at 8 bits (v·257 → v; libpng's
     /// linear-light reading took mid grey from 123 to 175); with gAMA 1/2.2 too.
     @Test func sixteenBitSamplesAreReadAsStored() throws {
@@ -52,7 +81,7 @@ import Testing
         for gamma in [false, true] {
             let path = "\(dir)/sixteen-\(gamma).png"
             try Self.sixteenBitPNG(width: w, height: h, samples: levels.map { UInt16($0) * 257 }, gamma: gamma).write(to: URL(fileURLWithPath: path))
-            #expect(RGBImage.declaresColourEncoding(path) == gamma)
+            #expect(PNGChunks(path: path).declaresColourEncoding == gamma)
             let image = try RGBImage(pngPath: path)
             let worst = zip(image.pixels, levels).map { abs(Int($0) - Int($1)) }.max()!
             #expect(worst <= (gamma ? 1 : 0), "gAMA \(gamma): off by up to \(worst)")
