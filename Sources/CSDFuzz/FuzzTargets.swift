@@ -97,8 +97,36 @@ enum FuzzTargets {
         _ = try? NeRFDataset(path: datasetFolder)
     }
 
+    /// A PNG whose chunks' checksums are first made right (`withChunkChecksumsRepaired`), so
+    /// that a mutated header or chunk reaches the reader's own handling instead of stopping at
+    /// libpng's CRC check.
     static func png(_ data: Data) {
-        _ = try? RGBImage(pngPath: write(data, "image.png"))
+        _ = try? RGBImage(pngPath: write(withChunkChecksumsRepaired(data), "image.png"))
+    }
+
+    /// `data` with each whole chunk's CRC-32 (over its type and data) rewritten after the 8-byte
+    /// signature, as far as the chunks' lengths stay inside the data.
+    static func withChunkChecksumsRepaired(_ data: Data) -> Data {
+        var bytes = [UInt8](data)
+        var offset = 8
+        while offset + 12 <= bytes.count {
+            let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= bytes.count - offset - 12 else { break }
+            let crc = crc32(bytes[(offset + 4)..<(offset + 8 + length)])
+            for k in 0..<4 { bytes[offset + 8 + length + k] = UInt8(truncatingIfNeeded: crc >> (24 - 8 * k)) }
+            offset += 12 + length
+        }
+        return Data(bytes)
+    }
+
+    /// PNG's CRC-32 (ISO 3309, the reflected polynomial 0xEDB88320).
+    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
     }
 
     /// Any container FFmpeg opens, through the project's reader: up to three frames.

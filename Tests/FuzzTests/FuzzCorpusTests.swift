@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Core
 @testable import CSDFuzz
 
 /// A short smoke run of every fuzz target: the committed corpora (Fuzz/corpus) and deterministic
@@ -50,6 +51,27 @@ import Testing
             let seed = seeds[i % seeds.count], other = seeds[Int(rng.next() % UInt64(seeds.count))]
             FuzzTargets.run(target, Self.mutate(seed, other: other, rng: &rng))
         }
+    }
+
+    /// The png target mends chunk checksums so that mutations reach the reader: PNG's CRC-32
+    /// (IEND's is the well-known AE 42 60 82), a valid file keeps every byte, and a file whose
+    /// IHDR checksum was damaged, which libpng refuses, reads again once mended.
+    @Test func thePNGTargetMendsChunkChecksumsAndLeavesValidFilesAlone() throws {
+        #expect(FuzzTargets.crc32(Array("IEND".utf8)[...]) == 0xAE42_6082)
+        let pngs = ["rgb-2x2.png", "gray16-2x2.png", "rgba-3x1.png"].compactMap { FileManager.default.contents(atPath: "\(Self.corpus)/png/\($0)") }
+        #expect(pngs.count == 3)
+        for png in pngs { #expect(FuzzTargets.withChunkChecksumsRepaired(png) == png) }
+        let path = NSTemporaryDirectory() + "/csd-fuzz-crc-\(getpid()).png"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        FileManager.default.createFile(atPath: path, contents: pngs[0])
+        let original = try RGBImage(pngPath: path)
+        var damaged = [UInt8](pngs[0])
+        damaged[8 + 8 + 13] ^= 0xFF   // the first byte of IHDR's CRC
+        FileManager.default.createFile(atPath: path, contents: Data(damaged))
+        #expect(throws: (any Error).self) { try RGBImage(pngPath: path) }
+        FileManager.default.createFile(atPath: path, contents: FuzzTargets.withChunkChecksumsRepaired(Data(damaged)))
+        let mended = try RGBImage(pngPath: path)
+        #expect(mended.pixels == original.pixels && mended.width == original.width)
     }
 }
 
