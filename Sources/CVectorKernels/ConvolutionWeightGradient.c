@@ -82,7 +82,48 @@ AVX512 static void tap_block(const float *const *g, const float *const *x, long 
         }
 }
 
-int csd_convolution_weight_gradient_available(void) { return csd_attention_head_available(); }
+typedef float f8v __attribute__((vector_size(32)));
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+enum { LANES8 = 8, PAIR = 2 };
+
+AVX2 INLINE f8v load8(const float *p) { f8v v; memcpy(&v, p, sizeof v); return v; }
+
+/// `tap_block` on AVX2: 16 registers hold 4 output channels × 2 input channels of sums, so the
+/// block's 4 input channels are 2 passes.
+AVX2 static void tap_block_avx2(const float *const *g, const float *const *x, long images, long gstride, long xstride,
+                                long length, long shift, float sums[BLOCK][BLOCK]) {
+    for (int s0 = 0; s0 < BLOCK; s0 += PAIR) {
+        f8v acc[BLOCK][PAIR];
+        for (int r = 0; r < BLOCK; r++)
+            for (int s = 0; s < PAIR; s++) acc[r][s] = (f8v){0};
+        for (long b = 0; b < images; b++) {
+            const float *g0 = g[0] + b * gstride, *g1 = g[1] + b * gstride, *g2 = g[2] + b * gstride, *g3 = g[3] + b * gstride;
+            const float *x0 = x[s0] + b * xstride + shift, *x1 = x[s0 + 1] + b * xstride + shift;
+            for (long q = 0; q < length; q += LANES8) {
+                const f8v gv[BLOCK] = {load8(g0 + q), load8(g1 + q), load8(g2 + q), load8(g3 + q)};
+                const f8v xv[PAIR] = {load8(x0 + q), load8(x1 + q)};
+                for (int r = 0; r < BLOCK; r++)
+                    for (int s = 0; s < PAIR; s++) acc[r][s] += gv[r] * xv[s];
+            }
+        }
+        for (int r = 0; r < BLOCK; r++)
+            for (int s = 0; s < PAIR; s++) {
+                float sum = 0;
+                for (int l = 0; l < LANES8; l++) sum += acc[r][s][l];
+                sums[r][s0 + s] = sum;
+            }
+    }
+}
+
+/// Whether the AVX-512 kernel runs (else the AVX2 one).
+static int weight_gradient_avx512(void) { return csd_attention_head_available(); }
+
+int csd_convolution_weight_gradient_available(void) {
+    __builtin_cpu_init();
+    return weight_gradient_avx512() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+}
 
 int csd_convolution_weight_gradient(const float *xp, const float *gp, long images, long cin, long cout, long kh,
                                     long kw, long ho, long wo, long o_begin, long o_end, float *dw) {
@@ -90,6 +131,12 @@ int csd_convolution_weight_gradient(const float *xp, const float *gp, long image
     long length, plane;
     csd_weight_gradient_sizes(ho, wo, kh, kw, &length, &plane);
     const long wp = wo + kw - 1, taps = kh * kw;
+    static int avx512_known = -1;
+    int avx512 = __atomic_load_n(&avx512_known, __ATOMIC_RELAXED);
+    if (avx512 < 0) {
+        avx512 = weight_gradient_avx512();
+        __atomic_store_n(&avx512_known, avx512, __ATOMIC_RELAXED);
+    }
     for (long o = o_begin; o < o_end; o += BLOCK) {
         const float *g[BLOCK];
         // Past the last channel a block reads the last one again and keeps nothing of it.
@@ -99,7 +146,10 @@ int csd_convolution_weight_gradient(const float *xp, const float *gp, long image
             for (int s = 0; s < BLOCK; s++) x[s] = xp + (c + s < cin ? c + s : cin - 1) * plane;
             for (long t = 0; t < taps; t++) {
                 float sums[BLOCK][BLOCK];
-                tap_block(g, x, images, cout * length, cin * plane, length, (t / kw) * wp + t % kw, sums);
+                if (avx512)
+                    tap_block(g, x, images, cout * length, cin * plane, length, (t / kw) * wp + t % kw, sums);
+                else
+                    tap_block_avx2(g, x, images, cout * length, cin * plane, length, (t / kw) * wp + t % kw, sums);
                 for (int r = 0; r < BLOCK && o + r < o_end; r++)
                     for (int s = 0; s < BLOCK && c + s < cin; s++) dw[((o + r) * cin + c + s) * taps + t] = sums[r][s];
             }

@@ -74,6 +74,67 @@ AVX512 static void channel_block_any(const float *xp, long cin, long plane, cons
 #undef BLOCK
 }
 
+/// The AVX2 variant: 16 registers of 8 lanes hold 4 output channels × 3 vectors (24 positions) of
+/// sums, 3 loads and a broadcast, so a span of 48 positions is 2 halves, and a block of 8 output
+/// channels 2 groups of 4 (the weights keep the layout of 8 outputs per tap).
+enum { LANES8 = 8, VECTORS8 = 3, SPAN8 = VECTORS8 * LANES8, GROUP8 = 4 };
+
+typedef float f8v __attribute__((vector_size(32)));
+
+#define AVX2 __attribute__((target("avx2,fma")))
+
+AVX2 INLINE f8v splat8(float x) { return (f8v){x, x, x, x, x, x, x, x}; }
+AVX2 INLINE f8v load8(const float *p) { f8v v; memcpy(&v, p, sizeof v); return v; }
+AVX2 INLINE void store8(float *p, f8v v) { memcpy(p, &v, sizeof v); }
+
+/// yq[o][0..<SPAN8] = Σ_c Σ_t wk[c][t][o] · xp[c·plane + shifts[t] + 0..<SPAN8] for o < outputs (≤ 4),
+/// the weights `OUTPUTS` apart per tap.
+AVX2 INLINE void span_block_avx2(const float *xp, long cin, long plane, const long *shifts, long taps,
+                                 const float *wk, float *yq, long ldy, int outputs) {
+    f8v acc[GROUP8][VECTORS8];
+    for (int o = 0; o < outputs; o++)
+        for (int v = 0; v < VECTORS8; v++) acc[o][v] = splat8(0);
+    for (long c = 0; c < cin; c++) {
+        const float *xc = xp + c * plane;
+        const float *wc = wk + c * taps * OUTPUTS;
+        for (long t = 0; t < taps; t++) {
+            const float *src = xc + shifts[t];
+            const f8v x0 = load8(src), x1 = load8(src + LANES8), x2 = load8(src + 2 * LANES8);
+            const float *wt = wc + t * OUTPUTS;
+            for (int o = 0; o < outputs; o++) {
+                const f8v wv = splat8(wt[o]);
+                acc[o][0] += wv * x0;
+                acc[o][1] += wv * x1;
+                acc[o][2] += wv * x2;
+            }
+        }
+    }
+    for (int o = 0; o < outputs; o++)
+        for (int v = 0; v < VECTORS8; v++) store8(yq + o * ldy + v * LANES8, acc[o][v]);
+}
+
+AVX2 INLINE void channel_group_avx2(const float *xp, long cin, long plane, const long *shifts, long taps,
+                                    const float *wk, float *yq, long ldy, long spans, int outputs) {
+    for (long s = 0; s < spans * (SPAN / SPAN8); s++)
+        span_block_avx2(xp + s * SPAN8, cin, plane, shifts, taps, wk, yq + s * SPAN8, ldy, outputs);
+}
+
+/// `channel_block_any` on AVX2: the block's outputs in groups of 4.
+AVX2 static void channel_block_any_avx2(const float *xp, long cin, long plane, const long *shifts, long taps,
+                                        const float *wk, float *yq, long ldy, long spans, int outputs) {
+    for (int g = 0; g < outputs; g += GROUP8) {
+        const int n = outputs - g < GROUP8 ? outputs - g : GROUP8;
+        const float *wg = wk + g;
+        float *yg = yq + g * ldy;
+        switch (n) {
+        case 4: channel_group_avx2(xp, cin, plane, shifts, taps, wg, yg, ldy, spans, 4); break;
+        case 3: channel_group_avx2(xp, cin, plane, shifts, taps, wg, yg, ldy, spans, 3); break;
+        case 2: channel_group_avx2(xp, cin, plane, shifts, taps, wg, yg, ldy, spans, 2); break;
+        default: channel_group_avx2(xp, cin, plane, shifts, taps, wg, yg, ldy, spans, 1); break;
+        }
+    }
+}
+
 /// `span_block` on bf16 pairs of input channels: each `vdpbf16ps` adds channels 2c and 2c + 1
 /// (fp32 sums), so half as many steps run over the same registers.
 AVX512BF16 INLINE void span_block_bf16(const uint32_t *xp, long pairs, long plane, const long *shifts, long taps,
@@ -138,13 +199,19 @@ AVX512BF16 static uint32_t *pair_channels(const float *xp, long cin, long plane,
     return xq;
 }
 
-int csd_direct_convolution_available(void) { return csd_attention_head_available(); }
+/// Whether the AVX-512 kernels run (else the AVX2 ones).
+static int direct_convolution_avx512(void) { return csd_attention_head_available(); }
+
+int csd_direct_convolution_available(void) {
+    __builtin_cpu_init();
+    return direct_convolution_avx512() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+}
 
 int csd_direct_convolution_bf16_available(void) {
     return csd_direct_convolution_available() && __builtin_cpu_supports("avx512bf16");
 }
 
-AVX512 static int direct_convolution(const float *x, long cin, long h, long w, const float *weight,
+static int direct_convolution(const float *x, long cin, long h, long w, const float *weight,
                                      const float *bias, long cout, long kh, long kw, long stride, long pad_top,
                                      long pad_left, long ho, long wo, long o_begin, long o_end, float *y, int bf16) {
     // Each channel is copied with its zero padding as stride² phase planes, phase (a, b) holding
@@ -211,12 +278,20 @@ AVX512 static int direct_convolution(const float *x, long cin, long h, long w, c
         }
     }
     const long pairs = (cin + 1) / 2;
+    static int avx512_known = -1;
+    int avx512 = __atomic_load_n(&avx512_known, __ATOMIC_RELAXED);
+    if (avx512 < 0) {
+        avx512 = direct_convolution_avx512();
+        __atomic_store_n(&avx512_known, avx512, __ATOMIC_RELAXED);
+    }
     for (long b = 0; b < blocks; b++) {
         const long o0 = b * OUTPUTS, n = count - o0 < OUTPUTS ? count - o0 : OUTPUTS;
         if (bf16)
             channel_block_any_bf16(xq, pairs, plane, shifts, taps, wpairs + b * pairs * taps * OUTPUTS, yq, width, spans, (int)n);
-        else
+        else if (avx512)
             channel_block_any(xp, cin, plane, shifts, taps, wk + b * cin * taps * OUTPUTS, yq, width, spans, (int)n);
+        else
+            channel_block_any_avx2(xp, cin, plane, shifts, taps, wk + b * cin * taps * OUTPUTS, yq, width, spans, (int)n);
         for (long o = 0; o < n; o++) {
             const float add = bias ? bias[o_begin + o0 + o] : 0;
             float *dst = y + (o_begin + o0 + o) * ho * wo;

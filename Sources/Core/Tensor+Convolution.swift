@@ -126,8 +126,15 @@ extension Tensor {
     /// stride-2 ones in 0.49 and 0.43 ms unfolded, 0.20 and 0.21 direct; SD's 320 → 320 at 32×32
     /// at 349 and 371 GFLOP/s (but stride 2: 3.8 ms unfolded, 4.8 direct), SD's 640-channel and
     /// 8×8 layers slower direct (126–308 against 279–376), and 320 → 4 (`conv_out`) at 20 and 166.
+    ///
+    /// Without AVX-512 the kernel's AVX2 variant holds half the sums and ran the prior's 3×3
+    /// layers of 32+ channels at 40–60% of the unfolded product's rate, so there it takes only
+    /// the small products the unfolded product runs poorly (2 images, 2 cores, an AVX2 EPYC):
+    /// 32 → 3 on 64×64 in 0.13 ms against 0.81, 32 → 32 at stride 2 in 0.52 against 0.67, 3 → 32
+    /// level (0.17 against 0.19); 64 → 64 at stride 2 went 0.53 against 0.46.
     static func usesDirectConvolution(cin: Int, cout: Int, stride: Int, plane: Int) -> Bool {
         guard directConvolutionAvailable, plane >= 256 else { return false }
+        guard BLAS.Kernel.avx512Available else { return cin * cout <= 32 * 32 }
         return cout <= 128 || (stride == 1 && cout <= 320 && cin <= 320)
     }
 

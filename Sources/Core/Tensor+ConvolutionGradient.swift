@@ -96,10 +96,16 @@ extension Tensor {
     /// unfolded product (2 images, 3×3, 2 cores): 0.93 against 1.78 ms at 32 → 32 channels on
     /// 64×64, 3.1 against 5.5 at 64 → 64, 3.6 against 4.5 at 128 → 128 on 32×32, 22.0 against
     /// 24.6 at SD's 320 → 320; on 16×16 it was slower (2.7 against 1.8 at 128 → 128).
+    ///
+    /// Without AVX-512 (the kernel's AVX2 variant) it gains on 64×64 planes with few channels and
+    /// not on 32×32 (2 images, 2 cores, an AVX2 EPYC): 32 → 32 1.37 against 1.63 ms, 64 → 32
+    /// 2.61 against 3.17, 96 → 32 3.94 against 5.12, 32 → 3 0.32 against 0.93; 64 → 64 on 64×64
+    /// 5.14 against 5.03, 128 → 128 on 32×32 5.32 against 4.60.
     static func usesDirectWeightGradient(cin: Int, cout: Int, stride: Int, plane: Int, padding: Padding2D) -> Bool {
         guard csd_convolution_weight_gradient_available() != 0, stride == 1, plane >= 1024, cin * cout <= 320 * 320 else {
             return false
         }
+        if !BLAS.Kernel.avx512Available && (plane < 4096 || cin * cout > 96 * 32) { return false }
         return [padding.top, padding.left, padding.bottom, padding.right].allSatisfy { $0 >= 0 }
     }
 

@@ -20,13 +20,13 @@ extension Tensor {
     /// decoder 0.73–0.74×. SD's UNet layers were level (320 channels at 32², 640 at 16²: 0.94–1.05×),
     /// where the weights' transform and the few tiles weigh more, and the bundled prior's (32–128
     /// channels) slower. On a CPU without AVX-512, where the alternative is im2col and OpenBLAS's
-    /// products rather than the direct kernel, 3×3 convolutions of 32 channels or more each way on
+    /// products or the direct kernel's slower AVX2 variant, 3×3 convolutions of 32 channels or more each way on
     /// planes of 16×16 or more go by Winograd too: on an AVX2 EPYC the prior's forward took 0.91×
     /// the time (67 → 61 ms) and its forward + backward 0.95×, SD's forward 0.94–0.97×
     /// (docs/performance.md, 2026-12-07).
     static func usesWinogradConvolution(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
         guard winogradConvolution && kh == 3 && kw == 3 && stride == 1 else { return false }
-        if directConvolutionAvailable { return cin >= 256 && cout >= 256 && plane >= 4096 }
+        if BLAS.Kernel.avx512Available { return cin >= 256 && cout >= 256 && plane >= 4096 }
         return cin >= 32 && cout >= 32 && plane >= 256
     }
 

@@ -45,7 +45,7 @@ import Testing
     /// against PyTorch above), for odd sizes, strides 1–3, channel counts that leave a partial
     /// block of 8 outputs, asymmetric and wide padding, one image (channels split over cores) or
     /// several.
-    @Test(.enabled(if: Tensor.directConvolutionAvailable, "this CPU has no AVX-512: the direct kernel is never used"),
+    @Test(.enabled(if: Tensor.directConvolutionAvailable, "this CPU has neither AVX-512 nor AVX2: the direct kernel is never used"),
           arguments: [
         (1, 5, 13, 17, 19, 3, 1, Padding2D.uniform(1)),
         (3, 7, 8, 16, 16, 3, 1, Padding2D.uniform(1)),
