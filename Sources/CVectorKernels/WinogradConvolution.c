@@ -137,3 +137,92 @@ int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, lo
     free(scratch);
     return 0;
 }
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+
+typedef float f8v __attribute__((vector_size(32)));
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+/// 6 rows × 16 columns of sums stay in 12 of the 16 registers; each input channel adds a row of 16
+/// columns of v (two loads) times 6 broadcast weights.
+enum { ROWS = 6, COLUMNS = 16 };
+
+AVX2 INLINE f8v load8(const float *p) { f8v v; memcpy(&v, p, sizeof v); return v; }
+AVX2 INLINE void store8(float *p, f8v v) { memcpy(p, &v, sizeof v); }
+
+/// c[r][0..<16] = Σ_k a[r·lda + k] · b[k·ldb + 0..<16] for r < rows.
+AVX2 INLINE void product_block(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows) {
+    f8v acc[ROWS][2];
+    for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = (f8v){0};
+    for (long i = 0; i < k; i++) {
+        const f8v b0 = load8(b + i * ldb), b1 = load8(b + i * ldb + 8);
+        for (int r = 0; r < rows; r++) {
+            const float s = a[r * lda + i];
+            const f8v av = {s, s, s, s, s, s, s, s};
+            acc[r][0] += av * b0;
+            acc[r][1] += av * b1;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        store8(c + r * ldc, acc[r][0]);
+        store8(c + r * ldc + 8, acc[r][1]);
+    }
+}
+
+/// One 16-column block of C = A·B ([rows, k] · [k, 16]), the rows 6 at a time: the block of B
+/// (k rows of 64 bytes) stays in the first-level cache while A's rows stream past.
+AVX2 static void product_columns(const float *a, long m, long k, const float *b, long ldb, float *c, long ldc) {
+    for (long o = 0; o < m; o += ROWS) {
+        const float *ao = a + o * k;
+        float *co = c + o * ldc;
+        switch (m - o < ROWS ? m - o : ROWS) {
+        case 6: product_block(ao, k, b, ldb, k, co, ldc, 6); break;
+        case 5: product_block(ao, k, b, ldb, k, co, ldc, 5); break;
+        case 4: product_block(ao, k, b, ldb, k, co, ldc, 4); break;
+        case 3: product_block(ao, k, b, ldb, k, co, ldc, 3); break;
+        case 2: product_block(ao, k, b, ldb, k, co, ldc, 2); break;
+        default: product_block(ao, k, b, ldb, k, co, ldc, 1); break;
+        }
+    }
+}
+
+int csd_winograd_products_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm) {
+    static int available = -1;
+    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
+    if (known < 0) {
+        known = csd_winograd_products_available();
+        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
+    }
+    if (!known) return -1;
+    for (long xi = 0; xi < 16; xi++) {
+        const float *a = u + xi * cout * cin, *b = v + xi * cin * ldv;
+        float *c = m + xi * cout * ldm;
+        for (long j = 0; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cout, cin, b + j, ldv, c + j, ldm);
+        // Columns past the last full 16, one at a time, summed in the same order.
+        for (long j = count / COLUMNS * COLUMNS; j < count; j++)
+            for (long o = 0; o < cout; o++) {
+                float sum = 0;
+                for (long i = 0; i < cin; i++) sum += a[o * cin + i] * b[i * ldv + j];
+                c[o * ldm + j] = sum;
+            }
+    }
+    return 0;
+}
+
+#else
+
+int csd_winograd_products_available(void) { return 0; }
+
+int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm) {
+    (void)u; (void)v; (void)m; (void)cout; (void)cin; (void)count; (void)ldv; (void)ldm;
+    return -1;
+}
+
+#endif

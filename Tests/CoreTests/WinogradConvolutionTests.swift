@@ -1,3 +1,4 @@
+import CVectorKernels
 import Testing
 @testable import Core
 
@@ -50,5 +51,37 @@ import Testing
         let scale = fp32.storage.map { abs($0) }.max() ?? 1
         let worst = zip(fp32.storage, bf16.storage).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst > 1e-6 * scale && worst < 0.02 * scale, "max |Δ| \(worst) of \(scale)")
+    }
+
+    /// `csd_winograd_products` (the 16 products without AVX-512) against sums in double precision:
+    /// rows left over from blocks of 6, columns past the last 16, and rows of v and m longer than
+    /// the columns used.
+    @Test(.enabled(if: csd_winograd_products_available() != 0, "this CPU has no AVX2"),
+          arguments: [(32, 32, 1024, 1040), (13, 7, 37, 48), (64, 260, 65, 80)])
+    func theOwnProductsMatchSumsInDoublePrecision(cin: Int, cout: Int, count: Int, ld: Int) {
+        var rng = RandomGenerator(seed: 9)
+        let u = rng.normal([16, cout, cin]), v = rng.normal([16, cin, ld])
+        var m = [Float](repeating: .nan, count: 16 * cout * ld)
+        let status = u.storage.withUnsafeBufferPointer { us in
+            v.storage.withUnsafeBufferPointer { vs in
+                m.withUnsafeMutableBufferPointer { ms in
+                    csd_winograd_products(us.baseAddress!, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld)
+                }
+            }
+        }
+        #expect(status == 0)
+        var worst = 0.0
+        for xi in 0..<16 {
+            for o in 0..<cout {
+                for j in 0..<count {
+                    var sum = 0.0
+                    for i in 0..<cin { sum += Double(u.storage[(xi * cout + o) * cin + i]) * Double(v.storage[(xi * cin + i) * ld + j]) }
+                    worst = max(worst, abs(sum - Double(m[(xi * cout + o) * ld + j])))
+                }
+                // Columns past `count` are left as they were.
+                #expect(m[(xi * cout + o) * ld + count].isNaN)
+            }
+        }
+        #expect(worst <= 1e-5 * Double(cin), "max |Δ| \(worst)")
     }
 }

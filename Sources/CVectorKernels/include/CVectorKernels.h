@@ -137,4 +137,13 @@ int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, l
 int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, long t_begin, long t_end, long ho, long wo,
                          const float *bias, float *y);
 
+/// Whether `csd_winograd_products` runs on this CPU (AVX2 and FMA).
+int csd_winograd_products_available(void);
+
+/// Winograd's 16 products M_ξ = U_ξ · V_ξ for one block of `count` tiles: `u` [16, cout, cin],
+/// `v` [16, cin, ldv], `m` [16, cout, ldm], each element summed over the input channels in order,
+/// on one core, without packing (the input channels are few, so OpenBLAS's packing and its
+/// zeroing of C weigh on these products). Returns 0, or −1 where the CPU lacks AVX2.
+int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm);
+
 #endif
