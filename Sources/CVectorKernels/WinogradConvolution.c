@@ -138,6 +138,58 @@ int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, lo
     return 0;
 }
 
+/// The weight gradient's transform of the output gradient: dM = A dY Aᵀ for each 2×2 block of
+/// `dy` [cout, ho, wo] (tile t at rows 2·(t / tiles_wide)… and columns 2·(t % tiles_wide)…, zeros
+/// past the edges), the adjoint of `csd_winograd_output`: `m` [16, cout, ldm], column t − t_begin.
+CSD_DISPATCH
+void csd_winograd_output_gradient(const float *dy, long cout, long ho, long wo, long tiles_wide, long t_begin, long t_end,
+                                  float *m, long ldm) {
+    const long stride = cout * ldm;
+    for (long o = 0; o < cout; o++) {
+        const float *plane = dy + o * ho * wo;
+        float *out = m + o * ldm;
+        for (long t = t_begin; t < t_end; t++) {
+            const long y0 = 2 * (t / tiles_wide), x0 = 2 * (t % tiles_wide);
+            const int right = x0 + 1 < wo, below = y0 + 1 < ho;
+            const float p0 = plane[y0 * wo + x0], q0 = right ? plane[y0 * wo + x0 + 1] : 0.0f;
+            const float p1 = below ? plane[(y0 + 1) * wo + x0] : 0.0f, q1 = below && right ? plane[(y0 + 1) * wo + x0 + 1] : 0.0f;
+            // A dY: rows dY₀, dY₀ + dY₁, dY₀ − dY₁, −dY₁; then each row (P, Q) times Aᵀ: P, P + Q, P − Q, −Q.
+            const float rp[4] = {p0, p0 + p1, p0 - p1, -p1}, rq[4] = {q0, q0 + q1, q0 - q1, -q1};
+            float *column = out + (t - t_begin);
+            for (int k = 0; k < 4; k++) {
+                column[(4 * k) * stride] = rp[k];
+                column[(4 * k + 1) * stride] = rp[k] + rq[k];
+                column[(4 * k + 2) * stride] = rp[k] - rq[k];
+                column[(4 * k + 3) * stride] = -rq[k];
+            }
+        }
+    }
+}
+
+/// The weight gradient from the gradient of the transformed weights: dg = Gᵀ dU G for each
+/// (output, input) channel pair, `du` [16, cout, cin] to `dg` [cout, cin, 3, 3]; the adjoint of
+/// `csd_winograd_weights`.
+void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *dg) {
+    const long stride = cout * cin;
+    for (long o = 0; o < cout; o++)
+        for (long c = 0; c < cin; c++) {
+            const float *e = du + o * cin + c;
+            float t[3][4];  // Gᵀ dU: rows dU₀ + ½(dU₁ + dU₂), ½(dU₁ − dU₂), ½(dU₁ + dU₂) + dU₃
+            for (int l = 0; l < 4; l++) {
+                const float u0 = e[l * stride], u1 = e[(4 + l) * stride], u2 = e[(8 + l) * stride], u3 = e[(12 + l) * stride];
+                t[0][l] = u0 + 0.5f * (u1 + u2);
+                t[1][l] = 0.5f * (u1 - u2);
+                t[2][l] = 0.5f * (u1 + u2) + u3;
+            }
+            float *k = dg + (o * cin + c) * 9;
+            for (int a = 0; a < 3; a++) {
+                k[3 * a] = t[a][0] + 0.5f * (t[a][1] + t[a][2]);
+                k[3 * a + 1] = 0.5f * (t[a][1] - t[a][2]);
+                k[3 * a + 2] = 0.5f * (t[a][1] + t[a][2]) + t[a][3];
+            }
+        }
+}
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 
 typedef float f8v __attribute__((vector_size(32)));

@@ -39,15 +39,20 @@ extension Tensor {
         if wantColumns { dx = Tensor(uninitialized: x.shape) }
         // Small planes: the weight gradient of the whole batch in one product, every image's
         // patches side by side, as the forward does (a product per image would sum over only p).
-        let directWeight = wantWeight && Tensor.usesDirectWeightGradient(cin: cin, cout: cout, stride: stride, plane: p, padding: padding)
+        let winogradWeight = wantWeight && Tensor.usesWinogradWeightGradient(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: p)
+        if winogradWeight {
+            dw = Tensor.winogradWeightGradient(dy, input: x, weight: weight, padding: padding)
+        }
+        let directWeight = wantWeight && !winogradWeight
+            && Tensor.usesDirectWeightGradient(cin: cin, cout: cout, stride: stride, plane: p, padding: padding)
         if directWeight {
             dw = Tensor.directConvolutionWeightGradient(dy, input: x, weight: weight, padding: padding)
         }
-        let batchedWeight = wantWeight && !directWeight && n > 1 && k * n * p <= Tensor.batchedGradientLimit
+        let batchedWeight = wantWeight && !winogradWeight && !directWeight && n > 1 && k * n * p <= Tensor.batchedGradientLimit
         if batchedWeight {
             dw = Tensor.batchedConvolutionWeightGradient(dy, input: x, weight: weight, stride: stride, padding: padding)
         }
-        let perImageWeight = wantWeight && !batchedWeight && !directWeight
+        let perImageWeight = wantWeight && !batchedWeight && !directWeight && !winogradWeight
         if perImageWeight { dw = Tensor(uninitialized: weight.shape) }
         guard wantColumns || perImageWeight else { return (dx, dw, db) }
         let columns = pointwise || !perImageWeight ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k * p)

@@ -84,4 +84,41 @@ import Testing
         }
         #expect(worst <= 1e-5 * Double(cin), "max |Δ| \(worst)")
     }
+
+    /// The weight gradient by Winograd (the adjoint of its forward) against the unfolded product's,
+    /// which the torch.autograd fixtures check: odd sides (half tiles at the edges), asymmetric
+    /// and no padding, one and three images.
+    @Test(arguments: [
+        (2, 32, 32, 16, 16, Padding2D.uniform(1)),
+        (1, 33, 40, 17, 15, Padding2D.uniform(1)),
+        (3, 8, 5, 9, 12, Padding2D(top: 0, left: 1, bottom: 2, right: 1)),
+        (2, 16, 24, 20, 20, Padding2D.uniform(0)),
+    ])
+    func theWeightGradientAgreesWithTheUnfoldedProduct(n: Int, cin: Int, cout: Int, h: Int, w: Int, padding: Padding2D) {
+        var rng = RandomGenerator(seed: 13)
+        let x = rng.normal([n, cin, h, w]), weight = rng.normal([cout, cin, 3, 3])
+        let (ho, wo) = (h + padding.top + padding.bottom - 2, w + padding.left + padding.right - 2)
+        let dy = rng.normal([n, cout, ho, wo])
+        let winograd = Tensor.winogradWeightGradient(dy, input: x, weight: weight, padding: padding)
+        let unfolded = Tensor.batchedConvolutionWeightGradient(dy, input: x, weight: weight, stride: 1, padding: padding)
+        #expect(winograd.shape == unfolded.shape)
+        let scale = unfolded.maxAbs
+        #expect(winograd.maxAbsDifference(unfolded) <= 1e-5 * scale, "max |Δ| \(winograd.maxAbsDifference(unfolded)) of \(scale)")
+    }
+
+    /// Without AVX-512, Winograd takes the weight gradients of SD's 3×3 layers (320+ channels on
+    /// 16×16 and larger), not the prior's; its result agrees with the unfolded product's there too.
+    @Test func theWeightGradientGoesByWinogradOnSDsLayersWithoutAVX512() {
+        #expect(Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 320, cout: 320, plane: 32 * 32) == !BLAS.Kernel.avx512Available)
+        #expect(Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 1280, cout: 640, plane: 16 * 16) == !BLAS.Kernel.avx512Available)
+        #expect(!Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 128, cout: 128, plane: 32 * 32))
+        #expect(!Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 2, cin: 320, cout: 320, plane: 32 * 32))
+        #expect(!Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 1280, cout: 1280, plane: 8 * 8))
+        var rng = RandomGenerator(seed: 14)
+        let x = rng.normal([1, 320, 16, 16]), weight = rng.normal([320, 320, 3, 3]), dy = rng.normal([1, 320, 16, 16])
+        let picked = Tensor.conv2dGradients(dy, input: x, weight: weight, stride: 1, padding: .uniform(1),
+                                            input: false, weight: true, bias: false).weight!
+        let unfolded = Tensor.batchedConvolutionWeightGradient(dy, input: x, weight: weight, stride: 1, padding: .uniform(1))
+        #expect(picked.maxAbsDifference(unfolded) <= 1e-5 * unfolded.maxAbs)
+    }
 }

@@ -137,6 +137,16 @@ int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, l
 int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, long t_begin, long t_end, long ho, long wo,
                          const float *bias, float *y);
 
+/// The weight gradient's transform of the output gradient (dM = A dY Aᵀ, the adjoint of
+/// `csd_winograd_output`): the 2×2 blocks of `dy` [cout, ho, wo] covered by tiles t_begin..<t_end
+/// (zeros past the edges) into `m` [16, cout, ldm], column t − t_begin.
+void csd_winograd_output_gradient(const float *dy, long cout, long ho, long wo, long tiles_wide, long t_begin, long t_end,
+                                  float *m, long ldm);
+
+/// The weight gradient dg = Gᵀ dU G (the adjoint of `csd_winograd_weights`): `du` [16, cout, cin]
+/// to `dg` [cout, cin, 3, 3].
+void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *dg);
+
 /// Whether `csd_winograd_products` runs on this CPU (AVX2 and FMA).
 int csd_winograd_products_available(void);
 
