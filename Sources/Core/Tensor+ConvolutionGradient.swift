@@ -1,8 +1,9 @@
 import CVectorKernels
 
 /// Vector-Jacobian products of `conv2d` (any kernel, stride and padding). The weight gradient of
-/// a stride-1 convolution on a large plane is summed directly from padded copies
-/// (`csd_convolution_weight_gradient`); otherwise it is `Σ_b dy_b·col(x_b)ᵀ`: one product over
+/// a 3×3, stride-1 convolution of many channels goes by Winograd without AVX-512
+/// (`winogradWeightGradient`); that of a stride-1 convolution on a large plane is summed directly
+/// from padded copies (`csd_convolution_weight_gradient`); otherwise it is `Σ_b dy_b·col(x_b)ᵀ`: one product over
 /// the whole batch when its unfolded patches are small, else image by image, summed in order. The input gradient of a stride-1 convolution is the
 /// convolution of dy with the flipped kernel; otherwise `Wᵀ·dy_b` is folded back (col2im).
 extension Tensor {
@@ -37,8 +38,6 @@ extension Tensor {
         }
         let wantColumns = wantInput && !asConvolution && !batchedInput
         if wantColumns { dx = Tensor(uninitialized: x.shape) }
-        // Small planes: the weight gradient of the whole batch in one product, every image's
-        // patches side by side, as the forward does (a product per image would sum over only p).
         let winogradWeight = wantWeight && Tensor.usesWinogradWeightGradient(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: p)
         if winogradWeight {
             dw = Tensor.winogradWeightGradient(dy, input: x, weight: weight, padding: padding)
@@ -48,6 +47,8 @@ extension Tensor {
         if directWeight {
             dw = Tensor.directConvolutionWeightGradient(dy, input: x, weight: weight, padding: padding)
         }
+        // Small planes: the weight gradient of the whole batch in one product, every image's
+        // patches side by side, as the forward does (a product per image would sum over only p).
         let batchedWeight = wantWeight && !winogradWeight && !directWeight && n > 1 && k * n * p <= Tensor.batchedGradientLimit
         if batchedWeight {
             dw = Tensor.batchedConvolutionWeightGradient(dy, input: x, weight: weight, stride: stride, padding: padding)
