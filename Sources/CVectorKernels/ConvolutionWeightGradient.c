@@ -1,4 +1,5 @@
 #include "CVectorKernels.h"
+#include "AVX2Vectors.h"
 #include <string.h>
 
 // The weight gradient of a stride-1 convolution without an unfolded patch matrix.
@@ -82,13 +83,7 @@ AVX512 static void tap_block(const float *const *g, const float *const *x, long 
         }
 }
 
-typedef float f8v __attribute__((vector_size(32)));
-
-#define AVX2 __attribute__((target("avx2,fma")))
-
 enum { LANES8 = 8, PAIR = 2 };
-
-AVX2 INLINE f8v load8(const float *p) { f8v v; memcpy(&v, p, sizeof v); return v; }
 
 /// `tap_block` on AVX2: 16 registers hold 4 output channels × 2 input channels of sums, so the
 /// block's 4 input channels are 2 passes.
@@ -121,8 +116,7 @@ AVX2 static void tap_block_avx2(const float *const *g, const float *const *x, lo
 static int weight_gradient_avx512(void) { return csd_attention_head_available(); }
 
 int csd_convolution_weight_gradient_available(void) {
-    __builtin_cpu_init();
-    return weight_gradient_avx512() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+    return weight_gradient_avx512() || avx2_fma_available();
 }
 
 int csd_convolution_weight_gradient(const float *xp, const float *gp, long images, long cin, long cout, long kh,

@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include "AVX2Vectors.h"
 #include "BFloat16.h"
 
 typedef float f16v __attribute__((vector_size(64)));
@@ -79,17 +80,9 @@ AVX512 static void channel_block_any(const float *xp, long cin, long plane, cons
 /// channels 2 groups of 4 (the weights keep the layout of 8 outputs per tap).
 enum { LANES8 = 8, VECTORS8 = 3, SPAN8 = VECTORS8 * LANES8, GROUP8 = 4 };
 
-typedef float f8v __attribute__((vector_size(32)));
-
-#define AVX2 __attribute__((target("avx2,fma")))
-
-AVX2 INLINE f8v splat8(float x) { return (f8v){x, x, x, x, x, x, x, x}; }
-AVX2 INLINE f8v load8(const float *p) { f8v v; memcpy(&v, p, sizeof v); return v; }
-AVX2 INLINE void store8(float *p, f8v v) { memcpy(p, &v, sizeof v); }
-
 /// yq[o][0..<SPAN8] = Σ_c Σ_t wk[c][t][o] · xp[c·plane + shifts[t] + 0..<SPAN8] for o < outputs (≤ 4),
 /// the weights `OUTPUTS` apart per tap.
-AVX2 INLINE void span_block_avx2(const float *xp, long cin, long plane, const long *shifts, long taps,
+AVX2_INLINE void span_block_avx2(const float *xp, long cin, long plane, const long *shifts, long taps,
                                  const float *wk, float *yq, long ldy, int outputs) {
     f8v acc[GROUP8][VECTORS8];
     for (int o = 0; o < outputs; o++)
@@ -113,7 +106,7 @@ AVX2 INLINE void span_block_avx2(const float *xp, long cin, long plane, const lo
         for (int v = 0; v < VECTORS8; v++) store8(yq + o * ldy + v * LANES8, acc[o][v]);
 }
 
-AVX2 INLINE void channel_group_avx2(const float *xp, long cin, long plane, const long *shifts, long taps,
+AVX2_INLINE void channel_group_avx2(const float *xp, long cin, long plane, const long *shifts, long taps,
                                     const float *wk, float *yq, long ldy, long spans, int outputs) {
     for (long s = 0; s < spans * (SPAN / SPAN8); s++)
         span_block_avx2(xp + s * SPAN8, cin, plane, shifts, taps, wk, yq + s * SPAN8, ldy, outputs);
@@ -203,8 +196,7 @@ AVX512BF16 static uint32_t *pair_channels(const float *xp, long cin, long plane,
 static int direct_convolution_avx512(void) { return csd_attention_head_available(); }
 
 int csd_direct_convolution_available(void) {
-    __builtin_cpu_init();
-    return direct_convolution_avx512() || (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"));
+    return direct_convolution_avx512() || avx2_fma_available();
 }
 
 int csd_direct_convolution_bf16_available(void) {

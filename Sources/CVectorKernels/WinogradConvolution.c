@@ -1,5 +1,6 @@
 #include "CVectorKernels.h"
 #include "VectorMacros.h"
+#include "AVX2Vectors.h"
 #include <stdlib.h>
 
 /// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray 2016, "Fast Algorithms for
@@ -192,27 +193,18 @@ void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *d
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 
-typedef float f8v __attribute__((vector_size(32)));
-
-#define AVX2 __attribute__((target("avx2,fma")))
-#define INLINE static inline __attribute__((always_inline))
-
 /// 6 rows × 16 columns of sums stay in 12 of the 16 registers; each input channel adds a row of 16
 /// columns of v (two loads) times 6 broadcast weights.
 enum { ROWS = 6, COLUMNS = 16 };
 
-AVX2 INLINE f8v load8(const float *p) { f8v v; memcpy(&v, p, sizeof v); return v; }
-AVX2 INLINE void store8(float *p, f8v v) { memcpy(p, &v, sizeof v); }
-
 /// c[r][0..<16] = Σ_k a[r·lda + k] · b[k·ldb + 0..<16] for r < rows.
-AVX2 INLINE void product_block(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows) {
+AVX2_INLINE void product_block(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows) {
     f8v acc[ROWS][2];
     for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = (f8v){0};
     for (long i = 0; i < k; i++) {
         const f8v b0 = load8(b + i * ldb), b1 = load8(b + i * ldb + 8);
         for (int r = 0; r < rows; r++) {
-            const float s = a[r * lda + i];
-            const f8v av = {s, s, s, s, s, s, s, s};
+            const f8v av = splat8(a[r * lda + i]);
             acc[r][0] += av * b0;
             acc[r][1] += av * b1;
         }
@@ -240,10 +232,7 @@ AVX2 static void product_columns(const float *a, long m, long k, const float *b,
     }
 }
 
-int csd_winograd_products_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+int csd_winograd_products_available(void) { return avx2_fma_available(); }
 
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm) {
     static int available = -1;
