@@ -125,12 +125,7 @@ int csd_convolution_weight_gradient(const float *xp, const float *gp, long image
     long length, plane;
     csd_weight_gradient_sizes(ho, wo, kh, kw, &length, &plane);
     const long wp = wo + kw - 1, taps = kh * kw;
-    static int avx512_known = -1;
-    int avx512 = __atomic_load_n(&avx512_known, __ATOMIC_RELAXED);
-    if (avx512 < 0) {
-        avx512 = weight_gradient_avx512();
-        __atomic_store_n(&avx512_known, avx512, __ATOMIC_RELAXED);
-    }
+    const int avx512 = weight_gradient_avx512();
     for (long o = o_begin; o < o_end; o += BLOCK) {
         const float *g[BLOCK];
         // Past the last channel a block reads the last one again and keeps nothing of it.

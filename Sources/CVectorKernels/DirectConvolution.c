@@ -270,12 +270,7 @@ static int direct_convolution(const float *x, long cin, long h, long w, const fl
         }
     }
     const long pairs = (cin + 1) / 2;
-    static int avx512_known = -1;
-    int avx512 = __atomic_load_n(&avx512_known, __ATOMIC_RELAXED);
-    if (avx512 < 0) {
-        avx512 = direct_convolution_avx512();
-        __atomic_store_n(&avx512_known, avx512, __ATOMIC_RELAXED);
-    }
+    const int avx512 = direct_convolution_avx512();
     for (long b = 0; b < blocks; b++) {
         const long o0 = b * OUTPUTS, n = count - o0 < OUTPUTS ? count - o0 : OUTPUTS;
         if (bf16)

@@ -27,10 +27,10 @@ extension Tensor {
     /// decoder 0.73–0.74×. SD's UNet layers were level (320 channels at 32², 640 at 16²: 0.94–1.05×),
     /// where the weights' transform and the few tiles weigh more, and the bundled prior's (32–128
     /// channels) slower. On a CPU without AVX-512, where the alternative is im2col and OpenBLAS's
-    /// products or the direct kernel's slower AVX2 variant, 3×3 convolutions of 32 channels or more each way on
-    /// planes of 16×16 or more go by Winograd too: on an AVX2 EPYC the prior's forward took 0.91×
-    /// the time (67 → 61 ms) and its forward + backward 0.95×, SD's forward 0.94–0.97×
-    /// (docs/performance.md, 2026-12-07).
+    /// products or the direct kernel's slower AVX2 variant, 3×3 convolutions of 32 channels or
+    /// more each way on planes of 16×16 or more go by Winograd too: on an AVX2 EPYC the prior's
+    /// forward took 0.91× the time (67 → 61 ms) and its forward + backward 0.95×, SD's forward
+    /// 0.94–0.97× (docs/performance.md, 2026-12-07).
     static func usesWinogradConvolution(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
         guard winogradConvolution && kh == 3 && kw == 3 && stride == 1 else { return false }
         if BLAS.Kernel.avx512Available { return cin >= 256 && cout >= 256 && plane >= 4096 }
@@ -114,7 +114,9 @@ extension Tensor {
     /// The weight gradient of a 3×3, stride-1 convolution by Winograd's F(2×2, 3×3), the adjoint of
     /// `winogradConvolve`: dU_ξ = Σ_tiles (A dY Aᵀ)_ξ · (Bᵀ d B)_ξ over every tile of every image, 16
     /// products [cout, tiles] · [tiles, cin], then dg = Gᵀ dU G. Each product sums the tiles in one
-    /// fixed order, so the result does not depend on the number of threads.
+    /// fixed order, so the result does not depend on the number of threads. The transformed images
+    /// and output gradients it holds are 4× the layer's input and output (the unfolded product's
+    /// patches are 9× its input).
     static func winogradWeightGradient(_ dy: Tensor, input x: Tensor, weight: Tensor, padding: Padding2D) -> Tensor {
         let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (cout, ho, wo) = (weight.shape[0], dy.shape[2], dy.shape[3])
