@@ -34,11 +34,13 @@ extension Tensor {
         return max(8, ((queries + splits - 1) / splits + 7) / 8 * 8)
     }
 
-    /// Whether this CPU runs the fused attention kernel (`csd_attention_head`, AVX-512).
-    static let fusedAttentionAvailable = csd_attention_head_available() != 0
+    /// Whether this CPU runs a fused attention kernel: `csd_attention_head` (AVX-512) or
+    /// `csd_attention_head_avx2` (AVX2 and FMA).
+    static let fusedAttentionAvailable = csd_attention_head_available() != 0 || csd_attention_avx2_available() != 0
+    static let fusedAttentionIsAVX512 = csd_attention_head_available() != 0
 
-    /// Tiles of (batch, head, block of query rows) run in parallel. `fused`: each tile in the fused
-    /// C kernel (no score matrix in memory, no packing) where the CPU has AVX-512; otherwise
+    /// Tiles of (batch, head, block of query rows) run in parallel. `fused`: each tile in a fused
+    /// C kernel (no score matrix in memory, no packing) where the CPU has AVX-512 or AVX2; otherwise
     /// single-threaded sgemm: scores = Q·Kᵀ·scale, exp(scores − row max), output = P·V / row sum.
     /// Tests run both.
     static func attentionUnprofiled(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool,
@@ -70,8 +72,12 @@ extension Tensor {
                                 let kp = kb + bi * lk * c + h * d
                                 let vp = vb + bi * lk * c + h * d
                                 let op = ob + (bi * lq + row0) * c + h * d
-                                if useFusedKernel && csd_attention_head(qp, kp, vp, op, rows, lk, d, c, scale, causal ? row0 : -1) == 0 {
-                                    return
+                                if useFusedKernel {
+                                    let offset = causal ? row0 : -1
+                                    let done = fusedAttentionIsAVX512
+                                        ? csd_attention_head(qp, kp, vp, op, rows, lk, d, c, scale, offset)
+                                        : csd_attention_head_avx2(qp, kp, vp, op, rows, lk, d, c, scale, offset)
+                                    if done == 0 { return }
                                 }
                                 BLAS.sgemm(transA: false, transB: true, m: rows, n: lk, k: d, alpha: scale,
                                            a: qp, lda: c, b: kp, ldb: c, c: scores, ldc: lk, parallel: false)

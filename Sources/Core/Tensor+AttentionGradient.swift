@@ -1,10 +1,19 @@
+import CVectorKernels
+
 /// The vector-Jacobian product of multi-head scaled dot-product attention. For each (item, head)
 /// and each tile of query rows the probabilities are recomputed, P = softmax(Q·Kᵀ·s), then
 /// dVᵀ += dOᵀ·P, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·s, dQ = dS·K, dKᵀ += Qᵀ·dS.
 /// Tiles run in order within a head, so dK and dV sum the same way whatever the thread count.
 extension Tensor {
-    /// Gradients of `Tensor.attention(query:key:value:heads:causal:)` for the output gradient `dOut`.
-    static func attentionGradients(_ dOut: Tensor, query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool)
+    /// Whether the backward runs each head in the fused AVX2 kernel (`csd_attention_gradient`):
+    /// on CPUs with AVX2 and FMA but not AVX-512, where it was measured against the sgemm path
+    /// (docs/performance.md, "On a CPU without AVX-512"). AVX-512 CPUs keep the sgemm path.
+    static let fusedAttentionGradientAvailable = csd_attention_avx2_available() != 0 && csd_attention_head_available() == 0
+
+    /// Gradients of `Tensor.attention(query:key:value:heads:causal:)` for the output gradient `dOut`;
+    /// `fused`: each head in `csd_attention_gradient` where the CPU runs it. Tests run both.
+    static func attentionGradients(_ dOut: Tensor, query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool,
+                                   fused: Bool = fusedAttentionGradientAvailable)
         -> (query: Tensor, key: Tensor, value: Tensor) {
         let (b, lq, c) = (query.shape[0], query.shape[1], query.shape[2])
         let lk = key.shape[1]
@@ -23,6 +32,12 @@ extension Tensor {
                                     let (dqb, dkb, dvb) = (dqs.baseAddress!, dks.baseAddress!, dvs.baseAddress!)
                                     parallelFor(b * heads) { item in
                                         let h = item % heads, bi = item / heads
+                                        if fused && csd_attention_gradient(
+                                            qb + bi * lq * c + h * d, kb + bi * lk * c + h * d, vb + bi * lk * c + h * d,
+                                            gb + bi * lq * c + h * d, dqb + bi * lq * c + h * d, dkb + bi * lk * c + h * d,
+                                            dvb + bi * lk * c + h * d, lq, lk, d, c, scale, causal ? 1 : 0) == 0 {
+                                            return
+                                        }
                                         let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
                                         let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * lk)
                                         // dVᵀ and dKᵀ [d, lk]: wide products over the tile's rows, with the

@@ -54,6 +54,23 @@ int csd_attention_head_available(void);
 int csd_attention_head(const float *q, const float *k, const float *v, float *out, long rows, long keys, long d,
                        long ld, float scale, long causal_offset);
 
+/// Whether this CPU runs `csd_attention_head_avx2` and `csd_attention_gradient` (AVX2 and FMA).
+int csd_attention_avx2_available(void);
+
+/// `csd_attention_head` in AVX2 vectors (`AttentionAVX2.c`), for CPUs without AVX-512: same
+/// arguments and meaning. Returns −1 when this CPU lacks AVX2 and FMA, a size is not positive or
+/// memory ran out (`out` untouched).
+int csd_attention_head_avx2(const float *q, const float *k, const float *v, float *out, long rows, long keys, long d,
+                            long ld, float scale, long causal_offset);
+
+/// The gradients of `csd_attention_head` over all `rows` query rows of one head (causal: key
+/// j ≤ query r), for the output gradient `dout`: dq [rows], dk and dv [keys], every row `ld`
+/// floats apart as in q. The probabilities are recomputed per tile of query rows; dk and dv sum
+/// the tiles in order. Returns −1 when this CPU lacks AVX2 and FMA, a size is not positive or
+/// memory ran out (outputs untouched).
+int csd_attention_gradient(const float *q, const float *k, const float *v, const float *dout, float *dq, float *dk,
+                           float *dv, long rows, long keys, long d, long ld, float scale, int causal);
+
 /// Whether this CPU runs `csd_direct_convolution` (AVX-512 F/DQ/VL/BW).
 int csd_direct_convolution_available(void);
 
