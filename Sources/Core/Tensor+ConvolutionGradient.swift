@@ -43,7 +43,7 @@ extension Tensor {
             dw = Tensor.winogradWeightGradient(dy, input: x, weight: weight, padding: padding)
         }
         let directWeight = wantWeight && !winogradWeight
-            && Tensor.usesDirectWeightGradient(cin: cin, cout: cout, taps: kh * kw, stride: stride, plane: p, padding: padding)
+            && Tensor.usesDirectWeightGradient(cin: cin, cout: cout, stride: stride, plane: p, padding: padding)
         if directWeight {
             dw = Tensor.directConvolutionWeightGradient(dy, input: x, weight: weight, padding: padding)
         }
@@ -103,18 +103,15 @@ extension Tensor {
     /// 64×64, 3.1 against 5.5 at 64 → 64, 3.6 against 4.5 at 128 → 128 on 32×32, 22.0 against
     /// 24.6 at SD's 320 → 320; on 16×16 it was slower (2.7 against 1.8 at 128 → 128).
     ///
-    /// Without AVX-512 the kernel's AVX2 variant, which sums chunks of 1024 positions per tap so
-    /// that they are read from the L1 cache, gains on the same shapes (2 images, 2 cores, an AVX2
-    /// EPYC, against the unfolded product): 32 → 32 on 64×64 1.14 against 1.52 ms, 96 → 32 3.23
-    /// against 4.89, 64 → 64 4.22 against 4.94; 128 → 128 on 32×32 3.79 against 4.67, 192 → 64 3.35
-    /// against 4.04; on 16×16 it was level (128 → 128 1.09 both) or slower (256 → 128 2.50 against 2.20).
-    /// A 1×1 kernel's product needs no unfolding, and there the AVX2 variant was slower (64 → 32 on
-    /// 64×64 0.44 against 0.38 ms, 192 → 64 on 32×32 0.48 against 0.43), so it takes only larger kernels.
-    static func usesDirectWeightGradient(cin: Int, cout: Int, taps: Int, stride: Int, plane: Int, padding: Padding2D) -> Bool {
+    /// Without AVX-512 the kernel's AVX2 variant, which sums chunks of 1024 positions per tap from
+    /// the L1 cache, gains on the same shapes (2 images, 2 cores, an AVX2 EPYC, against the unfolded
+    /// product): 32 → 32 on 64×64 0.97 against 1.49 ms, 96 → 32 2.81 against 5.01, 64 → 64 3.71
+    /// against 4.90; 128 → 128 on 32×32 3.82 against 4.48, 192 → 64 2.88 against 3.93; 1×1 kernels
+    /// level (64 → 32 on 64×64 0.37 against 0.36); on 16×16 level (128 → 128 1.12 against 1.09).
+    static func usesDirectWeightGradient(cin: Int, cout: Int, stride: Int, plane: Int, padding: Padding2D) -> Bool {
         guard csd_convolution_weight_gradient_available() != 0, stride == 1, plane >= 1024, cin * cout <= 320 * 320 else {
             return false
         }
-        if !BLAS.Kernel.avx512Available && taps == 1 { return false }
         return [padding.top, padding.left, padding.bottom, padding.right].allSatisfy { $0 >= 0 }
     }
 

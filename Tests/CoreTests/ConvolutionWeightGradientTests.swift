@@ -23,21 +23,16 @@ import Testing
         let x = rng.normal([c.n, c.cin, c.h, c.w]), weight = rng.normal([c.cout, c.cin, c.kh, c.kw])
         let ho = c.h + c.padding.top + c.padding.bottom - c.kh + 1, wo = c.w + c.padding.left + c.padding.right - c.kw + 1
         let dy = rng.normal([c.n, c.cout, ho, wo])
-        // Without AVX-512 a 1×1 kernel goes unfolded; the AVX2 kernel is checked here all the same.
-        let chosen = BLAS.Kernel.avx512Available || c.kh * c.kw > 1
-        #expect(Tensor.usesDirectWeightGradient(cin: c.cin, cout: c.cout, taps: c.kh * c.kw, stride: 1, plane: ho * wo,
-                                                padding: c.padding) == chosen)
+        #expect(Tensor.usesDirectWeightGradient(cin: c.cin, cout: c.cout, stride: 1, plane: ho * wo, padding: c.padding))
         let direct = Tensor.directConvolutionWeightGradient(dy, input: x, weight: weight, padding: c.padding)
         let unfolded = Tensor.batchedConvolutionWeightGradient(dy, input: x, weight: weight, stride: 1, padding: c.padding)
         let scale = unfolded.maxAbs
         let difference = direct.maxAbsDifference(unfolded)
         #expect(difference <= 1e-5 * scale, "largest difference \(difference) of \(scale)")
         // Through conv2dGradients, which picks the direct kernel for this shape.
-        if chosen {
-            let picked = Tensor.conv2dGradients(dy, input: x, weight: weight, stride: 1, padding: c.padding,
-                                                input: false, weight: true, bias: false).weight!
-            #expect(picked.storage == direct.storage)
-        }
+        let picked = Tensor.conv2dGradients(dy, input: x, weight: weight, stride: 1, padding: c.padding,
+                                            input: false, weight: true, bias: false).weight!
+        #expect(picked.storage == direct.storage)
     }
 
     /// Without AVX-512, the AVX2 kernel takes the planes of 32×32 or more, where it was measured
@@ -45,11 +40,10 @@ import Testing
     /// odd input channel and a partial block of output channels.
     @Test(.enabled(if: csd_convolution_weight_gradient_available() != 0 && !BLAS.Kernel.avx512Available, "not an AVX2-only CPU"))
     func theAVX2KernelTakesPlanesOf32x32AndMore() {
-        #expect(Tensor.usesDirectWeightGradient(cin: 64, cout: 64, taps: 9, stride: 1, plane: 64 * 64, padding: .uniform(1)))
-        #expect(Tensor.usesDirectWeightGradient(cin: 128, cout: 128, taps: 9, stride: 1, plane: 32 * 32, padding: .uniform(1)))
-        #expect(Tensor.usesDirectWeightGradient(cin: 192, cout: 64, taps: 9, stride: 1, plane: 32 * 32, padding: .uniform(1)))
-        #expect(!Tensor.usesDirectWeightGradient(cin: 128, cout: 128, taps: 9, stride: 1, plane: 16 * 16, padding: .uniform(1)))
-        #expect(!Tensor.usesDirectWeightGradient(cin: 64, cout: 32, taps: 1, stride: 1, plane: 64 * 64, padding: .uniform(0)))
+        #expect(Tensor.usesDirectWeightGradient(cin: 64, cout: 64, stride: 1, plane: 64 * 64, padding: .uniform(1)))
+        #expect(Tensor.usesDirectWeightGradient(cin: 128, cout: 128, stride: 1, plane: 32 * 32, padding: .uniform(1)))
+        #expect(Tensor.usesDirectWeightGradient(cin: 192, cout: 64, stride: 1, plane: 32 * 32, padding: .uniform(1)))
+        #expect(!Tensor.usesDirectWeightGradient(cin: 128, cout: 128, stride: 1, plane: 16 * 16, padding: .uniform(1)))
         var rng = RandomGenerator(seed: 22)
         let x = rng.normal([2, 7, 64, 64]), weight = rng.normal([6, 7, 3, 3]), dy = rng.normal([2, 6, 64, 64])
         let picked = Tensor.conv2dGradients(dy, input: x, weight: weight, stride: 1, padding: .uniform(1),
