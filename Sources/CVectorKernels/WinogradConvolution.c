@@ -11,28 +11,69 @@
 /// The sum over input channels of the 16 element-wise products is 16 matrix products, which the
 /// caller runs; these functions are the three transforms around them.
 
+/// U = G g Gᵀ for one filter, its 16 values written `stride` floats apart.
+static void winograd_filter(const float *k, long stride, float *row0) {
+    float t[4][3];
+    for (int j = 0; j < 3; j++) {
+        const float a = k[j], b = k[3 + j], d = k[6 + j];
+        t[0][j] = a;
+        t[1][j] = 0.5f * (a + b + d);
+        t[2][j] = 0.5f * (a - b + d);
+        t[3][j] = d;
+    }
+    for (int i = 0; i < 4; i++) {
+        const float a = t[i][0], b = t[i][1], d = t[i][2];
+        float *row = row0 + (long)(4 * i) * stride;
+        row[0] = a;
+        row[stride] = 0.5f * (a + b + d);
+        row[2 * stride] = 0.5f * (a - b + d);
+        row[3 * stride] = d;
+    }
+}
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+/// `winograd_filter` for 8 consecutive input channels at once (the same operations in the same
+/// order, so the same bytes): one filter at a time wrote 16 floats `cout · cin` apart, a multiple
+/// of 4 KiB, and ran at about 100 cycles a filter.
+AVX2 static void winograd_filters8(const float *k, long stride, float *row0) {
+    float columns[9][8];
+    for (int f = 0; f < 8; f++)
+        for (int j = 0; j < 9; j++) columns[j][f] = k[f * 9 + j];
+    f8v t[4][3];
+    for (int j = 0; j < 3; j++) {
+        const f8v a = load8(columns[j]), b = load8(columns[3 + j]), d = load8(columns[6 + j]);
+        t[0][j] = a;
+        t[1][j] = 0.5f * (a + b + d);
+        t[2][j] = 0.5f * (a - b + d);
+        t[3][j] = d;
+    }
+    for (int i = 0; i < 4; i++) {
+        const f8v a = t[i][0], b = t[i][1], d = t[i][2];
+        float *row = row0 + (long)(4 * i) * stride;
+        store8(row, a);
+        store8(row + stride, 0.5f * (a + b + d));
+        store8(row + 2 * stride, 0.5f * (a - b + d));
+        store8(row + 3 * stride, d);
+    }
+}
+#endif
+
 void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u) {
     const long stride = cout * cin;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    const int vectors = avx2_fma_available();
+#else
+    const int vectors = 0;
+#endif
     for (long o = o_begin; o < o_end; o++) {
-        for (long c = 0; c < cin; c++) {
-            const float *k = g + (o * cin + c) * 9;
-            float t[4][3];
-            for (int j = 0; j < 3; j++) {
-                const float a = k[j], b = k[3 + j], d = k[6 + j];
-                t[0][j] = a;
-                t[1][j] = 0.5f * (a + b + d);
-                t[2][j] = 0.5f * (a - b + d);
-                t[3][j] = d;
-            }
-            for (int i = 0; i < 4; i++) {
-                const float a = t[i][0], b = t[i][1], d = t[i][2];
-                float *row = u + (long)(4 * i) * stride + o * cin + c;
-                row[0] = a;
-                row[stride] = 0.5f * (a + b + d);
-                row[2 * stride] = 0.5f * (a - b + d);
-                row[3 * stride] = d;
-            }
-        }
+        long c = 0;
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+        if (vectors)
+            for (; c + 8 <= cin; c += 8) winograd_filters8(g + (o * cin + c) * 9, stride, u + o * cin + c);
+#else
+        (void)vectors;
+#endif
+        for (; c < cin; c++) winograd_filter(g + (o * cin + c) * 9, stride, u + o * cin + c);
     }
 }
 

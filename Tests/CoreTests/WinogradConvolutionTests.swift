@@ -121,4 +121,33 @@ import Testing
         let unfolded = Tensor.batchedConvolutionWeightGradient(dy, input: x, weight: weight, stride: 1, padding: .uniform(1))
         #expect(picked.maxAbsDifference(unfolded) <= 1e-5 * unfolded.maxAbs)
     }
+
+    /// The weight transform U = G g Gᵀ (8 input channels at a time where the CPU has AVX2, one at
+    /// a time for the rest) against the matrices written out in double precision: 13 input
+    /// channels, so both run.
+    @Test func theWeightTransformIsGgGTransposed() {
+        let (cout, cin) = (3, 13)
+        var rng = RandomGenerator(seed: 31)
+        let g = rng.normal([cout, cin, 3, 3])
+        var u = [Float](repeating: .nan, count: 16 * cout * cin)
+        g.storage.withUnsafeBufferPointer { gp in
+            u.withUnsafeMutableBufferPointer { up in csd_winograd_weights(gp.baseAddress!, cout, cin, 0, cout, up.baseAddress!) }
+        }
+        let gm: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        var largest = 0.0
+        for o in 0..<cout {
+            for c in 0..<cin {
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        var sum = 0.0
+                        for a in 0..<3 {
+                            for b in 0..<3 { sum += gm[i][a] * Double(g.storage[(o * cin + c) * 9 + a * 3 + b]) * gm[j][b] }
+                        }
+                        largest = max(largest, abs(sum - Double(u[(i * 4 + j) * cout * cin + o * cin + c])))
+                    }
+                }
+            }
+        }
+        #expect(largest < 1e-5, "largest difference \(largest)")
+    }
 }
