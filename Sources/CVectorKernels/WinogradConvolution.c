@@ -2,6 +2,7 @@
 #include "VectorMacros.h"
 #include "AVX2Vectors.h"
 #include <stdlib.h>
+#include <string.h>
 
 /// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray 2016, "Fast Algorithms for
 /// Convolutional Neural Networks", eq. 8): Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A for each 4×4 input tile d
@@ -77,16 +78,89 @@ void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, lon
     }
 }
 
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+
+/// Columns 0, 2, …, 14 and 1, 3, …, 15 of src[0 ..< 16].
+AVX2_INLINE void split_columns(const float *src, f8v *even, f8v *odd) {
+    const __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 8);
+    *even = (f8v)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    *odd = (f8v)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+}
+
+/// `csd_winograd_input` 8 tiles at a time in AVX2 vectors, with the same operations in the same
+/// order (so the same bytes). The scalar version's small loops over a tile row (8 tiles on a
+/// 16×16 plane) and its bounds-checked reads of every row that starts in the padding wrote about
+/// 2.5–4.5 GB/s.
+AVX2 static int winograd_input_avx2(const float *x, long cin, long h, long w, long pad_top, long pad_left,
+                                    long tiles_wide, long t_begin, long t_end, float *v, long ldv) {
+    const long stride = cin * ldv;
+    // A row's 2·count + 2 columns, zero outside the image, and 16 more for the last vector's reads.
+    const long width = 2 * tiles_wide + 2 + 16;
+    float *lines = malloc(sizeof(float) * (size_t)(4 * width));
+    if (!lines) return -1;
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (long c = 0; c < cin; c++) {
+        const float *plane = x + c * h * w;
+        for (long t = t_begin; t < t_end;) {
+            const long ty = t / tiles_wide, a = t % tiles_wide;
+            const long b = (t_end - t) < (tiles_wide - a) ? a + (t_end - t) : tiles_wide;  // tiles a..<b of row ty
+            const long count = b - a, x0 = 2 * a - pad_left, n = 2 * count + 2;
+            const long lo = x0 < 0 ? -x0 : 0, hi = w - x0 < n ? w - x0 : n;
+            const float *src[4];
+            for (int i = 0; i < 4; i++) {
+                const long row = 2 * ty - pad_top + i;
+                float *line = lines + i * width;
+                memset(line, 0, sizeof(float) * (size_t)(n + 16));
+                if (row >= 0 && row < h && hi > lo)
+                    memcpy(line + lo, plane + row * w + x0 + lo, sizeof(float) * (size_t)(hi - lo));
+                src[i] = line;
+            }
+            float *out = v + c * ldv + (t - t_begin);
+            for (long k0 = 0; k0 < count; k0 += 8) {
+                f8v e[4], o[4], e1[4], o1[4];
+                for (int i = 0; i < 4; i++) {
+                    split_columns(src[i] + 2 * k0, &e[i], &o[i]);
+                    split_columns(src[i] + 2 * k0 + 2, &e1[i], &o1[i]);
+                }
+                // Bᵀ d down the columns, then across the rows.
+                const f8v ee[4] = {e[0] - e[2], e[1] + e[2], e[2] - e[1], e[1] - e[3]};
+                const f8v eo[4] = {o[0] - o[2], o[1] + o[2], o[2] - o[1], o[1] - o[3]};
+                const f8v ee1[4] = {e1[0] - e1[2], e1[1] + e1[2], e1[2] - e1[1], e1[1] - e1[3]};
+                const f8v eo1[4] = {o1[0] - o1[2], o1[1] + o1[2], o1[2] - o1[1], o1[1] - o1[3]};
+                const long left = count - k0;
+                const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 8 ? left : 8)), lanes);
+                for (int i = 0; i < 4; i++) {
+                    const f8v values[4] = {ee[i] - ee1[i], eo[i] + ee1[i], ee1[i] - eo[i], eo[i] - eo1[i]};
+                    for (int j = 0; j < 4; j++) {
+                        float *dst = out + (4 * i + j) * stride + k0;
+                        if (left >= 8) store8(dst, values[j]);
+                        else _mm256_maskstore_ps(dst, mask, (__m256)values[j]);
+                    }
+                }
+            }
+            t += count;
+        }
+    }
+    free(lines);
+    return 0;
+}
+#endif
+
 /// Tiles are transformed a tile row at a time, so that every loop below runs over consecutive
 /// tiles and vectorises: an input row is split into its even and odd columns (tile tx starts at
 /// column 2·tx, so its four columns are even[tx], odd[tx], even[tx + 1], odd[tx + 1]).
 CSD_DISPATCH
 int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, long pad_left, long tiles_wide,
                         long t_begin, long t_end, float *v, long ldv) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    if (avx2_fma_available()) return winograd_input_avx2(x, cin, h, w, pad_top, pad_left, tiles_wide, t_begin, t_end, v, ldv);
+#endif
     const long stride = cin * ldv;
     const long span = tiles_wide + 1;
-    float *scratch = malloc(sizeof(float) * 16 * span);
+    float *scratch = malloc(sizeof(float) * (16 * span + 2 * span));
     if (!scratch) return -1;
+    float *line = scratch + 16 * span;  // a row's 2·count + 2 columns, zero past the image
     float *even[4], *odd[4];
     for (int i = 0; i < 4; i++) { even[i] = scratch + (2 * i) * span; odd[i] = scratch + (2 * i + 1) * span; }
     float *ee = scratch + 8 * span, *eo = scratch + 12 * span;  // (Bᵀ d) row by row: 4 even, 4 odd
@@ -101,16 +175,19 @@ int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, l
                 float *restrict ev = even[i], *restrict od = odd[i];
                 if (row < 0 || row >= h) {
                     for (long k = 0; k <= count; k++) { ev[k] = 0; od[k] = 0; }
-                } else if (x0 >= 0 && x0 + 2 * count + 2 <= w) {
-                    const float *restrict src = plane + row * w + x0;
-                    for (long k = 0; k <= count; k++) { ev[k] = src[2 * k]; od[k] = src[2 * k + 1]; }
                 } else {
-                    const float *src = plane + row * w;
-                    for (long k = 0; k <= count; k++) {
-                        const long xe = x0 + 2 * k, xo = xe + 1;
-                        ev[k] = (xe >= 0 && xe < w) ? src[xe] : 0.0f;
-                        od[k] = (xo >= 0 && xo < w) ? src[xo] : 0.0f;
+                    // The row's columns x0 ..< x0 + 2·count + 2, zero outside the image (with padding
+                    // every tile row starts outside it), then split into even and odd columns.
+                    const long n = 2 * count + 2;
+                    const long lo = x0 < 0 ? -x0 : 0, hi = w - x0 < n ? w - x0 : n;
+                    const float *restrict src = line;
+                    if (lo > 0 || hi < n || hi <= lo) {
+                        for (long k = 0; k < n; k++) line[k] = 0;
+                        if (hi > lo) memcpy(line + lo, plane + row * w + x0 + lo, sizeof(float) * (size_t)(hi - lo));
+                    } else {
+                        src = plane + row * w + x0;
                     }
+                    for (long k = 0; k <= count; k++) { ev[k] = src[2 * k]; od[k] = src[2 * k + 1]; }
                 }
             }
             for (long k = 0; k <= count; k++) {
