@@ -12,6 +12,13 @@
 /// The sum over input channels of the 16 element-wise products is 16 matrix products, which the
 /// caller runs; these functions are the three transforms around them.
 
+long csd_winograd_plane(long rows, long ld) {
+    long floats = (rows * ld + 15) / 16 * 16;
+    // An odd number of 64-byte lines: the 16 planes' rows then fall in 16 different L1 sets.
+    if ((floats / 16) % 2 == 0) floats += 16;
+    return floats;
+}
+
 /// U = G g Gᵀ for one filter, its 16 values written `stride` floats apart.
 static void winograd_filter(const float *k, long stride, float *row0) {
     float t[4][3];
@@ -94,7 +101,7 @@ AVX2_INLINE void split_columns(const float *src, f8v *even, f8v *odd) {
 /// 2.5–4.5 GB/s.
 AVX2 static int winograd_input_avx2(const float *x, long cin, long h, long w, long pad_top, long pad_left,
                                     long tiles_wide, long t_begin, long t_end, float *v, long ldv) {
-    const long stride = cin * ldv;
+    const long stride = csd_winograd_plane(cin, ldv);
     // A row's 2·count + 2 columns, zero outside the image, and 16 more for the last vector's reads.
     const long width = 2 * tiles_wide + 2 + 16;
     float *lines = malloc(sizeof(float) * (size_t)(4 * width));
@@ -156,7 +163,7 @@ int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, l
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     if (avx2_fma_available()) return winograd_input_avx2(x, cin, h, w, pad_top, pad_left, tiles_wide, t_begin, t_end, v, ldv);
 #endif
-    const long stride = cin * ldv;
+    const long stride = csd_winograd_plane(cin, ldv);
     const long span = tiles_wide + 1;
     float *scratch = malloc(sizeof(float) * (16 * span + 2 * span));
     if (!scratch) return -1;
@@ -217,7 +224,7 @@ int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, l
 CSD_DISPATCH
 int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, long t_begin, long t_end, long ho, long wo,
                          const float *bias, float *y) {
-    const long stride = cout * ldm;
+    const long stride = csd_winograd_plane(cout, ldm);
     const long span = tiles_wide;
     float *scratch = malloc(sizeof(float) * 4 * span);
     if (!scratch) return -1;
@@ -263,7 +270,7 @@ int csd_winograd_output(const float *m, long cout, long ldm, long tiles_wide, lo
 CSD_DISPATCH
 void csd_winograd_output_gradient(const float *dy, long cout, long ho, long wo, long tiles_wide, long t_begin, long t_end,
                                   float *m, long ldm) {
-    const long stride = cout * ldm;
+    const long stride = csd_winograd_plane(cout, ldm);
     for (long o = 0; o < cout; o++) {
         const float *plane = dy + o * ho * wo;
         float *out = m + o * ldm;
@@ -361,8 +368,8 @@ int csd_winograd_products(const float *u, const float *v, float *m, long cout, l
     }
     if (!known) return -1;
     for (long xi = 0; xi < 16; xi++) {
-        const float *a = u + xi * cout * cin, *b = v + xi * cin * ldv;
-        float *c = m + xi * cout * ldm;
+        const float *a = u + xi * cout * cin, *b = v + xi * csd_winograd_plane(cin, ldv);
+        float *c = m + xi * csd_winograd_plane(cout, ldm);
         for (long j = 0; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cout, cin, b + j, ldv, c + j, ldm);
         // Columns past the last full 16, one at a time, summed in the same order.
         for (long j = count / COLUMNS * COLUMNS; j < count; j++)

@@ -71,8 +71,8 @@ extension Tensor {
                             // Rows one 64-byte line longer than the block: rows a power of two
                             // apart would share the first-level cache's sets in the own products.
                             let ld = block + 16
-                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * ld)
-                            let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cout * ld)
+                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * csd_winograd_plane(cin, ld))
+                            let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * csd_winograd_plane(cout, ld))
                             defer { v.deallocate(); m.deallocate() }
                             for job in stride(from: worker, to: jobs, by: workers) {
                                 let (b, t0) = (job / blocks, job % blocks * block)
@@ -83,7 +83,7 @@ extension Tensor {
                                     || csd_winograd_products(ub, v, m, cout, cin, t1 - t0, ld, ld) != 0 {
                                     for xi in 0..<16 {
                                         BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * cout * cin,
-                                                   lda: cin, b: v + xi * cin * ld, ldb: ld, c: m + xi * cout * ld, ldc: ld,
+                                                   lda: cin, b: v + xi * csd_winograd_plane(cin, ld), ldb: ld, c: m + xi * csd_winograd_plane(cout, ld), ldc: ld,
                                                    parallel: false)
                                     }
                                 }
@@ -123,8 +123,8 @@ extension Tensor {
         let tilesWide = (wo + 1) / 2, tiles = (ho + 1) / 2 * tilesWide, total = n * tiles
         // Rows a cache line longer than a multiple of 16 floats, as in the forward.
         let ld = (total + 15) / 16 * 16 + 16
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cin * ld)
-        let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cout * ld)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * csd_winograd_plane(cin, ld))
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * csd_winograd_plane(cout, ld))
         let du = UnsafeMutablePointer<Float>.allocate(capacity: 16 * cout * cin)
         defer { v.deallocate(); m.deallocate(); du.deallocate() }
         x.storage.withUnsafeBufferPointer { xs in
@@ -143,8 +143,8 @@ extension Tensor {
             }
         }
         parallelFor(16) { xi in
-            BLAS.sgemm(transA: false, transB: true, m: cout, n: cin, k: total, a: m + xi * cout * ld, lda: ld,
-                       b: v + xi * cin * ld, ldb: ld, c: du + xi * cout * cin, ldc: cin, parallel: false)
+            BLAS.sgemm(transA: false, transB: true, m: cout, n: cin, k: total, a: m + xi * csd_winograd_plane(cout, ld), lda: ld,
+                       b: v + xi * csd_winograd_plane(cin, ld), ldb: ld, c: du + xi * cout * cin, ldc: cin, parallel: false)
         }
         var dw = Tensor(uninitialized: weight.shape)
         dw.storage.withUnsafeMutableBufferPointer { d in
