@@ -153,4 +153,23 @@ import Testing
         }
         #expect(largest < 1e-5, "largest difference \(largest)")
     }
+
+    /// Without AVX-512 the input gradients of the prior's 16×16 layers are the convolution of dy
+    /// with the flipped kernel, by Winograd; either way they agree with the batch's `Wᵀ·dy` folded back.
+    @Test(arguments: [(128, 128), (256, 128), (64, 128)])
+    func smallPlanesInputGradientsGoByWinogradWithoutAVX512(cin: Int, cout: Int) {
+        let byWinograd = Tensor.inputGradientGoesByWinograd(kh: 3, kw: 3, stride: 1, cin: cin, cout: cout, plane: 16 * 16)
+        #expect(byWinograd == !BLAS.Kernel.avx512Available)
+        #expect(!Tensor.inputGradientGoesByWinograd(kh: 3, kw: 3, stride: 2, cin: cin, cout: cout, plane: 16 * 16))
+        var rng = RandomGenerator(seed: 17)
+        let x = rng.normal([2, cin, 16, 16]), weight = rng.normal([cout, cin, 3, 3]), dy = rng.normal([2, cout, 16, 16])
+        let picked = Tensor.conv2dGradients(dy, input: x, weight: weight, stride: 1, padding: .uniform(1),
+                                            input: true, weight: false, bias: false).input!
+        let folded = Tensor.batchedConvolutionInputGradient(dy, inputShape: x.shape, weight: weight, stride: 1, padding: .uniform(1))
+        #expect(picked.maxAbsDifference(folded) <= 1e-5 * folded.maxAbs)
+        if byWinograd {
+            let convolved = dy.convolved(weight: weight.flippedTransposedKernel(), bias: nil, stride: 1, padding: .uniform(1))
+            #expect(picked.storage == convolved.storage)
+        }
+    }
 }
