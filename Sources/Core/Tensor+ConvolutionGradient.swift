@@ -1,11 +1,13 @@
 import CVectorKernels
 
 /// Vector-Jacobian products of `conv2d` (any kernel, stride and padding). The weight gradient of
-/// a 3×3, stride-1 convolution of many channels goes by Winograd without AVX-512
+/// a 3×3, stride-1 convolution goes by Winograd without AVX-512 where its forward does
 /// (`winogradWeightGradient`); that of a stride-1 convolution on a large plane is summed directly
-/// from padded copies (`csd_convolution_weight_gradient`); otherwise it is `Σ_b dy_b·col(x_b)ᵀ`: one product over
-/// the whole batch when its unfolded patches are small, else image by image, summed in order. The input gradient of a stride-1 convolution is the
-/// convolution of dy with the flipped kernel; otherwise `Wᵀ·dy_b` is folded back (col2im).
+/// from padded copies (`csd_convolution_weight_gradient`); otherwise it is `Σ_b dy_b·col(x_b)ᵀ`:
+/// one product over the whole batch when its unfolded patches are small, else image by image,
+/// summed in order. The input gradient of a stride-1 convolution is the convolution of dy with
+/// the flipped kernel, except on small planes where the batch's `Wᵀ·dy` is folded back (col2im)
+/// in one product (unless that convolution goes by Winograd); otherwise `Wᵀ·dy_b` is folded back.
 extension Tensor {
     /// Gradients of `x.conv2d(weight:bias:stride:padding:)` for the output gradient `dy`; each is
     /// computed only when asked for.

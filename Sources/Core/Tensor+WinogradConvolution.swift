@@ -100,15 +100,14 @@ extension Tensor {
 
 extension Tensor {
     /// Whether the weight gradient of a convolution goes by Winograd (`winogradWeightGradient`): on a
-    /// CPU without AVX-512, where its forward does and with 320 channels or more each way. Its
-    /// transforms cost as much as the products they save on fewer channels. On an AVX2 EPYC (2
-    /// images, 2 cores), against the faster of the direct kernel and the unfolded product: SD's
-    /// 320 → 320 on 32×32 19.2 ms against 28.3, 640 → 320 38.0 against 50.0, 640 → 640 on 16×16
-    /// 21.8 against 23.4, 1280 → 640 33.3 against 46.6; the prior's 32 → 32 on 64×64 1.63 against
-    /// 1.34, 128 → 128 on 32×32 6.36 against 4.49, 192 → 64 on 32×32 3.35–4.77 against 3.91–4.37.
+    /// CPU without AVX-512, wherever its forward does. On an AVX2 EPYC (2 images, 2 cores), against
+    /// the direct kernel or the unfolded product, after the transforms were vectorised and their 16
+    /// planes set an odd number of cache lines apart: 128 → 128 on 16×16 0.69 ms against 1.14,
+    /// 256 → 128 1.31 against 2.27, 128 → 128 on 32×32 2.33 against 3.89, 64 → 64 on 64×64 3.11
+    /// against 3.95, 32 → 32 0.98 both; SD's 320 → 320 on 32×32 13.5 both (19.2 against 28.3 before
+    /// the direct kernel's chunks).
     static func usesWinogradWeightGradient(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
-        !BLAS.Kernel.avx512Available && cin >= 320 && cout >= 320
-            && usesWinogradConvolution(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: plane)
+        !BLAS.Kernel.avx512Available && usesWinogradConvolution(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: plane)
     }
 
     /// The weight gradient of a 3×3, stride-1 convolution by Winograd's F(2×2, 3×3), the adjoint of

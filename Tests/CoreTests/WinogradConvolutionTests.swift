@@ -109,12 +109,15 @@ import Testing
         #expect(winograd.maxAbsDifference(unfolded) <= 1e-5 * scale, "max |Δ| \(winograd.maxAbsDifference(unfolded)) of \(scale)")
     }
 
-    /// Without AVX-512, Winograd takes the weight gradients of SD's 3×3 layers (320+ channels on
-    /// 16×16 and larger), not the prior's; its result agrees with the unfolded product's there too.
-    @Test func theWeightGradientGoesByWinogradOnSDsLayersWithoutAVX512() {
+    /// Without AVX-512, Winograd takes the weight gradients of the 3×3 layers whose forward it takes
+    /// (32+ channels each way on 16×16 and larger), the prior's and SD's; its result agrees with the
+    /// unfolded product's there too.
+    @Test func theWeightGradientGoesByWinogradWhereTheForwardDoesWithoutAVX512() {
         #expect(Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 320, cout: 320, plane: 32 * 32) == !BLAS.Kernel.avx512Available)
         #expect(Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 1280, cout: 640, plane: 16 * 16) == !BLAS.Kernel.avx512Available)
-        #expect(!Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 128, cout: 128, plane: 32 * 32))
+        #expect(Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 128, cout: 128, plane: 32 * 32) == !BLAS.Kernel.avx512Available)
+        #expect(Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 256, cout: 128, plane: 16 * 16) == !BLAS.Kernel.avx512Available)
+        #expect(!Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 16, cout: 32, plane: 64 * 64))
         #expect(!Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 2, cin: 320, cout: 320, plane: 32 * 32))
         #expect(!Tensor.usesWinogradWeightGradient(kh: 3, kw: 3, stride: 1, cin: 1280, cout: 1280, plane: 8 * 8))
         var rng = RandomGenerator(seed: 14)
