@@ -91,11 +91,12 @@ void csd_weight_gradient_pad_input(const float *x, long cin, long h, long w, lon
                                    long pad_left, long ho, long wo, float *xp);
 /// One image's output gradient [cout, ho, wo] copied into `cout` rows of `length` floats.
 void csd_weight_gradient_pad_output(const float *dy, long cout, long ho, long wo, long kh, long kw, float *gp);
-/// Whether this CPU runs `csd_convolution_weight_gradient` (AVX-512 F/DQ/VL/BW).
+/// Whether this CPU runs `csd_convolution_weight_gradient` (AVX-512 F/DQ/VL/BW, or AVX2 and FMA).
 int csd_convolution_weight_gradient_available(void);
 /// The weight gradient [cout, cin, kh, kw] of a stride-1 convolution, rows o_begin..<o_end, summed
 /// over `images` images from their padded copies (`xp`: images × cin planes; `gp`: images × cout
-/// rows), each element in a fixed order. Returns 0, or −1 where the CPU lacks AVX-512.
+/// rows), each element in a fixed order (without AVX-512: positions in chunks of 1024, summed
+/// per lane over the chunks, then across the lanes). Returns 0, or −1 where the CPU has neither.
 int csd_convolution_weight_gradient(const float *xp, const float *gp, long images, long cin, long cout, long kh,
                                     long kw, long ho, long wo, long o_begin, long o_end, float *dw);
 
