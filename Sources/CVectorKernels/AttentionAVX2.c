@@ -1,4 +1,5 @@
 #include "CVectorKernels.h"
+#include "VectorMacros.h"
 #include "AVX2Vectors.h"
 #include <stdlib.h>
 #include <string.h>
@@ -144,13 +145,7 @@ AVX2_INLINE f8v exp2_vector(f8v x) {
     x = __builtin_elementwise_max(x, splat8(-126.0f));
     const f8v whole = (f8v)_mm256_round_ps((__m256)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const f8v r = x - whole;
-    f8v e = splat8(1.535336188319500e-4f);
-    e = e * r + 1.339887440266574e-3f;
-    e = e * r + 9.618437357674640e-3f;
-    e = e * r + 5.550332471162809e-2f;
-    e = e * r + 2.402264791363012e-1f;
-    e = e * r + 6.931472028550421e-1f;
-    e = e * r + 1.0f;
+    f8v e = EXP2_POLYNOMIAL(r);
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32((__m256)whole), _mm256_set1_epi32(127)), 23);
     return e * (f8v)_mm256_castsi256_ps(bits);
 }

@@ -1,4 +1,5 @@
 #include "CVectorKernels.h"
+#include "VectorMacros.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,13 +123,7 @@ AVX512 static float exp2_row(float *p, long n, float m) {
         const f16v x = __builtin_elementwise_max(load(p + i) - vmax, low);
         const f16v whole = (f16v)_mm512_roundscale_ps((__m512)x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         const f16v r = x - whole;
-        f16v e = splat(1.535336188319500e-4f);
-        e = e * r + 1.339887440266574e-3f;
-        e = e * r + 9.618437357674640e-3f;
-        e = e * r + 5.550332471162809e-2f;
-        e = e * r + 2.402264791363012e-1f;
-        e = e * r + 6.931472028550421e-1f;
-        e = e * r + 1.0f;
+        f16v e = EXP2_POLYNOMIAL(r);
         e = (f16v)_mm512_scalef_ps((__m512)e, (__m512)whole);
         store(p + i, e);
         vsum += e;

@@ -2,7 +2,7 @@
 #define CSD_VECTOR_MACROS_H
 
 // Shared by the target_clones kernels (ExponentiateRow.c, Activations.c): 16-float vector types,
-// the dispatch attribute and the helpers, as macros.
+// the dispatch attribute and the helpers, as macros; `EXP2_POLYNOMIAL` also by the attention kernels.
 
 #include <string.h>
 
@@ -20,6 +20,19 @@ typedef int i16v __attribute__((vector_size(64)));
 #define SPLAT16(x) ((f16v){0} + (float)(x))
 #define LOAD16(p) ({ f16v v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define STORE16(p, v) do { f16v s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+
+/// 2^r for |r| ≤ ½ by Cephes' `exp2f` polynomial (relative error about 1.4e-7), on a vector of any
+/// width; the attention kernels multiply it by 2ⁿ for x = n + r.
+#define EXP2_POLYNOMIAL(r) ({                                                                    \
+    const __typeof__((r) + 0.0f) r_ = (r);                                                        \
+    __typeof__((r) + 0.0f) e_ = (__typeof__((r) + 0.0f)){0} + 1.535336188319500e-4f;               \
+    e_ = e_ * r_ + 1.339887440266574e-3f;                                                         \
+    e_ = e_ * r_ + 9.618437357674640e-3f;                                                         \
+    e_ = e_ * r_ + 5.550332471162809e-2f;                                                         \
+    e_ = e_ * r_ + 2.402264791363012e-1f;                                                         \
+    e_ = e_ * r_ + 6.931472028550421e-1f;                                                         \
+    e_ * r_ + 1.0f;                                                                               \
+})
 
 /// `exp(x)`: x = n·ln2 + r with n rounded by the 1.5·2²³ trick, Cephes' degree-6 polynomial on r,
 /// and 2ⁿ built in the exponent bits; inputs clamped to [−87, 88] (the same as VectorMath.exp).
