@@ -37,6 +37,7 @@ extension Tensor {
     /// Whether this CPU runs a fused attention kernel: `csd_attention_head` (AVX-512) or
     /// `csd_attention_head_avx2` (AVX2 and FMA).
     static let fusedAttentionAvailable = csd_attention_head_available() != 0 || csd_attention_avx2_available() != 0
+    /// Which one: AVX-512's where the CPU has it.
     static let fusedAttentionIsAVX512 = csd_attention_head_available() != 0
 
     /// Tiles of (batch, head, block of query rows) run in parallel. `fused`: each tile in a fused

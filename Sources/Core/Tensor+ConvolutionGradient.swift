@@ -41,7 +41,7 @@ extension Tensor {
         }
         let wantColumns = wantInput && !asConvolution && !batchedInput
         if wantColumns { dx = Tensor(uninitialized: x.shape) }
-        let winogradWeight = wantWeight && Tensor.usesWinogradWeightGradient(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: p)
+        let winogradWeight = wantWeight && Tensor.usesWinogradWeightGradient(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, images: n, plane: p)
         if winogradWeight {
             dw = Tensor.winogradWeightGradient(dy, input: x, weight: weight, padding: padding)
         }

@@ -106,9 +106,17 @@ extension Tensor {
     /// 256 → 128 1.31 against 2.27, 128 → 128 on 32×32 2.33 against 3.89, 64 → 64 on 64×64 3.11
     /// against 3.95, 32 → 32 0.98 both; SD's 320 → 320 on 32×32 13.5 both (19.2 against 28.3 before
     /// the direct kernel's chunks).
-    static func usesWinogradWeightGradient(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
+    /// It holds the transformed images and output gradients, 4 · (cin + cout) · images · plane
+    /// floats, at most `winogradWeightGradientLimit` (256 MiB): a VAE's 128-channel layers at
+    /// 512×512 would hold 1 GiB and keep the direct kernel; SD's UNet layers at a 64×64 latent,
+    /// batch 2, hold 84 MB.
+    static func usesWinogradWeightGradient(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, images: Int, plane: Int) -> Bool {
         !BLAS.Kernel.avx512Available && usesWinogradConvolution(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: plane)
+            && 4 * (cin + cout) * images * plane <= winogradWeightGradientLimit
     }
+
+    /// Floats of transformed images and output gradients up to which a weight gradient goes by Winograd.
+    static let winogradWeightGradientLimit = 1 << 26
 
     /// The weight gradient of a 3×3, stride-1 convolution by Winograd's F(2×2, 3×3), the adjoint of
     /// `winogradConvolve`: dU_ξ = Σ_tiles (A dY Aᵀ)_ξ · (Bᵀ d B)_ξ over every tile of every image, 16
