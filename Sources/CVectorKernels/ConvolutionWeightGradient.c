@@ -145,7 +145,7 @@ AVX2 static void weight_gradient_block_avx2(const float *xp, const float *gp, lo
                     f8v acc[BLOCK][GROUP];
                     for (int r = 0; r < BLOCK; r++)
                         for (int s = 0; s < GROUP; s++) acc[r][s] = sums[r * GROUP + s];
-                                        for (long q = 0; q < n; q += LANES8) {
+                    for (long q = 0; q < n; q += LANES8) {
                         f8v xv[GROUP];
                         for (int s = 0; s < GROUP; s++) xv[s] = load8(xs[s] + shift + q);
                         for (int r = 0; r < BLOCK; r++) {

@@ -165,9 +165,8 @@ int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, l
 #endif
     const long stride = csd_winograd_plane(cin, ldv);
     const long span = tiles_wide + 1;
-    float *scratch = malloc(sizeof(float) * (16 * span + 2 * span));
+    float *scratch = malloc(sizeof(float) * 16 * span);
     if (!scratch) return -1;
-    float *line = scratch + 16 * span;  // a row's 2·count + 2 columns, zero past the image
     float *even[4], *odd[4];
     for (int i = 0; i < 4; i++) { even[i] = scratch + (2 * i) * span; odd[i] = scratch + (2 * i + 1) * span; }
     float *ee = scratch + 8 * span, *eo = scratch + 12 * span;  // (Bᵀ d) row by row: 4 even, 4 odd
@@ -182,19 +181,16 @@ int csd_winograd_input(const float *x, long cin, long h, long w, long pad_top, l
                 float *restrict ev = even[i], *restrict od = odd[i];
                 if (row < 0 || row >= h) {
                     for (long k = 0; k <= count; k++) { ev[k] = 0; od[k] = 0; }
-                } else {
-                    // The row's columns x0 ..< x0 + 2·count + 2, zero outside the image (with padding
-                    // every tile row starts outside it), then split into even and odd columns.
-                    const long n = 2 * count + 2;
-                    const long lo = x0 < 0 ? -x0 : 0, hi = w - x0 < n ? w - x0 : n;
-                    const float *restrict src = line;
-                    if (lo > 0 || hi < n || hi <= lo) {
-                        for (long k = 0; k < n; k++) line[k] = 0;
-                        if (hi > lo) memcpy(line + lo, plane + row * w + x0 + lo, sizeof(float) * (size_t)(hi - lo));
-                    } else {
-                        src = plane + row * w + x0;
-                    }
+                } else if (x0 >= 0 && x0 + 2 * count + 2 <= w) {
+                    const float *restrict src = plane + row * w + x0;
                     for (long k = 0; k <= count; k++) { ev[k] = src[2 * k]; od[k] = src[2 * k + 1]; }
+                } else {
+                    const float *src = plane + row * w;
+                    for (long k = 0; k <= count; k++) {
+                        const long xe = x0 + 2 * k, xo = xe + 1;
+                        ev[k] = (xe >= 0 && xe < w) ? src[xe] : 0.0f;
+                        od[k] = (xo >= 0 && xo < w) ? src[xo] : 0.0f;
+                    }
                 }
             }
             for (long k = 0; k <= count; k++) {
