@@ -25,6 +25,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time fp32 on OpenBLAS's kernels instead of the project's own, in the same run.") var openblas = false
     @Flag(help: "Run 3×3 convolutions without Winograd's F(2×2, 3×3) (directly or unfolded, as before it), to compare.")
     var noWinograd = false
+    @Flag(help: "Run Winograd's 3×3 convolutions by F(2×2, 3×3) only, never F(4×4, 3×3), to compare.")
+    var winogradF2 = false
     @Flag(help: "Also time 3×3 convolutions by Winograd against the direct or unfolded path, at SD VAE and UNet shapes, and SD's VAE decoder (one image).")
     var winogradShapes = false
     @Flag(help: "Also time attention alone at Stable Diffusion 1.x shapes (32×32 latent, batch 2).") var attention = false
@@ -82,6 +84,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         Tensor.winogradConvolution = !noWinograd
+        Tensor.winogradF4 = !winogradF2
         if runOnce == "video-edit", let videoInput {
             print(String(decoding: try JSONSerialization.data(withJSONObject: try VideoMemoryBench.editOnce(input: videoInput, model: model),
                                                               options: [.sortedKeys]), as: UTF8.self))

@@ -355,7 +355,8 @@ AVX2 static void product_columns(const float *a, long m, long k, const float *b,
 
 int csd_winograd_products_available(void) { return avx2_fma_available(); }
 
-int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm) {
+int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
+                          long planes) {
     static int available = -1;
     int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
     if (known < 0) {
@@ -363,7 +364,7 @@ int csd_winograd_products(const float *u, const float *v, float *m, long cout, l
         __atomic_store_n(&available, known, __ATOMIC_RELAXED);
     }
     if (!known) return -1;
-    for (long xi = 0; xi < 16; xi++) {
+    for (long xi = 0; xi < planes; xi++) {
         const float *a = u + xi * cout * cin, *b = v + xi * csd_winograd_plane(cin, ldv);
         float *c = m + xi * csd_winograd_plane(cout, ldm);
         for (long j = 0; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cout, cin, b + j, ldv, c + j, ldm);
@@ -382,8 +383,9 @@ int csd_winograd_products(const float *u, const float *v, float *m, long cout, l
 
 int csd_winograd_products_available(void) { return 0; }
 
-int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm) {
-    (void)u; (void)v; (void)m; (void)cout; (void)cin; (void)count; (void)ldv; (void)ldm;
+int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
+                          long planes) {
+    (void)u; (void)v; (void)m; (void)cout; (void)cin; (void)count; (void)ldv; (void)ldm; (void)planes;
     return -1;
 }
 

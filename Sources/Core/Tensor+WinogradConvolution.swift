@@ -37,24 +37,42 @@ extension Tensor {
         return cin >= 32 && cout >= 32 && plane >= 256
     }
 
+    /// Whether a 3×3, stride-1 convolution that goes by Winograd takes F(4×4, 3×3) rather than
+    /// F(2×2, 3×3): where the CPU has AVX2 but not AVX-512 (the products run on
+    /// `csd_winograd_products` there), on output planes of 32×32 or more. Smaller planes give too
+    /// few tiles per block to repay the weights' transform, 36 planes of them against 16.
+    static func usesWinogradF4(cin: Int, cout: Int, ho: Int, wo: Int) -> Bool {
+        winogradF4 && winogradOwnProducts && csd_winograd4_available() != 0 && ho * wo >= 1024
+    }
+
+    /// Whether `usesWinogradF4` may pick F(4×4, 3×3); benchmarks switch it off to compare.
+    nonisolated(unsafe) public static var winogradF4 = true
+
     /// `self` [n, cin, h, w] convolved with `weight` [cout, cin, 3, 3] at stride 1 into `out`
-    /// [n, cout, ho, wo]. Jobs are blocks of one image's tiles, one per core at a time, each core
-    /// with its own buffers, so nothing waits between the transforms and the products; every
-    /// output is computed by one job, in the same order whatever the thread count.
-    func winogradConvolve(weight: Tensor, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int, into out: inout Tensor) {
+    /// [n, cout, ho, wo], by F(4×4, 3×3) where `usesWinogradF4` says so (or `outputTile` is 4),
+    /// else by F(2×2, 3×3). Jobs are blocks of one image's tiles, one per core at a time, each
+    /// core with its own buffers, so nothing waits between the transforms and the products;
+    /// every output is computed by one job, in the same order whatever the thread count.
+    func winogradConvolve(weight: Tensor, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int, into out: inout Tensor,
+                          outputTile: Int? = nil) {
         let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let cout = weight.shape[0]
-        let (tilesHigh, tilesWide) = ((ho + 1) / 2, (wo + 1) / 2)
+        let size = outputTile ?? (Tensor.usesWinogradF4(cin: cin, cout: cout, ho: ho, wo: wo) ? 4 : 2)
+        precondition(size == 2 || size == 4 && Tensor.winogradOwnProducts && csd_winograd4_available() != 0,
+                     "conv2d: no F(\(size)×\(size), 3×3) Winograd on this CPU")
+        let planes = (size + 2) * (size + 2)
+        let (tilesHigh, tilesWide) = ((ho + size - 1) / size, (wo + size - 1) / size)
         let tiles = tilesHigh * tilesWide
         let block = min(tiles, Tensor.winogradTileBlock(cin: cin, cout: cout))
         let blocks = (tiles + block - 1) / block
-        var transformed = Tensor(uninitialized: [16, cout, cin])
+        var transformed = Tensor(uninitialized: [planes, cout, cin])
         weight.storage.withUnsafeBufferPointer { g in
             transformed.storage.withUnsafeMutableBufferPointer { u in
                 let (gp, up) = (g.baseAddress!, u.baseAddress!)
                 let parts = min(cout, 2 * Parallelism.workers)
                 parallelFor(parts) { part in
-                    csd_winograd_weights(gp, cout, cin, cout * part / parts, cout * (part + 1) / parts, up)
+                    let (o0, o1) = (cout * part / parts, cout * (part + 1) / parts)
+                    if size == 4 { csd_winograd4_weights(gp, cout, cin, o0, o1, up) } else { csd_winograd_weights(gp, cout, cin, o0, o1, up) }
                 }
             }
         }
@@ -71,23 +89,28 @@ extension Tensor {
                             // Rows one 64-byte line longer than the block: rows a power of two
                             // apart would share the first-level cache's sets in the own products.
                             let ld = block + 16
-                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * csd_winograd_plane(cin, ld))
-                            let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * csd_winograd_plane(cout, ld))
+                            let v = UnsafeMutablePointer<Float>.allocate(capacity: planes * csd_winograd_plane(cin, ld))
+                            let m = UnsafeMutablePointer<Float>.allocate(capacity: planes * csd_winograd_plane(cout, ld))
                             defer { v.deallocate(); m.deallocate() }
                             for job in stride(from: worker, to: jobs, by: workers) {
                                 let (b, t0) = (job / blocks, job % blocks * block)
                                 let t1 = min(tiles, t0 + block)
-                                let read = csd_winograd_input(xb + b * cin * h * w, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
+                                let (x, y) = (xb + b * cin * h * w, yb + b * cout * ho * wo)
+                                let read = size == 4
+                                    ? csd_winograd4_input(x, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
+                                    : csd_winograd_input(x, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
                                 precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
                                 if !Tensor.winogradOwnProducts
-                                    || csd_winograd_products(ub, v, m, cout, cin, t1 - t0, ld, ld) != 0 {
-                                    for xi in 0..<16 {
+                                    || csd_winograd_products(ub, v, m, cout, cin, t1 - t0, ld, ld, planes) != 0 {
+                                    for xi in 0..<planes {
                                         BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * cout * cin,
                                                    lda: cin, b: v + xi * csd_winograd_plane(cin, ld), ldb: ld, c: m + xi * csd_winograd_plane(cout, ld), ldc: ld,
                                                    parallel: false)
                                     }
                                 }
-                                let written = csd_winograd_output(m, cout, ld, tilesWide, t0, t1, ho, wo, biasBase, yb + b * cout * ho * wo)
+                                let written = size == 4
+                                    ? csd_winograd4_output(m, cout, ld, tilesWide, t0, t1, ho, wo, biasBase, y)
+                                    : csd_winograd_output(m, cout, ld, tilesWide, t0, t1, ho, wo, biasBase, y)
                                 precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
                             }
                         }

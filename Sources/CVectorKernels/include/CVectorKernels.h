@@ -175,10 +175,35 @@ void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *d
 /// Whether `csd_winograd_products` runs on this CPU (AVX2 and FMA).
 int csd_winograd_products_available(void);
 
-/// Winograd's 16 products M_ξ = U_ξ · V_ξ for one block of `count` tiles: `u` [16, cout, cin],
-/// `v` [16, cin, ldv] (planes `csd_winograd_plane(cin, ldv)` apart), `m` [16, cout, ldm] (planes `csd_winograd_plane(cout, ldm)` apart), each element summed over the input channels in order,
+/// Winograd's products M_ξ = U_ξ · V_ξ (ξ < `planes`: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3)) for
+/// one block of `count` tiles: `u` [planes, cout, cin], `v` [planes, cin, ldv] (planes
+/// `csd_winograd_plane(cin, ldv)` apart), `m` [planes, cout, ldm] (planes
+/// `csd_winograd_plane(cout, ldm)` apart), each element summed over the input channels in order,
 /// on one core, without packing (the input channels are few, so OpenBLAS's packing and its
 /// zeroing of C weigh on these products). Returns 0, or −1 where the CPU lacks AVX2.
-int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm);
+int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
+                          long planes);
+
+/// Whether the F(4×4, 3×3) transforms below run on this CPU (AVX2 and FMA).
+int csd_winograd4_available(void);
+
+/// Winograd F(4×4, 3×3) weight transform (`WinogradF4Convolution.c`): `g` [cout, cin, 3, 3] to
+/// `u` [36, cout, cin] (U = G g Gᵀ), for output channels o_begin..<o_end. Nothing without AVX2.
+void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u);
+
+/// F(4×4, 3×3) input transform (V = Bᵀ d B) of the 6×6 tiles t_begin..<t_end of one CHW image
+/// `x` [cin, h, w] (tile t at rows 4·(t / tiles_wide) − pad_top…+5 and columns
+/// 4·(t % tiles_wide) − pad_left…+5, zeros outside): `v` [36, cin, ldv] (planes
+/// `csd_winograd_plane(cin, ldv)` apart), column t − t_begin. Returns 0, or −1 when memory ran
+/// out or the CPU lacks AVX2.
+int csd_winograd4_input(const float *x, long cin, long h, long w, long pad_top, long pad_left, long tiles_wide,
+                        long t_begin, long t_end, float *v, long ldv);
+
+/// F(4×4, 3×3) output transform (Y = Aᵀ M A) of `m` [36, cout, ldm] (planes
+/// `csd_winograd_plane(cout, ldm)` apart, column t − t_begin for tile t, readable up to 8 columns
+/// past the block), plus `bias` (or none), into the 4×4 blocks of `y` [cout, ho, wo] that the
+/// tiles t_begin..<t_end cover. Returns 0, or −1 where the CPU lacks AVX2.
+int csd_winograd4_output(const float *m, long cout, long ldm, long tiles_wide, long t_begin, long t_end, long ho, long wo,
+                         const float *bias, float *y);
 
 #endif
