@@ -14,6 +14,7 @@ struct WinogradBench {
         Shape(name: "VAE 256 ch, 128x128", channels: 256, side: 128),
         Shape(name: "UNet 320 ch, 32x32", channels: 320, side: 32),
         Shape(name: "UNet 640 ch, 16x16", channels: 640, side: 16),
+        Shape(name: "UNet 1280 ch, 8x8", channels: 1280, side: 8),
     ]
 
     /// Median milliseconds of `body` with Winograd and without, runs alternating; the first run

@@ -318,10 +318,15 @@ void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *d
 /// columns of v (two loads) times 6 broadcast weights.
 enum { ROWS = 6, COLUMNS = 16 };
 
-/// c[r][0..<16] = Σ_k a[r·lda + k] · b[k·ldb + 0..<16] for r < rows.
-AVX2_INLINE void product_block(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows) {
+/// c[r][0..<16] (+)= Σ_{i<k} a[r·lda + i] · b[i·ldb + 0..<16] for r < rows: from zero, or from c's
+/// partial sums (`accumulate`) when the input channels come in several chunks.
+AVX2_INLINE void product_block(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows,
+                               int accumulate) {
     f8v acc[ROWS][2];
-    for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = (f8v){0};
+    for (int r = 0; r < rows; r++) {
+        acc[r][0] = accumulate ? load8(c + r * ldc) : (f8v){0};
+        acc[r][1] = accumulate ? load8(c + r * ldc + 8) : (f8v){0};
+    }
     for (long i = 0; i < k; i++) {
         const f8v b0 = load8(b + i * ldb), b1 = load8(b + i * ldb + 8);
         for (int r = 0; r < rows; r++) {
@@ -336,19 +341,31 @@ AVX2_INLINE void product_block(const float *a, long lda, const float *b, long ld
     }
 }
 
-/// One 16-column block of C = A·B ([rows, k] · [k, 16]), the rows 6 at a time: the block of B
-/// (k rows of 64 bytes) stays in the first-level cache while A's rows stream past.
-AVX2 static void product_columns(const float *a, long m, long k, const float *b, long ldb, float *c, long ldc) {
-    for (long o = 0; o < m; o += ROWS) {
-        const float *ao = a + o * k;
-        float *co = c + o * ldc;
-        switch (m - o < ROWS ? m - o : ROWS) {
-        case 6: product_block(ao, k, b, ldb, k, co, ldc, 6); break;
-        case 5: product_block(ao, k, b, ldb, k, co, ldc, 5); break;
-        case 4: product_block(ao, k, b, ldb, k, co, ldc, 4); break;
-        case 3: product_block(ao, k, b, ldb, k, co, ldc, 3); break;
-        case 2: product_block(ao, k, b, ldb, k, co, ldc, 2); break;
-        default: product_block(ao, k, b, ldb, k, co, ldc, 1); break;
+/// Input channels per chunk: a chunk of 16 columns of B (64 bytes a channel) takes 16 KiB, so it
+/// stays in the first-level cache while every row of A passes over it. Unchunked, 1280 input
+/// channels put B in the second level and the products ran at 41 GFLOP/s on one core of an AVX2
+/// EPYC, chunked at 64–73 (as 300 channels, unchunked or not).
+enum { CHUNK = 256 };
+
+/// One block of 16 columns of C = A·B ([m, k] · [k, 16], A's rows `lda` apart), the input
+/// channels in chunks of `CHUNK`, the rows 6 at a time; every element is summed over the input
+/// channels in order.
+AVX2 static void product_columns(const float *a, long lda, long m, long k, const float *b, long ldb, float *c, long ldc) {
+    for (long i0 = 0; i0 < k; i0 += CHUNK) {
+        const long kc = k - i0 < CHUNK ? k - i0 : CHUNK;
+        const int accumulate = i0 > 0;
+        const float *bi = b + i0 * ldb;
+        for (long o = 0; o < m; o += ROWS) {
+            const float *ao = a + o * lda + i0;
+            float *co = c + o * ldc;
+            switch (m - o < ROWS ? m - o : ROWS) {
+            case 6: product_block(ao, lda, bi, ldb, kc, co, ldc, 6, accumulate); break;
+            case 5: product_block(ao, lda, bi, ldb, kc, co, ldc, 5, accumulate); break;
+            case 4: product_block(ao, lda, bi, ldb, kc, co, ldc, 4, accumulate); break;
+            case 3: product_block(ao, lda, bi, ldb, kc, co, ldc, 3, accumulate); break;
+            case 2: product_block(ao, lda, bi, ldb, kc, co, ldc, 2, accumulate); break;
+            default: product_block(ao, lda, bi, ldb, kc, co, ldc, 1, accumulate); break;
+            }
         }
     }
 }
@@ -356,7 +373,7 @@ AVX2 static void product_columns(const float *a, long m, long k, const float *b,
 int csd_winograd_products_available(void) { return avx2_fma_available(); }
 
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
-                          long planes) {
+                          long planes, long o_begin, long o_end) {
     static int available = -1;
     int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
     if (known < 0) {
@@ -365,12 +382,13 @@ int csd_winograd_products(const float *u, const float *v, float *m, long cout, l
     }
     if (!known) return -1;
     for (long xi = 0; xi < planes; xi++) {
-        const float *a = u + xi * cout * cin, *b = v + xi * csd_winograd_plane(cin, ldv);
-        float *c = m + xi * csd_winograd_plane(cout, ldm);
-        for (long j = 0; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cout, cin, b + j, ldv, c + j, ldm);
+        const float *a = u + xi * cout * cin + o_begin * cin, *b = v + xi * csd_winograd_plane(cin, ldv);
+        float *c = m + xi * csd_winograd_plane(cout, ldm) + o_begin * ldm;
+        const long rows = o_end - o_begin;
+        for (long j = 0; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cin, rows, cin, b + j, ldv, c + j, ldm);
         // Columns past the last full 16, one at a time, summed in the same order.
         for (long j = count / COLUMNS * COLUMNS; j < count; j++)
-            for (long o = 0; o < cout; o++) {
+            for (long o = 0; o < rows; o++) {
                 float sum = 0;
                 for (long i = 0; i < cin; i++) sum += a[o * cin + i] * b[i * ldv + j];
                 c[o * ldm + j] = sum;
@@ -384,8 +402,8 @@ int csd_winograd_products(const float *u, const float *v, float *m, long cout, l
 int csd_winograd_products_available(void) { return 0; }
 
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
-                          long planes) {
-    (void)u; (void)v; (void)m; (void)cout; (void)cin; (void)count; (void)ldv; (void)ldm; (void)planes;
+                          long planes, long o_begin, long o_end) {
+    (void)u; (void)v; (void)m; (void)cout; (void)cin; (void)count; (void)ldv; (void)ldm; (void)planes; (void)o_begin; (void)o_end;
     return -1;
 }
 

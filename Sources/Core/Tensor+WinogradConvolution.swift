@@ -30,11 +30,14 @@ extension Tensor {
     /// products or the direct kernel's slower AVX2 variant, 3×3 convolutions of 32 channels or
     /// more each way on planes of 16×16 or more go by Winograd too: on an AVX2 EPYC the prior's
     /// forward took 0.91× the time (67 → 61 ms) and its forward + backward 0.95×, SD's forward
-    /// 0.94–0.97× (docs/performance.md, 2026-12-07).
+    /// 0.94–0.97× (docs/performance.md, 2026-12-07). Planes of 8×8 followed once
+    /// `winogradConvolveBatch` took them (2 images, `csd-bench --winograd-shapes` and the same
+    /// layers in turn): SD's 1280 channels 0.87–0.96× the time, 640 0.83–0.99×, the prior's 128
+    /// 0.82–0.86×, 64 0.93×.
     static func usesWinogradConvolution(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
         guard winogradConvolution && kh == 3 && kw == 3 && stride == 1 else { return false }
         if BLAS.Kernel.avx512Available { return cin >= 256 && cout >= 256 && plane >= 4096 }
-        return cin >= 32 && cout >= 32 && plane >= 256
+        return cin >= 32 && cout >= 32 && plane >= 64
     }
 
     /// Whether a 3×3, stride-1 convolution that goes by Winograd takes F(4×4, 3×3) rather than
@@ -76,6 +79,10 @@ extension Tensor {
                 }
             }
         }
+        if Tensor.winogradOwnProducts && tiles < Tensor.winogradFewTiles && n * tiles <= Tensor.winogradBatchTiles {
+            winogradConvolveBatch(transformed: transformed, size: size, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
+            return
+        }
         storage.withUnsafeBufferPointer { xs in
             transformed.storage.withUnsafeBufferPointer { us in
                 out.storage.withUnsafeMutableBufferPointer { ys in
@@ -101,7 +108,7 @@ extension Tensor {
                                     : csd_winograd_input(x, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
                                 precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
                                 if !Tensor.winogradOwnProducts
-                                    || csd_winograd_products(ub, v, m, cout, cin, t1 - t0, ld, ld, planes) != 0 {
+                                    || csd_winograd_products(ub, v, m, cout, cin, t1 - t0, ld, ld, planes, 0, cout) != 0 {
                                     for xi in 0..<planes {
                                         BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * cout * cin,
                                                    lda: cin, b: v + xi * csd_winograd_plane(cin, ld), ldb: ld, c: m + xi * csd_winograd_plane(cout, ld), ldc: ld,
@@ -122,6 +129,60 @@ extension Tensor {
 }
 
 extension Tensor {
+    /// Images with fewer tiles than this (planes under 16×16 by F(2×2, 3×3)) are convolved by
+    /// `winogradConvolveBatch`, up to `winogradBatchTiles` tiles in all.
+    static let winogradFewTiles = 64, winogradBatchTiles = 1024
+
+    /// `winogradConvolve` for small planes, on CPUs where the products are
+    /// `csd_winograd_products`: every image's tiles in one block, and the products split between
+    /// the cores by output channel, so that each core reads its share of the transformed weights
+    /// once (per block of 32 tiles) rather than every core all of them for each image. The input
+    /// and output transforms run an image per core. Each output is summed as in
+    /// `winogradConvolve`, whatever the thread count.
+    func winogradConvolveBatch(transformed: Tensor, size: Int, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int,
+                               into out: inout Tensor) {
+        let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (planes, cout) = (transformed.shape[0], transformed.shape[1])
+        let tilesWide = (wo + size - 1) / size
+        let tiles = (ho + size - 1) / size * tilesWide
+        let count = n * tiles, ld = n * tiles + 16
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: planes * csd_winograd_plane(cin, ld))
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: planes * csd_winograd_plane(cout, ld))
+        defer { v.deallocate(); m.deallocate() }
+        storage.withUnsafeBufferPointer { xs in
+            let xb = xs.baseAddress!
+            parallelFor(n) { b in
+                let x = xb + b * cin * h * w, vb = v + b * tiles
+                let read = size == 4
+                    ? csd_winograd4_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
+                    : csd_winograd_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
+                precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
+            }
+        }
+        transformed.storage.withUnsafeBufferPointer { us in
+            let parts = min(cout, Parallelism.workers)
+            parallelFor(parts) { part in
+                let status = csd_winograd_products(us.baseAddress!, v, m, cout, cin, count, ld, ld, planes,
+                                                   cout * part / parts, cout * (part + 1) / parts)
+                precondition(status == 0, "conv2d: no AVX2 for Winograd's products")
+            }
+        }
+        out.storage.withUnsafeMutableBufferPointer { ys in
+            (bias?.storage ?? []).withUnsafeBufferPointer { bs in
+                let (yb, biasBase) = (ys.baseAddress!, bias == nil ? nil : bs.baseAddress)
+                parallelFor(n) { b in
+                    let (mb, y) = (m + b * tiles, yb + b * cout * ho * wo)
+                    let written = size == 4
+                        ? csd_winograd4_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
+                        : csd_winograd_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
+                    precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
+                }
+            }
+        }
+    }
+}
+
+extension Tensor {
     /// Whether the weight gradient of a convolution goes by Winograd (`winogradWeightGradient`): on a
     /// CPU without AVX-512, wherever its forward does. On an AVX2 EPYC (2 images, 2 cores), against
     /// the direct kernel or the unfolded product, after the transforms were vectorised and their 16
@@ -135,7 +196,7 @@ extension Tensor {
     /// batch 2, hold 84 MB.
     static func usesWinogradWeightGradient(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, images: Int, plane: Int) -> Bool {
         !BLAS.Kernel.avx512Available && usesWinogradConvolution(kh: kh, kw: kw, stride: stride, cin: cin, cout: cout, plane: plane)
-            && 4 * (cin + cout) * images * plane <= winogradWeightGradientLimit
+            && plane >= 256 && 4 * (cin + cout) * images * plane <= winogradWeightGradientLimit
     }
 
     /// Floats of transformed images and output gradients up to which a weight gradient goes by Winograd.

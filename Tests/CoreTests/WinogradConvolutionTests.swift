@@ -37,7 +37,7 @@ import Testing
     /// The bundled prior's convolutions (32–128 channels, planes of 16² to 64²) go by Winograd
     /// only on a CPU without AVX-512 (where the direct kernel is AVX2's, slower on them), and either way
     /// agree with the unfolded product.
-    @Test(arguments: [(32, 32, 64, 64), (64, 128, 32, 32), (128, 128, 16, 16), (96, 32, 64, 64)])
+    @Test(arguments: [(32, 32, 64, 64), (64, 128, 32, 32), (128, 128, 16, 16), (96, 32, 64, 64), (128, 128, 8, 8)])
     func thePriorsConvolutionsTakeWinogradWithoutAVX512(cin: Int, cout: Int, h: Int, w: Int) {
         #expect(Tensor.usesWinogradConvolution(kh: 3, kw: 3, stride: 1, cin: cin, cout: cout, plane: h * w) == !BLAS.Kernel.avx512Available)
         var rng = RandomGenerator(seed: 7)
@@ -47,6 +47,23 @@ import Testing
         let scale = unfolded.storage.map { abs($0) }.max() ?? 1
         let worst = zip(chosen.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-5 * scale, "\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
+    }
+
+    /// Planes under 16×16 (fewer than 64 tiles an image) go in one block for the whole batch, the
+    /// products split between the cores by output channel: against the unfolded product, with
+    /// odd sides, channels that are not multiples of the products' 6 rows, one image and three.
+    @Test(.enabled(if: Tensor.winogradOwnProducts, "the products are OpenBLAS's on this CPU"),
+          arguments: [(2, 64, 96, 8, 8), (3, 40, 33, 7, 9), (1, 600, 64, 8, 8), (2, 32, 32, 12, 12)])
+    func smallPlanesGoInOneBatch(n: Int, cin: Int, cout: Int, h: Int, w: Int) {
+        var rng = RandomGenerator(seed: 13)
+        let x = rng.normal([n, cin, h, w]), weight = rng.normal([cout, cin, 3, 3]), bias = rng.normal([cout])
+        #expect((h + 1) / 2 * ((w + 1) / 2) < Tensor.winogradFewTiles)
+        var winograd = Tensor(zeros: [n, cout, h, w])
+        x.winogradConvolve(weight: weight, bias: bias, padding: .uniform(1), ho: h, wo: w, into: &winograd, outputTile: 2)
+        let unfolded = x.convolved(weight: weight, bias: bias, stride: 1, padding: .uniform(1), direct: false)
+        let scale = unfolded.storage.map { abs($0) }.max() ?? 1
+        let worst = zip(winograd.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-5 * scale, "\(n)×\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
     }
 
     /// Under bf16 the products round Winograd's transformed operands: close to fp32, not equal.
@@ -62,11 +79,13 @@ import Testing
     }
 
     /// `csd_winograd_products` (the 16 products without AVX-512) against sums in double precision:
-    /// rows left over from blocks of 6, columns past the last 16, and rows of v and m longer than
-    /// the columns used.
+    /// rows left over from blocks of 6, input channels in several chunks (past 256), columns past
+    /// the last 16, rows of v and m longer than the columns used, and a range of the output
+    /// channels (the rest left as they were).
     @Test(.enabled(if: csd_winograd_products_available() != 0, "this CPU has no AVX2"),
-          arguments: [(32, 32, 1024, 1040), (13, 7, 37, 48), (64, 260, 65, 80)])
-    func theOwnProductsMatchSumsInDoublePrecision(cin: Int, cout: Int, count: Int, ld: Int) {
+          arguments: [(32, 32, 1024, 1040, 0, 32), (13, 7, 37, 48, 0, 7), (64, 260, 65, 80, 0, 260), (600, 11, 70, 96, 0, 11),
+                      (40, 50, 33, 64, 7, 29)])
+    func theOwnProductsMatchSumsInDoublePrecision(cin: Int, cout: Int, count: Int, ld: Int, oBegin: Int, oEnd: Int) {
         var rng = RandomGenerator(seed: 9)
         // Planes `csd_winograd_plane` apart, as the transforms lay them out.
         let (planeV, planeM) = (csd_winograd_plane(cin, ld), csd_winograd_plane(cout, ld))
@@ -76,7 +95,7 @@ import Testing
         let status = u.storage.withUnsafeBufferPointer { us in
             v.storage.withUnsafeBufferPointer { vs in
                 m.withUnsafeMutableBufferPointer { ms in
-                    csd_winograd_products(us.baseAddress!, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld, 16)
+                    csd_winograd_products(us.baseAddress!, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld, 16, oBegin, oEnd)
                 }
             }
         }
@@ -84,6 +103,10 @@ import Testing
         var worst = 0.0
         for xi in 0..<16 {
             for o in 0..<cout {
+                guard (oBegin..<oEnd).contains(o) else {
+                    #expect(m[xi * planeM + o * ld].isNaN)
+                    continue
+                }
                 for j in 0..<count {
                     var sum = 0.0
                     for i in 0..<cin { sum += Double(u.storage[(xi * cout + o) * cin + i]) * Double(v.storage[xi * planeV + i * ld + j]) }

@@ -176,13 +176,13 @@ void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *d
 int csd_winograd_products_available(void);
 
 /// Winograd's products M_ξ = U_ξ · V_ξ (ξ < `planes`: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3)) for
-/// one block of `count` tiles: `u` [planes, cout, cin], `v` [planes, cin, ldv] (planes
-/// `csd_winograd_plane(cin, ldv)` apart), `m` [planes, cout, ldm] (planes
-/// `csd_winograd_plane(cout, ldm)` apart), each element summed over the input channels in order,
-/// on one core, without packing (the input channels are few, so OpenBLAS's packing and its
+/// one block of `count` tiles and output channels o_begin..<o_end: `u` [planes, cout, cin], `v`
+/// [planes, cin, ldv] (planes `csd_winograd_plane(cin, ldv)` apart), `m` [planes, cout, ldm]
+/// (planes `csd_winograd_plane(cout, ldm)` apart), each element summed over the input channels in
+/// order, on one core, without packing (the input channels are few, so OpenBLAS's packing and its
 /// zeroing of C weigh on these products). Returns 0, or −1 where the CPU lacks AVX2.
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
-                          long planes);
+                          long planes, long o_begin, long o_end);
 
 /// Whether the F(4×4, 3×3) transforms below run on this CPU (AVX2 and FMA).
 int csd_winograd4_available(void);
