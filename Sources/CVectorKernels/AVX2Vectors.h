@@ -7,6 +7,7 @@
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 
+#include <immintrin.h>
 #include <string.h>
 
 typedef float f8v __attribute__((vector_size(32)));
@@ -17,6 +18,20 @@ typedef float f8v __attribute__((vector_size(32)));
 AVX2_INLINE f8v splat8(float x) { return (f8v){x, x, x, x, x, x, x, x}; }
 AVX2_INLINE f8v load8(const float *p) { f8v v; memcpy(&v, p, sizeof v); return v; }
 AVX2_INLINE void store8(float *p, f8v v) { memcpy(p, &v, sizeof v); }
+
+/// The first `left` lanes of v at p (all 8 when `left` ≥ 8); `mask` has the lanes below `left` set.
+AVX2_INLINE void store8_first(float *p, f8v v, long left, __m256i mask) {
+    if (left >= 8) store8(p, v);
+    else _mm256_maskstore_ps(p, mask, (__m256)v);
+}
+
+/// Columns x0 ..< x0 + n of row `row` of an h × w plane into line[0 ..< n], zeros outside the plane
+/// (the rows of the Winograd input transforms' tiles).
+static inline void padded_row(const float *plane, long h, long w, long row, long x0, long n, float *line) {
+    const long lo = x0 < 0 ? -x0 : 0, hi = w - x0 < n ? w - x0 : n;
+    memset(line, 0, sizeof(float) * (size_t)n);
+    if (row >= 0 && row < h && hi > lo) memcpy(line + lo, plane + row * w + x0 + lo, sizeof(float) * (size_t)(hi - lo));
+}
 
 /// Whether this CPU runs the AVX2 variants.
 static inline int avx2_fma_available(void) {

@@ -113,14 +113,10 @@ AVX2 static int winograd_input_avx2(const float *x, long cin, long h, long w, lo
             const long ty = t / tiles_wide, a = t % tiles_wide;
             const long b = (t_end - t) < (tiles_wide - a) ? a + (t_end - t) : tiles_wide;  // tiles a..<b of row ty
             const long count = b - a, x0 = 2 * a - pad_left, n = 2 * count + 2;
-            const long lo = x0 < 0 ? -x0 : 0, hi = w - x0 < n ? w - x0 : n;
             const float *src[4];
             for (int i = 0; i < 4; i++) {
-                const long row = 2 * ty - pad_top + i;
                 float *line = lines + i * width;
-                memset(line, 0, sizeof(float) * (size_t)(n + 16));
-                if (row >= 0 && row < h && hi > lo)
-                    memcpy(line + lo, plane + row * w + x0 + lo, sizeof(float) * (size_t)(hi - lo));
+                padded_row(plane, h, w, 2 * ty - pad_top + i, x0, n + 16, line);
                 src[i] = line;
             }
             float *out = v + c * ldv + (t - t_begin);
@@ -139,11 +135,7 @@ AVX2 static int winograd_input_avx2(const float *x, long cin, long h, long w, lo
                 const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 8 ? left : 8)), lanes);
                 for (int i = 0; i < 4; i++) {
                     const f8v values[4] = {ee[i] - ee1[i], eo[i] + ee1[i], ee1[i] - eo[i], eo[i] - eo1[i]};
-                    for (int j = 0; j < 4; j++) {
-                        float *dst = out + (4 * i + j) * stride + k0;
-                        if (left >= 8) store8(dst, values[j]);
-                        else _mm256_maskstore_ps(dst, mask, (__m256)values[j]);
-                    }
+                    for (int j = 0; j < 4; j++) store8_first(out + (4 * i + j) * stride + k0, values[j], left, mask);
                 }
             }
             t += count;

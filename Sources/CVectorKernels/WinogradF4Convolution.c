@@ -15,7 +15,6 @@
 /// AVX2 only: every function returns −1 (or does nothing) where the CPU lacks it.
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-#include <immintrin.h>
 
 int csd_winograd4_available(void) { return avx2_fma_available(); }
 
@@ -93,12 +92,8 @@ AVX2 static int winograd4_input(const float *x, long cin, long h, long w, long p
             const long ty = t / tiles_wide, a = t % tiles_wide;
             const long b = (t_end - t) < (tiles_wide - a) ? a + (t_end - t) : tiles_wide;  // tiles a..<b of row ty
             const long count = b - a, x0 = 4 * a - pad_left, n = 4 * count + 4;
-            const long lo = x0 < 0 ? -x0 : 0, hi = w - x0 < n ? w - x0 : n;
             for (int i = 0; i < 6; i++) {
-                const long row = 4 * ty - pad_top + i;
-                memset(line, 0, sizeof(float) * (size_t)n);
-                if (row >= 0 && row < h && hi > lo)
-                    memcpy(line + lo, plane + row * w + x0 + lo, sizeof(float) * (size_t)(hi - lo));
+                padded_row(plane, h, w, 4 * ty - pad_top + i, x0, n, line);
                 float *ph = phases + i * 4 * span;
                 for (long k = 0; k <= count; k++)
                     for (int j = 0; j < 4; j++) ph[j * span + k] = line[4 * k + j];
@@ -118,11 +113,7 @@ AVX2 static int winograd4_input(const float *x, long cin, long h, long w, long p
                     const f8v z[6] = {rows[0][j], rows[1][j], rows[2][j], rows[3][j], rows[4][j], rows[5][j]};
                     f8v r[6];
                     input_column(z, r);
-                    for (int i = 0; i < 6; i++) {
-                        float *dst = out + (6 * i + j) * stride + k0;
-                        if (left >= 8) store8(dst, r[i]);
-                        else _mm256_maskstore_ps(dst, mask, (__m256)r[i]);
-                    }
+                    for (int i = 0; i < 6; i++) store8_first(out + (6 * i + j) * stride + k0, r[i], left, mask);
                 }
             }
             t += count;
