@@ -109,7 +109,8 @@ struct BenchCommand: ParsableCommand {
             return p
         }
         let peaks = Self.peakRates(threads: threads)
-        log(String(format: "%d threads; measured peak %.0f GFLOP/s fp32, %.0f bf16 (AVX-512, register-only)", threads, peaks.fp32, peaks.bf16))
+        log(String(format: "%d threads; measured peak %.0f GFLOP/s fp32, %.0f bf16 (%@, register-only)", threads, peaks.fp32, peaks.bf16,
+                       csd_sgemm_available() != 0 ? "AVX-512" : "AVX2"))
         let peer = noTorch ? nil : (python ?? (FileManager.default.isExecutableFile(atPath: "Tools/.venv/bin/python") ? "Tools/.venv/bin/python" : nil))
         if peer == nil && !noTorch { log("PyTorch peer: not found (make Tools/.venv with torch and diffusers, or pass --python)") }
 
@@ -128,7 +129,7 @@ struct BenchCommand: ParsableCommand {
             let sgemm = Self.sgemmRate()
             sgemmRates[kernels] = sgemm
             firstSgemm = firstSgemm ?? sgemm
-            // A CPU without AVX-512 has no measured peak: its shares are left out (0 here).
+            // A CPU without bf16 has no bf16 peak: those shares are left out (0 here).
             let peak = precision == .bf16 ? peaks.bf16 : peaks.fp32
             func shareOfPeak(_ rate: Double) -> Double { peak > 0 ? rate / peak : 0 }
             log(String(format: "%@ (OpenBLAS core %@): sgemm 2048³ %.0f GFLOP/s, %.0f%% of peak", kernels, core, sgemm, 100 * shareOfPeak(sgemm)))

@@ -136,7 +136,8 @@ int csd_sgemm_bf16(int trans_a, int trans_b, long m, long n, long k, float alpha
 
 /// This core's measured peak rate in GFLOP/s for AVX-512 fp32 fused multiply-adds (bf16 = 0)
 /// or bf16 dot products (bf16 = 1, `vdpbf16ps`, 4 FLOPs per lane), from `rounds` rounds of 24
-/// independent register-only chains; 0 where the CPU lacks the instructions.
+/// independent register-only chains; without AVX-512, fp32 from 12 chains of AVX2 fused
+/// multiply-adds; 0 where the CPU lacks the instructions.
 double csd_peak_gflops(int bf16, long rounds);
 
 /// Floats between the 16 planes of a transformed block [16, rows, ld] (the `v` and `m` below):
