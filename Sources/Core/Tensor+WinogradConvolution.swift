@@ -79,7 +79,7 @@ extension Tensor {
                 }
             }
         }
-        if Tensor.winogradOwnProducts && tiles < Tensor.winogradFewTiles && n * tiles <= Tensor.winogradBatchTiles {
+        if Tensor.winogradOwnProducts && tiles < Tensor.winogradFewTiles {
             winogradConvolveBatch(transformed: transformed, size: size, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
             return
         }
@@ -130,52 +130,57 @@ extension Tensor {
 
 extension Tensor {
     /// Images with fewer tiles than this (planes under 16×16 by F(2×2, 3×3)) are convolved by
-    /// `winogradConvolveBatch`, up to `winogradBatchTiles` tiles in all.
-    static let winogradFewTiles = 64, winogradBatchTiles = 1024
+    /// `winogradConvolveBatch`, in groups of images of up to `winogradBatchTiles` tiles.
+    static let winogradFewTiles = 64, winogradBatchTiles = 256
 
     /// `winogradConvolve` for small planes, on CPUs where the products are
-    /// `csd_winograd_products`: every image's tiles in one block, and the products split between
-    /// the cores by output channel, so that each core reads its share of the transformed weights
-    /// once (per block of 32 tiles) rather than every core all of them for each image. The input
-    /// and output transforms run an image per core. Each output is summed as in
-    /// `winogradConvolve`, whatever the thread count.
+    /// `csd_winograd_products`: a group of images' tiles in one block, and the products split
+    /// between the cores by output channel, so that each core reads its share of the transformed
+    /// weights once per 16 tiles rather than every core all of them for each image. The input and
+    /// output transforms run an image per core. The groups (of `winogradBatchTiles` tiles at most,
+    /// so the transformed block stays within 16 · 256 floats a channel) follow from the shape
+    /// alone: every output is summed in the same order whatever the thread count.
     func winogradConvolveBatch(transformed: Tensor, size: Int, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int,
                                into out: inout Tensor) {
         let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (planes, cout) = (transformed.shape[0], transformed.shape[1])
         let tilesWide = (wo + size - 1) / size
         let tiles = (ho + size - 1) / size * tilesWide
-        let count = n * tiles, ld = n * tiles + 16
+        let group = min(n, max(1, Tensor.winogradBatchTiles / tiles))
+        let ld = group * tiles + 16
         let v = UnsafeMutablePointer<Float>.allocate(capacity: planes * csd_winograd_plane(cin, ld))
         let m = UnsafeMutablePointer<Float>.allocate(capacity: planes * csd_winograd_plane(cout, ld))
         defer { v.deallocate(); m.deallocate() }
         storage.withUnsafeBufferPointer { xs in
-            let xb = xs.baseAddress!
-            parallelFor(n) { b in
-                let x = xb + b * cin * h * w, vb = v + b * tiles
-                let read = size == 4
-                    ? csd_winograd4_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
-                    : csd_winograd_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
-                precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
-            }
-        }
-        transformed.storage.withUnsafeBufferPointer { us in
-            let parts = min(cout, Parallelism.workers)
-            parallelFor(parts) { part in
-                let status = csd_winograd_products(us.baseAddress!, v, m, cout, cin, count, ld, ld, planes,
-                                                   cout * part / parts, cout * (part + 1) / parts)
-                precondition(status == 0, "conv2d: no AVX2 for Winograd's products")
-            }
-        }
-        out.storage.withUnsafeMutableBufferPointer { ys in
-            (bias?.storage ?? []).withUnsafeBufferPointer { bs in
-                let (yb, biasBase) = (ys.baseAddress!, bias == nil ? nil : bs.baseAddress)
-                parallelFor(n) { b in
-                    let (mb, y) = (m + b * tiles, yb + b * cout * ho * wo)
-                    let written = size == 4
-                        ? csd_winograd4_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
-                        : csd_winograd_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
-                    precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
+            transformed.storage.withUnsafeBufferPointer { us in
+                out.storage.withUnsafeMutableBufferPointer { ys in
+                    (bias?.storage ?? []).withUnsafeBufferPointer { bs in
+                        let (xb, ub, yb) = (xs.baseAddress!, us.baseAddress!, ys.baseAddress!)
+                        let biasBase = bias == nil ? nil : bs.baseAddress
+                        for first in stride(from: 0, to: n, by: group) {
+                            let images = min(group, n - first)
+                            parallelFor(images) { i in
+                                let x = xb + (first + i) * cin * h * w, vb = v + i * tiles
+                                let read = size == 4
+                                    ? csd_winograd4_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
+                                    : csd_winograd_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
+                                precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
+                            }
+                            let parts = min(cout, Parallelism.workers)
+                            parallelFor(parts) { part in
+                                let status = csd_winograd_products(ub, v, m, cout, cin, images * tiles, ld, ld, planes,
+                                                                   cout * part / parts, cout * (part + 1) / parts)
+                                precondition(status == 0, "conv2d: no AVX2 for Winograd's products")
+                            }
+                            parallelFor(images) { i in
+                                let (mb, y) = (m + i * tiles, yb + (first + i) * cout * ho * wo)
+                                let written = size == 4
+                                    ? csd_winograd4_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
+                                    : csd_winograd_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
+                                precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -49,11 +49,12 @@ import Testing
         #expect(worst <= 1e-5 * scale, "\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
     }
 
-    /// Planes under 16×16 (fewer than 64 tiles an image) go in one block for the whole batch, the
+    /// Planes under 16×16 (fewer than 64 tiles an image) go in blocks of several images, the
     /// products split between the cores by output channel: against the unfolded product, with
-    /// odd sides, channels that are not multiples of the products' 6 rows, one image and three.
+    /// odd sides, channels that are not multiples of the products' 6 rows, one image, three, and
+    /// 36 images of 16 tiles (groups of 16, 16 and 4).
     @Test(.enabled(if: Tensor.winogradOwnProducts, "the products are OpenBLAS's on this CPU"),
-          arguments: [(2, 64, 96, 8, 8), (3, 40, 33, 7, 9), (1, 600, 64, 8, 8), (2, 32, 32, 12, 12)])
+          arguments: [(2, 64, 96, 8, 8), (3, 40, 33, 7, 9), (1, 600, 64, 8, 8), (2, 32, 32, 12, 12), (36, 32, 40, 8, 8)])
     func smallPlanesGoInOneBatch(n: Int, cin: Int, cout: Int, h: Int, w: Int) {
         var rng = RandomGenerator(seed: 13)
         let x = rng.normal([n, cin, h, w]), weight = rng.normal([cout, cin, 3, 3]), bias = rng.normal([cout])
