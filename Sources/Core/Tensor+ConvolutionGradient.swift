@@ -103,7 +103,8 @@ extension Tensor {
     /// Whether the input gradient of a small plane is the convolution of dy with the flipped kernel
     /// (by Winograd) rather than the batch's `Wᵀ·dy` folded back: without AVX-512, where that
     /// convolution goes by Winograd. On an AVX2 EPYC (2 images, 2 cores): 128 → 128 on 16×16 0.79
-    /// against 1.29 ms, 256 → 128 1.09 against 2.65, 64 → 128 0.43 against 1.05.
+    /// against 1.29 ms, 256 → 128 1.09 against 2.65, 64 → 128 0.43 against 1.05. 8×8 planes follow
+    /// the forward's batches (`winogradConvolveBatch`), timed as forward convolutions only.
     static func inputGradientGoesByWinograd(kh: Int, kw: Int, stride: Int, cin: Int, cout: Int, plane: Int) -> Bool {
         !BLAS.Kernel.avx512Available && usesWinogradConvolution(kh: kh, kw: kw, stride: stride, cin: cout, cout: cin, plane: plane)
     }

@@ -189,7 +189,8 @@ extension Tensor {
 
 extension Tensor {
     /// Whether the weight gradient of a convolution goes by Winograd (`winogradWeightGradient`): on a
-    /// CPU without AVX-512, wherever its forward does. On an AVX2 EPYC (2 images, 2 cores), against
+    /// CPU without AVX-512, wherever its forward does on planes of 16×16 or more (8×8 planes, which
+    /// the forward takes in batches, were not measured and keep the unfolded product). On an AVX2 EPYC (2 images, 2 cores), against
     /// the direct kernel or the unfolded product, after the transforms were vectorised and their 16
     /// planes set an odd number of cache lines apart: 128 → 128 on 16×16 0.69 ms against 1.14,
     /// 256 → 128 1.31 against 2.27, 128 → 128 on 32×32 2.33 against 3.89, 64 → 64 on 64×64 3.11
