@@ -75,7 +75,7 @@ extension Tensor {
                 let parts = min(cout, 2 * Parallelism.workers)
                 parallelFor(parts) { part in
                     let (o0, o1) = (cout * part / parts, cout * (part + 1) / parts)
-                    if size == 4 { csd_winograd4_weights(gp, cout, cin, o0, o1, up) } else { csd_winograd_weights(gp, cout, cin, o0, o1, up) }
+                    (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(gp, cout, cin, o0, o1, up)
                 }
             }
         }
@@ -103,9 +103,8 @@ extension Tensor {
                                 let (b, t0) = (job / blocks, job % blocks * block)
                                 let t1 = min(tiles, t0 + block)
                                 let (x, y) = (xb + b * cin * h * w, yb + b * cout * ho * wo)
-                                let read = size == 4
-                                    ? csd_winograd4_input(x, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
-                                    : csd_winograd_input(x, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
+                                let read = (size == 4 ? csd_winograd4_input : csd_winograd_input)(
+                                    x, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
                                 precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
                                 if !Tensor.winogradOwnProducts
                                     || csd_winograd_products(ub, v, m, cout, cin, t1 - t0, ld, ld, planes, 0, cout) != 0 {
@@ -115,9 +114,8 @@ extension Tensor {
                                                    parallel: false)
                                     }
                                 }
-                                let written = size == 4
-                                    ? csd_winograd4_output(m, cout, ld, tilesWide, t0, t1, ho, wo, biasBase, y)
-                                    : csd_winograd_output(m, cout, ld, tilesWide, t0, t1, ho, wo, biasBase, y)
+                                let written = (size == 4 ? csd_winograd4_output : csd_winograd_output)(
+                                    m, cout, ld, tilesWide, t0, t1, ho, wo, biasBase, y)
                                 precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
                             }
                         }
@@ -161,9 +159,8 @@ extension Tensor {
                             let images = min(group, n - first)
                             parallelFor(images) { i in
                                 let x = xb + (first + i) * cin * h * w, vb = v + i * tiles
-                                let read = size == 4
-                                    ? csd_winograd4_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
-                                    : csd_winograd_input(x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
+                                let read = (size == 4 ? csd_winograd4_input : csd_winograd_input)(
+                                    x, cin, h, w, padding.top, padding.left, tilesWide, 0, tiles, vb, ld)
                                 precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
                             }
                             let parts = min(cout, Parallelism.workers)
@@ -174,9 +171,8 @@ extension Tensor {
                             }
                             parallelFor(images) { i in
                                 let (mb, y) = (m + i * tiles, yb + (first + i) * cout * ho * wo)
-                                let written = size == 4
-                                    ? csd_winograd4_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
-                                    : csd_winograd_output(mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
+                                let written = (size == 4 ? csd_winograd4_output : csd_winograd_output)(
+                                    mb, cout, ld, tilesWide, 0, tiles, ho, wo, biasBase, y)
                                 precondition(written == 0, "conv2d: out of memory for Winograd's output transform")
                             }
                         }
