@@ -364,28 +364,92 @@ AVX2 static void product_columns(const float *a, long lda, long m, long k, const
 
 int csd_winograd_products_available(void) { return avx2_fma_available(); }
 
-int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
-                          long planes, long o_begin, long o_end) {
+/// 12 rows × 8 columns of sums in 12 registers, for the columns past the last full 16 (a block of
+/// 8 tiles: two images' 4×4 planes by F(2×2, 3×3)): each input channel adds one row of 8 columns
+/// of v times 12 broadcast weights. Only the first `cols` columns are stored; the rest are read
+/// (rows of v and m run at least 8 columns past the block) but not kept.
+enum { ROWS8 = 12 };
+
+AVX2_INLINE void product_block8(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows,
+                                int accumulate, long cols, __m256i mask) {
+    f8v acc[ROWS8];
+    for (int r = 0; r < rows; r++) acc[r] = accumulate ? load8(c + r * ldc) : (f8v){0};
+    for (long i = 0; i < k; i++) {
+        const f8v b0 = load8(b + i * ldb);
+        for (int r = 0; r < rows; r++) acc[r] += splat8(a[r * lda + i]) * b0;
+    }
+    for (int r = 0; r < rows; r++) store8_first(c + r * ldc, acc[r], cols, mask);
+}
+
+/// `product_columns` for one block of at most 8 columns (`cols`).
+AVX2 static void product_columns8(const float *a, long lda, long m, long k, const float *b, long ldb, float *c, long ldc,
+                                  long cols) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (long i0 = 0; i0 < k; i0 += CHUNK) {
+        const long kc = k - i0 < CHUNK ? k - i0 : CHUNK;
+        const int accumulate = i0 > 0;
+        const float *bi = b + i0 * ldb;
+        for (long o = 0; o < m; o += ROWS8) {
+            const float *ao = a + o * lda + i0;
+            float *co = c + o * ldc;
+            switch (m - o < ROWS8 ? m - o : ROWS8) {
+#define BLOCK8(n) case n: product_block8(ao, lda, bi, ldb, kc, co, ldc, n, accumulate, cols, mask); break;
+            BLOCK8(12) BLOCK8(11) BLOCK8(10) BLOCK8(9) BLOCK8(8) BLOCK8(7) BLOCK8(6) BLOCK8(5) BLOCK8(4) BLOCK8(3) BLOCK8(2)
+#undef BLOCK8
+            default: product_block8(ao, lda, bi, ldb, kc, co, ldc, 1, accumulate, cols, mask); break;
+            }
+        }
+    }
+}
+
+/// One plane's product C = A·B: [rows, cin] · [cin, count], A's rows `cin` apart, in blocks of 16
+/// columns, then of 8 (the last one partly stored); each element summed over the input channels
+/// in the same order.
+static void plane_product(const float *a, long rows, long cin, const float *b, long ldb, float *c, long ldc, long count) {
+    long j = 0;
+    for (; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cin, rows, cin, b + j, ldb, c + j, ldc);
+    for (; j < count; j += 8) product_columns8(a, cin, rows, cin, b + j, ldb, c + j, ldc, count - j < 8 ? count - j : 8);
+}
+
+static int products_known(void) {
     static int available = -1;
     int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
     if (known < 0) {
         known = csd_winograd_products_available();
         __atomic_store_n(&available, known, __ATOMIC_RELAXED);
     }
-    if (!known) return -1;
-    for (long xi = 0; xi < planes; xi++) {
-        const float *a = u + xi * cout * cin + o_begin * cin, *b = v + xi * csd_winograd_plane(cin, ldv);
-        float *c = m + xi * csd_winograd_plane(cout, ldm) + o_begin * ldm;
-        const long rows = o_end - o_begin;
-        for (long j = 0; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cin, rows, cin, b + j, ldv, c + j, ldm);
-        // Columns past the last full 16, one at a time, summed in the same order.
-        for (long j = count / COLUMNS * COLUMNS; j < count; j++)
-            for (long o = 0; o < rows; o++) {
-                float sum = 0;
-                for (long i = 0; i < cin; i++) sum += a[o * cin + i] * b[i * ldv + j];
-                c[o * ldm + j] = sum;
-            }
+    return known;
+}
+
+int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
+                          long planes, long o_begin, long o_end) {
+    if (!products_known()) return -1;
+    for (long xi = 0; xi < planes; xi++)
+        plane_product(u + xi * cout * cin + o_begin * cin, o_end - o_begin, cin, v + xi * csd_winograd_plane(cin, ldv), ldv,
+                      m + xi * csd_winograd_plane(cout, ldm) + o_begin * ldm, ldm, count);
+    return 0;
+}
+
+/// Floats of transformed weights `csd_winograd_products_from_weights` holds at a time: 1 MiB,
+/// about a core's second-level cache.
+enum { WEIGHT_CHUNK = 1 << 20 };
+
+int csd_winograd_products_from_weights(const float *g, long cout, long cin, int size, const float *v, float *m, long count,
+                                       long ldv, long ldm, long o_begin, long o_end) {
+    if (!products_known() || (size != 2 && size != 4)) return -1;
+    const long planes = (size + 2) * (size + 2);
+    long rows = WEIGHT_CHUNK / (planes * cin) / ROWS * ROWS;
+    if (rows < ROWS) rows = ROWS;
+    float *u = malloc(sizeof(float) * (size_t)(planes * rows * cin));
+    if (!u) return -1;
+    for (long o0 = o_begin; o0 < o_end; o0 += rows) {
+        const long r = o_end - o0 < rows ? o_end - o0 : rows;
+        (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(g + o0 * cin * 9, r, cin, 0, r, u);
+        for (long xi = 0; xi < planes; xi++)
+            plane_product(u + xi * r * cin, r, cin, v + xi * csd_winograd_plane(cin, ldv), ldv,
+                          m + xi * csd_winograd_plane(cout, ldm) + o0 * ldm, ldm, count);
     }
+    free(u);
     return 0;
 }
 
@@ -396,6 +460,12 @@ int csd_winograd_products_available(void) { return 0; }
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
                           long planes, long o_begin, long o_end) {
     (void)u; (void)v; (void)m; (void)cout; (void)cin; (void)count; (void)ldv; (void)ldm; (void)planes; (void)o_begin; (void)o_end;
+    return -1;
+}
+
+int csd_winograd_products_from_weights(const float *g, long cout, long cin, int size, const float *v, float *m, long count,
+                                       long ldv, long ldm, long o_begin, long o_end) {
+    (void)g; (void)cout; (void)cin; (void)size; (void)v; (void)m; (void)count; (void)ldv; (void)ldm; (void)o_begin; (void)o_end;
     return -1;
 }
 

@@ -42,10 +42,13 @@ extension Tensor {
 
     /// Whether a 3×3, stride-1 convolution that goes by Winograd takes F(4×4, 3×3) rather than
     /// F(2×2, 3×3): where the CPU has AVX2 but not AVX-512 (the products run on
-    /// `csd_winograd_products` there), on output planes of 32×32 or more. Smaller planes give too
-    /// few tiles per block to repay the weights' transform, 36 planes of them against 16.
+    /// `csd_winograd_products` there), on output planes of 16×16 or more. 16×16 planes took F(4×4)
+    /// once `winogradConvolveBatch` transformed their weights a few output channels at a time (2
+    /// images, 2 cores, in turn: SD's 640 → 640 0.70–0.77× F(2×2)'s time, 1280 → 1280 0.72–0.81×,
+    /// 1920 → 640 0.83–1.04×); 8×8 planes, 4 tiles an image, were slower by F(4×4) (1280 → 1280
+    /// 24.5 against 16.2 ms).
     static func usesWinogradF4(cin: Int, cout: Int, ho: Int, wo: Int) -> Bool {
-        winogradF4 && winogradOwnProducts && csd_winograd4_available() != 0 && ho * wo >= 1024
+        winogradF4 && winogradOwnProducts && csd_winograd4_available() != 0 && ho * wo >= 256
     }
 
     /// Whether `usesWinogradF4` may pick F(4×4, 3×3); benchmarks switch it off to compare.
@@ -68,6 +71,10 @@ extension Tensor {
         let tiles = tilesHigh * tilesWide
         let block = min(tiles, Tensor.winogradTileBlock(cin: cin, cout: cout))
         let blocks = (tiles + block - 1) / block
+        if Tensor.winogradOwnProducts && tiles < Tensor.winogradFewTiles {
+            winogradConvolveBatch(weight: weight, size: size, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
+            return
+        }
         var transformed = Tensor(uninitialized: [planes, cout, cin])
         weight.storage.withUnsafeBufferPointer { g in
             transformed.storage.withUnsafeMutableBufferPointer { u in
@@ -78,10 +85,6 @@ extension Tensor {
                     (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(gp, cout, cin, o0, o1, up)
                 }
             }
-        }
-        if Tensor.winogradOwnProducts && tiles < Tensor.winogradFewTiles {
-            winogradConvolveBatch(transformed: transformed, size: size, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
-            return
         }
         storage.withUnsafeBufferPointer { xs in
             transformed.storage.withUnsafeBufferPointer { us in
@@ -127,7 +130,7 @@ extension Tensor {
 }
 
 extension Tensor {
-    /// Images with fewer tiles than this (planes under 16×16 by F(2×2, 3×3)) are convolved by
+    /// Images with fewer tiles than this (planes under 16×16 by F(2×2, 3×3), under 32×32 by F(4×4, 3×3)) are convolved by
     /// `winogradConvolveBatch`, in groups of images of up to `winogradBatchTiles` tiles.
     static let winogradFewTiles = 64, winogradBatchTiles = 256
 
@@ -136,12 +139,15 @@ extension Tensor {
     /// between the cores by output channel, so that each core reads its share of the transformed
     /// weights once per 16 tiles rather than every core all of them for each image. The input and
     /// output transforms run an image per core. The groups (of `winogradBatchTiles` tiles at most,
-    /// so the transformed block stays within 16 · 256 floats a channel) follow from the shape
-    /// alone: every output is summed in the same order whatever the thread count.
-    func winogradConvolveBatch(transformed: Tensor, size: Int, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int,
+    /// so the transformed block stays within `planes` · 256 floats a channel) follow from the shape
+    /// alone: every output is summed in the same order whatever the thread count. The weights are
+    /// transformed a few output channels at a time inside the products
+    /// (`csd_winograd_products_from_weights`), never whole: F(4×4, 3×3)'s 36 planes of them, 236 MB
+    /// at 1280 channels, made it slower than F(2×2, 3×3) on 16×16 planes until then, and faster after.
+    func winogradConvolveBatch(weight: Tensor, size: Int, bias: Tensor?, padding: Padding2D, ho: Int, wo: Int,
                                into out: inout Tensor) {
         let (n, cin, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let (planes, cout) = (transformed.shape[0], transformed.shape[1])
+        let (planes, cout) = ((size + 2) * (size + 2), weight.shape[0])
         let tilesWide = (wo + size - 1) / size
         let tiles = (ho + size - 1) / size * tilesWide
         let group = min(n, max(1, Tensor.winogradBatchTiles / tiles))
@@ -150,10 +156,10 @@ extension Tensor {
         let m = UnsafeMutablePointer<Float>.allocate(capacity: planes * csd_winograd_plane(cout, ld))
         defer { v.deallocate(); m.deallocate() }
         storage.withUnsafeBufferPointer { xs in
-            transformed.storage.withUnsafeBufferPointer { us in
+            weight.storage.withUnsafeBufferPointer { gs in
                 out.storage.withUnsafeMutableBufferPointer { ys in
                     (bias?.storage ?? []).withUnsafeBufferPointer { bs in
-                        let (xb, ub, yb) = (xs.baseAddress!, us.baseAddress!, ys.baseAddress!)
+                        let (xb, gb, yb) = (xs.baseAddress!, gs.baseAddress!, ys.baseAddress!)
                         let biasBase = bias == nil ? nil : bs.baseAddress
                         for first in stride(from: 0, to: n, by: group) {
                             let images = min(group, n - first)
@@ -165,9 +171,9 @@ extension Tensor {
                             }
                             let parts = min(cout, Parallelism.workers)
                             parallelFor(parts) { part in
-                                let status = csd_winograd_products(ub, v, m, cout, cin, images * tiles, ld, ld, planes,
-                                                                   cout * part / parts, cout * (part + 1) / parts)
-                                precondition(status == 0, "conv2d: no AVX2 for Winograd's products")
+                                let status = csd_winograd_products_from_weights(
+                                    gb, cout, cin, Int32(size), v, m, images * tiles, ld, ld, cout * part / parts, cout * (part + 1) / parts)
+                                precondition(status == 0, "conv2d: out of memory for Winograd's products")
                             }
                             parallelFor(images) { i in
                                 let (mb, y) = (m + i * tiles, yb + (first + i) * cout * ho * wo)

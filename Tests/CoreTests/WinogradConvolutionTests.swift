@@ -46,7 +46,8 @@ import Testing
         let unfolded = x.convolved(weight: weight, bias: bias, stride: 1, padding: .uniform(1), direct: false)
         let scale = unfolded.storage.map { abs($0) }.max() ?? 1
         let worst = zip(chosen.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-5 * scale, "\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
+        let f4 = Tensor.usesWinogradF4(cin: cin, cout: cout, ho: h, wo: w)
+        #expect(worst <= (f4 ? WinogradF4ConvolutionTests.tolerance : 1e-5) * scale, "\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
     }
 
     /// Planes under 16×16 (fewer than 64 tiles an image) go in blocks of several images, the
@@ -80,12 +81,13 @@ import Testing
     }
 
     /// `csd_winograd_products` (the 16 products without AVX-512) against sums in double precision:
-    /// rows left over from blocks of 6, input channels in several chunks (past 256), columns past
-    /// the last 16, rows of v and m longer than the columns used, and a range of the output
+    /// rows left over from blocks of 6 (and of 12 in blocks of 8 columns), input channels in several
+    /// chunks (past 256), columns past the last 16 (a block of 8, and part of one), rows of v and m
+    /// longer than the columns used, and a range of the output
     /// channels (the rest left as they were).
     @Test(.enabled(if: csd_winograd_products_available() != 0, "this CPU has no AVX2"),
           arguments: [(32, 32, 1024, 1040, 0, 32), (13, 7, 37, 48, 0, 7), (64, 260, 65, 80, 0, 260), (600, 11, 70, 96, 0, 11),
-                      (40, 50, 33, 64, 7, 29)])
+                      (40, 50, 33, 64, 7, 29), (100, 30, 8, 16, 0, 30), (300, 13, 20, 32, 2, 13), (7, 25, 3, 8, 0, 25)])
     func theOwnProductsMatchSumsInDoublePrecision(cin: Int, cout: Int, count: Int, ld: Int, oBegin: Int, oEnd: Int) {
         var rng = RandomGenerator(seed: 9)
         // Planes `csd_winograd_plane` apart, as the transforms lay them out.
@@ -118,6 +120,43 @@ import Testing
             }
         }
         #expect(worst <= 1e-5 * Double(cin), "max |Δ| \(worst)")
+    }
+
+    /// `csd_winograd_products_from_weights` (the weights transformed a few output channels at a
+    /// time) gives the same bytes as the whole transform followed by `csd_winograd_products`, for
+    /// F(2×2) and F(4×4): 600 input channels take 108 and 48 output channels a turn, so 130 take
+    /// two and three turns, one of them cut by the range's end.
+    @Test(.enabled(if: csd_winograd_products_available() != 0 && csd_winograd4_available() != 0, "this CPU has no AVX2"),
+          arguments: [(2, 600, 130, 20, 3, 125), (4, 600, 130, 20, 0, 130), (2, 40, 33, 37, 5, 33), (4, 13, 7, 8, 0, 7)])
+    func productsFromTheWeightsEqualTheTwoSteps(size: Int, cin: Int, cout: Int, count: Int, oBegin: Int, oEnd: Int) {
+        var rng = RandomGenerator(seed: 17)
+        let planes = (size + 2) * (size + 2), ld = count + 16
+        let (planeV, planeM) = (csd_winograd_plane(cin, ld), csd_winograd_plane(cout, ld))
+        let g = rng.normal([cout, cin, 3, 3]), v = rng.normal([planes * planeV])
+        var u = [Float](repeating: 0, count: planes * cout * cin)
+        var (twoSteps, fused) = ([Float](repeating: .nan, count: planes * planeM), [Float](repeating: .nan, count: planes * planeM))
+        let status = g.storage.withUnsafeBufferPointer { gs in
+            v.storage.withUnsafeBufferPointer { vs in
+                u.withUnsafeMutableBufferPointer { us in
+                    (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(gs.baseAddress!, cout, cin, 0, cout, us.baseAddress!)
+                    let first = twoSteps.withUnsafeMutableBufferPointer { ms in
+                        csd_winograd_products(us.baseAddress!, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld, planes, oBegin, oEnd)
+                    }
+                    let second = fused.withUnsafeMutableBufferPointer { ms in
+                        csd_winograd_products_from_weights(gs.baseAddress!, cout, cin, Int32(size), vs.baseAddress!, ms.baseAddress!,
+                                                           count, ld, ld, oBegin, oEnd)
+                    }
+                    return (first, second)
+                }
+            }
+        }
+        #expect(status == (0, 0))
+        var (same, written) = (true, 0)
+        for i in 0..<twoSteps.count where !(twoSteps[i].isNaN && fused[i].isNaN) {
+            same = same && twoSteps[i].bitPattern == fused[i].bitPattern
+            written += 1
+        }
+        #expect(same && written == planes * (oEnd - oBegin) * count)
     }
 
     /// The weight gradient by Winograd (the adjoint of its forward) against the unfolded product's,
@@ -194,7 +233,7 @@ import Testing
     }
 
     /// Without AVX-512 the input gradients of the prior's 16×16 layers are the convolution of dy
-    /// with the flipped kernel, by Winograd; either way they agree with the batch's `Wᵀ·dy` folded back.
+    /// with the flipped kernel, by Winograd (F(4×4, 3×3) there); either way they agree with the batch's `Wᵀ·dy` folded back.
     @Test(arguments: [(128, 128), (256, 128), (64, 128)])
     func smallPlanesInputGradientsGoByWinogradWithoutAVX512(cin: Int, cout: Int) {
         let byWinograd = Tensor.inputGradientGoesByWinograd(kh: 3, kw: 3, stride: 1, cin: cin, cout: cout, plane: 16 * 16)
@@ -205,7 +244,9 @@ import Testing
         let picked = Tensor.conv2dGradients(dy, input: x, weight: weight, stride: 1, padding: .uniform(1),
                                             input: true, weight: false, bias: false).input!
         let folded = Tensor.batchedConvolutionInputGradient(dy, inputShape: x.shape, weight: weight, stride: 1, padding: .uniform(1))
-        #expect(picked.maxAbsDifference(folded) <= 1e-5 * folded.maxAbs)
+        // F(4×4, 3×3) where it takes these planes rounds more (`WinogradF4ConvolutionTests.tolerance`).
+        let tolerance = Tensor.usesWinogradF4(cin: cout, cout: cin, ho: 16, wo: 16) ? WinogradF4ConvolutionTests.tolerance : 1e-5
+        #expect(picked.maxAbsDifference(folded) <= tolerance * folded.maxAbs)
         if byWinograd {
             let convolved = dy.convolved(weight: weight.flippedTransposedKernel(), bias: nil, stride: 1, padding: .uniform(1))
             #expect(picked.storage == convolved.storage)

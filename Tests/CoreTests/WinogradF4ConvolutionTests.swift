@@ -16,7 +16,9 @@ import Testing
 
     /// Sides that are not multiples of 4 (tiles cut at the edges), one-sided and no padding,
     /// channels that are not multiples of 8 or of the products' 6 rows, tile rows longer than
-    /// a vector of 8 tiles, and a batch cut into several blocks of tiles.
+    /// a vector of 8 tiles, a batch cut into several blocks of tiles, and planes of 16×16 or less
+    /// (under 64 tiles an image), which go in one batch with the weights transformed a few output
+    /// channels at a time (600 input channels: 48 a time, so 64 take two turns).
     @Test(.enabled(if: available, "this CPU has no AVX2 or has AVX-512"), arguments: [
         (1, 32, 32, 64, 64, Padding2D.uniform(1)),
         (2, 64, 64, 33, 35, Padding2D.uniform(1)),
@@ -24,6 +26,9 @@ import Testing
         (1, 40, 20, 21, 19, Padding2D(top: 0, left: 1, bottom: 2, right: 1)),
         (3, 320, 96, 32, 32, Padding2D.uniform(1)),
         (1, 9, 11, 6, 6, Padding2D.uniform(1)),
+        (2, 100, 50, 16, 16, Padding2D.uniform(1)),
+        (3, 64, 40, 14, 15, Padding2D.uniform(1)),
+        (1, 600, 64, 16, 16, Padding2D.uniform(1)),
     ])
     func agreesWithTheUnfoldedProduct(n: Int, cin: Int, cout: Int, h: Int, w: Int, padding: Padding2D) {
         var rng = RandomGenerator(seed: 11)
@@ -39,11 +44,12 @@ import Testing
         }
     }
 
-    /// The choice: F(4×4, 3×3) for output planes of 32×32 and more where the CPU has AVX2 but not
+    /// The choice: F(4×4, 3×3) for output planes of 16×16 and more where the CPU has AVX2 but not
     /// AVX-512, F(2×2, 3×3) below.
     @Test func largePlanesTakeF4WithoutAVX512() {
         #expect(Tensor.usesWinogradF4(cin: 320, cout: 320, ho: 32, wo: 32) == Self.available)
         #expect(Tensor.usesWinogradF4(cin: 32, cout: 32, ho: 64, wo: 64) == Self.available)
-        #expect(!Tensor.usesWinogradF4(cin: 640, cout: 640, ho: 16, wo: 16))
+        #expect(Tensor.usesWinogradF4(cin: 640, cout: 640, ho: 16, wo: 16) == Self.available)
+        #expect(!Tensor.usesWinogradF4(cin: 1280, cout: 1280, ho: 8, wo: 8))
     }
 }

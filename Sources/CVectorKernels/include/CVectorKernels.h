@@ -179,11 +179,21 @@ int csd_winograd_products_available(void);
 /// Winograd's products M_ξ = U_ξ · V_ξ (ξ < `planes`: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3)) for
 /// one block of `count` tiles and output channels o_begin..<o_end: `u` [planes, cout, cin], `v`
 /// [planes, cin, ldv] (planes `csd_winograd_plane(cin, ldv)` apart), `m` [planes, cout, ldm]
-/// (planes `csd_winograd_plane(cout, ldm)` apart), each element summed over the input channels in
+/// (planes `csd_winograd_plane(cout, ldm)` apart; rows of both at least `count` rounded up to 8
+/// long, which the products read), each element summed over the input channels in
 /// order, on one core, without packing (the input channels are few, so OpenBLAS's packing and its
 /// zeroing of C weigh on these products). Returns 0, or −1 where the CPU lacks AVX2.
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
                           long planes, long o_begin, long o_end);
+
+/// `csd_winograd_products` from the untransformed weights `g` [cout, cin, 3, 3], for F(size×size,
+/// 3×3) (size 2: 16 planes, 4: 36): the weights of a few output channels at a time are
+/// transformed into a buffer of about 1 MiB, then multiplied while they are in cache, so the
+/// transformed weights are never written out whole (at 1280 channels, 105 MB written and read
+/// back for 32 tiles). The same sums in the same order as the two steps apart. Returns 0, or −1
+/// where memory ran out or the CPU lacks AVX2.
+int csd_winograd_products_from_weights(const float *g, long cout, long cin, int size, const float *v, float *m, long count,
+                                       long ldv, long ldm, long o_begin, long o_end);
 
 /// Whether the F(4×4, 3×3) transforms below run on this CPU (AVX2 and FMA).
 int csd_winograd4_available(void);
