@@ -42,13 +42,14 @@ extension Tensor {
 
     /// Whether a 3×3, stride-1 convolution that goes by Winograd takes F(4×4, 3×3) rather than
     /// F(2×2, 3×3): where the CPU has AVX2 but not AVX-512 (the products run on
-    /// `csd_winograd_products` there), on output planes of 16×16 or more. 16×16 planes took F(4×4)
-    /// once `winogradConvolveBatch` transformed their weights a few output channels at a time (2
-    /// images, 2 cores, in turn: SD's 640 → 640 0.70–0.77× F(2×2)'s time, 1280 → 1280 0.72–0.81×,
-    /// 1920 → 640 0.83–1.04×); 8×8 planes, 4 tiles an image, were slower by F(4×4) (1280 → 1280
-    /// 24.5 against 16.2 ms).
+    /// `csd_winograd_products` there), on output planes of 32×32 or more, and of 16×16 or more from
+    /// 320 input channels. 16×16 planes took F(4×4) once `winogradConvolveBatch` transformed their
+    /// weights a few output channels at a time (2 images, 2 cores, in turn: SD's 640 → 640 0.70–0.77×
+    /// F(2×2)'s time, 1280 → 1280 0.72–0.81×, 320 → 640 0.72×, 320 → 320 0.77×; the prior's
+    /// 128 → 128, 256 → 256 and 128 → 256 level or slower, 1.03–1.35×); 8×8 planes, 4 tiles an
+    /// image, were slower by F(4×4) (1280 → 1280 24.5 against 16.2 ms).
     static func usesWinogradF4(cin: Int, cout: Int, ho: Int, wo: Int) -> Bool {
-        winogradF4 && winogradOwnProducts && csd_winograd4_available() != 0 && ho * wo >= 256
+        winogradF4 && winogradOwnProducts && csd_winograd4_available() != 0 && (ho * wo >= 1024 || ho * wo >= 256 && cin >= 320)
     }
 
     /// Whether `usesWinogradF4` may pick F(4×4, 3×3); benchmarks switch it off to compare.

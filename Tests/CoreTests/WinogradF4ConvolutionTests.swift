@@ -27,6 +27,7 @@ import Testing
         (3, 320, 96, 32, 32, Padding2D.uniform(1)),
         (1, 9, 11, 6, 6, Padding2D.uniform(1)),
         (2, 100, 50, 16, 16, Padding2D.uniform(1)),
+        (2, 320, 24, 16, 16, Padding2D.uniform(1)),
         (3, 64, 40, 14, 15, Padding2D.uniform(1)),
         (1, 600, 64, 16, 16, Padding2D.uniform(1)),
     ])
@@ -44,12 +45,14 @@ import Testing
         }
     }
 
-    /// The choice: F(4×4, 3×3) for output planes of 16×16 and more where the CPU has AVX2 but not
-    /// AVX-512, F(2×2, 3×3) below.
+    /// The choice, where the CPU has AVX2 but not AVX-512: F(4×4, 3×3) for output planes of 32×32
+    /// and more, and of 16×16 and more from 320 input channels; F(2×2, 3×3) below.
     @Test func largePlanesTakeF4WithoutAVX512() {
         #expect(Tensor.usesWinogradF4(cin: 320, cout: 320, ho: 32, wo: 32) == Self.available)
         #expect(Tensor.usesWinogradF4(cin: 32, cout: 32, ho: 64, wo: 64) == Self.available)
         #expect(Tensor.usesWinogradF4(cin: 640, cout: 640, ho: 16, wo: 16) == Self.available)
+        #expect(Tensor.usesWinogradF4(cin: 320, cout: 640, ho: 16, wo: 16) == Self.available)
+        #expect(!Tensor.usesWinogradF4(cin: 128, cout: 128, ho: 16, wo: 16))
         #expect(!Tensor.usesWinogradF4(cin: 1280, cout: 1280, ho: 8, wo: 8))
     }
 }
