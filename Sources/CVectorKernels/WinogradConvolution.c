@@ -339,31 +339,6 @@ AVX2_INLINE void product_block(const float *a, long lda, const float *b, long ld
 /// EPYC, chunked at 64–73 (as 300 channels, unchunked or not).
 enum { CHUNK = 256 };
 
-/// One block of 16 columns of C = A·B ([m, k] · [k, 16], A's rows `lda` apart), the input
-/// channels in chunks of `CHUNK`, the rows 6 at a time; every element is summed over the input
-/// channels in order.
-AVX2 static void product_columns(const float *a, long lda, long m, long k, const float *b, long ldb, float *c, long ldc) {
-    for (long i0 = 0; i0 < k; i0 += CHUNK) {
-        const long kc = k - i0 < CHUNK ? k - i0 : CHUNK;
-        const int accumulate = i0 > 0;
-        const float *bi = b + i0 * ldb;
-        for (long o = 0; o < m; o += ROWS) {
-            const float *ao = a + o * lda + i0;
-            float *co = c + o * ldc;
-            switch (m - o < ROWS ? m - o : ROWS) {
-            case 6: product_block(ao, lda, bi, ldb, kc, co, ldc, 6, accumulate); break;
-            case 5: product_block(ao, lda, bi, ldb, kc, co, ldc, 5, accumulate); break;
-            case 4: product_block(ao, lda, bi, ldb, kc, co, ldc, 4, accumulate); break;
-            case 3: product_block(ao, lda, bi, ldb, kc, co, ldc, 3, accumulate); break;
-            case 2: product_block(ao, lda, bi, ldb, kc, co, ldc, 2, accumulate); break;
-            default: product_block(ao, lda, bi, ldb, kc, co, ldc, 1, accumulate); break;
-            }
-        }
-    }
-}
-
-int csd_winograd_products_available(void) { return avx2_fma_available(); }
-
 /// 12 rows × 8 columns of sums in 12 registers, for the columns past the last full 16 (a block of
 /// 8 tiles: two images' 4×4 planes by F(2×2, 3×3)): each input channel adds one row of 8 columns
 /// of v times 12 broadcast weights. Only the first `cols` columns are stored; the rest are read
@@ -381,34 +356,49 @@ AVX2_INLINE void product_block8(const float *a, long lda, const float *b, long l
     for (int r = 0; r < rows; r++) store8_first(c + r * ldc, acc[r], cols, mask);
 }
 
-/// `product_columns` for one block of at most 8 columns (`cols`).
-AVX2 static void product_columns8(const float *a, long lda, long m, long k, const float *b, long ldb, float *c, long ldc,
-                                  long cols) {
+/// One block of `cols` columns of C = A·B ([m, k] · [k, cols], A's rows `lda` apart): 16 columns
+/// 6 rows at a time (`product_block`), fewer 12 rows at a time (`product_block8`); the input
+/// channels in chunks of `CHUNK`, every element summed over them in order.
+AVX2 static void product_columns(const float *a, long lda, long m, long k, const float *b, long ldb, float *c, long ldc,
+                                 long cols) {
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const long step = cols == COLUMNS ? ROWS : ROWS8;
     for (long i0 = 0; i0 < k; i0 += CHUNK) {
         const long kc = k - i0 < CHUNK ? k - i0 : CHUNK;
         const int accumulate = i0 > 0;
         const float *bi = b + i0 * ldb;
-        for (long o = 0; o < m; o += ROWS8) {
+        for (long o = 0; o < m; o += step) {
             const float *ao = a + o * lda + i0;
             float *co = c + o * ldc;
-            switch (m - o < ROWS8 ? m - o : ROWS8) {
+            const long rows = m - o < step ? m - o : step;
+            if (cols == COLUMNS) {
+                switch (rows) {
+#define BLOCK(n) case n: product_block(ao, lda, bi, ldb, kc, co, ldc, n, accumulate); break;
+                BLOCK(6) BLOCK(5) BLOCK(4) BLOCK(3) BLOCK(2)
+                default: product_block(ao, lda, bi, ldb, kc, co, ldc, 1, accumulate); break;
+                }
+            } else {
+                switch (rows) {
 #define BLOCK8(n) case n: product_block8(ao, lda, bi, ldb, kc, co, ldc, n, accumulate, cols, mask); break;
-            BLOCK8(12) BLOCK8(11) BLOCK8(10) BLOCK8(9) BLOCK8(8) BLOCK8(7) BLOCK8(6) BLOCK8(5) BLOCK8(4) BLOCK8(3) BLOCK8(2)
+                BLOCK8(12) BLOCK8(11) BLOCK8(10) BLOCK8(9) BLOCK8(8) BLOCK8(7) BLOCK8(6) BLOCK8(5) BLOCK8(4) BLOCK8(3) BLOCK8(2)
 #undef BLOCK8
-            default: product_block8(ao, lda, bi, ldb, kc, co, ldc, 1, accumulate, cols, mask); break;
+#undef BLOCK
+                default: product_block8(ao, lda, bi, ldb, kc, co, ldc, 1, accumulate, cols, mask); break;
+                }
             }
         }
     }
 }
+
+int csd_winograd_products_available(void) { return avx2_fma_available(); }
 
 /// One plane's product C = A·B: [rows, cin] · [cin, count], A's rows `cin` apart, in blocks of 16
 /// columns, then of 8 (the last one partly stored); each element summed over the input channels
 /// in the same order.
 static void plane_product(const float *a, long rows, long cin, const float *b, long ldb, float *c, long ldc, long count) {
     long j = 0;
-    for (; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cin, rows, cin, b + j, ldb, c + j, ldc);
-    for (; j < count; j += 8) product_columns8(a, cin, rows, cin, b + j, ldb, c + j, ldc, count - j < 8 ? count - j : 8);
+    for (; j + COLUMNS <= count; j += COLUMNS) product_columns(a, cin, rows, cin, b + j, ldb, c + j, ldc, COLUMNS);
+    for (; j < count; j += 8) product_columns(a, cin, rows, cin, b + j, ldb, c + j, ldc, count - j < 8 ? count - j : 8);
 }
 
 static int products_known(void) {
