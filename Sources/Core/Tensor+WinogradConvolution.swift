@@ -70,12 +70,12 @@ extension Tensor {
         let planes = (size + 2) * (size + 2)
         let (tilesHigh, tilesWide) = ((ho + size - 1) / size, (wo + size - 1) / size)
         let tiles = tilesHigh * tilesWide
-        let block = min(tiles, Tensor.winogradTileBlock(cin: cin, cout: cout))
-        let blocks = (tiles + block - 1) / block
         if Tensor.winogradOwnProducts && tiles < Tensor.winogradFewTiles {
             winogradConvolveBatch(weight: weight, size: size, bias: bias, padding: padding, ho: ho, wo: wo, into: &out)
             return
         }
+        let block = min(tiles, Tensor.winogradTileBlock(cin: cin, cout: cout))
+        let blocks = (tiles + block - 1) / block
         var transformed = Tensor(uninitialized: [planes, cout, cin])
         weight.storage.withUnsafeBufferPointer { g in
             transformed.storage.withUnsafeMutableBufferPointer { u in
@@ -131,8 +131,9 @@ extension Tensor {
 }
 
 extension Tensor {
-    /// Images with fewer tiles than this (planes under 16×16 by F(2×2, 3×3), under 32×32 by F(4×4, 3×3)) are convolved by
-    /// `winogradConvolveBatch`, in groups of images of up to `winogradBatchTiles` tiles.
+    /// Images with fewer tiles than this (planes under 16×16 by F(2×2, 3×3), under 32×32 by
+    /// F(4×4, 3×3)) are convolved by `winogradConvolveBatch`, in groups of images of up to
+    /// `winogradBatchTiles` tiles.
     static let winogradFewTiles = 64, winogradBatchTiles = 256
 
     /// `winogradConvolve` for small planes, on CPUs where the products are

@@ -46,8 +46,7 @@ import Testing
         let unfolded = x.convolved(weight: weight, bias: bias, stride: 1, padding: .uniform(1), direct: false)
         let scale = unfolded.storage.map { abs($0) }.max() ?? 1
         let worst = zip(chosen.storage, unfolded.storage).map { abs($0 - $1) }.max() ?? .infinity
-        let f4 = Tensor.usesWinogradF4(cin: cin, cout: cout, ho: h, wo: w)
-        #expect(worst <= (f4 ? WinogradF4ConvolutionTests.tolerance : 1e-5) * scale, "\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
+        #expect(worst <= 1e-5 * scale, "\(cin)×\(h)×\(w) → \(cout): max |Δ| \(worst) of \(scale)")
     }
 
     /// Planes under 16×16 (fewer than 64 tiles an image) go in blocks of several images, the
@@ -233,7 +232,7 @@ import Testing
     }
 
     /// Without AVX-512 the input gradients of the prior's 16×16 layers are the convolution of dy
-    /// with the flipped kernel, by Winograd (F(4×4, 3×3) there); either way they agree with the batch's `Wᵀ·dy` folded back.
+    /// with the flipped kernel, by Winograd; either way they agree with the batch's `Wᵀ·dy` folded back.
     @Test(arguments: [(128, 128), (256, 128), (64, 128)])
     func smallPlanesInputGradientsGoByWinogradWithoutAVX512(cin: Int, cout: Int) {
         let byWinograd = Tensor.inputGradientGoesByWinograd(kh: 3, kw: 3, stride: 1, cin: cin, cout: cout, plane: 16 * 16)
@@ -244,9 +243,7 @@ import Testing
         let picked = Tensor.conv2dGradients(dy, input: x, weight: weight, stride: 1, padding: .uniform(1),
                                             input: true, weight: false, bias: false).input!
         let folded = Tensor.batchedConvolutionInputGradient(dy, inputShape: x.shape, weight: weight, stride: 1, padding: .uniform(1))
-        // F(4×4, 3×3) where it takes these planes rounds more (`WinogradF4ConvolutionTests.tolerance`).
-        let tolerance = Tensor.usesWinogradF4(cin: cout, cout: cin, ho: 16, wo: 16) ? WinogradF4ConvolutionTests.tolerance : 1e-5
-        #expect(picked.maxAbsDifference(folded) <= tolerance * folded.maxAbs)
+        #expect(picked.maxAbsDifference(folded) <= 1e-5 * folded.maxAbs)
         if byWinograd {
             let convolved = dy.convolved(weight: weight.flippedTransposedKernel(), bias: nil, stride: 1, padding: .uniform(1))
             #expect(picked.storage == convolved.storage)

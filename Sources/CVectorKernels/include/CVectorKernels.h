@@ -188,7 +188,7 @@ int csd_winograd_products(const float *u, const float *v, float *m, long cout, l
 
 /// `csd_winograd_products` from the untransformed weights `g` [cout, cin, 3, 3], for F(size×size,
 /// 3×3) (size 2: 16 planes, 4: 36): the weights of a few output channels at a time are
-/// transformed into a buffer of about 1 MiB, then multiplied while they are in cache, so the
+/// transformed into a buffer of 4 MiB, then multiplied while they are in cache, so the
 /// transformed weights are never written out whole (at 1280 channels, 105 MB written and read
 /// back for 32 tiles). The same sums in the same order as the two steps apart. Returns 0, or −1
 /// where memory ran out or the CPU lacks AVX2.
