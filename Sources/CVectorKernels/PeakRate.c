@@ -11,14 +11,20 @@ static double seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/// GFLOP/s of `rounds` rounds over the 24 chains, `flops` per lane and instruction; every chain's
-/// result is kept, or the compiler would drop the chain.
-__attribute__((target("avx512f"))) static double rate(const __m512 *acc, long rounds, int flops, double elapsed) {
-    float sink = 0;
-    for (int i = 0; i < 24; i++) sink += acc[i][0];
+/// GFLOP/s of `rounds` rounds over `chains` chains of `lanes` lanes, `flops` per lane and
+/// instruction; `sink`, the sum of every chain's result, is kept, or the compiler would drop the
+/// chains.
+static double rate(float sink, long rounds, int chains, int lanes, int flops, double elapsed) {
     volatile float keep = sink;
     (void)keep;
-    return (double)rounds * 24 * 16 * flops / elapsed / 1e9;
+    return (double)rounds * chains * lanes * flops / elapsed / 1e9;
+}
+
+/// `rate` of the 24 chains of 16 lanes of the AVX-512 loops.
+__attribute__((target("avx512f"))) static double rate512(const __m512 *acc, long rounds, int flops, double elapsed) {
+    float sink = 0;
+    for (int i = 0; i < 24; i++) sink += acc[i][0];
+    return rate(sink, rounds, 24, 16, flops, elapsed);
 }
 
 /// 24 independent chains of fused multiply-adds, enough to hide the instruction's latency on
@@ -32,7 +38,7 @@ __attribute__((target("avx512f"))) static double run_fp32(long rounds) {
     for (long r = 0; r < rounds; r++)
 #pragma clang loop unroll(full)
         for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-    return rate(acc, rounds, 2, seconds() - start);
+    return rate512(acc, rounds, 2, seconds() - start);
 }
 
 /// The same with bf16 dot products (`vdpbf16ps`: 2 products and 2 additions per lane), compiled
@@ -47,7 +53,7 @@ __attribute__((target("avx512f,avx512bf16"))) static double run_bf16(long rounds
     for (long r = 0; r < rounds; r++)
 #pragma clang loop unroll(full)
         for (int i = 0; i < 24; i++) acc[i] = _mm512_dpbf16_ps(acc[i], xb, xb);
-    return rate(acc, rounds, 4, seconds() - start);
+    return rate512(acc, rounds, 4, seconds() - start);
 }
 
 /// 12 independent chains of 8-float fused multiply-adds, for a CPU with AVX2 and FMA but not
@@ -64,9 +70,7 @@ __attribute__((target("avx2,fma"))) static double run_fp32_avx2(long rounds) {
     const double elapsed = seconds() - start;
     float sink = 0;
     for (int i = 0; i < 12; i++) sink += acc[i][0];
-    volatile float keep = sink;
-    (void)keep;
-    return (double)rounds * 12 * 8 * 2 / elapsed / 1e9;
+    return rate(sink, rounds, 12, 8, 2, elapsed);
 }
 
 double csd_peak_gflops(int bf16, long rounds) {
