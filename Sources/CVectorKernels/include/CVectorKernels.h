@@ -179,10 +179,11 @@ int csd_winograd_products_available(void);
 /// Winograd's products M_ξ = U_ξ · V_ξ (ξ < `planes`: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3)) for
 /// one block of `count` tiles and output channels o_begin..<o_end: `u` [planes, cout, cin], `v`
 /// [planes, cin, ldv] (planes `csd_winograd_plane(cin, ldv)` apart), `m` [planes, cout, ldm]
-/// (planes `csd_winograd_plane(cout, ldm)` apart; rows of both at least `count` rounded up to 8
-/// long, which the products read), each element summed over the input channels in
-/// order, on one core, without packing (the input channels are few, so OpenBLAS's packing and its
-/// zeroing of C weigh on these products). Returns 0, or −1 where the CPU lacks AVX2.
+/// (planes `csd_winograd_plane(cout, ldm)` apart; its rows at least `count` rounded up to 8 long,
+/// which the products read), each element summed over the input channels in order, on one core.
+/// Only V's columns are packed, 16 at a time (OpenBLAS's packing of both and its zeroing of C
+/// weigh on products over so few input channels). Returns 0, or −1 where memory ran out or the
+/// CPU lacks AVX2.
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
                           long planes, long o_begin, long o_end);
 
