@@ -1,6 +1,7 @@
 #include "CVectorKernels.h"
 #include "VectorMacros.h"
 #include "AVX2Vectors.h"
+#include "AVX2Products.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -306,55 +307,11 @@ void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *d
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 
-/// 6 rows × 16 columns of sums stay in 12 of the 16 registers; each input channel adds a row of 16
-/// columns of v (two loads) times 6 broadcast weights.
-enum { ROWS = 6, COLUMNS = 16 };
-
-/// c[r][0..<16] (+)= Σ_{i<k} a[r·lda + i] · b[i·ldb + 0..<16] for r < rows: from zero, or from c's
-/// partial sums (`accumulate`) when the input channels come in several chunks.
-AVX2_INLINE void product_block(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows,
-                               int accumulate) {
-    f8v acc[ROWS][2];
-    for (int r = 0; r < rows; r++) {
-        acc[r][0] = accumulate ? load8(c + r * ldc) : (f8v){0};
-        acc[r][1] = accumulate ? load8(c + r * ldc + 8) : (f8v){0};
-    }
-    for (long i = 0; i < k; i++) {
-        const f8v b0 = load8(b + i * ldb), b1 = load8(b + i * ldb + 8);
-        for (int r = 0; r < rows; r++) {
-            const f8v av = splat8(a[r * lda + i]);
-            acc[r][0] += av * b0;
-            acc[r][1] += av * b1;
-        }
-    }
-    for (int r = 0; r < rows; r++) {
-        store8(c + r * ldc, acc[r][0]);
-        store8(c + r * ldc + 8, acc[r][1]);
-    }
-}
-
 /// Input channels per chunk: a chunk of 16 columns of B (64 bytes a channel) takes 16 KiB, so it
 /// stays in the first-level cache while every row of A passes over it. Unchunked, 1280 input
 /// channels put B in the second level and the products ran at 41 GFLOP/s on one core of an AVX2
 /// EPYC, chunked at 64–73 (as 300 channels, unchunked or not).
 enum { CHUNK = 256 };
-
-/// 12 rows × 8 columns of sums in 12 registers, for the columns past the last full 16 (blocks
-/// whose tile count is not a multiple of 16): each input channel adds one row of 8 columns
-/// of v times 12 broadcast weights. Only the first `cols` columns are stored; the rest are read
-/// (rows of v and m run at least 8 columns past the block) but not kept.
-enum { ROWS8 = 12 };
-
-AVX2_INLINE void product_block8(const float *a, long lda, const float *b, long ldb, long k, float *c, long ldc, int rows,
-                                int accumulate, long cols, __m256i mask) {
-    f8v acc[ROWS8];
-    for (int r = 0; r < rows; r++) acc[r] = accumulate ? load8(c + r * ldc) : (f8v){0};
-    for (long i = 0; i < k; i++) {
-        const f8v b0 = load8(b + i * ldb);
-        for (int r = 0; r < rows; r++) acc[r] += splat8(a[r * lda + i]) * b0;
-    }
-    for (int r = 0; r < rows; r++) store8_first(c + r * ldc, acc[r], cols, mask);
-}
 
 /// One block of `cols` columns of C = A·B ([m, k] · [k, cols], A's rows `lda` apart): 16 columns
 /// 6 rows at a time (`product_block`), fewer 12 rows at a time (`product_block8`); the input

@@ -78,8 +78,10 @@ extension Tensor {
                         // Small planes: every image's columns side by side in one product, so the
                         // weights are read once, not once per image (and per core).
                         let wide = n * p
+                        let streamed = BLAS.prefersStreamedProduct(m: cout, n: wide, k: k)
+                        let ldp = streamed ? (wide + 15) / 16 * 16 : wide
                         let columns = UnsafeMutablePointer<Float>.allocate(capacity: k * wide)
-                        let product = UnsafeMutablePointer<Float>.allocate(capacity: cout * wide)
+                        let product = UnsafeMutablePointer<Float>.allocate(capacity: cout * ldp)
                         defer { columns.deallocate(); product.deallocate() }
                         for b in 0..<n {
                             let x = xb + b * cin * h * w
@@ -90,12 +92,15 @@ extension Tensor {
                                               ho: ho, wo: wo, into: columns + b * p, rowStride: wide)
                             }
                         }
-                        BLAS.sgemm(transA: false, transB: false, m: cout, n: wide, k: k, a: wb, lda: k, b: columns, ldb: wide,
-                                   c: product, ldc: wide)
+                        if !streamed || !BLAS.streamedProduct(m: cout, n: wide, k: k, a: wb, lda: k, b: columns, ldb: wide,
+                                                               transposedB: false, c: product, ldc: ldp) {
+                            BLAS.sgemm(transA: false, transB: false, m: cout, n: wide, k: k, a: wb, lda: k, b: columns, ldb: wide,
+                                       c: product, ldc: ldp)
+                        }
                         parallelFor(n * cout) { bo in
                             let b = bo / cout, o = bo % cout
                             let v = bias?.storage[o] ?? 0
-                            let src = product + o * wide + b * p, dst = yb + bo * p
+                            let src = product + o * ldp + b * p, dst = yb + bo * p
                             for i in 0..<p { dst[i] = src[i] + v }
                         }
                     } else if n >= workers && workers > 1 {

@@ -173,6 +173,19 @@ void csd_winograd_output_gradient(const float *dy, long cout, long ho, long wo, 
 /// to `dg` [cout, cin, 3, 3].
 void csd_winograd_weight_gradient(const float *du, long cout, long cin, float *dg);
 
+/// Whether `csd_streamed_product` runs on this CPU (AVX2 and FMA).
+int csd_streamed_product_available(void);
+
+/// Rows o_begin..<o_end of C = A·B, for A [m, k] (rows `lda` apart) and B [k, n] (rows `ldb`
+/// apart), or B given as [n, k] where `transposed_b`: A is read once, in place, six rows at a time,
+/// and B is packed a chunk of 512 terms at a time into blocks of 16 columns. C's rows (`ldc`
+/// apart) are written up to n rounded up to 16, zeros past n. Each element is summed over k in
+/// order, whatever rows a call takes. For a long A and few columns, where a packing product would
+/// copy all of A: SD's 3×3 convolutions on 4×4 planes (1280 · 11520 · 32), linear layers on a few
+/// tokens. Returns 0, or −1 where memory ran out or the CPU lacks AVX2.
+int csd_streamed_product(const float *a, long lda, long k, const float *b, long ldb, int transposed_b, long n, float *c,
+                         long ldc, long o_begin, long o_end);
+
 /// Whether `csd_winograd_products` runs on this CPU (AVX2 and FMA).
 int csd_winograd_products_available(void);
 
