@@ -106,12 +106,19 @@ public enum BLAS {
     /// a batch: 64 × 576 from 8192 terms) are split along k instead, in chunks of at least this
     /// many terms: tiles of C would leave a core idle or give it too little to do.
     static let reductionChunk = 512
-    /// The largest C (floats) that is split along k; each chunk has its own copy.
-    static let reductionLimit = 1 << 20
+    /// The largest C (floats) that is split along k; each chunk has its own copy. On OpenBLAS's
+    /// AVX2 kernels (a CPU without AVX-512) only a C of up to 64 Ki floats: there, SD's linear
+    /// layers (C of 164 Ki–655 Ki floats, 1280–5120 terms) took 9–24% longer in chunks than in tiles
+    /// of C (2 cores, in turn: 512 × 640 from 2560 terms 13.6 against 10.9 ms, 128 × 1280 from 5120
+    /// 11.4 against 10.4), and so did weight-gradient shapes (256 × 2304 from 2048 terms 15.8
+    /// against 14.1 ms).
+    static var reductionLimit: Int {
+        Kernel.current == .openBLAS && !Kernel.openBLASHasAVX512 ? 1 << 16 : 1 << 20
+    }
 
     /// How many chunks of k a product of this shape is summed in: one unless it is large, its C
-    /// small and k long; at most 8. Chosen from the shape alone, so the sums are the same
-    /// whatever the number of threads.
+    /// small and k long; at most 8. Chosen from the shape (and the kernels) alone, so the sums are
+    /// the same whatever the number of threads.
     static func reductionChunks(m: Int, n: Int, k: Int) -> Int {
         guard m * n * k >= tiledWork, m * n <= reductionLimit else { return 1 }
         return max(1, min(8, k / reductionChunk))
