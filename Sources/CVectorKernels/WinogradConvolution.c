@@ -349,39 +349,46 @@ AVX2 static void product_columns(const float *a, long lda, long m, long k, const
 
 int csd_winograd_products_available(void) { return avx2_fma_available(); }
 
-/// Columns j..<j + cols (cols ≤ width) of the `cin` rows of B (`ldb` apart) into `packed`
-/// [cin, width], zeros past `cols`: each block of columns then reads one contiguous run of B. Read
-/// in place, B's rows (a block plus a line apart) took the products to 62–85 GFLOP/s on one core of
-/// an AVX2 EPYC, packed to 84–93 (1280 · 1280 · 32, 640 · 640 · 32 and · 128, 320 · 320 · 128).
-AVX2 static void pack_columns(const float *b, long ldb, long cin, long cols, long width, float *packed) {
-    for (long i = 0; i < cin; i++) {
-        const float *src = b + i * ldb;
-        float *dst = packed + i * width;
-        if (cols == width && width == COLUMNS) {
-            store8(dst, load8(src));
-            store8(dst + 8, load8(src + 8));
-        } else {
-            memcpy(dst, src, sizeof(float) * (size_t)cols);
-            memset(dst + cols, 0, sizeof(float) * (size_t)(width - cols));
+/// Floats of one plane's packed columns (`pack_plane`): blocks of 16, then of 8 for the rest.
+static long packed_plane(long cin, long count) {
+    return cin * (count / COLUMNS * COLUMNS + (count % COLUMNS + 7) / 8 * 8);
+}
+
+/// The `count` columns of one plane of B ([cin, count], rows `ldb` apart) into `packed`: blocks
+/// of 16 columns, then of 8, each [cin, width] and contiguous, zeros past `count`. Each block's
+/// products then read one contiguous run of B. Read in place, B's rows (a block plus a line apart)
+/// took the products to 62–85 GFLOP/s on one core of an AVX2 EPYC, packed to 84–93 (1280 · 1280 ·
+/// 32, 640 · 640 · 32 and · 128, 320 · 320 · 128).
+AVX2 static void pack_plane(const float *b, long ldb, long cin, long count, float *packed) {
+    for (long j = 0; j < count; j += COLUMNS) {
+        const long width = count - j >= COLUMNS ? COLUMNS : 8;
+        for (long j8 = j; j8 < j + COLUMNS && j8 < count; j8 += width) {
+            const long cols = count - j8 < width ? count - j8 : width;
+            for (long i = 0; i < cin; i++) {
+                const float *src = b + i * ldb + j8;
+                float *dst = packed + i * width;
+                if (cols == COLUMNS) {
+                    store8(dst, load8(src));
+                    store8(dst + 8, load8(src + 8));
+                } else {
+                    memcpy(dst, src, sizeof(float) * (size_t)cols);
+                    memset(dst + cols, 0, sizeof(float) * (size_t)(width - cols));
+                }
+            }
+            packed += cin * width;
         }
     }
 }
 
-/// One plane's product C = A·B: [rows, cin] · [cin, count], A's rows `cin` apart, in blocks of 16
-/// columns, then of 8 (the last one partly stored), each block's columns of B packed first into
-/// `packed` (cin · 16 floats); each element summed over the input channels in the same order.
-static void plane_product(const float *a, long rows, long cin, const float *b, long ldb, float *c, long ldc, long count,
-                          float *packed) {
+/// One plane's product C = A·B: [rows, cin] · [cin, count], A's rows `cin` apart, B packed by
+/// `pack_plane`: blocks of 16 columns, then of 8 (the last one partly stored); each element
+/// summed over the input channels in the same order.
+static void plane_product(const float *a, long rows, long cin, const float *packed, float *c, long ldc, long count) {
     long j = 0;
-    for (; j + COLUMNS <= count; j += COLUMNS) {
-        pack_columns(b + j, ldb, cin, COLUMNS, COLUMNS, packed);
+    for (; j + COLUMNS <= count; j += COLUMNS, packed += cin * COLUMNS)
         product_columns(a, cin, rows, cin, packed, COLUMNS, c + j, ldc, COLUMNS);
-    }
-    for (; j < count; j += 8) {
-        const long cols = count - j < 8 ? count - j : 8;
-        pack_columns(b + j, ldb, cin, cols, 8, packed);
-        product_columns(a, cin, rows, cin, packed, 8, c + j, ldc, cols);
-    }
+    for (; j < count; j += 8, packed += cin * 8)
+        product_columns(a, cin, rows, cin, packed, 8, c + j, ldc, count - j < 8 ? count - j : 8);
 }
 
 static int products_known(void) {
@@ -397,11 +404,14 @@ static int products_known(void) {
 int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
                           long planes, long o_begin, long o_end) {
     if (!products_known()) return -1;
-    float *packed = malloc(sizeof(float) * (size_t)(cin * COLUMNS));
+    const long plane = packed_plane(cin, count);
+    float *packed = malloc(sizeof(float) * (size_t)plane);
     if (!packed) return -1;
-    for (long xi = 0; xi < planes; xi++)
-        plane_product(u + xi * cout * cin + o_begin * cin, o_end - o_begin, cin, v + xi * csd_winograd_plane(cin, ldv), ldv,
-                      m + xi * csd_winograd_plane(cout, ldm) + o_begin * ldm, ldm, count, packed);
+    for (long xi = 0; xi < planes; xi++) {
+        pack_plane(v + xi * csd_winograd_plane(cin, ldv), ldv, cin, count, packed);
+        plane_product(u + xi * cout * cin + o_begin * cin, o_end - o_begin, cin, packed,
+                      m + xi * csd_winograd_plane(cout, ldm) + o_begin * ldm, ldm, count);
+    }
     free(packed);
     return 0;
 }
@@ -418,15 +428,18 @@ int csd_winograd_products_from_weights(const float *g, long cout, long cin, int 
     const long planes = (size + 2) * (size + 2);
     long rows = WEIGHT_CHUNK / (planes * cin) / ROWS * ROWS;
     if (rows < ROWS) rows = ROWS;
-    float *u = malloc(sizeof(float) * (size_t)(planes * rows * cin + cin * COLUMNS));
+    // Every plane's columns packed once, before the turns of output channels that all read them.
+    const long plane = packed_plane(cin, count);
+    float *u = malloc(sizeof(float) * (size_t)(planes * rows * cin + planes * plane));
     if (!u) return -1;
     float *packed = u + planes * rows * cin;
+    for (long xi = 0; xi < planes; xi++) pack_plane(v + xi * csd_winograd_plane(cin, ldv), ldv, cin, count, packed + xi * plane);
     for (long o0 = o_begin; o0 < o_end; o0 += rows) {
         const long r = o_end - o0 < rows ? o_end - o0 : rows;
         (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(g + o0 * cin * 9, r, cin, 0, r, u);
         for (long xi = 0; xi < planes; xi++)
-            plane_product(u + xi * r * cin, r, cin, v + xi * csd_winograd_plane(cin, ldv), ldv,
-                          m + xi * csd_winograd_plane(cout, ldm) + o0 * ldm, ldm, count, packed);
+            plane_product(u + xi * r * cin, r, cin, packed + xi * plane, m + xi * csd_winograd_plane(cout, ldm) + o0 * ldm, ldm,
+                          count);
     }
     free(u);
     return 0;
