@@ -56,9 +56,9 @@ AVX2 static void winograd4_filters8(const float *k, long stride, float *row0, in
     }
 }
 
-void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u) {
+void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u, long ldu) {
     if (!avx2_fma_available()) return;
-    const long stride = cout * cin;
+    const long stride = ldu;
     for (long o = o_begin; o < o_end; o++)
         for (long c = 0; c < cin; c += 8)
             winograd4_filters8(g + (o * cin + c) * 9, stride, u + o * cin + c, cin - c < 8 ? (int)(cin - c) : 8);
@@ -188,8 +188,8 @@ int csd_winograd4_output(const float *m, long cout, long ldm, long tiles_wide, l
 #else
 
 int csd_winograd4_available(void) { return 0; }
-void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u) {
-    (void)g; (void)cout; (void)cin; (void)o_begin; (void)o_end; (void)u;
+void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u, long ldu) {
+    (void)g; (void)cout; (void)cin; (void)o_begin; (void)o_end; (void)u; (void)ldu;
 }
 int csd_winograd4_input(const float *x, long cin, long h, long w, long pad_top, long pad_left, long tiles_wide,
                         long t_begin, long t_end, float *v, long ldv) {

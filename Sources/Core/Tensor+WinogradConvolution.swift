@@ -76,14 +76,18 @@ extension Tensor {
         }
         let block = min(tiles, Tensor.winogradTileBlock(cin: cin, cout: cout))
         let blocks = (tiles + block - 1) / block
-        var transformed = Tensor(uninitialized: [planes, cout, cin])
+        // Planes an odd number of cache lines apart, as `csd_winograd_products_from_weights` lays
+        // them out: a multiple of 4 KiB apart (320 · 320 channels), the transform's stores to its
+        // planes fell into one set of the first-level cache.
+        let ldu = csd_winograd_plane(cout, cin)
+        var transformed = Tensor(uninitialized: [planes * ldu])
         weight.storage.withUnsafeBufferPointer { g in
             transformed.storage.withUnsafeMutableBufferPointer { u in
                 let (gp, up) = (g.baseAddress!, u.baseAddress!)
                 let parts = min(cout, 2 * Parallelism.workers)
                 parallelFor(parts) { part in
                     let (o0, o1) = (cout * part / parts, cout * (part + 1) / parts)
-                    (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(gp, cout, cin, o0, o1, up)
+                    (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(gp, cout, cin, o0, o1, up, ldu)
                 }
             }
         }
@@ -111,9 +115,9 @@ extension Tensor {
                                     x, cin, h, w, padding.top, padding.left, tilesWide, t0, t1, v, ld)
                                 precondition(read == 0, "conv2d: out of memory for Winograd's input transform")
                                 if !Tensor.winogradOwnProducts
-                                    || csd_winograd_products(ub, v, m, cout, cin, t1 - t0, ld, ld, planes, 0, cout) != 0 {
+                                    || csd_winograd_products(ub, ldu, v, m, cout, cin, t1 - t0, ld, ld, planes, 0, cout) != 0 {
                                     for xi in 0..<planes {
-                                        BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * cout * cin,
+                                        BLAS.sgemm(transA: false, transB: false, m: cout, n: t1 - t0, k: cin, a: ub + xi * ldu,
                                                    lda: cin, b: v + xi * csd_winograd_plane(cin, ld), ldb: ld, c: m + xi * csd_winograd_plane(cout, ld), ldc: ld,
                                                    parallel: false)
                                     }

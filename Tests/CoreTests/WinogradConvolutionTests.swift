@@ -97,7 +97,7 @@ import Testing
         let status = u.storage.withUnsafeBufferPointer { us in
             v.storage.withUnsafeBufferPointer { vs in
                 m.withUnsafeMutableBufferPointer { ms in
-                    csd_winograd_products(us.baseAddress!, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld, 16, oBegin, oEnd)
+                    csd_winograd_products(us.baseAddress!, cout * cin, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld, 16, oBegin, oEnd)
                 }
             }
         }
@@ -137,9 +137,9 @@ import Testing
         let status = g.storage.withUnsafeBufferPointer { gs in
             v.storage.withUnsafeBufferPointer { vs in
                 u.withUnsafeMutableBufferPointer { us in
-                    (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(gs.baseAddress!, cout, cin, 0, cout, us.baseAddress!)
+                    (size == 4 ? csd_winograd4_weights : csd_winograd_weights)(gs.baseAddress!, cout, cin, 0, cout, us.baseAddress!, cout * cin)
                     let first = twoSteps.withUnsafeMutableBufferPointer { ms in
-                        csd_winograd_products(us.baseAddress!, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld, planes, oBegin, oEnd)
+                        csd_winograd_products(us.baseAddress!, cout * cin, vs.baseAddress!, ms.baseAddress!, cout, cin, count, ld, ld, planes, oBegin, oEnd)
                     }
                     let second = fused.withUnsafeMutableBufferPointer { ms in
                         csd_winograd_products_from_weights(gs.baseAddress!, cout, cin, Int32(size), vs.baseAddress!, ms.baseAddress!,
@@ -211,7 +211,7 @@ import Testing
         let g = rng.normal([cout, cin, 3, 3])
         var u = [Float](repeating: .nan, count: 16 * cout * cin)
         g.storage.withUnsafeBufferPointer { gp in
-            u.withUnsafeMutableBufferPointer { up in csd_winograd_weights(gp.baseAddress!, cout, cin, 0, cout, up.baseAddress!) }
+            u.withUnsafeMutableBufferPointer { up in csd_winograd_weights(gp.baseAddress!, cout, cin, 0, cout, up.baseAddress!, cout * cin) }
         }
         let gm: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
         var largest = 0.0

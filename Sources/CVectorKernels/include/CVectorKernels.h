@@ -148,8 +148,9 @@ double csd_peak_gflops(int bf16, long rounds);
 long csd_winograd_plane(long rows, long ld);
 
 /// Winograd F(2×2, 3×3) weight transform (`WinogradConvolution.c`): `g` [cout, cin, 3, 3] to
-/// `u` [16, cout, cin] (U = G g Gᵀ), for output channels o_begin..<o_end.
-void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u);
+/// `u` [16, cout, cin] (U = G g Gᵀ; planes `ldu` floats apart, at least cout · cin; SD's layers
+/// want `csd_winograd_plane(cout, cin)`), for output channels o_begin..<o_end.
+void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u, long ldu);
 
 /// Input transform (V = Bᵀ d B) of the 4×4 tiles t_begin..<t_end of one CHW image `x` [cin, h, w]
 /// (tile t at rows 2·(t / tiles_wide) − pad_top…+3 and columns 2·(t % tiles_wide) − pad_left…+3,
@@ -190,14 +191,15 @@ int csd_streamed_product(const float *a, long lda, long k, const float *b, long 
 int csd_winograd_products_available(void);
 
 /// Winograd's products M_ξ = U_ξ · V_ξ (ξ < `planes`: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3)) for
-/// one block of `count` tiles and output channels o_begin..<o_end: `u` [planes, cout, cin], `v`
+/// one block of `count` tiles and output channels o_begin..<o_end: `u` [planes, cout, cin] (planes
+/// `ldu` apart), `v`
 /// [planes, cin, ldv] (planes `csd_winograd_plane(cin, ldv)` apart), `m` [planes, cout, ldm]
 /// (planes `csd_winograd_plane(cout, ldm)` apart; its rows at least `count` rounded up to 8 long,
 /// which the products read), each element summed over the input channels in order, on one core.
 /// Only V's columns are packed, 16 at a time (OpenBLAS's packing of both and its zeroing of C
 /// weigh on products over so few input channels). Returns 0, or −1 where memory ran out or the
 /// CPU lacks AVX2.
-int csd_winograd_products(const float *u, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
+int csd_winograd_products(const float *u, long ldu, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
                           long planes, long o_begin, long o_end);
 
 /// `csd_winograd_products` from the untransformed weights `g` [cout, cin, 3, 3], for F(size×size,
@@ -213,8 +215,9 @@ int csd_winograd_products_from_weights(const float *g, long cout, long cin, int 
 int csd_winograd4_available(void);
 
 /// Winograd F(4×4, 3×3) weight transform (`WinogradF4Convolution.c`): `g` [cout, cin, 3, 3] to
-/// `u` [36, cout, cin] (U = G g Gᵀ), for output channels o_begin..<o_end. Nothing without AVX2.
-void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u);
+/// `u` [36, cout, cin] (U = G g Gᵀ; planes `ldu` floats apart), for output channels o_begin..<o_end.
+/// Nothing without AVX2.
+void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u, long ldu);
 
 /// F(4×4, 3×3) input transform (V = Bᵀ d B) of the 6×6 tiles t_begin..<t_end of one CHW image
 /// `x` [cin, h, w] (tile t at rows 4·(t / tiles_wide) − pad_top…+5 and columns
