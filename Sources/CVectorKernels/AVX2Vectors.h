@@ -39,6 +39,17 @@ static inline int avx2_fma_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+/// `avx2_fma_available`, asked once per file and then remembered, for the kernels' entry points.
+static inline int avx2_fma_known(void) {
+    static int available = -1;
+    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
+    if (known < 0) {
+        known = avx2_fma_available();
+        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
+    }
+    return known;
+}
+
 #endif
 
 #endif

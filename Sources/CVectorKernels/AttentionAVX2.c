@@ -192,16 +192,6 @@ AVX2 static float exponentiate_row(float *row, long visible, long padded, float 
 
 int csd_attention_avx2_available(void) { return avx2_fma_available(); }
 
-static int avx2_known(void) {
-    static int available = -1;
-    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
-    if (known < 0) {
-        known = csd_attention_avx2_available();
-        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
-
 /// Keys visible to query row `row`: all of them, or row + 1 under a causal mask.
 static long visible_keys(long keys, long causal_offset, long row) {
     return causal_offset >= 0 && causal_offset + row + 1 < keys ? causal_offset + row + 1 : keys;
@@ -241,7 +231,7 @@ AVX2 static int attention_head(const float *q, const float *k, const float *v, f
 
 int csd_attention_head_avx2(const float *q, const float *k, const float *v, float *out, long rows, long keys, long d,
                             long ld, float scale, long causal_offset) {
-    if (!avx2_known() || rows < 1 || keys < 1 || d < 1) return -1;
+    if (!avx2_fma_known() || rows < 1 || keys < 1 || d < 1) return -1;
     return attention_head(q, k, v, out, rows, keys, d, ld, scale, causal_offset);
 }
 
@@ -309,7 +299,7 @@ AVX2 static int attention_gradient(const float *q, const float *k, const float *
 
 int csd_attention_gradient(const float *q, const float *k, const float *v, const float *dout, float *dq, float *dk,
                            float *dv, long rows, long keys, long d, long ld, float scale, int causal) {
-    if (!avx2_known() || rows < 1 || keys < 1 || d < 1) return -1;
+    if (!avx2_fma_known() || rows < 1 || keys < 1 || d < 1) return -1;
     return attention_gradient(q, k, v, dout, dq, dk, dv, rows, keys, d, ld, scale, causal);
 }
 

@@ -68,15 +68,7 @@ AVX2 static void streamed_product(const float *a, long lda, long k, const float 
     }
 }
 
-int csd_streamed_product_available(void) {
-    static int available = -1;
-    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
-    if (known < 0) {
-        known = avx2_fma_available();
-        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
+int csd_streamed_product_available(void) { return avx2_fma_known(); }
 
 int csd_streamed_product(const float *a, long lda, long k, const float *b, long ldb, int transposed_b, long n, float *c,
                          long ldc, long o_begin, long o_end) {

@@ -391,19 +391,9 @@ static void plane_product(const float *a, long rows, long cin, const float *pack
         product_columns(a, cin, rows, cin, packed, 8, c + j, ldc, count - j < 8 ? count - j : 8);
 }
 
-static int products_known(void) {
-    static int available = -1;
-    int known = __atomic_load_n(&available, __ATOMIC_RELAXED);
-    if (known < 0) {
-        known = csd_winograd_products_available();
-        __atomic_store_n(&available, known, __ATOMIC_RELAXED);
-    }
-    return known;
-}
-
 int csd_winograd_products(const float *u, long ldu, const float *v, float *m, long cout, long cin, long count, long ldv, long ldm,
                           long planes, long o_begin, long o_end) {
-    if (!products_known()) return -1;
+    if (!avx2_fma_known()) return -1;
     const long plane = packed_plane(cin, count);
     float *packed = malloc(sizeof(float) * (size_t)plane);
     if (!packed) return -1;
@@ -424,7 +414,7 @@ enum { WEIGHT_CHUNK = 1 << 20 };
 
 int csd_winograd_products_from_weights(const float *g, long cout, long cin, int size, const float *v, float *m, long count,
                                        long ldv, long ldm, long o_begin, long o_end) {
-    if (!products_known() || (size != 2 && size != 4)) return -1;
+    if (!avx2_fma_known() || (size != 2 && size != 4)) return -1;
     const long planes = (size + 2) * (size + 2);
     long rows = WEIGHT_CHUNK / (planes * cin) / ROWS * ROWS;
     if (rows < ROWS) rows = ROWS;
