@@ -5,7 +5,8 @@ extension ParticleEditor {
     /// Estimates the edit mask (`estimateEditMask`) and uses it unless it covers more than
     /// `EditMask.largestMaskedCoverage` of the particles. Then the edit is global (a new ground,
     /// another time of day), and a second mask drawn at `EditMask.globalTimesteps` is used if it
-    /// covers at most `EditMask.largestGlobalCoverage`: a ground swap's keeps the sky. Otherwise
+    /// covers at most `EditMask.largestGlobalCoverage`: a ground swap's keeps the sky, and leaves
+    /// out the objects standing on the new ground (`EditMask.withoutRareLooks`). Otherwise
     /// the edit goes everywhere. The first mask of a ground swap covered nearly everything, and
     /// masked with it a video's horizon moved with the mask's edge from frame to frame (flicker
     /// 1.56 → 2.74 levels). The masks come from the sources and the seed alone, so a resumed edit
@@ -15,7 +16,11 @@ extension ParticleEditor {
         if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editMask = mask; return }
         let global = settings.instructed == nil
             ? estimateEditMask(timesteps: EditMask.scaled(EditMask.globalTimesteps, trainTimesteps: model.schedule.alphasCumprod.count)) : mask
-        if EditMask.coverage(global) <= EditMask.largestGlobalCoverage { editMask = global }
+        guard EditMask.coverage(global) <= EditMask.largestGlobalCoverage else { return }
+        let (n, c, h, w) = (source.shape[0], source.shape[1], source.shape[2], source.shape[3])
+        editMask = Tensor.concatenateBatch((0..<n).map { i in
+            EditMask.withoutRareLooks(global.item(i).reshaped([1, 1, h, w]), source: source.item(i).reshaped([1, c, h, w]))
+        })
     }
 
     /// Where the edit applies in each particle (`EditMask`): the mean over `draws` noise draws at

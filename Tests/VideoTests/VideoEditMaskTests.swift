@@ -41,11 +41,12 @@ import World
     }
 
     /// A global edit by captions takes the second mask, drawn at `EditMask.globalTimesteps`,
-    /// where it leaves something out: a new ground's keeps the sky; a new time of day's covers
-    /// everything, and the edit goes unmasked.
+    /// where it leaves something out: a new ground's keeps the sky and the cone standing on the
+    /// ground (`EditMask.withoutRareLooks`); a new time of day's covers everything, and the edit
+    /// goes unmasked.
     @Test func aNewGroundIsMaskedToTheGroundAndANewTimeOfDayGoesEverywhere() throws {
         // At the prior's own size: at 32 px the sky is a thin band within the mask's feathering.
-        let (images, _, sky) = Self.frames(caption: "a blue cone on grass", count: 2, size: 64)
+        let (images, cone, sky) = Self.frames(caption: "a blue cone on grass", count: 2, size: 64)
         let ground = try Self.editor(images, prompts: ("a blue cone on grass", "a blue cone on snow"))
         ground.masksEditWhereLocal()
         let mask = try #require(ground.editMask, "a new ground is masked")
@@ -57,6 +58,12 @@ import World
         #expect(skyCells.count > 100)
         let onSky = skyCells.map { mask.storage[$0] }.reduce(0, +) / Float(skyCells.count)
         #expect(onSky < 0.05, "the sky stays out of a new ground's mask (\(onSky))")
+        let coneCells = cone.indices.filter { cone[$0] }, groundCells = cone.indices.filter { !cone[$0] && !sky[$0] }
+        #expect(coneCells.count > 50)
+        let onCone = coneCells.map { mask.storage[$0] }.reduce(0, +) / Float(coneCells.count)
+        let onGround = groundCells.map { mask.storage[$0] }.reduce(0, +) / Float(groundCells.count)
+        #expect(onCone < 0.05, "the cone stays out of a new ground's mask (\(onCone))")
+        #expect(onGround > 0.9, "the ground is in it (\(onGround))")
 
         let (frames, _, _) = Self.frames(caption: "a red ball on sand")
         let time = try Self.editor(frames, prompts: ("a red ball on sand", "a red ball on sand at sunset"))
