@@ -7,7 +7,7 @@ extension EditMask {
 
     /// The chromaticity distance (× 3, so a grey and a saturated primary are about 1–2 apart) past
     /// which a look is rare. Measured on the masks of 13 world ground swaps at 64²
-    /// (docs/notebook/video.md, 2026-12-07 (night)): lit ground reached 0.35 at most, shadows
+    /// (docs/notebook/video.md, 2026-12-07 (before midnight)): lit ground reached 0.35 at most, shadows
     /// 0.35 (at night), the objects that stand out from their ground 0.6–1.9.
     public static let rareLookDistance: Float = 0.5
 

@@ -201,7 +201,7 @@ struct EditImage: ParsableCommand {
     @Argument(help: "Input image.") var input: String
     @Option(name: .shortAndLong, help: "Output PNG.") var output: String
     @Option(help: "sds, dds, or cds (DDS plus CDS's patch-contrastive term, which keeps the source's structure).") var method: String = "dds"
-    @Option(help: "auto: estimate where the prompts disagree on the image and edit only there (a new ground without the sky; a new time of day everywhere); none: edit everywhere.")
+    @Option(help: "auto: estimate where the prompts disagree on the image and edit only there (a new ground without the sky and the objects on it; a new time of day everywhere); none: edit everywhere.")
     var mask: String = CSDCommand.maskValue(ImageEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
     @OptionGroup var options: EditOptions
 
@@ -239,7 +239,7 @@ struct EditVideo: ParsableCommand {
     var bandwidthScale: Float?
     @Option(help: "What the kernel compares: noisy or clean particles.") var kernel: String = "noisy"
     @Option(help: "Frames of a window updated per step, drawn at random (0: all).") var subset: Int = 0
-    @Option(help: "auto: estimate in each window where the prompts disagree on the frames and edit only there (a new ground without the sky; a new time of day everywhere); none: edit everywhere.")
+    @Option(help: "auto: estimate in each window where the prompts disagree on the frames and edit only there (a new ground without the sky and the objects on it; a new time of day everywhere); none: edit everywhere.")
     var mask: String = CSDCommand.maskValue(VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
     @Option(help: "Write a strip of source and edited frames here.") var contactSheet: String?
     @Option(help: "Video codec: h264, hevc, vp9 or prores (default: vp9 for .webm; prores for .mov and .mkv when the input has an alpha channel; h264 otherwise).") var codec: String?

@@ -26,7 +26,7 @@ struct EvalCSDEdit: ParsableCommand {
     var bandwidthScale: Float = VideoEditor.Configuration.instructionBandwidthScale
     @Option(help: "Scale of DDS-based CSD's median-heuristic bandwidth (default: csd edit video's by prompts).")
     var promptBandwidthScale: Float = VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").settings.bandwidthScale
-    @Option(help: "auto: each coupled edit estimates where its scores disagree on the frames and edits only there (a new ground without the sky; a new time of day everywhere), as `csd edit video` does; none: edit everywhere.")
+    @Option(help: "auto: each coupled edit estimates where its scores disagree on the frames and edits only there (a new ground without the sky and the objects on it; a new time of day everywhere), as `csd edit video` does; none: edit everywhere.")
     var mask: String = CSDCommand.maskValue(VideoEditor.Configuration(sourcePrompt: "", targetPrompt: "").masksEdit)
     @Option(help: "Frame side in pixels.") var size: Int = 64
     @Option(help: "Videos (each a scene with an instruction, from a fixed list).") var videos: Int = 3

@@ -15,7 +15,7 @@ extension VideoEditor {
         public var overlap = 2
         /// Whether each window estimates where the prompts disagree on its frames and edits only
         /// there (`ParticleEditor.masksEditWhereLocal`: an object's mask, a new ground's mask without
-        /// the sky, none for a new time of day). On by default: masked, the sample video kept 39.2 dB
+        /// the sky and the objects on it, none for a new time of day). On by default: masked, the sample video kept 39.2 dB
         /// outside the ball against 35.7, for 15% more time (docs/notebook/video.md, 2026-12-06).
         public var masksEdit = true
         /// The working short side in pixels (nil: the model's own size).
