@@ -7,8 +7,8 @@ extension EditMask {
 
     /// The chromaticity distance (× 3, so a grey and a saturated primary are about 1–2 apart) past
     /// which a look is rare. Measured on the masks of 13 world ground swaps at 64²
-    /// (docs/notebook/video.md, 2026-12-07 (before midnight)): lit ground reached 0.35 at most, shadows
-    /// 0.35 (at night), the objects that stand out from their ground 0.6–1.9.
+    /// (docs/notebook/video.md, 2026-12-07 (before midnight)): lit ground reached 0.35 at most,
+    /// shadows 0.35 (at night), the objects that stand out from their ground 0.6–1.9.
     public static let rareLookDistance: Float = 0.5
 
     /// `mask` ([1, 1, H, W]) cleared on the cells of `source` ([1, 3, H, W], pixels in [−1, 1])
@@ -50,7 +50,8 @@ extension EditMask {
         var out = mask
         var seen = [Bool](repeating: false, count: plane)
         for start in 0..<plane where rare[start] && !seen[start] {
-            // One 8-connected group of rare cells.
+            // One 8-connected group of rare cells, labelled once (`floodFill` from each start would
+            // go over the whole plane per group).
             var group = [start], stack = [start]
             seen[start] = true
             while let i = stack.popLast() {

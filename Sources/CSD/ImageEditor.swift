@@ -13,8 +13,9 @@ public struct ImageEditor {
         public var workingSize: Int?
         /// Whether the edit estimates where the prompts disagree on the image and edits only there
         /// (`ParticleEditor.masksEditWhereLocal`: an object's mask, a new ground's mask without the
-        /// sky and the objects on it, none for a new time of day). On by default: masked, world edits kept more of their
-        /// background and came closer to their ideal edits (docs/notebook/video.md, 2026-12-06).
+        /// sky and the objects on it, none for a new time of day). On by default: masked, world
+        /// edits kept more of their background and came closer to their ideal edits
+        /// (docs/notebook/video.md, 2026-12-06).
         public var masksEdit = true
 
         public init(sourcePrompt: String, targetPrompt: String) {
