@@ -21,7 +21,7 @@ extension EditMask {
     /// all farther than `rareLookDistance`, and it lies in a connected group of at least
     /// `smallestGroup` such cells (8-neighbours). An object coloured like its ground (a white ball
     /// on sand) stays in the mask. Returns `mask` unchanged for other than 3 channels (a latent
-    /// model's particles) or a region of fewer than 64 cells.
+    /// model's particles: judge its pictures instead, below) or a region of fewer than 64 cells.
     public static func withoutRareLooks(_ mask: Tensor, source: Tensor, smallestGroup: Int = 3) -> Tensor {
         let (c, h, w) = (source.shape[1], source.shape[2], source.shape[3])
         let plane = h * w
@@ -66,5 +66,17 @@ extension EditMask {
             if group.count >= smallestGroup { for i in group { out.storage[i] = 0 } }
         }
         return out
+    }
+
+    /// `masks` ([N, 1, h, w]) each `withoutRareLooks` of its picture in `pictures` ([N, 3, H, W]
+    /// in [−1, 1], at any size: a latent model's particles are judged by their frames at working
+    /// size, averaged down to the latents' size).
+    public static func withoutRareLooks(_ masks: Tensor, pictures: Tensor) -> Tensor {
+        let (n, h, w) = (masks.shape[0], masks.shape[2], masks.shape[3])
+        precondition(pictures.shape.count == 4 && pictures.shape[0] == n, "withoutRareLooks: one picture per mask")
+        let looks = pictures.resized(height: h, width: w)
+        return Tensor.concatenateBatch((0..<n).map { i in
+            withoutRareLooks(masks.item(i).reshaped([1, 1, h, w]), source: looks.item(i).reshaped([1, pictures.shape[1], h, w]))
+        })
     }
 }

@@ -37,7 +37,7 @@ public struct ImageEditor {
         let original = image.workingTensor(width: size.width, height: size.height)
         let editor = try ParticleEditor(model: model, settings: c.settings, source: model.toModelSpace(original),
                                         sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
-        if c.masksEdit { editor.masksEditWhereLocal() }
+        if c.masksEdit { editor.masksEditWhereLocal(pictures: original) }
         let files = EditOutputFiles(output: output)
         let outcome = try run.drive(editor, total: c.settings.steps, label: "editing", checkpoint: files.checkpoint) { step in
             if run.saves(atStep: step) { try editor.particleGrid().writePNG(to: EditRun.intermediatePath(of: output, step: step)) }

@@ -10,17 +10,16 @@ extension ParticleEditor {
     /// the edit goes everywhere. The first mask of a ground swap covered nearly everything, and
     /// masked with it a video's horizon moved with the mask's edge from frame to frame (flicker
     /// 1.56 → 2.74 levels). The masks come from the sources and the seed alone, so a resumed edit
-    /// estimates the same ones.
-    public func masksEditWhereLocal() {
+    /// estimates the same ones. `pictures` are the sources as pictures ([N, 3, H, W] in [−1, 1],
+    /// any size), which tell the objects from the ground: a latent model's callers pass their
+    /// frames at working size; a pixel model's particles are pictures already.
+    public func masksEditWhereLocal(pictures: Tensor? = nil) {
         let mask = estimateEditMask()
         if EditMask.coverage(mask) <= EditMask.largestMaskedCoverage { editMask = mask; return }
         let global = settings.instructed == nil
             ? estimateEditMask(timesteps: EditMask.scaled(EditMask.globalTimesteps, trainTimesteps: model.schedule.alphasCumprod.count)) : mask
         guard EditMask.coverage(global) <= EditMask.largestGlobalCoverage else { return }
-        let (n, c, h, w) = (source.shape[0], source.shape[1], source.shape[2], source.shape[3])
-        editMask = Tensor.concatenateBatch((0..<n).map { i in
-            EditMask.withoutRareLooks(global.item(i).reshaped([1, 1, h, w]), source: source.item(i).reshaped([1, c, h, w]))
-        })
+        editMask = EditMask.withoutRareLooks(global, pictures: pictures ?? source)
     }
 
     /// Where the edit applies in each particle (`EditMask`): the mean over `draws` noise draws at

@@ -90,7 +90,7 @@ struct EvalCSDEdit: ParsableCommand {
                     let source = Tensor.concatenateBatch(sources.map { diffusion.toModelSpace($0.tensor.reshaped([1, 3, size, size])) })
                     let editor = try ParticleEditor(model: diffusion, settings: settings, source: source, sourcePrompt: from, targetPrompt: to)
                     let start = Date()
-                    if masksEdit { editor.masksEditWhereLocal() }
+                    if masksEdit { editor.masksEditWhereLocal(pictures: Tensor.concatenateBatch(sources.map { $0.tensor.reshaped([1, 3, size, size]) })) }
                     while editor.step < steps { editor.advance() }
                     let out = diffusion.toImages(editor.particles)
                     return ((0..<frames).map { RGBImage(tensor: out.item($0).clamped(to: -1...1)) }, Date().timeIntervalSince(start),

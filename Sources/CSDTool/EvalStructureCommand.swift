@@ -105,7 +105,7 @@ struct EvalStructure: ParsableCommand {
                 let source = Tensor.concatenateBatch(sources.map { diffusion.toModelSpace($0.tensor.reshaped([1, 3, size, size])) })
                 let editor = try ParticleEditor(model: diffusion, settings: s, source: source, sourcePrompt: c.source, targetPrompt: c.target)
                 let start = Date()
-                if masksEdit { editor.masksEditWhereLocal() }
+                if masksEdit { editor.masksEditWhereLocal(pictures: Tensor.concatenateBatch(sources.map { $0.tensor.reshaped([1, 3, size, size]) })) }
                 while editor.step < steps {
                     editor.advance()
                     display.show(EditProgress(label: "\(c.source) → \(c.target), \(variant.name)", step: editor.step, total: steps))

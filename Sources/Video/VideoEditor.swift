@@ -135,7 +135,7 @@ public struct VideoEditor {
                 let editor = try ParticleEditor(model: model, settings: settings, source: Tensor.concatenateBatch(range.map { frames[$0].source }),
                                                 sourcePrompt: c.sourcePrompt, targetPrompt: c.targetPrompt)
                 editor.setParticles(Tensor.concatenateBatch(range.map { frames[$0].edited }))
-                if c.masksEdit { editor.masksEditWhereLocal() }
+                if c.masksEdit { editor.masksEditWhereLocal(pictures: Tensor.concatenateBatch(range.map { frames[$0].original })) }
                 // Frames the previous window edited are carried as fixed particles.
                 editor.fixed = range.map { k > 0 && $0 < (k - 1) * advance + c.window }
                 if resumingWindow, FileManager.default.fileExists(atPath: windowCheckpoint) {

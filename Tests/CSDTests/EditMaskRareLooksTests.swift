@@ -50,4 +50,31 @@ struct EditMaskRareLooksTests {
         let latent = Tensor(shape: [1, 4, 16, 16], storage: [Float](repeating: 0.3, count: 4 * 256))
         #expect(EditMask.withoutRareLooks(mask, source: latent).storage == mask.storage)
     }
+
+    /// A latent model's masks are judged by pictures 8 times their size, averaged down: the blue
+    /// object of a 128-pixel picture leaves a 16-cell mask, one mask per picture.
+    @Test func aLatentModelsMasksAreJudgedByTheirPictures() {
+        let size = 128
+        var pictures = [Float](repeating: 0, count: 2 * 3 * size * size)
+        for i in 0..<2 {
+            for y in 0..<size {
+                for x in 0..<size {
+                    // The object, in the first picture only: cells (4..<8, 4..<8) of the mask.
+                    let object = i == 0 && (32..<64).contains(x) && (32..<64).contains(y)
+                    let rgb: SIMD3<Float> = object ? SIMD3(0.15, 0.2, 0.8) : SIMD3(0.25, 0.55, 0.2)
+                    for ch in 0..<3 { pictures[((i * 3 + ch) * size + y) * size + x] = 2 * rgb[ch] - 1 }
+                }
+            }
+        }
+        let masks = Tensor(shape: [2, 1, 16, 16], storage: [Float](repeating: 1, count: 2 * 256))
+        let out = EditMask.withoutRareLooks(masks, pictures: Tensor(shape: [2, 3, size, size], storage: pictures))
+        #expect(out.shape == [2, 1, 16, 16])
+        for y in 0..<16 {
+            for x in 0..<16 {
+                let object = (4..<8).contains(x) && (4..<8).contains(y)
+                #expect(out.storage[y * 16 + x] == (object ? 0 : 1), "first picture, cell (\(x), \(y))")
+                #expect(out.storage[256 + y * 16 + x] == 1, "second picture, cell (\(x), \(y))")
+            }
+        }
+    }
 }
