@@ -68,7 +68,6 @@ AVX2 static void winograd_filters8(const float *k, long stride, float *row0) {
 #endif
 
 void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u, long ldu) {
-    const long stride = ldu;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     const int vectors = avx2_fma_available();
 #else
@@ -78,11 +77,11 @@ void csd_winograd_weights(const float *g, long cout, long cin, long o_begin, lon
         long c = 0;
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
         if (vectors)
-            for (; c + 8 <= cin; c += 8) winograd_filters8(g + (o * cin + c) * 9, stride, u + o * cin + c);
+            for (; c + 8 <= cin; c += 8) winograd_filters8(g + (o * cin + c) * 9, ldu, u + o * cin + c);
 #else
         (void)vectors;
 #endif
-        for (; c < cin; c++) winograd_filter(g + (o * cin + c) * 9, stride, u + o * cin + c);
+        for (; c < cin; c++) winograd_filter(g + (o * cin + c) * 9, ldu, u + o * cin + c);
     }
 }
 

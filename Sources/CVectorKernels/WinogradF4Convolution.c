@@ -58,10 +58,9 @@ AVX2 static void winograd4_filters8(const float *k, long stride, float *row0, in
 
 void csd_winograd4_weights(const float *g, long cout, long cin, long o_begin, long o_end, float *u, long ldu) {
     if (!avx2_fma_available()) return;
-    const long stride = ldu;
     for (long o = o_begin; o < o_end; o++)
         for (long c = 0; c < cin; c += 8)
-            winograd4_filters8(g + (o * cin + c) * 9, stride, u + o * cin + c, cin - c < 8 ? (int)(cin - c) : 8);
+            winograd4_filters8(g + (o * cin + c) * 9, ldu, u + o * cin + c, cin - c < 8 ? (int)(cin - c) : 8);
 }
 
 /// Bᵀ z for one column z = (z₀ … z₅) of 8 tiles.
