@@ -81,20 +81,21 @@ public struct CoupledScores {
     /// The scores (directions to ascend, the negative gradients) of particles `x` against their
     /// `sources` [N, C, h, w] at timestep `t` with `noise`, `settings.batchLimit` particles per
     /// model call. Under `sds` the sources are not used. With the contrastive term (unless
-    /// `contrastiveTerm` is false), one number is drawn from `rng` to seed the patch locations;
-    /// otherwise `rng` is untouched. The model runs in `settings.precision`.
+    /// `contrastiveTerm` is false), one number is drawn from `rng` to seed the patch locations,
+    /// and the term is also given apart (`ParticleScores.own`); otherwise `rng` is untouched.
+    /// The model runs in `settings.precision`.
     public func scores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor, rng: inout RandomGenerator,
-                       contrastiveTerm: Bool = true) -> Tensor {
+                       contrastiveTerm: Bool = true) -> ParticleScores {
         ComputePrecision.with(settings.precision ?? .fp32) {
             uncheckedScores(x, sources: s, timestep: t, noise: noise, rng: &rng, contrastiveTerm: contrastiveTerm)
         }
     }
 
     private func uncheckedScores(_ x: Tensor, sources s: Tensor, timestep t: Int, noise: Tensor, rng: inout RandomGenerator,
-                                 contrastiveTerm: Bool) -> Tensor {
+                                 contrastiveTerm: Bool) -> ParticleScores {
         let contrastive = contrastiveTerm ? self.contrastive : nil
         var locations = RandomGenerator(seed: contrastive == nil ? 0 : rng.next())
-        var parts = [Tensor]()
+        var (parts, ownParts) = ([Tensor](), [Tensor]())
         var start = 0
         while start < x.shape[0] {
             let chunk = Array(start..<min(x.shape[0], start + max(1, settings.batchLimit)))
@@ -107,27 +108,33 @@ public struct CoupledScores {
             } else if settings.method == .sds {
                 parts.append(distillation.sds(xc, prompt: target, unconditional: unconditional, timestep: t, noise: e))
             } else if let contrastive {
-                parts.append(distillation.cds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt, unconditional: unconditional,
-                                              timestep: t, noise: e, contrastive: contrastive, rng: &locations).gradient)
+                let cds = distillation.cds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt, unconditional: unconditional,
+                                           timestep: t, noise: e, contrastive: contrastive, rng: &locations)
+                parts.append(cds.gradient)
+                ownParts.append(cds.contrastiveGradient)
             } else {
                 parts.append(distillation.dds(xc, source: s.rows(chunk), target: target, sourcePrompt: sourcePrompt,
                                               unconditional: unconditional, timestep: t, noise: e))
             }
             start += chunk.count
         }
-        return Tensor.concatenateBatch(parts).scaled(by: -1)
+        return ParticleScores(total: Tensor.concatenateBatch(parts).scaled(by: -1),
+                              own: ownParts.isEmpty ? nil : Tensor.concatenateBatch(ownParts).scaled(by: -1))
     }
 
     /// `scores` coupled across the particles `x` by the Stein update when the method is `csd`
     /// (the kernel on the particles noised with `noise` at `t`, or on the particles themselves,
-    /// as `settings.kernelInput` says); as they are otherwise. Also returns the Stein step's
+    /// as `settings.kernelInput` says), each particle's own part (`ParticleScores.own`) added
+    /// after the coupling; the whole scores as they are otherwise. Also returns the Stein step's
     /// repulsion ratio and bandwidth (0 when uncoupled).
-    public func couple(_ scores: Tensor, particles x: Tensor, timestep t: Int, noise: Tensor) -> (directions: Tensor, repulsionRatio: Float, bandwidth: Float) {
-        guard isCoupling(particles: x.shape[0]) else { return (scores, 0, 0) }
+    public func couple(_ scores: ParticleScores, particles x: Tensor, timestep t: Int, noise: Tensor) -> (directions: Tensor, repulsionRatio: Float, bandwidth: Float) {
+        guard isCoupling(particles: x.shape[0]) else { return (scores.total, 0, 0) }
         let n = x.shape[0]
         let inputs = settings.kernelInput == .noisy ? model.schedule.addNoise(x, noise: noise, timestep: t) : x
-        let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: scores.reshaped([n, scores.count / n]))
-        return (result.update.reshaped(x.shape), result.repulsionRatio, result.bandwidth)
+        let shared = scores.own.map { scores.total - $0 } ?? scores.total
+        let result = stein.step(kernelInputs: inputs.reshaped([n, inputs.count / n]), scores: shared.reshaped([n, shared.count / n]))
+        let update = result.update.reshaped(x.shape)
+        return (scores.own.map { update + $0 } ?? update, result.repulsionRatio, result.bandwidth)
     }
 
     /// Whether `couple` mixes the scores of `count` particles (CSD with more than one).
@@ -144,7 +151,7 @@ public struct CoupledScores {
         let noise = rng.normal(x.shape)
         let scored = scores(x, sources: sources, timestep: t, noise: noise, rng: &rng)
         let coupled = couple(scored, particles: x, timestep: t, noise: noise)
-        return (coupled.directions, scored, coupled.repulsionRatio, coupled.bandwidth)
+        return (coupled.directions, scored.total, coupled.repulsionRatio, coupled.bandwidth)
     }
 }
 

@@ -41,7 +41,7 @@ extension ParticleEditor {
             let t = drawTimesteps[draw % drawTimesteps.count]
             let noise = rng.normal(source.shape)
             // The prompts' disagreement alone: CDS's contrastive term does not say where the edit goes.
-            let g = scoring.scores(source, sources: source, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false)
+            let g = scoring.scores(source, sources: source, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false).total
             for i in 0..<n {
                 for ch in 0..<c {
                     for p in 0..<plane { total.storage[i * plane + p] += abs(g.storage[(i * c + ch) * plane + p]) }

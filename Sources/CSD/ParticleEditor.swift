@@ -77,13 +77,13 @@ public final class ParticleEditor {
         // Noise for every particle, chosen or not, so a subset edit draws the same numbers whatever it chose.
         let allNoise = rng.normal(particles.shape)
         let noise = chosen.count == particles.shape[0] ? allNoise : allNoise.rows(chosen)
-        let scores = masked(scoring.scores(x, sources: sources, timestep: t, noise: noise, rng: &rng))
+        let scores = scoring.scores(x, sources: sources, timestep: t, noise: noise, rng: &rng).map(masked)
         let steinStarted = DispatchTime.now().uptimeNanoseconds
         let (direction, repulsion, bandwidth) = scoring.couple(scores, particles: x, timestep: t, noise: noise)
         if settings.method == .csd { secondsInSteinUpdate += Double(DispatchTime.now().uptimeNanoseconds - steinStarted) / 1e9 }
         pullBack(masked(direction), learningRate: settings.learningRate(atStep: step))
         step += 1
-        lastStatistics = .measured(scores: scores, particles: particles, sources: source, coupled: scoring.isCoupling(particles: x.shape[0]),
+        lastStatistics = .measured(scores: scores.total, particles: particles, sources: source, coupled: scoring.isCoupling(particles: x.shape[0]),
                                    bandwidth: bandwidth, repulsion: repulsion)
     }
 }

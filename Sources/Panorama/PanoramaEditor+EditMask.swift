@@ -27,7 +27,7 @@ extension PanoramaEditor {
             let t = drawTimesteps[draw % drawTimesteps.count]
             let noise = rng.normal(sources.shape)
             // The prompts' disagreement alone: CDS's contrastive term does not say where the edit goes.
-            let g = scoring.scores(sources, sources: sources, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false)
+            let g = scoring.scores(sources, sources: sources, timestep: t, noise: noise, rng: &rng, contrastiveTerm: false).total
             let differences = layout.origins.indices.map { index -> (index: Int, values: Tensor) in
                 var magnitude = Tensor(zeros: [1, 1, layout.window, layout.window])
                 let item = g.item(index)

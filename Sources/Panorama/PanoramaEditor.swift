@@ -67,9 +67,13 @@ public final class PanoramaEditor {
         // the model is not asked for it; under CSD it stays a particle, since its kernel input
         // still counts. On the four benchmark scenes the mask touches 2–3 of a tiling's 8 windows.
         let scored = chosen.indices.filter { scoresEveryWindow || touched[chosen[$0]] }
-        var direction = Tensor(zeros: x.shape)
+        var scores = ParticleScores(total: Tensor(zeros: x.shape))
         if !scored.isEmpty {
-            direction.setRows(scored, to: scoring.scores(x.rows(scored), sources: sources.rows(scored), timestep: t, noise: noise.rows(scored), rng: &rng))
+            scores = scoring.scores(x.rows(scored), sources: sources.rows(scored), timestep: t, noise: noise.rows(scored), rng: &rng).map { part in
+                var all = Tensor(zeros: x.shape)
+                all.setRows(scored, to: part)
+                return all
+            }
             scoredWindows += scored.count
         }
         // The mask weighs each window's score by √m before the coupling and the scattered update by
@@ -79,16 +83,19 @@ public final class PanoramaEditor {
         // edits as halos (4 scenes: seams 0.243 → 0.132, spread 586 → 446; see the README).
         if let maskRoot {
             let plane = layout.window * layout.window, c = x.shape[1]
-            for (k, index) in chosen.enumerated() {
-                let m = layout.extract(maskRoot, index)
-                for ch in 0..<c { for p in 0..<plane { direction.storage[(k * c + ch) * plane + p] *= m.storage[p] } }
+            let roots = chosen.map { layout.extract(maskRoot, $0) }
+            scores = scores.map { part in
+                var weighed = part
+                for (k, m) in roots.enumerated() {
+                    for ch in 0..<c { for p in 0..<plane { weighed.storage[(k * c + ch) * plane + p] *= m.storage[p] } }
+                }
+                return weighed
             }
         }
-        let scores = direction
-        let coupled = scoring.couple(direction, particles: x, timestep: t, noise: noise)
+        let coupled = scoring.couple(scores, particles: x, timestep: t, noise: noise)
         pullBack(coupled.directions, learningRate: settings.learningRate(atStep: step))
         step += 1
-        lastStatistics = .measured(scores: scores, particles: panorama, sources: source, coupled: scoring.isCoupling(particles: x.shape[0]),
+        lastStatistics = .measured(scores: scores.total, particles: panorama, sources: source, coupled: scoring.isCoupling(particles: x.shape[0]),
                                    bandwidth: coupled.bandwidth, repulsion: coupled.repulsionRatio)
     }
 

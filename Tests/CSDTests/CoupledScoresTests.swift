@@ -24,13 +24,13 @@ import Testing
         let c = model.encodeEach(prompts: ["a blue ball on grass", "a red ball on grass", ""])
         let gradient = csd.distillation.dds(x, source: sources, target: c[0], sourcePrompt: c[1], unconditional: c[2], timestep: 400, noise: noise)
         let before = rng.state
-        let scores = csd.scores(x, sources: sources, timestep: 400, noise: noise, rng: &rng)
-        #expect(scores == gradient.scaled(by: -1))
+        let scored = csd.scores(x, sources: sources, timestep: 400, noise: noise, rng: &rng), scores = scored.total
+        #expect(scores == gradient.scaled(by: -1) && scored.own == nil)
         #expect(rng.state == before, "without the contrastive term the generator is untouched")
-        #expect(dds.couple(scores, particles: x, timestep: 400, noise: noise).directions == scores)
+        #expect(dds.couple(scored, particles: x, timestep: 400, noise: noise).directions == scores)
         let noisy = model.schedule.addNoise(x, noise: noise, timestep: 400)
         let stein = csd.stein.step(kernelInputs: noisy.reshaped([3, 768]), scores: scores.reshaped([3, 768])).update.reshaped(x.shape)
-        let coupled = csd.couple(scores, particles: x, timestep: 400, noise: noise)
+        let coupled = csd.couple(scored, particles: x, timestep: 400, noise: noise)
         #expect(coupled.directions == stein && coupled.directions != scores && coupled.repulsionRatio > 0)
     }
 
@@ -59,32 +59,54 @@ import Testing
         #expect(cds.contrastive != nil && !cds.model.unet.upBlockSelfAttentions.isEmpty)
         let c = cds.model.encodeEach(prompts: ["a blue ball on grass", "a red ball on grass", ""])
         var a = RandomGenerator(seed: 11), b = RandomGenerator(seed: 11), unused = RandomGenerator(seed: 0)
-        let scores = cds.scores(x, sources: sources, timestep: 300, noise: noise, rng: &a)
+        let scored = cds.scores(x, sources: sources, timestep: 300, noise: noise, rng: &a), scores = scored.total
         var locations = RandomGenerator(seed: b.next())
         let reference = cds.distillation.cds(x, source: sources, target: c[0], sourcePrompt: c[1], unconditional: c[2], timestep: 300,
                                              noise: noise, contrastive: options.score, rng: &locations)
         #expect(scores == reference.gradient.scaled(by: -1))
+        #expect(scored.own == reference.contrastiveGradient.scaled(by: -1), "the term is also given apart")
         #expect(a.state == b.state)
-        let ddsScores = dds.scores(x, sources: sources, timestep: 300, noise: noise, rng: &unused)
+        let ddsScores = dds.scores(x, sources: sources, timestep: 300, noise: noise, rng: &unused).total
         let term = scores - ddsScores
         #expect(term.storage.map(abs).max()! > 1e-3, "the contrastive term changes the score")
 
         var doubled = options
         doubled.weight = 2 * options.weight
         var again = RandomGenerator(seed: 11)
-        let twice = try scoring(.cds, contrastive: doubled).scores(x, sources: sources, timestep: 300, noise: noise, rng: &again) - ddsScores
+        let twice = try scoring(.cds, contrastive: doubled).scores(x, sources: sources, timestep: 300, noise: noise, rng: &again).total - ddsScores
         let error = zip(twice.storage, term.storage).map { abs($0 - 2 * $1) }.max()!
         #expect(error <= 1e-4 * term.storage.map(abs).max()!)
 
         var off = options
         off.weight = 0
         var zero = RandomGenerator(seed: 11)
-        #expect(try scoring(.cds, contrastive: off).scores(x, sources: sources, timestep: 300, noise: noise, rng: &zero) == ddsScores)
+        #expect(try scoring(.cds, contrastive: off).scores(x, sources: sources, timestep: 300, noise: noise, rng: &zero).total == ddsScores)
         #expect(zero.state == RandomGenerator(seed: 11).state, "at weight 0 nothing is drawn, so the edit is DDS's")
 
         var d = RandomGenerator(seed: 11)
         let coupled = try scoring(.csd, contrastive: options)
-        #expect(coupled.scores(x, sources: sources, timestep: 300, noise: noise, rng: &d) == scores)
+        #expect(coupled.scores(x, sources: sources, timestep: 300, noise: noise, rng: &d).total == scores)
+    }
+
+    /// Under `csd` each particle's contrastive term stays its own: the Stein update mixes the DDS
+    /// part of the scores, and each particle's term is added to its coupled direction after.
+    @Test func csdCouplesTheDDSPartAndAddsEachParticlesContrastiveTermAfter() throws {
+        var rng = RandomGenerator(seed: 13)
+        let (x, sources, noise) = (rng.normal([3, 3, 16, 16]).scaled(by: 0.5), rng.normal([3, 3, 16, 16]).scaled(by: 0.5), rng.normal([3, 3, 16, 16]))
+        var options = EditSettings.Contrastive()
+        options.patches = 32
+        let csd = try scoring(.csd, contrastive: options)
+        let scored = csd.scores(x, sources: sources, timestep: 300, noise: noise, rng: &rng)
+        let own = try #require(scored.own)
+        let noisy = csd.model.schedule.addNoise(x, noise: noise, timestep: 300)
+        func stein(_ s: Tensor) -> Tensor { csd.stein.step(kernelInputs: noisy.reshaped([3, 768]), scores: s.reshaped([3, 768])).update.reshaped(x.shape) }
+        let directions = csd.couple(scored, particles: x, timestep: 300, noise: noise).directions
+        let expected = stein(scored.total - own) + own
+        let error = zip(directions.storage, expected.storage).map { abs($0 - $1) }.max()!
+        #expect(error <= 1e-5 * expected.storage.map(abs).max()!)
+        // Coupling the whole scores would mix one particle's term into the others.
+        let whole = stein(scored.total)
+        #expect(zip(directions.storage, whole.storage).map { abs($0 - $1) }.max()! > 1e-3 * own.storage.map(abs).max()!)
     }
 
     /// The term's options are checked against the model with one-line errors naming the option.

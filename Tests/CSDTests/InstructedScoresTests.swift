@@ -21,7 +21,7 @@ import Testing
         var rng = RandomGenerator(seed: 2)
         let (x, source, noise) = (rng.normal([2, 4, 8, 8]), rng.normal([2, 4, 8, 8]), rng.normal([2, 4, 8, 8]))
         let scoring = try scoring(.dds, imageGuidance: 2.5)
-        let scores = scoring.scores(x, sources: source, timestep: 300, noise: noise, rng: &rng)
+        let scores = scoring.scores(x, sources: source, timestep: 300, noise: noise, rng: &rng).total
         let m = Self.model
         let c = m.encodeEach(prompts: ["make the ball blue", ""])
         let image = m.imageConditioning(modelSpace: source)
@@ -40,7 +40,7 @@ import Testing
         let error = zip(scores.storage, expected.storage).map { abs($0 - $1) }.max()!
         #expect(scale > 0 && error <= 1e-4 * scale, "CSD-Edit score off by \(error) at scale \(scale)")
         // At the source itself the text guidance alone remains: the instruction's pull.
-        let atSource = scoring.scores(source, sources: source, timestep: 300, noise: noise, rng: &rng)
+        let atSource = scoring.scores(source, sources: source, timestep: 300, noise: noise, rng: &rng).total
         #expect(atSource.storage.contains { $0 != 0 })
     }
 
@@ -50,8 +50,8 @@ import Testing
         let (x, source, noise) = (rng.normal([3, 4, 8, 8]), rng.normal([3, 4, 8, 8]), rng.normal([3, 4, 8, 8]))
         let (csd, dds) = (try scoring(.csd), try scoring(.dds))
         let scores = dds.scores(x, sources: source, timestep: 200, noise: noise, rng: &rng)
-        #expect(dds.couple(scores, particles: x, timestep: 200, noise: noise).directions == scores)
-        #expect(csd.couple(scores, particles: x, timestep: 200, noise: noise).directions != scores)
+        #expect(dds.couple(scores, particles: x, timestep: 200, noise: noise).directions == scores.total)
+        #expect(csd.couple(scores, particles: x, timestep: 200, noise: noise).directions != scores.total)
     }
 
     /// An instruction needs an instruction model and a method that takes it; an instruction
