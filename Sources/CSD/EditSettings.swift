@@ -11,8 +11,8 @@ public struct EditSettings: Codable, Equatable, Sendable {
         /// Contrastive Denoising Score, per particle: DDS plus the patch-contrastive term of
         /// `contrastive` (Nam et al. 2023).
         case cds
-        /// DDS scores coupled across particles by the Stein variational update; CDS scores when
-        /// `contrastive` is set.
+        /// DDS scores coupled across particles by the Stein variational update; when `contrastive`
+        /// is set, each particle's CDS contrastive term added to its coupled direction.
         case csd
     }
 

@@ -35,7 +35,7 @@ struct EditOptions: ParsableArguments {
     @Option(help: "Timestep weighting: uniform, sds or fantasia3d.") var weighting: String = "uniform"
     @Option(help: "Working size: the short side in pixels (default: the model's own size).") var workingSize: Int?
     @Option(help: "Write a checkpoint every this many steps (0: never); --resume continues from it.") var checkpointEvery: Int = 25
-    @Option(help: "CDS: weight w_cut of the patch-contrastive term against DDS's 1 (default 3 under --method cds; under csd any --cut-* option adds the term: CSD with CDS scores).")
+    @Option(help: "CDS: weight w_cut of the patch-contrastive term against DDS's 1 (default 3 under --method cds; under csd any --cut-* option adds each view's own term to its coupled DDS score).")
     var cutWeight: Float?
     @Option(help: "CDS: patch locations drawn per layer and patch size (default 256).") var cutPatches: Int?
     @Option(help: "CDS: the contrastive loss's temperature τ (default 0.07).") var cutTemperature: Float?

@@ -46,7 +46,7 @@ struct EvalPanorama: ParsableCommand {
     @Flag(help: "CSD and averaging take a tiling of windows side by side, shifted by one stride each step, instead of --batch random windows.") var tiling = false
     @Option(help: "Turn the camera of every panorama by this many pixels (the picture rolled left), so the objects fall elsewhere on the windows' grid; repeat to measure every scene at each turn (default: 0).")
     var turn: [Int] = []
-    @Option(help: "Add CDS's patch-contrastive term at this weight w_cut to every method's scores: CSD then couples CDS scores, and averaging and independent windows edit by CDS (default: none).")
+    @Option(help: "Add CDS's patch-contrastive term at this weight w_cut to every method's scores: CSD then couples the DDS scores and adds each window's own term, and averaging and independent windows edit by CDS (default: none).")
     var cutWeight: Float?
     @Flag(help: "Print one JSON object.") var json = false
 

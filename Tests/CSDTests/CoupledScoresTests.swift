@@ -49,7 +49,7 @@ import Testing
 
     /// `cds` adds Core's contrastive gradient to DDS's, with the patch locations seeded by one
     /// number from the generator; its weight takes effect (0 gives DDS, doubling it doubles the
-    /// term), and `csd` with the term set couples CDS scores.
+    /// term), and `csd` with the term set scores as `cds` does.
     @Test func cdsScoresAddTheContrastiveTermAtItsWeight() throws {
         var rng = RandomGenerator(seed: 7)
         let (x, sources, noise) = (rng.normal([2, 3, 16, 16]).scaled(by: 0.5), rng.normal([2, 3, 16, 16]).scaled(by: 0.5), rng.normal([2, 3, 16, 16]))
